@@ -1,0 +1,215 @@
+#!/usr/bin/env bash
+# Starts and stops the real servers strata's tests use, from Debian's packages, on loopback,
+# on free ports, in a temporary directory:
+#   - a standalone redis-server (no persistence)
+#   - a standalone redis-server that requires AUTH (a password, and an ACL user)
+#   - a Redis Cluster of three masters, each with one replica (cluster_state:ok before we return)
+#   - PostgreSQL 15 (initdb and pg_ctl as the `postgres` user when run as root), trust
+#     authentication on loopback only, with a database `strata_test`
+#
+# Usage: scripts/test-servers.sh start | stop | status | env
+#        scripts/test-servers.sh redis-stop | redis-start | postgres-stop | postgres-start
+#
+# `start` is idempotent: it first stops whatever an earlier `start` left behind. It writes
+# $dir/env, a file of `export STRATA_TEST_...=...` lines, and records $dir in the pointer file
+# $STRATA_SERVERS_POINTER (default: build/test-servers.dir). `stop` tears everything down and
+# removes the directory. The *-stop/*-start commands let fault tests stop a server and bring it
+# back on the same port with the same data.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/.." && pwd)
+pointer=${STRATA_SERVERS_POINTER:-$root/build/test-servers.dir}
+pg_bin=${STRATA_PG_BIN:-/usr/lib/postgresql/15/bin}
+cluster_replicas=${STRATA_CLUSTER_REPLICAS:-1}
+# Test-only credentials for the AUTH server; never use them anywhere else.
+auth_password=strata-test-password
+acl_user=strata_app
+acl_password=strata-app-password
+
+log() { echo "test-servers: $*"; }
+die() { echo "test-servers: $*" >&2; exit 1; }
+
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# A free port p (with p+10000 free too when $2 is "bus", for a cluster node's bus port).
+free_port() {
+  local p
+  for _ in $(seq 1 200); do
+    p=$((20000 + RANDOM % 10000))
+    port_in_use "$p" && continue
+    [ "${1:-}" = bus ] && port_in_use $((p + 10000)) && continue
+    grep -qx "$p" "$dir/ports" 2>/dev/null && continue
+    echo "$p" >>"$dir/ports"
+    echo "$p"
+    return 0
+  done
+  die "no free port found"
+}
+
+wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
+  local seconds=$1 what=$2
+  shift 2
+  for _ in $(seq 1 $((seconds * 10))); do
+    "$@" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  die "timed out after ${seconds}s waiting for $what"
+}
+
+as_postgres() {
+  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+redis_ping() { [ "$(redis-cli -p "$1" "${@:2}" ping 2>/dev/null)" = PONG ]; }
+
+start_redis() {  # start_redis NAME PORT [extra redis-server args...]
+  local name=$1 port=$2
+  shift 2
+  mkdir -p "$dir/$name"
+  redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
+    --dir "$dir/$name" --pidfile "$dir/$name/redis.pid" --logfile "$dir/$name/redis.log" "$@"
+}
+
+start_standalone() {
+  start_redis redis "$(cat "$dir/redis.port")"
+  wait_for 10 "redis on port $(cat "$dir/redis.port")" redis_ping "$(cat "$dir/redis.port")"
+}
+
+start_postgres() {
+  as_postgres "$pg_bin/pg_ctl" start -w -t 30 -D "$dir/postgres/data" -l "$dir/postgres/postgres.log" >/dev/null \
+    || { cat "$dir/postgres/postgres.log" >&2; die "PostgreSQL did not start"; }
+}
+
+cmd_start() {
+  [ -f "$pointer" ] && cmd_stop
+  command -v redis-server >/dev/null || die "redis-server missing: run scripts/install-deps.sh test"
+  [ -x "$pg_bin/initdb" ] || die "PostgreSQL 15 missing: run scripts/install-deps.sh test"
+  dir=$(mktemp -d "${TMPDIR:-/tmp}/strata-servers.XXXXXX")
+  chmod 755 "$dir"
+  mkdir -p "$(dirname "$pointer")"
+  echo "$dir" >"$pointer"
+
+  # Standalone Redis.
+  free_port >"$dir/redis.port"
+  start_standalone
+  local redis_port
+  redis_port=$(cat "$dir/redis.port")
+
+  # Redis requiring AUTH: the default user has a password, and an ACL user has its own.
+  local auth_port
+  auth_port=$(free_port)
+  start_redis redis-auth "$auth_port" --requirepass "$auth_password"
+  wait_for 10 "redis-auth on port $auth_port" redis_ping "$auth_port" --no-auth-warning -a "$auth_password"
+  redis-cli -p "$auth_port" --no-auth-warning -a "$auth_password" \
+    ACL SETUSER "$acl_user" on ">$acl_password" '~*' '&*' +@all >/dev/null
+
+  # Redis Cluster: three masters (+ replicas), created by redis-cli.
+  local nodes=() node_count=$((3 * (1 + cluster_replicas))) port
+  for _ in $(seq 1 "$node_count"); do
+    port=$(free_port bus)
+    start_redis "cluster/$port" "$port" --cluster-enabled yes --cluster-config-file nodes.conf \
+      --cluster-node-timeout 3000
+    nodes+=("127.0.0.1:$port")
+  done
+  for node in "${nodes[@]}"; do wait_for 10 "cluster node $node" redis_ping "${node#*:}"; done
+  redis-cli --cluster create "${nodes[@]}" --cluster-replicas "$cluster_replicas" --cluster-yes \
+    >"$dir/cluster-create.log" 2>&1 || { cat "$dir/cluster-create.log" >&2; die "cluster create failed"; }
+  for node in "${nodes[@]}"; do
+    wait_for 30 "cluster_state:ok on $node" \
+      bash -c "redis-cli -p ${node#*:} cluster info | grep -q cluster_state:ok"
+  done
+  # Every node must know all 16384 slots before tests start routing.
+  for node in "${nodes[@]}"; do
+    wait_for 30 "slots on $node" bash -c "redis-cli -p ${node#*:} cluster info | grep -q cluster_slots_ok:16384"
+  done
+  printf '%s\n' "${nodes[@]}" >"$dir/cluster.nodes"
+
+  # PostgreSQL 15.
+  local pg_port
+  pg_port=$(free_port)
+  echo "$pg_port" >"$dir/postgres.port"
+  mkdir -p "$dir/postgres"
+  [ "$(id -u)" -eq 0 ] && chown postgres: "$dir/postgres"
+  as_postgres "$pg_bin/initdb" -D "$dir/postgres/data" -U postgres -E UTF8 --locale=C.UTF-8 \
+    --auth=trust --no-sync >"$dir/postgres/initdb.log" 2>&1 \
+    || { cat "$dir/postgres/initdb.log" >&2; die "initdb failed"; }
+  as_postgres tee -a "$dir/postgres/data/postgresql.conf" >/dev/null <<CONF
+listen_addresses = '127.0.0.1'
+port = $pg_port
+unix_socket_directories = '$dir/postgres'
+fsync = off
+full_page_writes = off
+max_connections = 200
+CONF
+  as_postgres tee "$dir/postgres/data/pg_hba.conf" >/dev/null <<HBA
+local all all trust
+host all all 127.0.0.1/32 trust
+HBA
+  start_postgres
+  as_postgres "$pg_bin/createdb" -h 127.0.0.1 -p "$pg_port" -U postgres strata_test
+
+  local seeds
+  seeds=$(head -n 3 "$dir/cluster.nodes" | paste -sd, -)
+  cat >"$dir/env" <<ENV
+export STRATA_TEST_SERVERS_DIR='$dir'
+export STRATA_TEST_SERVERS_SCRIPT='$here/test-servers.sh'
+export STRATA_SERVERS_POINTER='$pointer'
+export STRATA_TEST_REDIS_URL='redis://127.0.0.1:$redis_port'
+export STRATA_TEST_REDIS_AUTH_URL='redis://:$auth_password@127.0.0.1:$auth_port'
+export STRATA_TEST_REDIS_ACL_URL='redis://$acl_user:$acl_password@127.0.0.1:$auth_port'
+export STRATA_TEST_REDIS_CLUSTER_URL='redis+cluster://$seeds'
+export STRATA_TEST_POSTGRES_URL='postgresql://postgres@127.0.0.1:$pg_port/strata_test'
+ENV
+  log "redis          redis://127.0.0.1:$redis_port"
+  log "redis (auth)   redis://127.0.0.1:$auth_port (password and ACL user $acl_user)"
+  log "redis cluster  redis+cluster://$seeds ($node_count nodes, $cluster_replicas replica(s) per master)"
+  log "postgresql     postgresql://postgres@127.0.0.1:$pg_port/strata_test"
+  log "environment    $dir/env"
+}
+
+stop_redis_dir() {  # stop_redis_dir DIR: kill the redis-server whose pidfile is in DIR
+  local pidfile="$1/redis.pid" pid
+  [ -f "$pidfile" ] || return 0
+  pid=$(cat "$pidfile")
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null || true
+  rm -f "$pidfile"
+}
+
+cmd_stop() {
+  [ -f "$pointer" ] || { log "nothing to stop"; return 0; }
+  dir=$(cat "$pointer")
+  if [ -d "$dir" ]; then
+    if [ -f "$dir/postgres/data/postmaster.pid" ]; then
+      as_postgres "$pg_bin/pg_ctl" stop -w -t 30 -m fast -D "$dir/postgres/data" >/dev/null 2>&1 \
+        || pkill -9 -f -- "-D $dir/postgres/data" || true
+    fi
+    for pidfile in $(find "$dir" -name redis.pid 2>/dev/null); do stop_redis_dir "$(dirname "$pidfile")"; done
+    rm -rf "$dir"
+  fi
+  rm -f "$pointer"
+  log "stopped"
+}
+
+load_dir() {
+  [ -f "$pointer" ] || die "no servers running (no $pointer): run '$0 start' first"
+  dir=$(cat "$pointer")
+}
+
+case "${1:-}" in
+  start) cmd_start ;;
+  stop) cmd_stop ;;
+  env) load_dir; cat "$dir/env" ;;
+  status)
+    load_dir
+    redis_ping "$(cat "$dir/redis.port")" && log "redis up" || log "redis down"
+    as_postgres "$pg_bin/pg_ctl" status -D "$dir/postgres/data" >/dev/null && log "postgres up" || log "postgres down"
+    ;;
+  redis-stop) load_dir; stop_redis_dir "$dir/redis" ;;
+  redis-start) load_dir; start_standalone ;;
+  postgres-stop) load_dir; as_postgres "$pg_bin/pg_ctl" stop -w -m fast -D "$dir/postgres/data" >/dev/null ;;
+  postgres-start) load_dir; start_postgres ;;
+  *) echo "usage: $0 start|stop|status|env|redis-stop|redis-start|postgres-stop|postgres-start" >&2; exit 2 ;;
+esac

@@ -1,0 +1,191 @@
+#include "strata/redis_url.h"
+
+#include <charconv>
+#include <limits>
+
+#include "strata/error.h"
+
+namespace strata {
+namespace {
+
+[[noreturn]] void bad_url(const std::string& what) {
+  throw InvalidArgumentError("redis url: " + what);
+}
+
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Decodes %XX escapes; `part` names the URL part for the error (its value is never echoed,
+// since it may be a password).
+std::string percent_decode(std::string_view text, const char* part) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '%') {
+      out.push_back(text[i]);
+      continue;
+    }
+    if (i + 2 >= text.size()) {
+      bad_url(std::string("incomplete percent escape in the ") + part);
+    }
+    const int hi = hex_digit(text[i + 1]);
+    const int lo = hex_digit(text[i + 2]);
+    if (hi < 0 || lo < 0) bad_url(std::string("bad percent escape in the ") + part);
+    out.push_back(static_cast<char>(hi * 16 + lo));
+    i += 2;
+  }
+  return out;
+}
+
+template <typename Int>
+Int parse_int(std::string_view text, Int min, Int max, const std::string& what) {
+  Int value{};
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || end != text.data() + text.size() || value < min || value > max) {
+    bad_url(what + " must be an integer from " + std::to_string(min) + " to " +
+            std::to_string(max) + ", got '" + std::string(text) + "'");
+  }
+  return value;
+}
+
+std::chrono::milliseconds parse_duration(std::string_view text, const std::string& option) {
+  long long scale = 1;
+  if (text.ends_with("ms")) {
+    text.remove_suffix(2);
+  } else if (text.ends_with("s")) {
+    text.remove_suffix(1);
+    scale = 1000;
+  }
+  const auto n = parse_int<long long>(text, 0, 24LL * 3600 * 1000, "option " + option);
+  return std::chrono::milliseconds(n * scale);
+}
+
+RedisEndpoint parse_endpoint(std::string_view text, bool port_required) {
+  RedisEndpoint endpoint;
+  std::string_view port_text;
+  if (text.starts_with('[')) {  // [ipv6]:port
+    const auto close = text.find(']');
+    if (close == std::string_view::npos) bad_url("unclosed '[' in host '" + std::string(text) + "'");
+    endpoint.host = std::string(text.substr(1, close - 1));
+    const auto rest = text.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':') bad_url("expected ':port' after ']' in '" + std::string(text) + "'");
+      port_text = rest.substr(1);
+    }
+  } else {
+    const auto colon = text.rfind(':');
+    endpoint.host = std::string(text.substr(0, colon));
+    if (colon != std::string_view::npos) port_text = text.substr(colon + 1);
+  }
+  if (endpoint.host.empty()) bad_url("missing host in '" + std::string(text) + "'");
+  if (port_text.empty()) {
+    if (port_required) bad_url("missing port in cluster node '" + std::string(text) + "'");
+  } else {
+    endpoint.port = parse_int<std::uint16_t>(port_text, 1, 65535, "port");
+  }
+  return endpoint;
+}
+
+void apply_option(RedisUrl& url, std::string_view name, std::string_view value) {
+  const std::string option(name);
+  if (name == "connect_timeout") {
+    url.connect_timeout = parse_duration(value, option);
+  } else if (name == "command_timeout") {
+    url.command_timeout = parse_duration(value, option);
+  } else if (name == "pool_size") {
+    url.pool_size = parse_int<int>(value, 1, 1024, "option pool_size");
+  } else if (name == "retries") {
+    url.retries = parse_int<int>(value, 0, 100, "option retries");
+  } else {
+    bad_url("unknown option '" + option +
+            "' (known: connect_timeout, command_timeout, pool_size, retries)");
+  }
+}
+
+}  // namespace
+
+RedisUrl parse_redis_url(std::string_view text) {
+  RedisUrl url;
+  constexpr std::string_view kPlain = "redis://";
+  constexpr std::string_view kCluster = "redis+cluster://";
+  if (text.starts_with(kPlain)) {
+    text.remove_prefix(kPlain.size());
+  } else if (text.starts_with(kCluster)) {
+    text.remove_prefix(kCluster.size());
+    url.cluster = true;
+  } else {
+    bad_url("scheme must be redis:// or redis+cluster://");
+  }
+
+  if (const auto query = text.find('?'); query != std::string_view::npos) {
+    std::string_view options = text.substr(query + 1);
+    text = text.substr(0, query);
+    while (!options.empty()) {
+      const auto amp = options.find('&');
+      const auto pair = options.substr(0, amp);
+      const auto eq = pair.find('=');
+      if (eq == std::string_view::npos || eq == 0) {
+        bad_url("option '" + std::string(pair) + "' must be name=value");
+      }
+      apply_option(url, pair.substr(0, eq), pair.substr(eq + 1));
+      options = amp == std::string_view::npos ? std::string_view{} : options.substr(amp + 1);
+    }
+  }
+
+  if (const auto at = text.rfind('@'); at != std::string_view::npos) {
+    const auto userinfo = text.substr(0, at);
+    text = text.substr(at + 1);
+    const auto colon = userinfo.find(':');
+    if (colon == std::string_view::npos) {
+      url.password = percent_decode(userinfo, "password");  // redis://secret@host, as redis-cli
+    } else {
+      url.user = percent_decode(userinfo.substr(0, colon), "user");
+      url.password = percent_decode(userinfo.substr(colon + 1), "password");
+    }
+  }
+
+  if (const auto slash = text.find('/'); slash != std::string_view::npos) {
+    const auto db = text.substr(slash + 1);
+    text = text.substr(0, slash);
+    if (!db.empty()) {
+      if (url.cluster) bad_url("a cluster URL cannot select a db (Redis Cluster only has db 0)");
+      url.db = parse_int<int>(db, 0, 1 << 20, "db");
+    }
+  }
+
+  while (!text.empty()) {
+    const auto comma = text.find(',');
+    const auto node = text.substr(0, comma);
+    if (!url.cluster && comma != std::string_view::npos) {
+      bad_url("several hosts need the redis+cluster:// scheme");
+    }
+    url.nodes.push_back(parse_endpoint(node, url.cluster));
+    text = comma == std::string_view::npos ? std::string_view{} : text.substr(comma + 1);
+    if (comma != std::string_view::npos && text.empty()) bad_url("empty node after ','");
+  }
+  if (url.nodes.empty()) bad_url("missing host");
+  return url;
+}
+
+std::string RedisUrl::redacted() const {
+  std::string out = cluster ? "redis+cluster://" : "redis://";
+  if (!user.empty() || !password.empty()) {
+    out += user;
+    if (!password.empty()) out += ":***";
+    out += '@';
+  }
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    if (i > 0) out += ',';
+    const bool v6 = nodes[i].host.find(':') != std::string::npos;
+    out += v6 ? "[" + nodes[i].host + "]" : nodes[i].host;
+    out += ':' + std::to_string(nodes[i].port);
+  }
+  if (db != 0) out += '/' + std::to_string(db);
+  return out;
+}
+
+}  // namespace strata
