@@ -1,0 +1,26 @@
+// strata: the command-line tool. A thin main over library functions in tools/<area>/, so that
+// the tests call the same code. `strata --help` lists the commands.
+#include <iostream>
+
+#include "cli/commands.h"
+#include "strata/error.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"strata: caching patterns between a C++ service and its database"};
+  app.require_subcommand(1);
+  [[maybe_unused]] CLI::App& bench = strata::cli::add_bench(app);
+  // Each area adds its commands here (declared in tools/cli/commands.h).
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const strata::InvalidArgumentError& e) {
+    std::cerr << "strata: " << e.what() << '\n';
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "strata: " << e.what() << '\n';
+    return 1;
+  }
+  return 0;
+}
