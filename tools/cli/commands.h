@@ -10,4 +10,13 @@ namespace strata::cli {
 // that the other benchmarks can hang under it as `strata bench <name>`.
 CLI::App& add_bench(CLI::App& app);
 
+// `strata bench redis` (tools/redis/): strata's Redis client against raw hiredis.
+void add_bench_redis(CLI::App& bench);
+// `strata bench source` (tools/source/): PostgreSQL batch upserts against row-per-txn and COPY.
+void add_bench_source(CLI::App& bench);
+// `strata bench l1` (tools/l1/): LocalCache throughput against a raw map and a mutex LRU.
+void add_bench_l1(CLI::App& bench);
+// `strata sim` (tools/sim/): replays cache traces through eviction policies.
+void add_sim(CLI::App& app);
+
 }  // namespace strata::cli
