@@ -47,8 +47,12 @@ concept EvictionPolicy = requires(P p, const P cp, PolicyNode* n, std::uint32_t 
 };
 
 // A doubly-linked list of PolicyNodes through their prev/next fields. O(1) everything.
+// Not copyable or movable: the nodes point at its sentinel.
 class NodeList {
  public:
+  NodeList() = default;
+  NodeList(const NodeList&) = delete;
+  NodeList& operator=(const NodeList&) = delete;
   [[nodiscard]] bool empty() const noexcept { return head_.next == &head_; }
   [[nodiscard]] PolicyNode* front() const noexcept { return empty() ? nullptr : head_.next; }
   [[nodiscard]] PolicyNode* back() const noexcept { return empty() ? nullptr : head_.prev; }
