@@ -98,4 +98,31 @@ class LruPolicy {
 
 static_assert(EvictionPolicy<LruPolicy>);
 
+// strata's default: adaptive Window-TinyLFU (a small LRU window in front of a segmented LRU
+// main space, admission by a frequency sketch, the window size hill-climbed to the workload).
+// Near-optimal hit ratios on recency-, frequency- and scan-heavy workloads alike; see
+// src/local/window_tiny_lfu.h for the design and docs/hit-ratios.md for measurements.
+class StrataPolicy {
+ public:
+  explicit StrataPolicy(std::uint64_t capacity);
+  StrataPolicy(StrataPolicy&&) noexcept;
+  StrataPolicy& operator=(StrataPolicy&&) noexcept;
+  ~StrataPolicy();
+
+  void on_insert(PolicyNode* n);
+  void on_access(PolicyNode* n);
+  void on_update(PolicyNode* n, std::uint32_t old_weight);
+  void on_remove(PolicyNode* n);
+  [[nodiscard]] PolicyNode* evict();
+  void set_capacity(std::uint64_t capacity);
+  [[nodiscard]] std::uint64_t capacity() const;
+  [[nodiscard]] std::uint64_t weight() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+static_assert(EvictionPolicy<StrataPolicy>);
+
 }  // namespace strata
