@@ -8,6 +8,7 @@ pkg_check_modules(libzstd REQUIRED IMPORTED_TARGET libzstd)
 pkg_check_modules(liblz4 REQUIRED IMPORTED_TARGET liblz4)
 find_package(nlohmann_json 3.11 REQUIRED)
 find_package(msgpack REQUIRED CONFIG)  # msgpack-cxx (header-only), target msgpackc-cxx
+find_package(absl REQUIRED CONFIG)     # flat hash containers in LocalCache
 
 if(STRATA_BUILD_TOOLS)
   find_package(CLI11 REQUIRED CONFIG)

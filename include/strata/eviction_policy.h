@@ -23,6 +23,7 @@ struct PolicyNode {
   std::uint32_t weight = 1;
   std::uint8_t queue = 0;  // which of the policy's queues holds the node (policy-defined)
   std::uint8_t flags = 0;  // policy-defined
+  std::uint16_t aux = 0;   // the cache's own (LocalCache keeps its key length here)
 };
 
 // An eviction policy orders a cache's resident entries by weight within a capacity.
