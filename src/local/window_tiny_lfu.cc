@@ -64,19 +64,25 @@ void WindowTinyLfu::on_insert(PolicyNode* n) {
 
 void WindowTinyLfu::remember(const PolicyNode* n, Side side) {
   if (!options_.ghost_adapt) return;
-  const auto limit = static_cast<std::size_t>(options_.ghost_size * static_cast<double>(capacity_)) + 1;
-  ghosts_[n->hash] = side;
-  ghost_order_.push_back(n->hash);
-  while (ghost_order_.size() > limit) {
-    ghosts_.erase(ghost_order_.front());
-    ghost_order_.pop_front();
+  if (ghost_ring_.empty()) {
+    const auto size = static_cast<std::size_t>(options_.ghost_size * static_cast<double>(capacity_)) + 1;
+    ghost_ring_.assign(size, 0);
+    ghosts_.reserve(size);
   }
+  const std::size_t slot = ghost_next_;
+  ghost_next_ = (ghost_next_ + 1) % ghost_ring_.size();
+  // The slot's previous ghost is forgotten, unless its hash was remembered again since.
+  if (const auto old = ghosts_.find(ghost_ring_[slot]); old != ghosts_.end() && (old->second >> 1) == slot) {
+    ghosts_.erase(old);
+  }
+  ghost_ring_[slot] = n->hash;
+  ghosts_[n->hash] = static_cast<std::uint32_t>(slot << 1) | (side == kMainVictim ? 1u : 0u);
 }
 
 void WindowTinyLfu::consult_ghosts(const PolicyNode* n) {
   const auto it = ghosts_.find(n->hash);
   if (it == ghosts_.end()) return;
-  const Side side = it->second;
+  const Side side = (it->second & 1) != 0 ? kMainVictim : kRejected;
   ghosts_.erase(it);
   const auto step = std::max<std::uint64_t>(
       1, static_cast<std::uint64_t>(options_.ghost_step * static_cast<double>(capacity_)));

@@ -36,10 +36,11 @@
 // Costs: O(1) per operation; memory = 8 sketch bytes per entry plus the intrusive links.
 #pragma once
 
+#include <absl/container/flat_hash_map.h>
+
 #include <cstdint>
-#include <deque>
 #include <random>
-#include <unordered_map>
+#include <vector>
 
 #include "local/frequency_sketch.h"
 #include "strata/eviction_policy.h"
@@ -106,9 +107,10 @@ class WindowTinyLfu {
   enum Side : std::uint8_t { kRejected = 1, kMainVictim = 2 };
   void remember(const PolicyNode* n, Side side);
   void consult_ghosts(const PolicyNode* n);
-  std::deque<std::uint64_t> ghost_order_;
-  std::unordered_map<std::uint64_t, Side> ghosts_;
-  double window_target_ = 0;
+  // A ring of the last evicted hashes, and an index from hash to (ring slot << 1 | side).
+  std::vector<std::uint64_t> ghost_ring_;
+  std::size_t ghost_next_ = 0;
+  absl::flat_hash_map<std::uint64_t, std::uint32_t> ghosts_;
 
   // Hill climber state.
   std::uint64_t hits_in_sample_ = 0;

@@ -53,3 +53,35 @@ TEST(BenchCli, BadOptionsFailWithAMessageNamingTheOption) {
 
 }  // namespace
 }  // namespace strata
+
+namespace strata {
+namespace {
+
+TEST(BenchL1Cli, JsonHasTheRatiosAndTheMeasuredOverhead) {
+  const auto result = testing::run_command(testing::strata_cli() +
+                                           " bench l1 --keys 20000 --seconds 0.05 --rounds 1 "
+                                           "--memory-entries 20000 --json");
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  const auto report = nlohmann::json::parse(result.output);
+  for (const char* field : {"threads", "strata_ops_per_sec", "raw_map_ops_per_sec",
+                            "mutex_lru_ops_per_sec", "ratio_vs_raw_map", "ratio_vs_mutex_lru",
+                            "overhead_bytes_per_entry"}) {
+    ASSERT_TRUE(report.contains(field)) << field;
+  }
+  EXPECT_EQ(report["threads"], 2);
+  EXPECT_GT(report["strata_ops_per_sec"].get<double>(), 0);
+  EXPECT_GT(report["overhead_bytes_per_entry"].get<double>(), 0);
+  EXPECT_EQ(report["mixes"].size(), 3u);
+  const double ratio = report["ratio_vs_raw_map"].get<double>();
+  EXPECT_NEAR(ratio, report["strata_ops_per_sec"].get<double>() /
+                         report["raw_map_ops_per_sec"].get<double>(), 1e-9);
+}
+
+TEST(BenchL1Cli, RejectsBadOptions) {
+  const auto result = testing::run_command(testing::strata_cli() + " bench l1 --threads 0 2>&1");
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_NE(result.output.find("--threads"), std::string::npos) << result.output;
+}
+
+}  // namespace
+}  // namespace strata

@@ -221,6 +221,9 @@ class ShardedCache final : public CacheCore<V> {
     RemovalCause cause;
   };
 
+  // One read in kReadSample is replayed to the policy (all are counted as hits).
+  static constexpr std::uint32_t kReadSample = 1;
+
   struct alignas(64) ReadBuffer {
     static constexpr std::uint32_t kSize = 32;
     std::atomic<std::uint32_t> writes{0};
@@ -236,6 +239,7 @@ class ShardedCache final : public CacheCore<V> {
     absl::flat_hash_map<std::string, std::shared_ptr<Load>> loads;
     std::array<ReadBuffer, 4> read_buffers;
     std::uint64_t entries = 0;
+    std::atomic<std::uint64_t> hits{0};  // hits replayed from the read buffers
   };
 
  public:
@@ -275,7 +279,7 @@ class ShardedCache final : public CacheCore<V> {
         }
       }
     }
-    (result ? hits_ : misses_).add();
+    if (!result) misses_.add();
     if (drain) try_drain(shard);
     return result;
   }
@@ -309,7 +313,7 @@ class ShardedCache final : public CacheCore<V> {
         }
       }
     }
-    (result ? hits_ : misses_).add();
+    if (!result) misses_.add();
     if (drain) try_drain(shard);
     return result;
   }
@@ -445,7 +449,7 @@ class ShardedCache final : public CacheCore<V> {
 
   [[nodiscard]] CacheStats stats() const override {
     CacheStats s;
-    s.hits = hits_.sum();
+    s.hits = 0;
     s.misses = misses_.sum();
     s.load_successes = load_successes_.sum();
     s.load_failures = load_failures_.sum();
@@ -458,6 +462,10 @@ class ShardedCache final : public CacheCore<V> {
     for (const auto& shard : shards_) {
       std::shared_lock lock(shard->mutex);
       s.entries += shard->entries;
+      s.hits += shard->hits.load(std::memory_order_relaxed);
+      for (const auto& buffer : shard->read_buffers) {
+        s.hits += buffer.writes.load(std::memory_order_relaxed);  // not yet drained
+      }
       s.weight += shard->policy.weight();
     }
     return s;
@@ -502,10 +510,14 @@ class ShardedCache final : public CacheCore<V> {
     }
   }
 
-  // Under the shared lock. Returns true when the buffer is full and should be drained.
+  // Under the shared lock: counts the hit and records the access for the policy. Returns true
+  // when the buffer is full and should be drained. The buffer's counter counts every hit, also
+  // those whose record is dropped, so it doubles as the hit counter.
   bool record_read(Shard& shard, E* e) noexcept {
     ReadBuffer& buffer = shard.read_buffers[thread_stripe() & (shard.read_buffers.size() - 1)];
-    const std::uint32_t index = buffer.writes.fetch_add(1, std::memory_order_relaxed);
+    const std::uint32_t count = buffer.writes.fetch_add(1, std::memory_order_relaxed);
+    if ((count & (kReadSample - 1)) != 0) return false;  // sampled out
+    const std::uint32_t index = count / kReadSample;
     if (index < ReadBuffer::kSize) {
       buffer.slots[index].store(e, std::memory_order_relaxed);
       return index + 1 == ReadBuffer::kSize;
@@ -526,11 +538,14 @@ class ShardedCache final : public CacheCore<V> {
   // Under the exclusive lock: replay buffered reads to the policy.
   void drain_reads(Shard& shard) {
     for (auto& buffer : shard.read_buffers) {
-      const std::uint32_t n = std::min(buffer.writes.load(std::memory_order_relaxed), ReadBuffer::kSize);
+      const std::uint32_t n =
+          std::min((buffer.writes.load(std::memory_order_relaxed) + kReadSample - 1) / kReadSample,
+                   ReadBuffer::kSize);
       for (std::uint32_t i = 0; i < n; ++i) {
         shard.policy.on_access(buffer.slots[i].load(std::memory_order_relaxed));
       }
-      buffer.writes.store(0, std::memory_order_relaxed);
+      shard.hits.fetch_add(buffer.writes.exchange(0, std::memory_order_relaxed),
+                           std::memory_order_relaxed);
     }
   }
 
@@ -703,7 +718,6 @@ class ShardedCache final : public CacheCore<V> {
   std::uint64_t shard_capacity_ = 0;
   std::vector<std::unique_ptr<Shard>> shards_;
 
-  StripedCounter hits_;
   StripedCounter misses_;
   StripedCounter load_successes_;
   StripedCounter load_failures_;
