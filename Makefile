@@ -9,7 +9,7 @@ PRESET ?= default
 BUILD_DIR := $(if $(filter default,$(PRESET)),build,build-$(PRESET))
 RUN_ARGS ?=
 
-.PHONY: all deps deps-test configure build run test test-asan test-tsan bench-micro format clean
+.PHONY: all deps deps-test configure build run test test-asan test-tsan test-concurrency-tsan bench-micro format clean
 
 all: build
 
@@ -33,6 +33,16 @@ run: build
 test: deps-test configure
 	cmake --build $(BUILD_DIR)
 	scripts/run-tests.sh $(BUILD_DIR)
+ifeq ($(PRESET),default)
+	$(MAKE) test-concurrency-tsan
+endif
+
+# The suites labelled `concurrency` (stress tests of threads and locks), built and run under
+# ThreadSanitizer; part of `make test`.
+test-concurrency-tsan:
+	test -f build-tsan/build.ninja || cmake --preset tsan
+	cmake --build build-tsan --target concurrency_tests
+	scripts/run-tests.sh build-tsan -L concurrency
 
 test-asan:
 	$(MAKE) test PRESET=asan
