@@ -311,12 +311,21 @@ std::vector<RedisReply> CommandRouter::run_batch(std::span<const RoutedCommand> 
     bool failed = false;
   };
   std::vector<Group> groups;
+  std::vector<NodePool*> owners(commands.size(), nullptr);
+  {  // resolve every slot under one shared lock; the rare misses go through node_for_slot
+    (void)node_for_slot(kAnySlot);  // loads the slot map if needed
+    std::shared_lock lock(slots_mutex_);
+    for (std::size_t i = 0; i < commands.size(); ++i) {
+      if (commands[i].slot != kAnySlot) owners[i] = slot_owner_[static_cast<std::size_t>(commands[i].slot)];
+    }
+  }
   for (std::size_t i = 0; i < commands.size(); ++i) {
-    NodePool* node = node_for_slot(commands[i].slot);
+    NodePool* node = owners[i] != nullptr ? owners[i] : node_for_slot(commands[i].slot);
     auto group = std::find_if(groups.begin(), groups.end(), [&](const Group& g) { return g.node == node; });
     if (group == groups.end()) {
       groups.push_back(Group{node, {}, std::nullopt, 0, false});
       group = std::prev(groups.end());
+      group->items.reserve(commands.size());
     }
     group->items.push_back(i);
   }

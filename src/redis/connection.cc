@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <csignal>
 #include <mutex>
+#include <new>
 #include <vector>
 
 #include "strata/error.h"
@@ -33,56 +34,78 @@ timeval to_timeval(std::chrono::milliseconds ms) {
   return tv;
 }
 
-RedisReply convert(const redisReply* reply) {
-  RedisReply out;
-  switch (reply->type) {
-    case REDIS_REPLY_STRING:
-      out.type = RedisReply::Type::kString;
-      out.str.assign(reply->str, reply->len);
-      break;
-    case REDIS_REPLY_STATUS:
-      out.type = RedisReply::Type::kStatus;
-      out.str.assign(reply->str, reply->len);
-      break;
-    case REDIS_REPLY_ERROR:
-      out.type = RedisReply::Type::kError;
-      out.str.assign(reply->str, reply->len);
-      break;
-    case REDIS_REPLY_INTEGER:
-      out.type = RedisReply::Type::kInteger;
-      out.integer = reply->integer;
-      break;
-    case REDIS_REPLY_ARRAY:
-      out.type = RedisReply::Type::kArray;
-      out.elements.reserve(reply->elements);
-      for (std::size_t i = 0; i < reply->elements; ++i) out.elements.push_back(convert(reply->element[i]));
-      break;
-    default:  // REDIS_REPLY_NIL
-      break;
-  }
-  return out;
+// hiredis builds replies through these functions: straight into RedisReply values, so that
+// a reply is parsed once, with no intermediate redisReply tree to copy and free. A top-level
+// reply is allocated; an array element is the slot of its parent's `elements` vector (sized
+// when the array header was read, never resized, so the pointers stay valid). hiredis only
+// ever frees top-level replies. These functions are called from C: they must not throw.
+RedisReply* place(const redisReadTask* task) noexcept {
+  if (task->parent == nullptr) return new (std::nothrow) RedisReply();
+  auto* parent = static_cast<RedisReply*>(task->parent->obj);
+  return &parent->elements[static_cast<std::size_t>(task->idx)];
 }
 
-struct ReplyDeleter {
-  void operator()(void* reply) const noexcept { freeReplyObject(reply); }
-};
-using ReplyPtr = std::unique_ptr<void, ReplyDeleter>;
+void* create_string(const redisReadTask* task, char* str, size_t len) noexcept {
+  RedisReply* reply = place(task);
+  if (reply == nullptr) return nullptr;
+  reply->type = task->type == REDIS_REPLY_ERROR    ? RedisReply::Type::kError
+                : task->type == REDIS_REPLY_STATUS ? RedisReply::Type::kStatus
+                                                   : RedisReply::Type::kString;
+  try {
+    reply->str.assign(str, len);
+  } catch (...) {
+    return nullptr;  // hiredis reports out of memory
+  }
+  return reply;
+}
 
-// argv as hiredis wants it (pointers and lengths), on the stack for short commands.
+void* create_array(const redisReadTask* task, int elements) noexcept {
+  RedisReply* reply = place(task);
+  if (reply == nullptr) return nullptr;
+  reply->type = RedisReply::Type::kArray;
+  try {
+    reply->elements.resize(static_cast<std::size_t>(elements));
+  } catch (...) {
+    return nullptr;
+  }
+  return reply;
+}
+
+void* create_integer(const redisReadTask* task, long long value) noexcept {
+  RedisReply* reply = place(task);
+  if (reply == nullptr) return nullptr;
+  reply->type = RedisReply::Type::kInteger;
+  reply->integer = value;
+  return reply;
+}
+
+void* create_nil(const redisReadTask* task) noexcept { return place(task); }
+
+void free_reply(void* reply) noexcept { delete static_cast<RedisReply*>(reply); }
+
+redisReplyObjectFunctions kReplyFunctions = {create_string, create_array, create_integer,
+                                             create_nil, free_reply};
+
+using ReplyPtr = std::unique_ptr<RedisReply>;
+
+// argv as hiredis wants it (pointers and lengths): on the stack for short commands, in
+// per-thread buffers reused across calls for long ones (MGET of many keys), so that sending
+// a command allocates nothing of its own.
 class ArgvBuffer {
  public:
-  explicit ArgvBuffer(std::span<const std::string_view> argv) {
+  explicit ArgvBuffer(std::span<const std::string_view> argv) : argc_(static_cast<int>(argv.size())) {
     if (argv.size() > kInline) {
-      heap_ptrs_.resize(argv.size());
-      heap_lens_.resize(argv.size());
-      ptrs_ = heap_ptrs_.data();
-      lens_ = heap_lens_.data();
+      thread_local std::vector<const char*> heap_ptrs;
+      thread_local std::vector<size_t> heap_lens;
+      heap_ptrs.resize(argv.size());
+      heap_lens.resize(argv.size());
+      ptrs_ = heap_ptrs.data();
+      lens_ = heap_lens.data();
     }
     for (std::size_t i = 0; i < argv.size(); ++i) {
       ptrs_[i] = argv[i].data();
       lens_[i] = argv[i].size();
     }
-    argc_ = static_cast<int>(argv.size());
   }
   int argc() const { return argc_; }
   const char** ptrs() { return ptrs_; }
@@ -94,9 +117,7 @@ class ArgvBuffer {
   size_t inline_lens_[kInline];
   const char** ptrs_ = inline_ptrs_;
   size_t* lens_ = inline_lens_;
-  std::vector<const char*> heap_ptrs_;
-  std::vector<size_t> heap_lens_;
-  int argc_ = 0;
+  int argc_;
 };
 
 }  // namespace
@@ -144,6 +165,7 @@ std::unique_ptr<Connection> Connection::open(const RedisEndpoint& endpoint,
       redisSetTimeout(context.get(), to_timeval(options.command_timeout)) != REDIS_OK) {
     throw UnavailableError("redis " + address + ": cannot set the command timeout: " + context->errstr);
   }
+  context->reader->fn = &kReplyFunctions;
   redisEnableKeepAlive(context.get());  // best effort: notices dead peers on idle connections
   std::unique_ptr<Connection> connection(
       new Connection(std::move(context), std::move(address), options.command_timeout));
@@ -221,13 +243,13 @@ void Connection::flush() {
 RedisReply Connection::read_reply() {
   void* raw = nullptr;
   if (redisGetReply(context_.get(), &raw) != REDIS_OK) fail(errno);
-  ReplyPtr reply(raw);
+  ReplyPtr reply(static_cast<RedisReply*>(raw));
   if (!reply) {
     broken_ = true;
     throw ProtocolError("redis " + address_ + ": no reply");
   }
   last_used_ = std::chrono::steady_clock::now();
-  return convert(static_cast<const redisReply*>(reply.get()));
+  return std::move(*reply);
 }
 
 std::optional<RedisReply> Connection::read_reply_within(std::chrono::milliseconds wait,
@@ -247,9 +269,9 @@ std::optional<RedisReply> Connection::read_reply_within(std::chrono::millisecond
     if (redisGetReplyFromReader(context_.get(), &raw) != REDIS_OK) fail(errno);
     if (raw == nullptr) return std::nullopt;
   }
-  ReplyPtr reply(raw);
+  ReplyPtr reply(static_cast<RedisReply*>(raw));
   last_used_ = std::chrono::steady_clock::now();
-  return convert(static_cast<const redisReply*>(reply.get()));
+  return std::move(*reply);
 }
 
 }  // namespace strata::redis

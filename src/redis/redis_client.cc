@@ -95,9 +95,12 @@ std::vector<std::string_view> views(std::span<const std::string> strings) {
 // Runs `name key1 [value1] key2 [value2] ...` as one command (standalone), or as one command
 // per slot, pipelined per node (cluster). Calls on_reply(reply, indices) for each command sent,
 // with the indices (into keys) of the keys it carried, in order.
+// `single_name` replaces `name` for a slot that holds one key (GET rather than a one-key MGET,
+// whose reply would need an array).
 template <typename OnReply>
 void run_per_slot(CommandRouter& router, std::string_view name, std::span<const std::string_view> keys,
-                  std::span<const std::string_view> values, OnReply&& on_reply) {
+                  std::span<const std::string_view> values, OnReply&& on_reply,
+                  std::string_view single_name = {}) {
   const bool with_values = !values.empty();
   std::vector<std::size_t> order(keys.size());
   std::iota(order.begin(), order.end(), std::size_t{0});
@@ -120,6 +123,8 @@ void run_per_slot(CommandRouter& router, std::string_view name, std::span<const 
     int slot;
   };
   std::vector<Run> runs;
+  runs.reserve(keys.size());
+  args.reserve(keys.size() * (with_values ? 3 : 2));
   for (std::size_t k = 0; k < order.size();) {
     const int slot = slots[order[k]];
     Run run{args.size(), 0, k, 0, slot};
@@ -129,6 +134,7 @@ void run_per_slot(CommandRouter& router, std::string_view name, std::span<const 
       if (with_values) args.push_back(values[order[k]]);
       ++run.key_count;
     }
+    if (run.key_count == 1 && !single_name.empty()) args[run.first_arg] = single_name;
     run.arg_count = args.size() - run.first_arg;
     runs.push_back(run);
   }
@@ -227,12 +233,33 @@ bool RedisClient::set(std::string_view key, std::string_view value, const SetOpt
 std::vector<std::optional<std::string>> RedisClient::mget(std::span<const std::string_view> keys) {
   std::vector<std::optional<std::string>> values(keys.size());
   if (keys.empty()) return values;
-  run_per_slot(*router_, "MGET", keys, {}, [&](RedisReply&& reply, std::span<const std::size_t> indices) {
-    if (!reply.is_array() || reply.elements.size() != indices.size()) unexpected("MGET", reply);
-    for (std::size_t i = 0; i < indices.size(); ++i) {
-      values[indices[i]] = as_optional_string(std::move(reply.elements[i]), "MGET");
+  if (!router_->cluster()) {  // the hot path: one MGET, no reordering
+    std::vector<std::string_view> argv;
+    argv.reserve(keys.size() + 1);
+    argv.push_back("MGET");
+    argv.insert(argv.end(), keys.begin(), keys.end());
+    RedisReply reply = router_->run(argv, kAnySlot);
+    if (!reply.is_array() || reply.elements.size() != keys.size()) unexpected("MGET", reply);
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      values[i] = as_optional_string(std::move(reply.elements[i]), "MGET");
     }
-  });
+    return values;
+  }
+  run_per_slot(
+      *router_, "MGET", keys, {},
+      [&](RedisReply&& reply, std::span<const std::size_t> indices) {
+        if (indices.size() == 1 && !reply.is_array()) {  // sent as GET
+          // MGET answers nil for a key of another type, where GET answers WRONGTYPE.
+          if (reply.is_error() && reply.str.starts_with("WRONGTYPE")) return;
+          values[indices[0]] = as_optional_string(std::move(reply), "MGET");
+          return;
+        }
+        if (!reply.is_array() || reply.elements.size() != indices.size()) unexpected("MGET", reply);
+        for (std::size_t i = 0; i < indices.size(); ++i) {
+          values[indices[i]] = as_optional_string(std::move(reply.elements[i]), "MGET");
+        }
+      },
+      "GET");
   return values;
 }
 
