@@ -112,6 +112,8 @@ class StrataPolicy {
 
   void on_insert(PolicyNode* n);
   void on_access(PolicyNode* n);
+  // Optional: starts loading what on_access(n) will touch (a cache drains accesses in batches).
+  void prefetch(const PolicyNode* n) const noexcept;
   void on_update(PolicyNode* n, std::uint32_t old_weight);
   void on_remove(PolicyNode* n);
   [[nodiscard]] PolicyNode* evict();

@@ -55,6 +55,11 @@ void FrequencySketch::increment(std::uint64_t hash) noexcept {
   if (added && ++additions_ >= sample_size_) reset();
 }
 
+void FrequencySketch::prefetch(std::uint64_t hash) const noexcept {
+  const std::uint64_t block = (remix(hash) & block_mask_) << 3;
+  __builtin_prefetch(&table_[block], 1);
+}
+
 int FrequencySketch::frequency(std::uint64_t hash) const noexcept {
   const std::uint64_t mixed = remix(hash);
   const std::uint64_t block = (mixed & block_mask_) << 3;

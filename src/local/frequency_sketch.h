@@ -28,6 +28,8 @@ class FrequencySketch {
   void ensure_capacity(std::uint64_t expected_entries);
 
   void increment(std::uint64_t hash) noexcept;
+  // Starts loading the cache line that increment(hash) will touch.
+  void prefetch(std::uint64_t hash) const noexcept;
   [[nodiscard]] int frequency(std::uint64_t hash) const noexcept;
   [[nodiscard]] std::uint64_t sample_size() const noexcept { return sample_size_; }
   [[nodiscard]] std::uint64_t table_entries() const noexcept { return table_.size() * 16; }

@@ -17,6 +17,7 @@ StrataPolicy::~StrataPolicy() = default;
 
 void StrataPolicy::on_insert(PolicyNode* n) { impl_->policy.on_insert(n); }
 void StrataPolicy::on_access(PolicyNode* n) { impl_->policy.on_access(n); }
+void StrataPolicy::prefetch(const PolicyNode* n) const noexcept { impl_->policy.prefetch(n); }
 void StrataPolicy::on_update(PolicyNode* n, std::uint32_t old_weight) {
   impl_->policy.on_update(n, old_weight);
 }

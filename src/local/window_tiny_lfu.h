@@ -69,6 +69,7 @@ class WindowTinyLfu {
 
   void on_insert(PolicyNode* n);
   void on_access(PolicyNode* n);
+  void prefetch(const PolicyNode* n) const noexcept { sketch_.prefetch(n->hash); }
   void on_update(PolicyNode* n, std::uint32_t old_weight);
   void on_remove(PolicyNode* n);
   [[nodiscard]] PolicyNode* evict();

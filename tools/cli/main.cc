@@ -8,9 +8,10 @@
 int main(int argc, char** argv) {
   CLI::App app{"strata: caching patterns between a C++ service and its database"};
   app.require_subcommand(1);
-  [[maybe_unused]] CLI::App& bench = strata::cli::add_bench(app);
+  CLI::App& bench = strata::cli::add_bench(app);
   // Each area adds its commands here (declared in tools/cli/commands.h).
   strata::cli::add_bench_l1(bench);
+  strata::cli::add_bench_redis(bench);
 
   try {
     app.parse(argc, argv);

@@ -535,15 +535,22 @@ class ShardedCache final : public CacheCore<V> {
     notify(removals);
   }
 
-  // Under the exclusive lock: replay buffered reads to the policy.
+  // Under the exclusive lock: replay buffered reads to the policy. The accesses touch random
+  // memory (list neighbours, sketch blocks), so they are prefetched in a first pass and
+  // applied in a second, overlapping the cache misses.
   void drain_reads(Shard& shard) {
     for (auto& buffer : shard.read_buffers) {
       const std::uint32_t n =
           std::min((buffer.writes.load(std::memory_order_relaxed) + kReadSample - 1) / kReadSample,
                    ReadBuffer::kSize);
+      std::array<E*, ReadBuffer::kSize> batch;
       for (std::uint32_t i = 0; i < n; ++i) {
-        shard.policy.on_access(buffer.slots[i].load(std::memory_order_relaxed));
+        E* e = batch[i] = buffer.slots[i].load(std::memory_order_relaxed);
+        if (e->prev != nullptr) __builtin_prefetch(e->prev, 1);
+        if (e->next != nullptr) __builtin_prefetch(e->next, 1);
+        if constexpr (requires { shard.policy.prefetch(e); }) shard.policy.prefetch(e);
       }
+      for (std::uint32_t i = 0; i < n; ++i) shard.policy.on_access(batch[i]);
       shard.hits.fetch_add(buffer.writes.exchange(0, std::memory_order_relaxed),
                            std::memory_order_relaxed);
     }

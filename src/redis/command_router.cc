@@ -1,0 +1,392 @@
+#include "redis/command_router.h"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <optional>
+#include <thread>
+
+#include "strata/error.h"
+#include "strata/key_slot.h"
+
+namespace strata::redis {
+namespace {
+
+constexpr std::string_view kAsking[] = {"ASKING"};
+constexpr std::string_view kClusterSlotsCommand[] = {"CLUSTER", "SLOTS"};
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::toupper(static_cast<unsigned char>(x)) == std::toupper(static_cast<unsigned char>(y));
+         });
+}
+
+// Commands whose second argument is not a key: they go to any node.
+constexpr std::string_view kKeyless[] = {
+    "PING",     "ECHO",     "INFO",    "TIME",     "DBSIZE",   "PUBLISH", "SCRIPT",
+    "CLUSTER",  "CLIENT",   "CONFIG",  "FLUSHALL", "FLUSHDB",  "COMMAND", "SCAN",
+    "RANDOMKEY", "KEYS",    "WAIT",    "LASTSAVE", "SAVE",     "BGSAVE",  "ACL",
+    "FUNCTION", "MEMORY",   "SLOWLOG", "LATENCY",  "DEBUG",    "ROLE",    "READONLY",
+    "READWRITE", "HELLO",   "AUTH",    "SELECT",   "SWAPDB",   "PUBSUB",  "MULTI",
+    "EXEC",     "DISCARD",  "UNWATCH", "QUIT",     "RESET",    "LOLWUT"};
+
+}  // namespace
+
+struct CommandRouter::Redirect {
+  enum class Kind { kNone, kMoved, kAsk, kTryAgain, kClusterDown };
+  Kind kind = Kind::kNone;
+  int slot = -1;
+  RedisEndpoint endpoint;
+
+  // Parses "MOVED 3999 127.0.0.1:6381", "ASK ...", "TRYAGAIN ...", "CLUSTERDOWN ...".
+  static Redirect parse(std::string_view error, const NodePool& replier) {
+    Redirect r;
+    const bool moved = error.starts_with("MOVED ");
+    if (moved || error.starts_with("ASK ")) {
+      std::string_view rest = error.substr(moved ? 6 : 4);
+      const auto space = rest.find(' ');
+      if (space == std::string_view::npos) return r;
+      const auto slot_text = rest.substr(0, space);
+      const auto address = rest.substr(space + 1);
+      const auto colon = address.rfind(':');
+      int slot = -1;
+      std::uint16_t port = 0;
+      if (colon == std::string_view::npos ||
+          std::from_chars(slot_text.data(), slot_text.data() + slot_text.size(), slot).ec != std::errc{} ||
+          std::from_chars(address.data() + colon + 1, address.data() + address.size(), port).ec !=
+              std::errc{} ||
+          slot < 0 || slot >= kClusterSlots) {
+        throw ProtocolError("redis " + replier.address() + ": malformed redirection '" +
+                            std::string(error) + "'");
+      }
+      r.kind = moved ? Kind::kMoved : Kind::kAsk;
+      r.slot = slot;
+      r.endpoint.host = std::string(address.substr(0, colon));
+      if (r.endpoint.host.empty()) r.endpoint.host = replier.endpoint().host;  // "MOVED 1 :7000"
+      r.endpoint.port = port;
+    } else if (error.starts_with("TRYAGAIN")) {
+      r.kind = Kind::kTryAgain;
+    } else if (error.starts_with("CLUSTERDOWN")) {
+      r.kind = Kind::kClusterDown;
+    }
+    return r;
+  }
+};
+
+CommandRouter::CommandRouter(RedisUrl url)
+    : url_(std::move(url)), options_(std::make_shared<const ConnectOptions>(connect_options(url_))) {
+  if (url_.nodes.empty()) throw InvalidArgumentError("redis url: missing host");
+  if (url_.cluster) {
+    slot_owner_.assign(kClusterSlots, nullptr);
+  } else {
+    standalone_ = pool_for(url_.nodes.front());
+  }
+}
+
+int CommandRouter::slot_of(std::string_view key) const noexcept {
+  return url_.cluster ? key_slot(key) : kAnySlot;
+}
+
+int CommandRouter::slot_of_command(std::span<const std::string_view> argv) const {
+  if (!url_.cluster || argv.size() < 2) return kAnySlot;
+  const std::string_view name = argv[0];
+  if (iequals(name, "EVAL") || iequals(name, "EVALSHA") || iequals(name, "EVAL_RO") ||
+      iequals(name, "EVALSHA_RO") || iequals(name, "FCALL") || iequals(name, "FCALL_RO")) {
+    if (argv.size() < 4 || argv[2] == "0") return kAnySlot;
+    return key_slot(argv[3]);
+  }
+  for (const auto keyless : kKeyless) {
+    if (iequals(name, keyless)) return kAnySlot;
+  }
+  return key_slot(argv[1]);
+}
+
+NodePool* CommandRouter::pool_for(const RedisEndpoint& endpoint) {
+  std::string address = to_address(endpoint);
+  std::lock_guard lock(nodes_mutex_);
+  auto& pool = nodes_[address];
+  if (!pool) pool = std::make_unique<NodePool>(endpoint, options_, url_.pool_size);
+  return pool.get();
+}
+
+void CommandRouter::backoff(int attempt) const {
+  const auto delay = std::min(std::chrono::milliseconds(200),
+                              std::chrono::milliseconds(10) * (1 << std::min(attempt - 1, 8)));
+  std::this_thread::sleep_for(delay);
+}
+
+RedisReply CommandRouter::run_on(NodePool& node, std::span<const std::string_view> argv) {
+  for (int attempt = 0;; ++attempt) {
+    try {
+      auto lease = node.acquire();
+      return lease->command(argv);
+    } catch (const UnavailableError&) {
+      node.on_io_error();
+      if (attempt >= url_.retries) throw;
+    }
+    backoff(attempt + 1);
+  }
+}
+
+RedisReply CommandRouter::run_standalone(std::span<const std::string_view> argv) {
+  return run_on(*standalone_, argv);
+}
+
+NodePool* CommandRouter::node_for_slot(int slot) {
+  for (int pass = 0; pass < 2; ++pass) {
+    {
+      std::shared_lock lock(slots_mutex_);
+      if (!masters_.empty()) {
+        if (slot == kAnySlot) {
+          return masters_[any_node_.fetch_add(1, std::memory_order_relaxed) % masters_.size()];
+        }
+        if (NodePool* node = slot_owner_[static_cast<std::size_t>(slot)]) return node;
+      }
+    }
+    if (pass == 0) refresh_slots();
+  }
+  throw UnavailableError("redis cluster " + url_.redacted() + ": slot " + std::to_string(slot) +
+                         " is not served by any master");
+}
+
+void CommandRouter::patch_slot(int slot, NodePool* node) {
+  std::unique_lock lock(slots_mutex_);
+  slot_owner_[static_cast<std::size_t>(slot)] = node;
+  if (std::find(masters_.begin(), masters_.end(), node) == masters_.end()) masters_.push_back(node);
+}
+
+void CommandRouter::refresh_slots() {
+  std::lock_guard refresh_lock(refresh_mutex_);
+  const auto now = std::chrono::steady_clock::now();
+  std::vector<NodePool*> candidates;
+  {
+    std::shared_lock lock(slots_mutex_);
+    if (!masters_.empty() && now - last_refresh_ < kRefreshInterval) return;
+    candidates = masters_;
+  }
+  for (const auto& seed : url_.nodes) {
+    NodePool* node = pool_for(seed);
+    if (std::find(candidates.begin(), candidates.end(), node) == candidates.end()) {
+      candidates.push_back(node);
+    }
+  }
+  last_refresh_ = now;
+  std::string errors;
+  for (NodePool* candidate : candidates) {
+    try {
+      RedisReply reply;
+      {
+        auto lease = candidate->acquire();
+        try {
+          reply = lease->command(kClusterSlotsCommand);
+        } catch (const UnavailableError&) {
+          candidate->on_io_error();
+          throw;
+        }
+      }
+      if (reply.is_error()) throw ReplyError(candidate->address() + ": " + reply.str);
+      if (!reply.is_array() || reply.elements.empty()) {
+        throw ProtocolError(candidate->address() + ": CLUSTER SLOTS gave no slots");
+      }
+      std::vector<NodePool*> owner(kClusterSlots, nullptr);
+      std::vector<NodePool*> masters;
+      for (const RedisReply& range : reply.elements) {
+        if (!range.is_array() || range.elements.size() < 3 || !range.elements[0].is_integer() ||
+            !range.elements[1].is_integer() || !range.elements[2].is_array() ||
+            range.elements[2].elements.size() < 2 || !range.elements[2].elements[1].is_integer()) {
+          throw ProtocolError(candidate->address() + ": malformed CLUSTER SLOTS reply");
+        }
+        const long long first = range.elements[0].integer;
+        const long long last = range.elements[1].integer;
+        if (first < 0 || last >= kClusterSlots || first > last) {
+          throw ProtocolError(candidate->address() + ": bad slot range in CLUSTER SLOTS");
+        }
+        RedisEndpoint endpoint;
+        endpoint.host = range.elements[2].elements[0].str;
+        if (endpoint.host.empty() || endpoint.host == "?") endpoint.host = candidate->endpoint().host;
+        endpoint.port = static_cast<std::uint16_t>(range.elements[2].elements[1].integer);
+        NodePool* node = pool_for(endpoint);
+        if (std::find(masters.begin(), masters.end(), node) == masters.end()) masters.push_back(node);
+        std::fill(owner.begin() + first, owner.begin() + last + 1, node);
+      }
+      std::unique_lock lock(slots_mutex_);
+      slot_owner_.swap(owner);
+      masters_.swap(masters);
+      return;
+    } catch (const Error& e) {
+      errors += errors.empty() ? "" : "; ";
+      errors += e.what();
+    }
+  }
+  std::shared_lock lock(slots_mutex_);
+  if (masters_.empty()) {
+    throw UnavailableError("redis cluster " + url_.redacted() +
+                           ": no node answered CLUSTER SLOTS (" + errors + ")");
+  }
+  // Otherwise keep the map we have; the next failure will try again.
+}
+
+RedisReply CommandRouter::run(std::span<const std::string_view> argv, int slot) {
+  if (!url_.cluster) return run_standalone(argv);
+  int failures = 0;
+  int redirects = 0;
+  NodePool* ask_node = nullptr;
+  for (;;) {
+    NodePool* node = ask_node != nullptr ? ask_node : node_for_slot(slot);
+    const bool asking = ask_node != nullptr;
+    ask_node = nullptr;
+    RedisReply reply;
+    try {
+      auto lease = node->acquire();
+      if (asking) {
+        lease->append(kAsking);
+        lease->append(argv);
+        (void)lease->read_reply();  // +OK
+        reply = lease->read_reply();
+      } else {
+        reply = lease->command(argv);
+      }
+    } catch (const UnavailableError&) {
+      node->on_io_error();
+      if (++failures > url_.retries) throw;
+      backoff(failures);
+      try {
+        refresh_slots();  // the node may have failed over
+      } catch (const Error&) {
+      }
+      continue;
+    }
+    if (!reply.is_error()) return reply;
+    const Redirect redirect = Redirect::parse(reply.str, *node);
+    if (redirect.kind == Redirect::Kind::kNone) return reply;
+    if (++redirects > kMaxRedirects) {
+      throw UnavailableError("redis cluster: gave up after " + std::to_string(kMaxRedirects) +
+                             " redirections; last reply: " + reply.str);
+    }
+    switch (redirect.kind) {
+      case Redirect::Kind::kMoved:
+        patch_slot(redirect.slot, pool_for(redirect.endpoint));
+        break;
+      case Redirect::Kind::kAsk:
+        ask_node = pool_for(redirect.endpoint);
+        break;
+      case Redirect::Kind::kClusterDown:
+        backoff(redirects);
+        try {
+          refresh_slots();
+        } catch (const Error&) {
+        }
+        break;
+      default:  // kTryAgain
+        backoff(redirects);
+        break;
+    }
+  }
+}
+
+std::vector<RedisReply> CommandRouter::run_batch(std::span<const RoutedCommand> commands) {
+  std::vector<RedisReply> replies(commands.size());
+  if (commands.empty()) return replies;
+  if (!url_.cluster) {
+    for (int attempt = 0;; ++attempt) {
+      try {
+        auto lease = standalone_->acquire();
+        for (const auto& command : commands) lease->append(command.argv);
+        for (auto& reply : replies) reply = lease->read_reply();
+        return replies;
+      } catch (const UnavailableError&) {
+        standalone_->on_io_error();
+        if (attempt >= url_.retries) throw;
+      }
+      backoff(attempt + 1);
+    }
+  }
+
+  struct Group {
+    NodePool* node;
+    std::vector<std::size_t> items;
+    std::optional<NodePool::Lease> lease;
+    std::size_t read = 0;
+    bool failed = false;
+  };
+  std::vector<Group> groups;
+  std::vector<NodePool*> owners(commands.size(), nullptr);
+  {  // resolve every slot under one shared lock; the rare misses go through node_for_slot
+    (void)node_for_slot(kAnySlot);  // loads the slot map if needed
+    std::shared_lock lock(slots_mutex_);
+    for (std::size_t i = 0; i < commands.size(); ++i) {
+      if (commands[i].slot != kAnySlot) owners[i] = slot_owner_[static_cast<std::size_t>(commands[i].slot)];
+    }
+  }
+  for (std::size_t i = 0; i < commands.size(); ++i) {
+    NodePool* node = owners[i] != nullptr ? owners[i] : node_for_slot(commands[i].slot);
+    auto group = std::find_if(groups.begin(), groups.end(), [&](const Group& g) { return g.node == node; });
+    if (group == groups.end()) {
+      groups.push_back(Group{node, {}, std::nullopt, 0, false});
+      group = std::prev(groups.end());
+      group->items.reserve(commands.size());
+    }
+    group->items.push_back(i);
+  }
+  // Leases are taken in one global order (by address of the pool) so that two threads
+  // batching over the same nodes never wait on each other's connections in a cycle.
+  std::sort(groups.begin(), groups.end(), [](const Group& a, const Group& b) {
+    return std::less<NodePool*>{}(a.node, b.node);
+  });
+  bool failed = false;
+  for (auto& group : groups) {  // write every node's pipeline before reading any
+    try {
+      group.lease.emplace(group.node->acquire());
+      for (const std::size_t i : group.items) (*group.lease)->append(commands[i].argv);
+      (*group.lease)->flush();
+    } catch (const UnavailableError&) {
+      group.failed = failed = true;
+      group.node->on_io_error();
+    }
+  }
+  for (auto& group : groups) {
+    if (group.failed) continue;
+    try {
+      for (; group.read < group.items.size(); ++group.read) {
+        replies[group.items[group.read]] = (*group.lease)->read_reply();
+      }
+    } catch (const UnavailableError&) {
+      group.failed = failed = true;
+      group.node->on_io_error();
+    }
+  }
+  std::vector<std::size_t> redo;
+  for (auto& group : groups) {
+    group.lease.reset();  // give connections back before re-running anything
+    if (group.failed) {
+      for (std::size_t k = group.read; k < group.items.size(); ++k) redo.push_back(group.items[k]);
+    }
+    for (std::size_t k = 0; k < group.read; ++k) {
+      const std::size_t i = group.items[k];
+      if (!replies[i].is_error()) continue;
+      const Redirect redirect = Redirect::parse(replies[i].str, *group.node);
+      if (redirect.kind == Redirect::Kind::kNone) continue;
+      if (redirect.kind == Redirect::Kind::kMoved) patch_slot(redirect.slot, pool_for(redirect.endpoint));
+      redo.push_back(i);
+    }
+  }
+  if (failed) {
+    try {
+      refresh_slots();
+    } catch (const Error&) {
+    }
+  }
+  std::sort(redo.begin(), redo.end());
+  for (const std::size_t i : redo) replies[i] = run(commands[i].argv, commands[i].slot);
+  return replies;
+}
+
+std::vector<NodePool*> CommandRouter::masters() {
+  if (!url_.cluster) return {standalone_};
+  (void)node_for_slot(kAnySlot);  // loads the slot map if needed
+  std::shared_lock lock(slots_mutex_);
+  return masters_;
+}
+
+}  // namespace strata::redis

@@ -1,0 +1,82 @@
+// node_pool.h: a bounded pool of connections to one Redis node.
+//
+// Checkout is a mutex, a pop from a vector, and no I/O (a PING only for a connection idle for
+// longer than kHealthCheckAfter). No lock is held across I/O: connecting happens outside the
+// lock, and a Lease gives the connection back on destruction.
+//
+// Invariants:
+//  - at most `capacity` connections exist (idle + leased); a caller that finds every one
+//    leased waits up to the command timeout, then gets ResourceExhaustedError;
+//  - a connection that saw any I/O error is never returned to the pool (Lease drops it), and
+//    on_io_error() drops the idle ones too (after a server restart they are all dead);
+//  - failed connects back off exponentially (10 ms doubling to 1 s): during the backoff window
+//    acquire() fails at once with UnavailableError instead of hammering a down node.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "redis/connection.h"
+#include "strata/redis_url.h"
+
+namespace strata::redis {
+
+class NodePool {
+ public:
+  static constexpr std::chrono::seconds kHealthCheckAfter{10};
+
+  NodePool(RedisEndpoint endpoint, std::shared_ptr<const ConnectOptions> options, int capacity);
+  NodePool(const NodePool&) = delete;
+  NodePool& operator=(const NodePool&) = delete;
+
+  // A borrowed connection; returned to the pool (or dropped if broken) on destruction.
+  class Lease {
+   public:
+    Lease(NodePool* pool, std::unique_ptr<Connection> connection) noexcept
+        : pool_(pool), connection_(std::move(connection)) {}
+    Lease(Lease&& other) noexcept = default;
+    Lease& operator=(Lease&& other) noexcept;
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    ~Lease();
+    Connection* operator->() const noexcept { return connection_.get(); }
+    Connection& operator*() const noexcept { return *connection_; }
+
+   private:
+    void give_back() noexcept;
+    NodePool* pool_;
+    std::unique_ptr<Connection> connection_;
+  };
+
+  // Borrows an idle connection, or opens one. Throws UnavailableError/TimeoutError (connect),
+  // ReplyError (AUTH), ResourceExhaustedError (all connections busy for the command timeout).
+  [[nodiscard]] Lease acquire();
+  // Called after an I/O error on one of this node's connections: drops the idle ones.
+  void on_io_error() noexcept;
+
+  [[nodiscard]] const RedisEndpoint& endpoint() const noexcept { return endpoint_; }
+  [[nodiscard]] const std::string& address() const noexcept { return address_; }
+
+ private:
+  void release(std::unique_ptr<Connection> connection) noexcept;
+  std::unique_ptr<Connection> connect();
+
+  const RedisEndpoint endpoint_;
+  const std::string address_;
+  const std::shared_ptr<const ConnectOptions> options_;
+  const int capacity_;
+
+  std::mutex mutex_;
+  std::condition_variable returned_;
+  std::vector<std::unique_ptr<Connection>> idle_;  // guarded by mutex_
+  int open_ = 0;                                   // idle + leased + connecting; mutex_
+  int connect_failures_ = 0;                       // consecutive; mutex_
+  std::chrono::steady_clock::time_point retry_at_{};  // no connect before this; mutex_
+  std::string last_error_;                            // mutex_
+};
+
+}  // namespace strata::redis

@@ -1,0 +1,53 @@
+// redis_process.h: private Redis servers that a test starts, stops and restarts on its own,
+// so that fault tests (a server killed mid-test, a slot migrated) never disturb the shared
+// servers the other tests use. Each lives in a temporary directory removed at destruction.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bench/temp_dir.h"
+
+namespace strata::testing {
+
+// A redis-server on a free loopback port (no persistence), started by the constructor and
+// killed by the destructor. stop()/start() keep the port.
+class RedisProcess {
+ public:
+  explicit RedisProcess(std::vector<std::string> extra_args = {});
+  RedisProcess(const RedisProcess&) = delete;
+  RedisProcess& operator=(const RedisProcess&) = delete;
+  ~RedisProcess();
+
+  void start();  // starts (again) on the same port and waits until it answers PING
+  void stop();   // SIGTERM, waits for the process to exit
+  [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
+  [[nodiscard]] std::string url() const;  // redis://127.0.0.1:port
+  // Runs redis-cli against this server and returns what it printed (trailing newline removed).
+  std::string cli(const std::string& args) const;
+
+ private:
+  tools::TempDir dir_;
+  std::uint16_t port_;
+  std::vector<std::string> extra_args_;
+  int pid_ = -1;
+};
+
+// A Redis Cluster of three masters without replicas, created with redis-cli --cluster create.
+class RedisClusterProcess {
+ public:
+  RedisClusterProcess();
+  [[nodiscard]] std::string url() const;  // redis+cluster://127.0.0.1:p1,127.0.0.1:p2,...
+  [[nodiscard]] RedisProcess& node(std::size_t i) { return *nodes_[i]; }
+  [[nodiscard]] std::size_t size() const noexcept { return nodes_.size(); }
+
+ private:
+  std::vector<std::unique_ptr<RedisProcess>> nodes_;
+};
+
+// A TCP port nobody listens on right now.
+[[nodiscard]] std::uint16_t free_port();
+
+}  // namespace strata::testing

@@ -1,0 +1,62 @@
+// redis_bench.h: `strata bench redis`, strata's RedisClient against raw hiredis.
+//
+// Both sides use one TCP connection per node (strata with pool_size=1; raw hiredis with one
+// context per node, routed by a slot table for a cluster). Each round measures strata and raw
+// hiredis back to back, alternating which goes first (A B, B A, ...), and the report gives
+// the median ops/s of each side and the median of the per-round ratios strata/raw, because a
+// 2-core shared machine is noisy. Operations: GET and SET of one key, and MGET of `mget_keys`
+// keys, compared against two raw baselines: a pipeline of GETs (per node in a cluster), and
+// MGET (one per slot, pipelined per node, in a cluster).
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace strata::bench {
+
+struct RedisBenchOptions {
+  std::string redis_url;    // redis://... (standalone); empty: skipped
+  std::string cluster_url;  // redis+cluster://...; empty: skipped
+  int rounds = 7;           // A/B rounds; medians over them
+  int operations = 3000;    // GETs and SETs per round and side
+  int mget_batches = 300;   // MGET calls per round and side
+  int mget_keys = 100;      // keys per MGET
+  int value_size = 64;      // bytes per value
+  int keyspace = 1000;      // distinct keys
+
+  // Throws InvalidArgumentError naming the option that is out of range.
+  void validate() const;
+};
+
+struct RedisBenchRow {
+  std::string op;        // "GET", "SET", "MGET"
+  std::string baseline;  // what raw hiredis did
+  double strata_ops_per_sec = 0;
+  double raw_ops_per_sec = 0;
+  double ratio = 0;  // median over rounds of strata/raw
+};
+
+struct RedisBenchTarget {
+  std::string name;  // "standalone" or "cluster"
+  std::string url;   // redacted
+  std::vector<RedisBenchRow> rows;
+  [[nodiscard]] const RedisBenchRow& row(const std::string& op, const std::string& baseline) const;
+};
+
+struct RedisBenchReport {
+  RedisBenchOptions options;
+  std::vector<RedisBenchTarget> targets;
+};
+
+// Runs the benchmark (writes and deletes keys under "strata-bench:redis:<pid>:").
+[[nodiscard]] RedisBenchReport run_redis_bench(const RedisBenchOptions& options);
+// The configuration, then one row per target and operation.
+void print_redis_bench(std::ostream& out, const RedisBenchReport& report);
+// Top-level get_ratio_vs_hiredis, set_ratio_vs_hiredis, mget_ratio_vs_hiredis_pipeline,
+// mget_ratio_vs_hiredis_mget (of the first target), and every target in "targets".
+[[nodiscard]] nlohmann::json to_json(const RedisBenchReport& report);
+
+}  // namespace strata::bench
