@@ -12,6 +12,10 @@ find_package(msgpack REQUIRED CONFIG)  # msgpack-cxx (header-only), target msgpa
 if(STRATA_BUILD_TOOLS)
   find_package(CLI11 REQUIRED CONFIG)
   pkg_check_modules(httplib REQUIRED IMPORTED_TARGET cpp-httplib)
+  # `strata sim` reads gzip and xz traces and indexes them with absl::flat_hash_map.
+  pkg_check_modules(zlib REQUIRED IMPORTED_TARGET zlib)
+  pkg_check_modules(liblzma REQUIRED IMPORTED_TARGET liblzma)
+  find_package(absl REQUIRED CONFIG)
 endif()
 if(STRATA_BUILD_TESTS)
   find_package(GTest REQUIRED CONFIG)
