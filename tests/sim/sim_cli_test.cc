@@ -111,6 +111,13 @@ TEST(SimCli, BadOptionsFailWithAMessage) {
   EXPECT_NE(r.output.find("truncated record at byte offset 16"), std::string::npos) << r.output;
   r = run_command(strata_cli() + " sim --capacity 2 2>&1");
   EXPECT_EQ(r.exit_code, 2);
+  r = run_command(strata_cli() + " sim --anchors a.csv --traces t --capacity 2 2>&1");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("--capacity, --format and --weighted go with --trace"), std::string::npos)
+      << r.output;
+  r = run_command(base + " --format lirs --capacity 2 --markdown x.md 2>&1");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("--markdown goes with --anchors"), std::string::npos) << r.output;
 }
 
 TEST(SimCli, AnchorsHarnessWritesTheTableAndMarkdown) {

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <chrono>
+#include <cmath>
 #include <fstream>
 #include <future>
 #include <map>
@@ -394,7 +395,8 @@ void print_anchor_json(std::ostream& out, const AnchorReport& report) {
   for (const auto& cell : report.cells) {
     nlohmann::json published;
     for (std::size_t c = 0; c < report.table.columns.size(); ++c) {
-      published[report.table.columns[c]] = report.table.rows[cell.row].published[c] / 100.0;
+      published[report.table.columns[c]] =
+          std::round(report.table.rows[cell.row].published[c] * 100.0) / 10000.0;  // 14.8 -> 0.148
     }
     for (const auto& r : cell.results) {
       nlohmann::json j = {{"trace", report.table.rows[cell.row].trace},

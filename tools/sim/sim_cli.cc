@@ -31,6 +31,9 @@ void run(const SimFlags& f) {
     throw InvalidArgumentError("pass exactly one of --trace, --anchors, --check-appendix");
   }
   if (f.threads == 0) throw InvalidArgumentError("--threads must be at least 1");
+  if (!f.markdown.empty() && f.anchors.empty()) {
+    throw InvalidArgumentError("--markdown goes with --anchors");
+  }
   if (!f.trace.empty()) {
     sim::SimOptions o;
     o.trace = f.trace;
@@ -47,6 +50,11 @@ void run(const SimFlags& f) {
       sim::print_sim_table(std::cout, result);
     }
     return;
+  }
+  if (!f.capacities.empty() || !f.format.empty() || f.weighted) {
+    throw InvalidArgumentError(
+        "--capacity, --format and --weighted go with --trace; --anchors and --check-appendix take "
+        "their cells from their file");
   }
   if (f.traces_dir.empty())
     throw InvalidArgumentError("--traces DIR is required with --anchors and --check-appendix");

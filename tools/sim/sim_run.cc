@@ -1,3 +1,4 @@
+// One `strata sim --trace` run: options checked up front, the configuration printed first.
 #include "sim/sim_run.h"
 
 #include <chrono>
