@@ -13,6 +13,9 @@ find_package(absl REQUIRED CONFIG)     # flat hash containers in LocalCache
 if(STRATA_BUILD_TOOLS)
   find_package(CLI11 REQUIRED CONFIG)
   pkg_check_modules(httplib REQUIRED IMPORTED_TARGET cpp-httplib)
+  # `strata sim` reads gzip and xz traces.
+  pkg_check_modules(zlib REQUIRED IMPORTED_TARGET zlib)
+  pkg_check_modules(liblzma REQUIRED IMPORTED_TARGET liblzma)
 endif()
 if(STRATA_BUILD_TESTS)
   find_package(GTest REQUIRED CONFIG)

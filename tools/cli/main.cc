@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   // Each area adds its commands here (declared in tools/cli/commands.h).
   strata::cli::add_bench_l1(bench);
   strata::cli::add_bench_redis(bench);
+  strata::cli::add_sim(app);
 
   try {
     app.parse(argc, argv);
