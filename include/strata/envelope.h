@@ -30,8 +30,8 @@ using EnvelopeTime = std::chrono::sys_time<std::chrono::microseconds>;
 // compute_time; stale-while-revalidate needs soft_expiry; hard_expiry is when it must go.
 struct EnvelopeTimes {
   EnvelopeTime computed_at{};                  // when the value was computed
-  std::optional<EnvelopeTime> soft_expiry;     // stale after this (may still be served)
-  std::optional<EnvelopeTime> hard_expiry;     // never served after this
+  std::optional<EnvelopeTime> soft_expiry{};     // stale after this (may still be served)
+  std::optional<EnvelopeTime> hard_expiry{};     // never served after this
   std::chrono::microseconds compute_time{0};   // how long computing it took (saturates at ~71 min)
 
   friend bool operator==(const EnvelopeTimes&, const EnvelopeTimes&) = default;
