@@ -7,6 +7,7 @@
 // binary array format: load_many is `WHERE key = ANY($1::text[])`, write_batch one
 // `INSERT ... SELECT * FROM unnest($1::text[], $2::<type>[], ...) ON CONFLICT (key) DO UPDATE`,
 // erase_batch `DELETE ... WHERE key = ANY($1::text[])`.
+#include <algorithm>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -297,7 +298,10 @@ void PostgresTable::write_batch(std::span<const RowWrite> rows) {
     for (std::size_t i = rows.size(); i-- > 0;) {
       if (seen.insert(rows[i].key).second) keep.push_back(i);
     }
-    std::reverse(keep.begin(), keep.end());
+    // Key order: concurrent batches over overlapping keys then lock rows in the same order (no
+    // deadlock), and the primary-key index is filled with better locality.
+    std::sort(keep.begin(), keep.end(),
+              [&](std::size_t a, std::size_t b) { return rows[a].key < rows[b].key; });
   }
   const auto& columns = impl_->schema.columns;
   pg::ArrayBuilder keys(pg::kTextOid);

@@ -10,6 +10,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   [[maybe_unused]] CLI::App& bench = strata::cli::add_bench(app);
   // Each area adds its commands here (declared in tools/cli/commands.h).
+  strata::cli::add_bench_source(bench);
 
   try {
     app.parse(argc, argv);
