@@ -9,6 +9,7 @@
 // each other. Every method may be called from any thread. A Transaction holds the writer for its
 // lifetime: other threads' writes wait for it, and a write through the source (not the
 // transaction) on the thread holding one throws InvalidArgumentError instead of deadlocking.
+// Commit or destroy a Transaction on the thread that began it (it holds the writer's mutex).
 // Keys are stored as TEXT bound with their length: any bytes, NUL included, round-trip.
 #pragma once
 
