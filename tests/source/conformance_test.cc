@@ -31,6 +31,9 @@ struct Backend {
       make;
 };
 
+// Shows the backend's name (not its bytes) in CTest's test list.
+void PrintTo(const Backend& backend, std::ostream* out) { *out << backend.name; }
+
 template <typename S>
 std::unique_ptr<AnySource> erase_type(S source) {
   return std::make_unique<SourceModel<S>>(std::move(source));
