@@ -1,6 +1,7 @@
 # Compiler warnings and sanitizer flags shared by every strata target.
 add_library(strata_warnings INTERFACE)
-target_compile_options(strata_warnings INTERFACE -Wall -Wextra -Werror -Wpedantic -Wshadow=local
+target_compile_options(strata_warnings INTERFACE -Wall -Wextra -Werror -Wpedantic
+                                                 $<$<CXX_COMPILER_ID:GNU>:-Wshadow=local>
                                                  -Wnon-virtual-dtor -Wimplicit-fallthrough)
 
 if(STRATA_SANITIZE)
@@ -9,4 +10,16 @@ if(STRATA_SANITIZE)
   endif()
   add_compile_options(-fsanitize=${STRATA_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all)
   add_link_options(-fsanitize=${STRATA_SANITIZE})
+endif()
+
+# libFuzzer targets (fuzz/): clang only. Instruments the whole build for coverage and ASan+UBSan.
+option(STRATA_BUILD_FUZZERS "Build the libFuzzer targets in fuzz/ (needs clang)" OFF)
+if(STRATA_BUILD_FUZZERS)
+  if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "STRATA_BUILD_FUZZERS needs clang: configure with CXX=clang++ "
+                        "(got ${CMAKE_CXX_COMPILER_ID})")
+  endif()
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+                      -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION)
+  add_link_options(-fsanitize=address,undefined)
 endif()

@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   strata::cli::add_bench_l1(bench);
   strata::cli::add_bench_redis(bench);
   strata::cli::add_sim(app);
+  strata::cli::add_bench_source(bench);
 
   try {
     app.parse(argc, argv);
