@@ -73,19 +73,31 @@ void WindowTinyLfu::remember(const PolicyNode* n, Side side) {
   ghost_next_ = (ghost_next_ + 1) % ghost_ring_.size();
   // The slot's previous ghost is forgotten, unless its hash was remembered again since.
   if (const auto old = ghosts_.find(ghost_ring_[slot]); old != ghosts_.end() && (old->second >> 1) == slot) {
+    --ghost_counts_[old->second & 1];
     ghosts_.erase(old);
   }
   ghost_ring_[slot] = n->hash;
-  ghosts_[n->hash] = static_cast<std::uint32_t>(slot << 1) | (side == kMainVictim ? 1u : 0u);
+  auto [it, inserted] = ghosts_.try_emplace(n->hash, 0);
+  if (!inserted) --ghost_counts_[it->second & 1];
+  it->second = static_cast<std::uint32_t>(slot << 1) | (side == kMainVictim ? 1u : 0u);
+  ++ghost_counts_[it->second & 1];
 }
 
 void WindowTinyLfu::consult_ghosts(const PolicyNode* n) {
   const auto it = ghosts_.find(n->hash);
   if (it == ghosts_.end()) return;
   const Side side = (it->second & 1) != 0 ? kMainVictim : kRejected;
+  --ghost_counts_[it->second & 1];
   ghosts_.erase(it);
-  const auto step = std::max<std::uint64_t>(
+  auto step = std::max<std::uint64_t>(
       1, static_cast<std::uint64_t>(options_.ghost_step * static_cast<double>(capacity_)));
+  if (options_.ghost_balance) {
+    // ARC's rule: the rarer kind of ghost hit moves the split further.
+    const double rejected = static_cast<double>(std::max<std::uint64_t>(ghost_counts_[0], 1));
+    const double victims = static_cast<double>(std::max<std::uint64_t>(ghost_counts_[1], 1));
+    const double ratio = side == kRejected ? victims / rejected : rejected / victims;
+    step = static_cast<std::uint64_t>(static_cast<double>(step) * std::max(1.0, ratio));
+  }
   if (side == kRejected) {
     if (options_.ghost_boost) sketch_.increment(n->hash);
     increase_window(step);
