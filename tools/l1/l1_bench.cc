@@ -1,6 +1,7 @@
 #include "l1/l1_bench.h"
 
 #include <absl/container/flat_hash_map.h>
+#include <absl/container/node_hash_map.h>
 #include <malloc.h>
 
 #include <algorithm>
@@ -33,7 +34,12 @@ std::string key_of(std::uint64_t i) {
   return std::string(buffer, static_cast<std::size_t>(n));
 }
 
-// The ceiling: the same sharding and reader-writer locks as LocalCache, no policy, no stats.
+// The ceilings: the same sharding and reader-writer locks as LocalCache, no policy, no stats.
+// Map = absl::node_hash_map (each entry its own allocation, as in LocalCache and in any cache
+// whose policy links entries: the raw map is the cache minus its policy), or
+// absl::flat_hash_map (keys and values inline in the table: one memory access fewer per
+// lookup, but entries move on rehash, so no policy can link them).
+template <typename Map>
 class RawMap {
  public:
   explicit RawMap(std::size_t shards) : shards_(shards) {}
@@ -53,13 +59,15 @@ class RawMap {
  private:
   struct alignas(64) Shard {
     std::shared_mutex mutex;
-    absl::flat_hash_map<std::string, Value> map;
+    Map map;
   };
   Shard& shard(const std::string& key) {
     return shards_[(std::hash<std::string_view>{}(key) >> 40) & (shards_.size() - 1)];
   }
   std::vector<Shard> shards_;
 };
+using NodeMap = RawMap<absl::node_hash_map<std::string, Value>>;
+using FlatMap = RawMap<absl::flat_hash_map<std::string, Value>>;
 
 // The floor: the textbook LRU, a list and a map behind one mutex.
 class MutexLru {
@@ -226,31 +234,34 @@ L1BenchReport run_l1_bench(const L1BenchOptions& o, std::ostream* progress) {
       });
   report.raw_map_overhead_bytes_per_entry =
       overhead_per_entry(o.memory_entries, key_bytes + value_bytes, [&] {
-        auto map = std::make_unique<RawMap>(shards_for(o.memory_entries));
+        auto map = std::make_unique<NodeMap>(shards_for(o.memory_entries));
         for (std::uint64_t i = 0; i < o.memory_entries; ++i) map->put(key_of(i), i);
         return map;
       });
 
   const Workload workload = make_workload(o);
   StrataL1 strata(o.keys);
-  RawMap raw(shards_for(o.keys));
+  NodeMap raw(shards_for(o.keys));
+  FlatMap flat(shards_for(o.keys));
   MutexLru lru(o.keys);
   for (std::uint64_t i = 0; i < o.keys; ++i) {
     strata.put(workload.keys[i], i);
     raw.put(workload.keys[i], i);
+    flat.put(workload.keys[i], i);
     lru.put(workload.keys[i], i);
   }
 
   const std::pair<const char*, double> mixes[] = {{"read-only", 1.0}, {"90/10", 0.9}, {"50/50", 0.5}};
   for (const auto& [name, read_share] : mixes) {
-    std::vector<double> a, b, c;
+    std::vector<double> a, b, c, d;
     for (int round = 0; round < o.rounds; ++round) {
       if (progress) *progress << "\r  " << name << " round " << (round + 1) << "/" << o.rounds << std::flush;
       a.push_back(measure(strata, workload, o.threads, read_share, o.seconds_per_round));
       b.push_back(measure(raw, workload, o.threads, read_share, o.seconds_per_round));
       c.push_back(measure(lru, workload, o.threads, read_share, o.seconds_per_round));
+      d.push_back(measure(flat, workload, o.threads, read_share, o.seconds_per_round));
     }
-    report.mixes.push_back({name, read_share, median(a), median(b), median(c)});
+    report.mixes.push_back({name, read_share, median(a), median(b), median(c), median(d)});
   }
   if (progress) *progress << "\r" << std::string(40, ' ') << "\r" << std::flush;
   return report;
@@ -265,15 +276,19 @@ void print_l1_report(std::ostream& out, const L1BenchReport& r) {
                 o.threads, static_cast<unsigned long long>(o.keys), o.zipf_s, o.rounds,
                 o.seconds_per_round);
   out << line;
-  std::snprintf(line, sizeof line, "%-10s %14s %14s %14s %10s %10s\n", "mix", "strata ops/s",
-                "raw map ops/s", "mutex LRU", "vs raw", "vs LRU");
+  std::snprintf(line, sizeof line, "%-10s %13s %13s %13s %13s %8s %8s %8s\n", "mix",
+                "strata ops/s", "raw map", "flat map", "mutex LRU", "vs raw", "vs flat", "vs LRU");
   out << line;
   for (const auto& m : r.mixes) {
-    std::snprintf(line, sizeof line, "%-10s %14.0f %14.0f %14.0f %9.2fx %9.2fx\n", m.mix.c_str(),
-                  m.strata_ops_per_sec, m.raw_map_ops_per_sec, m.mutex_lru_ops_per_sec,
-                  m.ratio_vs_raw_map(), m.ratio_vs_mutex_lru());
+    std::snprintf(line, sizeof line, "%-10s %13.0f %13.0f %13.0f %13.0f %7.2fx %7.2fx %7.2fx\n",
+                  m.mix.c_str(), m.strata_ops_per_sec, m.raw_map_ops_per_sec,
+                  m.flat_map_ops_per_sec, m.mutex_lru_ops_per_sec, m.ratio_vs_raw_map(),
+                  m.ratio_vs_flat_map(), m.ratio_vs_mutex_lru());
     out << line;
   }
+  out << "\nraw map: sharded absl::node_hash_map behind reader-writer locks (LocalCache minus its\n"
+         "policy); flat map: the same with absl::flat_hash_map (entries inline, no stable\n"
+         "addresses for a policy to link); mutex LRU: std::list + std::unordered_map, one mutex.\n";
   std::snprintf(line, sizeof line,
                 "\nmemory: %.1f bytes per entry beyond the %.0f key + %.0f value bytes "
                 "(raw map: %.1f), %llu entries, measured with mallinfo2\n",
@@ -293,8 +308,10 @@ nlohmann::ordered_json to_json(const L1BenchReport& r) {
   out["strata_ops_per_sec"] = read_only.strata_ops_per_sec;
   out["raw_map_ops_per_sec"] = read_only.raw_map_ops_per_sec;
   out["mutex_lru_ops_per_sec"] = read_only.mutex_lru_ops_per_sec;
+  out["flat_map_ops_per_sec"] = read_only.flat_map_ops_per_sec;
   out["ratio_vs_raw_map"] = read_only.ratio_vs_raw_map();
   out["ratio_vs_mutex_lru"] = read_only.ratio_vs_mutex_lru();
+  out["ratio_vs_flat_map"] = read_only.ratio_vs_flat_map();
   out["overhead_bytes_per_entry"] = r.overhead_bytes_per_entry;
   out["raw_map_overhead_bytes_per_entry"] = r.raw_map_overhead_bytes_per_entry;
   nlohmann::ordered_json mixes = nlohmann::ordered_json::array();
@@ -305,7 +322,9 @@ nlohmann::ordered_json to_json(const L1BenchReport& r) {
                      {"raw_map_ops_per_sec", m.raw_map_ops_per_sec},
                      {"mutex_lru_ops_per_sec", m.mutex_lru_ops_per_sec},
                      {"ratio_vs_raw_map", m.ratio_vs_raw_map()},
-                     {"ratio_vs_mutex_lru", m.ratio_vs_mutex_lru()}});
+                     {"ratio_vs_mutex_lru", m.ratio_vs_mutex_lru()},
+                     {"flat_map_ops_per_sec", m.flat_map_ops_per_sec},
+                     {"ratio_vs_flat_map", m.ratio_vs_flat_map()}});
   }
   out["mixes"] = std::move(mixes);
   return out;

@@ -1,6 +1,6 @@
-// l1_bench.h: `strata bench l1`, LocalCache throughput and memory against two baselines
-// measured in the same run: a raw sharded hash map with no policy (the ceiling) and an LRU
-// behind one mutex (the floor).
+// l1_bench.h: `strata bench l1`, LocalCache throughput and memory against baselines measured
+// in the same run: a raw sharded hash map with no policy (the ceiling: node-based like the
+// cache, and flat for reference) and an LRU behind one mutex (the floor).
 #pragma once
 
 #include <cstdint>
@@ -30,6 +30,10 @@ struct L1MixResult {
   double strata_ops_per_sec = 0;
   double raw_map_ops_per_sec = 0;
   double mutex_lru_ops_per_sec = 0;
+  double flat_map_ops_per_sec = 0;
+  [[nodiscard]] double ratio_vs_flat_map() const {
+    return flat_map_ops_per_sec > 0 ? strata_ops_per_sec / flat_map_ops_per_sec : 0;
+  }
   [[nodiscard]] double ratio_vs_raw_map() const {
     return raw_map_ops_per_sec > 0 ? strata_ops_per_sec / raw_map_ops_per_sec : 0;
   }
@@ -42,7 +46,7 @@ struct L1BenchReport {
   L1BenchOptions options;
   std::vector<L1MixResult> mixes;
   double overhead_bytes_per_entry = 0;          // strata: bytes beyond key and value
-  double raw_map_overhead_bytes_per_entry = 0;  // the raw map, for comparison
+  double raw_map_overhead_bytes_per_entry = 0;  // the raw (node) map, for comparison
   double key_bytes = 0;
   double value_bytes = 0;
 };
