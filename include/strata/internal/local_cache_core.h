@@ -369,28 +369,18 @@ class ShardedCache final : public CacheCore<V> {
   }
 
   bool begin_refresh(std::string_view key) override {
+    bool claimed = false;
     if constexpr (kTimed) {
-      check_key(key);
-      const std::uint64_t hash = hash_key(key);
-      Shard& shard = shard_for(hash);
-      std::shared_lock lock(shard.mutex);
-      const auto it = shard.table.find(KeyRef{key, hash});
-      if (it == shard.table.end()) return false;
-      return !(*it)->refreshing.exchange(true, std::memory_order_acq_rel);
+      with_resident(key, [&](E* e) { claimed = !e->refreshing.exchange(true, std::memory_order_acq_rel); });
     } else {
-      (void)key;
-      return false;  // without TTLs nothing is ever stale
+      (void)key;  // without TTLs nothing is ever stale
     }
+    return claimed;
   }
 
   void end_refresh(std::string_view key) override {
     if constexpr (kTimed) {
-      check_key(key);
-      const std::uint64_t hash = hash_key(key);
-      Shard& shard = shard_for(hash);
-      std::shared_lock lock(shard.mutex);
-      const auto it = shard.table.find(KeyRef{key, hash});
-      if (it != shard.table.end()) (*it)->refreshing.store(false, std::memory_order_release);
+      with_resident(key, [](E* e) { e->refreshing.store(false, std::memory_order_release); });
     } else {
       (void)key;
     }
@@ -479,6 +469,16 @@ class ShardedCache final : public CacheCore<V> {
                                  " bytes exceeds max_key_size " +
                                  std::to_string(options_.max_key_size));
     }
+  }
+
+  // Runs fn(entry) under the shard's shared lock if the key is resident.
+  template <typename Fn>
+  void with_resident(std::string_view key, Fn&& fn) {
+    check_key(key);
+    const std::uint64_t hash = hash_key(key);
+    Shard& shard = shard_for(hash);
+    std::shared_lock lock(shard.mutex);
+    if (const auto it = shard.table.find(KeyRef{key, hash}); it != shard.table.end()) fn(*it);
   }
 
   Shard& shard_for(std::uint64_t hash) noexcept {
