@@ -3,15 +3,14 @@
 #include <chrono>
 #include <cstdio>
 #include <functional>
-#include <mutex>
 #include <optional>
 #include <ostream>
 #include <random>
 #include <string>
-#include <unordered_map>
 
 #include "bench/temp_dir.h"
 #include "source/sqlite_db.h"
+#include "strata/local_cache.h"
 #include "strata/error.h"
 #include "workload/zipf.h"
 
@@ -90,38 +89,34 @@ struct Pattern {
   std::function<void(UserTable&, PatternResult&, std::int64_t id, std::int64_t version)> write;
 };
 
-// Cache-aside over an in-process map guarded by one mutex: read the cache, on a miss load from
-// the source and fill; on a write update the source, then delete (never update) the cache entry.
-class MapCacheAside {
+// Cache-aside over strata's L1 (LocalCache): read the cache, on a miss load from the source
+// (one load per key at a time) and fill; on a write update the source, then delete (never
+// update) the cache entry.
+class LocalCacheAside {
  public:
+  explicit LocalCacheAside(std::uint64_t capacity)
+      : cache_(LocalCacheBuilder<User>().maximum_size(capacity).build()) {}
+
   std::optional<User> read(UserTable& table, PatternResult& result, std::int64_t id) {
     const std::string key = "user:" + std::to_string(id);
-    {
-      std::lock_guard lock(mutex_);
-      if (const auto it = map_.find(key); it != map_.end()) {
-        ++result.hits;
-        return it->second;
-      }
+    if (auto hit = cache_.get(key)) {
+      ++result.hits;
+      return hit;
     }
-    ++result.source_reads;
-    auto user = table.load(id);
-    if (user) {
-      std::lock_guard lock(mutex_);
-      map_.insert_or_assign(key, *user);
-    }
-    return user;
+    return cache_.get_or_load(key, [&](std::string_view) {
+      ++result.source_reads;
+      return table.load(id);
+    });
   }
 
   void write(UserTable& table, PatternResult& result, std::int64_t id, std::int64_t version) {
     ++result.source_writes;
     table.update(id, version);
-    std::lock_guard lock(mutex_);
-    map_.erase("user:" + std::to_string(id));
+    cache_.erase("user:" + std::to_string(id));
   }
 
  private:
-  std::mutex mutex_;
-  std::unordered_map<std::string, User> map_;
+  LocalCache<User> cache_;
 };
 
 std::vector<Request> make_requests(const UserServiceOptions& options) {
@@ -187,6 +182,9 @@ void UserServiceOptions::validate() const {
   if (!(write_fraction >= 0.0 && write_fraction <= 1.0)) {
     throw InvalidArgumentError("--write-fraction must be within [0, 1]");
   }
+  if (!(cache_fraction > 0.0 && cache_fraction <= 1.0)) {
+    throw InvalidArgumentError("--cache-fraction must be within (0, 1]");
+  }
 }
 
 UserServiceReport run_user_service(const UserServiceOptions& options) {
@@ -206,14 +204,15 @@ UserServiceReport run_user_service(const UserServiceOptions& options) {
       }};
   report.patterns.push_back(replay(options, requests, no_cache));
 
-  MapCacheAside map_cache;
+  LocalCacheAside l1(std::max<std::uint64_t>(
+      1, static_cast<std::uint64_t>(static_cast<double>(options.users) * options.cache_fraction)));
   const Pattern cache_aside{
       "cache-aside",
       [&](UserTable& table, PatternResult& result, std::int64_t id) {
-        return map_cache.read(table, result, id);
+        return l1.read(table, result, id);
       },
       [&](UserTable& table, PatternResult& result, std::int64_t id, std::int64_t version) {
-        map_cache.write(table, result, id, version);
+        l1.write(table, result, id, version);
       }};
   report.patterns.push_back(replay(options, requests, cache_aside));
   return report;
@@ -224,10 +223,10 @@ void print_table(std::ostream& out, const UserServiceReport& report) {
   char line[256];
   std::snprintf(line, sizeof line,
                 "strata bench: %llu users in SQLite, %llu requests (Zipf s=%.2f, %.0f%% writes, "
-                "seed %llu)\n\n",
+                "seed %llu), L1 sized for %.0f%% of the users\n\n",
                 static_cast<unsigned long long>(o.users),
                 static_cast<unsigned long long>(o.operations), o.zipf_s, o.write_fraction * 100,
-                static_cast<unsigned long long>(o.seed));
+                static_cast<unsigned long long>(o.seed), o.cache_fraction * 100);
   out << line;
   std::snprintf(line, sizeof line, "%-14s %12s %9s %12s %13s %9s %9s %7s %6s %6s\n", "pattern",
                 "ops/s", "hit ratio", "source reads", "source writes", "p50 us", "p99 us",
@@ -268,6 +267,7 @@ nlohmann::ordered_json to_json(const UserServiceReport& report) {
           {"operations", o.operations},
           {"zipf_s", o.zipf_s},
           {"write_fraction", o.write_fraction},
+          {"cache_fraction", o.cache_fraction},
           {"seed", o.seed},
           {"patterns", std::move(patterns)}};
 }

@@ -18,6 +18,7 @@ struct UserServiceOptions {
   std::uint64_t operations = 200'000;  // requests replayed through each pattern
   double zipf_s = 0.99;                // key popularity skew (YCSB's default)
   double write_fraction = 0.05;        // share of requests that update a user
+  double cache_fraction = 0.1;         // L1 capacity, as a share of the users
   std::uint64_t seed = 42;             // the same seed replays the same requests
 
   void validate() const;  // throws InvalidArgumentError naming the option

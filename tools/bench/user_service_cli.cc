@@ -20,6 +20,9 @@ CLI::App& add_bench(CLI::App& app) {
       ->capture_default_str();
   bench->add_option("--write-fraction", options->write_fraction, "Share of requests that write")
       ->capture_default_str();
+  bench->add_option("--cache-fraction", options->cache_fraction,
+                    "L1 capacity as a share of the users")
+      ->capture_default_str();
   bench->add_option("--seed", options->seed, "Random seed")->capture_default_str();
   bench->add_flag("--json", *json, "Print one JSON object instead of the table");
   bench->callback([bench, options, json] {
