@@ -20,11 +20,11 @@ namespace strata::bench {
 
 struct WriteBehindBenchOptions {
   std::string postgres_url;                 // empty: SQLite in a temporary directory
-  std::uint64_t rows = 20'000;              // rows per round for write-behind and the bulk baseline
+  std::uint64_t rows = 100'000;             // rows per round for write-behind and the bulk baseline
   std::uint64_t write_through_rows = 2'000;  // rows per round written one transaction each
   std::uint64_t rounds = 3;                 // each method once per round, in rotating order
-  std::uint64_t writers = 4;                // threads calling put_many for write-behind
-  std::uint64_t group = 100;                // writes per put_many (acknowledged together)
+  std::uint64_t writers = 16;               // threads calling put_many for write-behind
+  std::uint64_t group = 200;                // writes per put_many (acknowledged together)
   std::uint64_t batch = 1'000;              // the flusher's batch size
   std::chrono::milliseconds fsync_interval{10};  // FsyncPolicy::kInterval
 
