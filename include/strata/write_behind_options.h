@@ -57,6 +57,9 @@ struct WriteBehindOptions {
   std::size_t max_queue_entries = 100'000;  // distinct keys queued or being flushed
   std::chrono::milliseconds put_timeout{1000};  // backpressure: how long put() waits for room
   std::size_t batch_size = 1000;  // entries per write_batch / erase_batch
+  // Flusher threads. Keys are partitioned among them by hash, so the writes of one key stay in
+  // order; more than one helps a source that takes concurrent batches (a connection pool).
+  std::size_t flush_threads = 1;
   // A partial batch is flushed once its oldest entry is this old (by `clock`).
   std::chrono::nanoseconds flush_interval{std::chrono::milliseconds(50)};
   // Real time between two looks of the idle flusher at `clock` (it is also woken by puts).

@@ -16,9 +16,12 @@
 //    flusher has taken. C = min(first_seq over queued and in-flight) - 1, or the last sequence
 //    when nothing is pending. Replaying everything after C re-creates every pending entry with
 //    its latest value, because records replay in sequence order and coalesce the same way.
-//  - per key order: there is one flusher thread and it finishes a batch (success, dead letter or
-//    abandon at close) before taking the next, so two writes of one key never race to the source.
-//    A key written while its entry is in flight gets a new entry, flushed in a later batch.
+//  - per key order: keys are partitioned by hash into lanes, one flusher thread each (one lane by
+//    default). A lane finishes a batch (success, dead letter or abandon at close) before taking
+//    the next, and a key always maps to the same lane, so two writes of one key never race to
+//    the source. A key written while its entry is in flight gets a new entry, flushed in a later
+//    batch of the same lane. `order` and `in_flight` are per lane; C is the minimum over lanes,
+//    and checkpoint writes are serialised by checkpoint_mu.
 //  - group commit: appenders serialise their records into `buffer` under mu. For kEveryWrite and
 //    kNever, the first appender that finds no I/O in progress becomes the leader: it takes the
 //    whole buffer, drops the mutex, writes (and fdatasyncs for kEveryWrite) and publishes
@@ -85,6 +88,7 @@ void WriteBehindOptions::validate() const {
   if (max_queue_entries == 0) bad("max_queue_entries must be at least 1");
   if (put_timeout.count() < 0) bad("put_timeout must not be negative");
   if (batch_size == 0) bad("batch_size must be at least 1");
+  if (flush_threads == 0 || flush_threads > 64) bad("flush_threads must be 1..64");
   if (flush_interval.count() < 0) bad("flush_interval must not be negative");
   if (poll_interval.count() <= 0) bad("poll_interval must be positive");
   if (max_attempts < 1) bad("max_attempts must be at least 1");
@@ -101,6 +105,7 @@ using write_behind::File;
 using SteadyTime = std::chrono::steady_clock::time_point;
 
 struct Entry {
+  std::size_t lane = 0;
   WriteOp op = WriteOp::kPut;
   std::string value;
   std::uint64_t first_seq = 0;
@@ -136,8 +141,15 @@ struct WriteBehindCore::Impl {
 
   // Queue (mu).
   std::unordered_map<std::string, Entry> queue;
-  std::map<std::uint64_t, std::string> order;                     // first_seq -> key
-  std::map<std::uint64_t, std::chrono::nanoseconds> in_flight;    // first_seq -> enqueued_at
+  // One lane per flusher thread; a key always maps to the same lane.
+  struct Lane {
+    std::map<std::uint64_t, std::string> order;                   // first_seq -> key (queued)
+    std::map<std::uint64_t, std::chrono::nanoseconds> in_flight;  // first_seq -> enqueued_at
+    std::mt19937_64 rng;
+    std::thread thread;
+  };
+  std::vector<Lane> lanes;
+  std::size_t in_flight_count = 0;
   std::uint64_t next_seq = 1;
   std::uint64_t resolved_upto = 0;  // the in-memory checkpoint
   std::uint64_t flush_requests = 0;
@@ -165,18 +177,24 @@ struct WriteBehindCore::Impl {
   std::mutex dead_mu;  // the dead-letter file; never taken while holding mu
   File dead_file;
 
-  std::mt19937_64 rng;
-  std::thread flusher;
+  std::mutex checkpoint_mu;  // serialises checkpoint writes; never taken while holding mu
   std::thread syncer;
 
   Impl(WriteBehindOptions options, BatchApplier a) : opt(std::move(options)), applier(std::move(a)) {
     opt.validate();
     if (!applier.write || !applier.erase) throw InvalidArgumentError("WriteBehind: no applier");
     clock = opt.clock ? opt.clock : std::make_shared<SteadyClock>();
-    rng.seed(opt.jitter_seed != 0 ? opt.jitter_seed : std::random_device{}());
+    lanes = std::vector<Lane>(opt.flush_threads);
+    for (std::size_t i = 0; i < lanes.size(); ++i) {
+      lanes[i].rng.seed((opt.jitter_seed != 0 ? opt.jitter_seed : std::random_device{}()) + i);
+    }
   }
 
-  [[nodiscard]] std::size_t pending() const { return queue.size() + in_flight.size(); }
+  [[nodiscard]] std::size_t pending() const { return queue.size() + in_flight_count; }
+
+  [[nodiscard]] std::size_t lane_of(std::string_view key) const {
+    return lanes.size() == 1 ? 0 : std::hash<std::string_view>{}(key) % lanes.size();
+  }
 
   // Adds one write to the queue (mu held).
   void enqueue(std::string_view key, WriteOp op, std::string_view value, std::uint64_t seq) {
@@ -188,14 +206,17 @@ struct WriteBehindCore::Impl {
       it->second.last_seq = seq;
       return;
     }
-    queue.emplace(std::string(key), Entry{op, std::string(value), seq, seq, clock->now()});
-    order.emplace(seq, std::string(key));
+    const std::size_t lane = lane_of(key);
+    queue.emplace(std::string(key), Entry{lane, op, std::string(value), seq, seq, clock->now()});
+    lanes[lane].order.emplace(seq, std::string(key));
   }
 
   [[nodiscard]] std::uint64_t compute_checkpoint() const {
     std::uint64_t lowest = next_seq;
-    if (!order.empty()) lowest = std::min(lowest, order.begin()->first);
-    if (!in_flight.empty()) lowest = std::min(lowest, in_flight.begin()->first);
+    for (const auto& lane : lanes) {
+      if (!lane.order.empty()) lowest = std::min(lowest, lane.order.begin()->first);
+      if (!lane.in_flight.empty()) lowest = std::min(lowest, lane.in_flight.begin()->first);
+    }
     return lowest - 1;
   }
 
@@ -379,7 +400,7 @@ struct WriteBehindCore::Impl {
       enqueue(w.key, w.op, w.value, seq);
     }
     const std::uint64_t mine = next_seq - 1;
-    if (queue.size() >= opt.batch_size) flusher_cv.notify_one();
+    if (queue.size() >= opt.batch_size) flusher_cv.notify_all();
     const bool leader_mode = opt.fsync.mode != FsyncPolicy::Mode::kInterval;
     while (durable_seq < mine) {
       if (!journal_error.empty()) {
@@ -397,61 +418,75 @@ struct WriteBehindCore::Impl {
 
   // ---- flusher -----------------------------------------------------------------------------
 
-  [[nodiscard]] bool batch_due() const {
+  [[nodiscard]] bool batch_due(const Lane& lane) const {
+    const auto& order = lane.order;
     if (order.empty()) return false;
     if (order.size() >= opt.batch_size || flush_requests > 0 || closing) return true;
     const Entry& oldest = queue.at(order.begin()->second);
     return clock->now() - oldest.enqueued_at >= opt.flush_interval;
   }
 
-  void flusher_loop() {
+  void flusher_loop(std::size_t lane_index) {
+    Lane& lane = lanes[lane_index];
     std::unique_lock lock(mu);
     bool checkpoint_failed = false;
     while (true) {
-      while (!stop && !batch_due() && !(persisted_checkpoint < resolved_upto && !checkpoint_failed)) {
+      while (!stop && !batch_due(lane) &&
+             !(persisted_checkpoint < resolved_upto && !checkpoint_failed)) {
         flusher_cv.wait_for(lock, opt.poll_interval);
         checkpoint_failed = false;  // retry a failed checkpoint write once per poll
       }
       if (stop) return;
-      if (batch_due()) {
+      if (batch_due(lane)) {
         std::vector<Item> batch;
-        batch.reserve(std::min(order.size(), opt.batch_size));
-        while (!order.empty() && batch.size() < opt.batch_size) {
-          auto node = queue.extract(order.begin()->second);
-          order.erase(order.begin());
+        batch.reserve(std::min(lane.order.size(), opt.batch_size));
+        while (!lane.order.empty() && batch.size() < opt.batch_size) {
+          auto node = queue.extract(lane.order.begin()->second);
+          lane.order.erase(lane.order.begin());
           Entry& e = node.mapped();
-          in_flight.emplace(e.first_seq, e.enqueued_at);
+          lane.in_flight.emplace(e.first_seq, e.enqueued_at);
+          ++in_flight_count;
           batch.push_back({EncodedWrite{std::move(node.key()), e.op, std::move(e.value)},
                            e.first_seq, e.last_seq});
         }
         lock.unlock();
         std::vector<std::uint64_t> resolved;
-        deliver(batch, opt.max_attempts, resolved);
+        deliver(batch, opt.max_attempts, resolved, lane.rng);
         lock.lock();
-        for (const auto seq : resolved) in_flight.erase(seq);
+        for (const auto seq : resolved) in_flight_count -= lane.in_flight.erase(seq);
         resolved_upto = std::max(resolved_upto, compute_checkpoint());
         space_cv.notify_all();
       }
       if (persisted_checkpoint < resolved_upto) {
-        const std::uint64_t checkpoint = resolved_upto;
         lock.unlock();
-        bool ok = true;
-        try {
-          write_behind::write_checkpoint(opt.directory, checkpoint);
-        } catch (const Error&) {
-          ok = false;  // retried at the next poll; the journal still holds everything
-        }
-        if (ok) delete_covered_segments(checkpoint);
+        const bool ok = persist_checkpoint();
         lock.lock();
-        if (ok) {
-          persisted_checkpoint = std::max(persisted_checkpoint, checkpoint);
-          counters.checkpoint = persisted_checkpoint;
-        } else {
-          checkpoint_failed = true;
-        }
+        checkpoint_failed = !ok;
       }
       progress_cv.notify_all();
     }
+  }
+
+  // Writes resolved_upto as the checkpoint and deletes the segments it covers. False on an I/O
+  // error (retried at the next poll; the journal still holds everything). Called without mu.
+  bool persist_checkpoint() {
+    std::lock_guard serial(checkpoint_mu);
+    std::uint64_t checkpoint = 0;
+    {
+      std::lock_guard lock(mu);
+      if (persisted_checkpoint >= resolved_upto) return true;
+      checkpoint = resolved_upto;
+    }
+    try {
+      write_behind::write_checkpoint(opt.directory, checkpoint);
+    } catch (const Error&) {
+      return false;
+    }
+    delete_covered_segments(checkpoint);
+    std::lock_guard lock(mu);
+    persisted_checkpoint = std::max(persisted_checkpoint, checkpoint);
+    counters.checkpoint = persisted_checkpoint;
+    return true;
   }
 
   void apply(std::span<const Item> items) {
@@ -468,7 +503,7 @@ struct WriteBehindCore::Impl {
     if (!erases.empty()) applier.erase(erases);
   }
 
-  void backoff(int attempt) {
+  void backoff(int attempt, std::mt19937_64& rng) {
     const auto base = opt.initial_backoff.count();
     const int shift = std::min(attempt - 1, 30);
     std::int64_t d = std::min<std::int64_t>(opt.max_backoff.count(), base << shift);
@@ -490,7 +525,8 @@ struct WriteBehindCore::Impl {
 
   // Delivers `items` to the source; appends to `resolved` the first_seq of every entry that is
   // now in the source or the dead-letter store. Returns false when close() gave up on them.
-  bool deliver(std::span<const Item> items, int attempts, std::vector<std::uint64_t>& resolved) {
+  bool deliver(std::span<const Item> items, int attempts, std::vector<std::uint64_t>& resolved,
+               std::mt19937_64& rng) {
     int attempt = 0;
     while (true) {
       std::string error;
@@ -512,20 +548,20 @@ struct WriteBehindCore::Impl {
       }
       ++attempt;
       if (!transient && attempt >= attempts) {
-        if (items.size() == 1) return dead_letter(items[0], error, resolved);
+        if (items.size() == 1) return dead_letter(items[0], error, resolved, rng);
         const std::size_t half = items.size() / 2;
         const auto left = items.first(half);
         const auto right = items.subspan(half);
-        const bool a = deliver(left, left.size() == 1 ? opt.max_attempts : 1, resolved);
+        const bool a = deliver(left, left.size() == 1 ? opt.max_attempts : 1, resolved, rng);
         if (!a) return false;
-        return deliver(right, right.size() == 1 ? opt.max_attempts : 1, resolved);
+        return deliver(right, right.size() == 1 ? opt.max_attempts : 1, resolved, rng);
       }
       if (abandoned()) return false;
       {
         std::lock_guard lock(mu);
         ++counters.retried;
       }
-      backoff(attempt);
+      backoff(attempt, rng);
       if (abandoned()) return false;
     }
   }
@@ -542,7 +578,7 @@ struct WriteBehindCore::Impl {
   }
 
   bool dead_letter(const Item& item, const std::string& error,
-                   std::vector<std::uint64_t>& resolved) {
+                   std::vector<std::uint64_t>& resolved, std::mt19937_64& rng) {
     std::string record;
     write_behind::encode_record(record, item.last_seq, item.write.op, item.write.key,
                                 item.write.value, error.empty() ? "error" : error);
@@ -558,7 +594,7 @@ struct WriteBehindCore::Impl {
         dead_file = File();
       }
       if (abandoned()) return false;
-      backoff(attempt);
+      backoff(attempt, rng);
     }
     std::lock_guard lock(mu);
     ++counters.dead_lettered;
@@ -572,7 +608,7 @@ struct WriteBehindCore::Impl {
     std::unique_lock lock(mu);
     const std::uint64_t target = next_seq - 1;
     ++flush_requests;
-    flusher_cv.notify_one();
+    flusher_cv.notify_all();
     // Done when the persisted checkpoint covers every write acknowledged before the call (so
     // the source holds them and the journal no longer needs them).
     const bool done = progress_cv.wait_until(lock, deadline, [&] {
@@ -601,7 +637,9 @@ struct WriteBehindCore::Impl {
     sleep_cv.notify_all();
     progress_cv.notify_all();
     lock.unlock();
-    if (flusher.joinable()) flusher.join();
+    for (auto& lane : lanes) {
+      if (lane.thread.joinable()) lane.thread.join();
+    }
     if (syncer.joinable()) syncer.join();
     lock.lock();
     while (io_busy) durable_cv.wait(lock);
@@ -644,7 +682,9 @@ struct WriteBehindCore::Impl {
 WriteBehindCore::WriteBehindCore(WriteBehindOptions options, BatchApplier applier)
     : impl_(std::make_unique<Impl>(std::move(options), std::move(applier))) {
   impl_->recover();
-  impl_->flusher = std::thread([this] { impl_->flusher_loop(); });
+  for (std::size_t i = 0; i < impl_->lanes.size(); ++i) {
+    impl_->lanes[i].thread = std::thread([this, i] { impl_->flusher_loop(i); });
+  }
   if (impl_->opt.fsync.mode == FsyncPolicy::Mode::kInterval) {
     impl_->syncer = std::thread([this] { impl_->syncer_loop(); });
   }
@@ -674,13 +714,16 @@ WriteBehindStats WriteBehindCore::stats() const {
   s.queue_depth = impl_->pending();
   std::chrono::nanoseconds oldest{0};
   bool any = false;
-  if (!impl_->order.empty()) {
-    oldest = impl_->queue.at(impl_->order.begin()->second).enqueued_at;
-    any = true;
-  }
-  if (!impl_->in_flight.empty() && (!any || impl_->in_flight.begin()->second < oldest)) {
-    oldest = impl_->in_flight.begin()->second;
-    any = true;
+  for (const auto& lane : impl_->lanes) {
+    if (!lane.order.empty()) {
+      const auto at = impl_->queue.at(lane.order.begin()->second).enqueued_at;
+      if (!any || at < oldest) oldest = at;
+      any = true;
+    }
+    if (!lane.in_flight.empty() && (!any || lane.in_flight.begin()->second < oldest)) {
+      oldest = lane.in_flight.begin()->second;
+      any = true;
+    }
   }
   s.oldest_unflushed_age = any ? impl_->clock->now() - oldest : std::chrono::nanoseconds(0);
   s.checkpoint = impl_->persisted_checkpoint;

@@ -77,6 +77,7 @@ WriteBehindRound write_behind_round(const WriteBehindBenchOptions& o, std::share
   options.directory = journal;
   options.fsync = FsyncPolicy::kInterval(o.fsync_interval);
   options.batch_size = o.batch;
+  options.flush_threads = o.flushers;
   options.flush_interval = std::chrono::milliseconds(5);
   options.max_queue_entries = std::max<std::size_t>(100'000, rows.size());
   options.put_timeout = std::chrono::seconds(60);
@@ -232,6 +233,7 @@ void WriteBehindBenchOptions::validate() const {
   if (writers == 0 || writers > 256) throw InvalidArgumentError("--writers must be 1..256");
   if (group == 0) throw InvalidArgumentError("--group must be at least 1");
   if (batch == 0) throw InvalidArgumentError("--batch must be at least 1");
+  if (flushers == 0 || flushers > 64) throw InvalidArgumentError("--flushers must be 1..64");
   if (fsync_interval.count() <= 0) throw InvalidArgumentError("--fsync-ms must be at least 1");
 }
 
@@ -269,7 +271,7 @@ WriteBehindBenchReport run_write_behind_bench(
   WriteBehindBenchReport report{o, "postgres", {}, 0, 0, 0};
   const std::string table = unique_table();
   auto source = std::make_shared<PostgresSource<Account>>(
-      PostgresOptions{.url = o.postgres_url, .pool_size = 2}, mapping(table));
+      PostgresOptions{.url = o.postgres_url, .pool_size = o.flushers + 1}, mapping(table));
   pg::Connection admin(o.postgres_url, std::chrono::seconds(5));
   struct Dropper {
     pg::Connection& conn;
@@ -289,8 +291,8 @@ void print_configuration(std::ostream& out, const WriteBehindBenchOptions& o) {
                                  : "PostgreSQL " + o.postgres_url)
       << "\n  write-behind: " << o.rows << " rows per round, " << o.writers
       << " writer threads, put_many groups of " << o.group << ", journal fsync every "
-      << o.fsync_interval.count() << " ms (acknowledged after the covering fsync), flusher batches of "
-      << o.batch << "\n  write-through: " << std::min(o.write_through_rows, o.rows)
+      << o.fsync_interval.count() << " ms (acknowledged after the covering fsync), "
+      << o.flushers << " flusher thread(s), batches of " << o.batch << "\n  write-through: " << std::min(o.write_through_rows, o.rows)
       << " rows per round, one transaction per write\n  bulk baseline: "
       << (o.postgres_url.empty() ? "one transaction holding all " : "COPY of all ") << o.rows
       << " rows\n  " << o.rounds
@@ -346,6 +348,7 @@ nlohmann::ordered_json to_json(const WriteBehindBenchReport& report) {
   j["writers"] = o.writers;
   j["group"] = o.group;
   j["batch"] = o.batch;
+  j["flushers"] = o.flushers;
   j["fsync_interval_ms"] = o.fsync_interval.count();
   j["write_behind_rows_per_sec"] = number_or_null(med(wb));
   j["write_behind_acks_per_sec"] = number_or_null(med(wb, true));

@@ -28,6 +28,8 @@ void add_bench_write_behind(CLI::App& bench) {
   cmd->add_option("--group", options->group, "Writes per put_many call (one acknowledgement)")
       ->capture_default_str();
   cmd->add_option("--batch", options->batch, "Flusher batch size")->capture_default_str();
+  cmd->add_option("--flushers", options->flushers, "Flusher threads (keys partitioned by hash)")
+      ->capture_default_str();
   cmd->add_option("--fsync-ms", *fsync_ms, "Journal fsync interval in milliseconds")
       ->capture_default_str();
   cmd->add_flag("--json", *json, "Print one JSON object instead of the table");
