@@ -8,6 +8,10 @@
 #include "write_behind/wb_fixtures.h"
 
 namespace strata {
+
+// Test names and failure messages print the policy, not its bytes.
+void PrintTo(const FsyncPolicy& policy, std::ostream* out) { *out << to_string(policy); }
+
 namespace {
 
 using namespace std::chrono_literals;
