@@ -64,6 +64,9 @@ struct WriteBehindOptions {
   std::chrono::nanoseconds flush_interval{std::chrono::milliseconds(50)};
   // Real time between two looks of the idle flusher at `clock` (it is also woken by puts).
   std::chrono::milliseconds poll_interval{5};
+  // Real time between two checkpoint writes (each costs two fsyncs) while batches keep coming;
+  // flush() and close() persist it at once. A later checkpoint only means more replay at start.
+  std::chrono::milliseconds checkpoint_interval{100};
   // Attempts of a batch failing with a permanent error (not unavailable/timeout/exhausted)
   // before it is split in halves; a single entry failing this often is dead-lettered.
   int max_attempts = 4;

@@ -91,6 +91,7 @@ void WriteBehindOptions::validate() const {
   if (flush_threads == 0 || flush_threads > 64) bad("flush_threads must be 1..64");
   if (flush_interval.count() < 0) bad("flush_interval must not be negative");
   if (poll_interval.count() <= 0) bad("poll_interval must be positive");
+  if (checkpoint_interval.count() < 0) bad("checkpoint_interval must not be negative");
   if (max_attempts < 1) bad("max_attempts must be at least 1");
   if (initial_backoff.count() < 0 || max_backoff < initial_backoff) {
     bad("backoff must satisfy 0 <= initial_backoff <= max_backoff");
@@ -171,6 +172,7 @@ struct WriteBehindCore::Impl {
   std::uint64_t segment_size = 0;
   std::vector<std::pair<std::uint64_t, std::filesystem::path>> segments;
   std::uint64_t persisted_checkpoint = 0;
+  SteadyTime last_checkpoint{};
 
   WriteBehindStats counters;
 
@@ -198,17 +200,19 @@ struct WriteBehindCore::Impl {
 
   // Adds one write to the queue (mu held).
   void enqueue(std::string_view key, WriteOp op, std::string_view value, std::uint64_t seq) {
-    auto it = queue.find(std::string(key));
-    if (it != queue.end()) {
+    auto [it, inserted] = queue.try_emplace(std::string(key));
+    Entry& entry = it->second;
+    entry.op = op;
+    entry.value.assign(value);
+    entry.last_seq = seq;
+    if (!inserted) {
       ++counters.coalesced;
-      it->second.op = op;
-      it->second.value.assign(value);
-      it->second.last_seq = seq;
       return;
     }
-    const std::size_t lane = lane_of(key);
-    queue.emplace(std::string(key), Entry{lane, op, std::string(value), seq, seq, clock->now()});
-    lanes[lane].order.emplace(seq, std::string(key));
+    entry.lane = lane_of(key);
+    entry.first_seq = seq;
+    entry.enqueued_at = clock->now();
+    lanes[entry.lane].order.emplace(seq, it->first);
   }
 
   [[nodiscard]] std::uint64_t compute_checkpoint() const {
@@ -379,7 +383,9 @@ struct WriteBehindCore::Impl {
       for (const auto& w : writes) n += queue.contains(w.key) ? 0 : 1;
       return n;
     };
-    if (pending() + growth() > opt.max_queue_entries) {
+    // growth() is an upper bound of the new entries; skip its lookups when everything fits.
+    if (pending() + writes.size() > opt.max_queue_entries &&
+        pending() + growth() > opt.max_queue_entries) {
       const auto deadline = std::chrono::steady_clock::now() + opt.put_timeout;
       while (pending() + growth() > opt.max_queue_entries) {
         if (space_cv.wait_until(lock, deadline) == std::cv_status::timeout &&
@@ -431,8 +437,7 @@ struct WriteBehindCore::Impl {
     std::unique_lock lock(mu);
     bool checkpoint_failed = false;
     while (true) {
-      while (!stop && !batch_due(lane) &&
-             !(persisted_checkpoint < resolved_upto && !checkpoint_failed)) {
+      while (!stop && !batch_due(lane) && !(checkpoint_due() && !checkpoint_failed)) {
         flusher_cv.wait_for(lock, opt.poll_interval);
         checkpoint_failed = false;  // retry a failed checkpoint write once per poll
       }
@@ -457,7 +462,8 @@ struct WriteBehindCore::Impl {
         resolved_upto = std::max(resolved_upto, compute_checkpoint());
         space_cv.notify_all();
       }
-      if (persisted_checkpoint < resolved_upto) {
+      if (checkpoint_due()) {
+        last_checkpoint = std::chrono::steady_clock::now();
         lock.unlock();
         const bool ok = persist_checkpoint();
         lock.lock();
@@ -465,6 +471,14 @@ struct WriteBehindCore::Impl {
       }
       progress_cv.notify_all();
     }
+  }
+
+  // A checkpoint is due when it lags and flush()/close() wait for it or checkpoint_interval
+  // passed since the last one (mu held).
+  [[nodiscard]] bool checkpoint_due() const {
+    if (persisted_checkpoint >= resolved_upto) return false;
+    return flush_requests > 0 || closing ||
+           std::chrono::steady_clock::now() - last_checkpoint >= opt.checkpoint_interval;
   }
 
   // Writes resolved_upto as the checkpoint and deletes the segments it covers. False on an I/O
