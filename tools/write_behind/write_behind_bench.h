@@ -25,7 +25,7 @@ struct WriteBehindBenchOptions {
   std::uint64_t rounds = 3;                 // each method once per round, in rotating order
   std::uint64_t writers = 32;               // threads calling put_many for write-behind
   std::uint64_t group = 250;                // writes per put_many (acknowledged together)
-  std::uint64_t batch = 1'000;              // the flusher's batch size
+  std::uint64_t batch = 5'000;              // the flusher's batch size
   std::uint64_t flushers = 2;               // flusher threads (WriteBehindOptions::flush_threads)
   std::chrono::milliseconds fsync_interval{10};  // FsyncPolicy::kInterval
 
