@@ -14,6 +14,8 @@ CLI::App& add_bench(CLI::App& app);
 void add_bench_redis(CLI::App& bench);
 // `strata bench source` (tools/source/): PostgreSQL batch upserts against row-per-txn and COPY.
 void add_bench_source(CLI::App& bench);
+// `strata bench write-behind` (tools/write_behind/): write-behind vs write-through vs COPY.
+void add_bench_write_behind(CLI::App& bench);
 // `strata bench l1` (tools/l1/): LocalCache throughput against a raw map and a mutex LRU.
 void add_bench_l1(CLI::App& bench);
 // `strata sim` (tools/sim/): replays cache traces through eviction policies.

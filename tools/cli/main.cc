@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   strata::cli::add_bench_redis(bench);
   strata::cli::add_sim(app);
   strata::cli::add_bench_source(bench);
+  strata::cli::add_bench_write_behind(bench);
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,177 @@
+// The crash test: a child process (crash_writer) runs WriteBehind under load and prints every
+// write after it is acknowledged; the test kills it with SIGKILL mid-run, opens the same journal
+// directory (recovery replays what was not flushed), drains it, and reads every key back.
+//
+// What is checked, key by key: let op c be the last printed (= acknowledged) op on the key. The
+// row must be in the state op c left it in (its value for a put, absent for an erase), or in the
+// state of a later op on the same key by the same thread that may have run before the kill
+// (acknowledged but not yet printed, or in flight): an op number greater than c and at most two
+// past the last op the thread printed. Each key belongs to one thread, so "later" is well
+// defined. Nothing else is accepted: a missing row after an acknowledged put, an older value, or
+// a resurrected row after an acknowledged erase all fail.
+#include <gtest/gtest.h>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <map>
+#include <random>
+#include <sstream>
+
+#include "source/pg_connection.h"
+#include "source/schema.h"
+#include "support/test_servers.h"
+#include "write_behind/crash_ops.h"
+#include "write_behind/wb_fixtures.h"
+#include "strata/postgres_source.h"
+#include "strata/sqlite_source.h"
+
+namespace strata {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::crash_is_erase;
+using testing::crash_key;
+using testing::crash_value;
+using testing::kCrashThreads;
+
+// Runs crash_writer, lets it acknowledge at least `min_acks` writes, kills it, returns stdout.
+std::string run_and_kill(const std::vector<std::string>& args, std::size_t min_acks) {
+  int fds[2];
+  EXPECT_EQ(::pipe(fds), 0);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(fds[1], 1);
+    ::close(fds[0]);
+    ::close(fds[1]);
+    std::vector<char*> argv;
+    std::string path = WB_CRASH_WRITER_PATH;
+    argv.push_back(path.data());
+    std::vector<std::string> copy = args;
+    for (auto& a : copy) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(path.c_str(), argv.data());
+    _exit(127);
+  }
+  ::close(fds[1]);
+  std::string out;
+  char buffer[1 << 16];
+  const auto start = std::chrono::steady_clock::now();
+  std::size_t lines = 0;
+  // Read until enough acknowledgements and at least 300 ms of load (so the flusher, checkpoints
+  // and segment deletions are running when the kill lands), or give up after 30 s.
+  while (std::chrono::steady_clock::now() - start < 30s) {
+    const ssize_t n = ::read(fds[0], buffer, sizeof buffer);
+    if (n <= 0) break;
+    out.append(buffer, static_cast<std::size_t>(n));
+    lines += static_cast<std::size_t>(std::count(buffer, buffer + n, '\n'));
+    if (lines >= min_acks && std::chrono::steady_clock::now() - start > 300ms) break;
+  }
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+      << "crash_writer exited by itself (status " << status << "): " << out.substr(0, 500);
+  while (true) {  // what it printed before dying is still in the pipe
+    const ssize_t n = ::read(fds[0], buffer, sizeof buffer);
+    if (n <= 0) break;
+    out.append(buffer, static_cast<std::size_t>(n));
+  }
+  ::close(fds[0]);
+  return out;
+}
+
+// Checks every printed acknowledgement against `load` (see the file comment).
+template <typename S>
+void check_acknowledged(const std::string& out, S& source, std::size_t min_acks) {
+  std::vector<long> last_printed(kCrashThreads, -1);
+  std::map<std::string, long> last_op;  // key -> last printed op number
+  std::istringstream in(out.substr(0, out.rfind('\n') + 1));  // drop a torn last line
+  int t = 0;
+  long i = 0;
+  std::size_t acks = 0;
+  while (in >> t >> i) {
+    ASSERT_GE(t, 0);
+    ASSERT_LT(t, kCrashThreads);
+    ASSERT_GT(i, last_printed[t]);  // a thread prints its ops in order
+    last_printed[t] = i;
+    last_op[crash_key(t, i)] = i;
+    ++acks;
+  }
+  ASSERT_GE(acks, min_acks);
+  std::size_t later = 0;
+  for (const auto& [key, c] : last_op) {
+    const int thread = key[1] - '0';
+    const auto row = source.load(key);
+    const auto state_of = [](long op) {
+      return crash_is_erase(op) ? std::optional<std::string>() : crash_value(op);
+    };
+    bool ok = row == state_of(c);
+    for (long j = c + 1; !ok && j <= last_printed[thread] + 2; ++j) {
+      if (crash_key(thread, j) == key && row == state_of(j)) {
+        ok = true;
+        ++later;
+      }
+    }
+    EXPECT_TRUE(ok) << key << ": last acknowledged op " << c << " ("
+                    << (crash_is_erase(c) ? "erase" : crash_value(c)) << "), row holds "
+                    << (row ? *row : "<none>");
+  }
+  std::cout << "crash test: " << acks << " acknowledged writes over " << last_op.size()
+            << " keys checked, " << later << " keys hold a later unacknowledged write\n";
+}
+
+// Recovery: open the same directory, drain, close.
+template <typename S>
+RecoveryReport recover(const std::filesystem::path& dir, std::shared_ptr<S> source) {
+  WriteBehindOptions options;
+  options.directory = dir;
+  options.flush_interval = 1ms;
+  WriteBehind<std::string, BytesCodec> wb(options, source);
+  wb.flush(60s);
+  EXPECT_EQ(wb.stats().dead_lettered, 0u);
+  wb.close(60s);
+  return wb.recovery();
+}
+
+std::string unique_table() {
+  return "strata_wb_crash_" + std::to_string(::getpid()) + "_" +
+         std::to_string(std::random_device{}() % 100000);
+}
+
+TEST(WriteBehindCrash, SqliteEveryAcknowledgedWriteSurvivesKill9) {
+  for (const std::string policy : {"interval", "every-write", "never"}) {
+    SCOPED_TRACE(policy);
+    tools::TempDir dir("strata-wb-crash");
+    const auto db = (dir.path() / "crash.db").string();
+    const auto journal = dir.path() / "journal";
+    const std::string out =
+        run_and_kill({journal.string(), "sqlite:" + db, "crash", policy}, 3000);
+    auto source = std::make_shared<SqliteSource<std::string>>(SqliteOptions{.path = db},
+                                                              testing::crash_mapping("crash"));
+    const auto report = recover(journal, source);
+    std::cout << policy << ": recovery replayed " << report.records_replayed
+              << " records after checkpoint " << report.checkpoint << ", "
+              << report.truncations.size() << " torn tails\n";
+    check_acknowledged(out, *source, 3000);
+  }
+}
+
+TEST(WriteBehindCrash, PostgresEveryAcknowledgedWriteSurvivesKill9) {
+  STRATA_SERVER_URL(url, "STRATA_TEST_POSTGRES_URL");
+  tools::TempDir dir("strata-wb-crash");
+  const auto journal = dir.path() / "journal";
+  const std::string table = unique_table();
+  const std::string out = run_and_kill({journal.string(), "postgres:" + url, table, "interval"}, 2000);
+  auto source = std::make_shared<PostgresSource<std::string>>(PostgresOptions{.url = url},
+                                                              testing::crash_mapping(table));
+  const auto report = recover(journal, source);
+  std::cout << "postgres: recovery replayed " << report.records_replayed << " records\n";
+  check_acknowledged(out, *source, 2000);
+  pg::Connection admin(url, std::chrono::seconds(5));
+  (void)admin.exec("DROP TABLE IF EXISTS " + source::quote(table));
+}
+
+}  // namespace
+}  // namespace strata
