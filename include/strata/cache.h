@@ -130,6 +130,7 @@ class Cache {
     if (this != &other) {
       stop_owned_executor();
       state_ = std::move(other.state_);
+      executor_ = std::move(other.executor_);
       owned_executor_ = std::move(other.owned_executor_);
     }
     return *this;
@@ -211,14 +212,17 @@ class Cache {
 
  private:
   friend class CacheBuilder<V>;
-  Cache(std::shared_ptr<internal::CacheState<V>> state,
+  Cache(std::shared_ptr<internal::CacheState<V>> state, std::shared_ptr<Executor> executor,
         std::shared_ptr<ThreadPoolExecutor> owned_executor)
-      : state_(std::move(state)), owned_executor_(std::move(owned_executor)) {}
+      : state_(std::move(state)),
+        executor_(std::move(executor)),
+        owned_executor_(std::move(owned_executor)) {}
   void stop_owned_executor() noexcept {
     if (owned_executor_) owned_executor_->shutdown();
   }
 
   std::shared_ptr<internal::CacheState<V>> state_;
+  std::shared_ptr<Executor> executor_;  // the state only holds it weakly
   std::shared_ptr<ThreadPoolExecutor> owned_executor_;
 };
 
@@ -392,13 +396,14 @@ class CacheBuilder {
     config.negative_ttl = negative_ttl_;
     config.refresh_after = refresh_after_;
     std::shared_ptr<ThreadPoolExecutor> owned;
-    if (executor_) {
-      config.executor = executor_;
-    } else if (refresh_after_) {
+    std::shared_ptr<Executor> executor = executor_;
+    if (!executor && refresh_after_) {
       owned = std::make_shared<ThreadPoolExecutor>(1);
-      config.executor = owned;
+      executor = owned;
     }
-    return Cache<V>(std::make_shared<internal::CacheState<V>>(std::move(config)), std::move(owned));
+    config.executor = executor;
+    return Cache<V>(std::make_shared<internal::CacheState<V>>(std::move(config)),
+                    std::move(executor), std::move(owned));
   }
 
  private:

@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -28,6 +29,8 @@ class Executor {
 
 // A fixed set of threads sharing one queue. The destructor stops taking tasks, drops those not
 // started and joins every thread. An exception from a task is caught and dropped.
+// Destroyed from one of its own tasks, it joins the other threads and detaches the current one,
+// which exits when the task returns (the queue lives as long as any of its threads).
 class ThreadPoolExecutor final : public Executor {
  public:
   // REQUIRES: 1 <= threads <= 64 (else InvalidArgumentError).
@@ -42,12 +45,15 @@ class ThreadPoolExecutor final : public Executor {
   void shutdown() noexcept;
 
  private:
-  void run() noexcept;
+  struct Shared {
+    std::mutex mutex;
+    std::condition_variable ready;
+    std::deque<std::function<void()>> queue;
+    bool stopping = false;
+  };
+  static void run(const std::shared_ptr<Shared>& shared) noexcept;
 
-  std::mutex mutex_;
-  std::condition_variable ready_;
-  std::deque<std::function<void()>> queue_;
-  bool stopping_ = false;
+  std::shared_ptr<Shared> shared_ = std::make_shared<Shared>();
   std::vector<std::thread> threads_;
 };
 

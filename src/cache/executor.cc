@@ -12,32 +12,34 @@ ThreadPoolExecutor::ThreadPoolExecutor(std::size_t threads) {
     throw InvalidArgumentError("ThreadPoolExecutor: threads must be within [1, 64]");
   }
   threads_.reserve(threads);
-  for (std::size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { run(); });
+  for (std::size_t i = 0; i < threads; ++i) {
+    threads_.emplace_back([shared = shared_] { run(shared); });
+  }
 }
 
 ThreadPoolExecutor::~ThreadPoolExecutor() { shutdown(); }
 
 void ThreadPoolExecutor::execute(std::function<void()> task) {
   {
-    std::lock_guard lock(mutex_);
-    if (stopping_) return;
-    queue_.push_back(std::move(task));
+    std::lock_guard lock(shared_->mutex);
+    if (shared_->stopping) return;
+    shared_->queue.push_back(std::move(task));
   }
-  ready_.notify_one();
+  shared_->ready.notify_one();
 }
 
 void ThreadPoolExecutor::shutdown() noexcept {
   std::deque<std::function<void()>> dropped;
   {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-    dropped.swap(queue_);
+    std::lock_guard lock(shared_->mutex);
+    shared_->stopping = true;
+    dropped.swap(shared_->queue);
   }
-  ready_.notify_all();
+  shared_->ready.notify_all();
   for (auto& thread : threads_) {
     if (!thread.joinable()) continue;
     if (thread.get_id() == std::this_thread::get_id()) {
-      thread.detach();  // destroyed from one of its own tasks: it returns right after
+      thread.detach();  // destroyed by one of its own tasks: the thread exits after it
     } else {
       thread.join();
     }
@@ -45,15 +47,15 @@ void ThreadPoolExecutor::shutdown() noexcept {
   // `dropped` is destroyed here, outside the lock.
 }
 
-void ThreadPoolExecutor::run() noexcept {
+void ThreadPoolExecutor::run(const std::shared_ptr<Shared>& shared) noexcept {
   for (;;) {
     std::function<void()> task;
     {
-      std::unique_lock lock(mutex_);
-      ready_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (stopping_) return;
-      task = std::move(queue_.front());
-      queue_.pop_front();
+      std::unique_lock lock(shared->mutex);
+      shared->ready.wait(lock, [&] { return shared->stopping || !shared->queue.empty(); });
+      if (shared->stopping) return;
+      task = std::move(shared->queue.front());
+      shared->queue.pop_front();
     }
     try {
       task();

@@ -170,7 +170,9 @@ struct CacheConfig {
   std::optional<std::chrono::nanoseconds> refresh_after;
   std::shared_ptr<const Clock> clock;
   bool clock_injected = false;
-  std::shared_ptr<Executor> executor;
+  // Weak: the Cache object owns the executor, so that the state (which a running refresh may
+  // keep alive) never destroys an executor from one of the executor's own threads.
+  std::weak_ptr<Executor> executor;
 };
 
 template <typename V>
@@ -197,7 +199,8 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
       if (auto hit = c_.l1->lookup(key)) {
         l1_hits_.fetch_add(1, std::memory_order_relaxed);
         if (!hit->value) negative_hits_.fetch_add(1, std::memory_order_relaxed);
-        if (hit->stale && owned && c_.refresh_after) schedule_refresh(key);
+        // Negative markers are not refreshed ahead: they simply expire (negative_ttl).
+        if (hit->stale && hit->value && owned && c_.refresh_after) schedule_refresh(key);
         return std::move(hit->value);
       }
       l1_misses_.fetch_add(1, std::memory_order_relaxed);
@@ -226,7 +229,9 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
         if (auto hit = c_.l1->lookup(keys[i])) {
           l1_hits_.fetch_add(1, std::memory_order_relaxed);
           if (!hit->value) negative_hits_.fetch_add(1, std::memory_order_relaxed);
-          if (hit->stale && has_loader() && c_.refresh_after) schedule_refresh(keys[i]);
+          if (hit->stale && hit->value && has_loader() && c_.refresh_after) {
+            schedule_refresh(keys[i]);
+          }
           out[i] = std::move(hit->value);
           continue;
         }
@@ -633,9 +638,14 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
       std::lock_guard lock(refreshing_mutex_);
       if (!refreshing_.insert(std::string(key)).second) return;
     }
+    const std::shared_ptr<Executor> executor = c_.executor.lock();
+    if (!executor) {
+      release_refresh_claim(key);
+      return;
+    }
     refreshes_scheduled_.fetch_add(1, std::memory_order_relaxed);
     std::weak_ptr<CacheState> weak = this->weak_from_this();
-    c_.executor->execute([weak, k = std::string(key)]() noexcept {
+    executor->execute([weak, k = std::string(key)]() noexcept {
       if (auto self = weak.lock()) self->refresh(k);
     });
   }
@@ -691,13 +701,17 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
     }
     try {
       if (claimed) c_.l2->release_refresh(key);
-      if (c_.l1) {
-        c_.l1->end_refresh(key);
-      } else {
-        std::lock_guard lock(refreshing_mutex_);
-        refreshing_.erase(key);
-      }
+      release_refresh_claim(key);
     } catch (...) {
+    }
+  }
+
+  void release_refresh_claim(std::string_view key) {
+    if (c_.l1) {
+      c_.l1->end_refresh(key);
+    } else {
+      std::lock_guard lock(refreshing_mutex_);
+      refreshing_.erase(std::string(key));
     }
   }
 
