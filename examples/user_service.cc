@@ -6,6 +6,7 @@
 //   ./build/examples/example_user_service --redis redis://127.0.0.1:6379
 #include <strata/cache.h>
 #include <strata/sqlite_source.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdint>
@@ -13,7 +14,6 @@
 #include <iostream>
 #include <optional>
 #include <string>
-#include <unistd.h>
 
 struct User {
   std::string name;
@@ -73,8 +73,7 @@ int run(const std::optional<std::string>& redis_url) {
   table.save("1", ada);
   users.invalidate("1");
   const std::optional<User> after = users.get_or_load("1", load);
-  std::cout << "after the update: " << after->email << " (table reads: " << table.reads()
-            << ")\n";
+  std::cout << "after the update: " << after->email << " (table reads: " << table.reads() << ")\n";
 
   // "Not found" is an empty optional, not an error.
   const bool missing = !users.get_or_load("404", load).has_value();

@@ -16,13 +16,12 @@
 // (the read goes to the source and the breaker counts them); source errors do.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <chrono>
 #include <concepts>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <span>
 #include <string>
@@ -56,7 +55,8 @@ struct LocalTierOptions {
   // Throws InvalidArgumentError naming the option.
   void validate() const {
     if ((maximum_size == 0) == (maximum_weight == 0)) {
-      throw InvalidArgumentError("CacheBuilder: local: set exactly one of maximum_size, maximum_weight");
+      throw InvalidArgumentError(
+          "CacheBuilder: local: set exactly one of maximum_size, maximum_weight");
     }
     if (ttl < std::chrono::nanoseconds::zero()) {
       throw InvalidArgumentError("CacheBuilder: local: ttl must be >= 0");
@@ -97,11 +97,13 @@ nlohmann::json memo_argument(const T& arg) {
   using std::to_string;
   if constexpr (std::is_convertible_v<const T&, std::string_view>) {
     return nlohmann::json(std::string(std::string_view(arg)));
-  } else if constexpr (std::is_arithmetic_v<T> || std::is_constructible_v<nlohmann::json, const T&>) {
+  } else if constexpr (std::is_arithmetic_v<T> ||
+                       std::is_constructible_v<nlohmann::json, const T&>) {
     return nlohmann::json(arg);
   } else {
-    static_assert(requires { to_string(arg); },
-                  "a memoized argument must be JSON-serializable or have to_string()");
+    static_assert(
+        requires { to_string(arg); },
+        "a memoized argument must be JSON-serializable or have to_string()");
     return nlohmann::json(to_string(arg));
   }
 }
@@ -189,14 +191,14 @@ class Cache {
   //   double p = price(42, "EUR");
   template <typename F>
   [[nodiscard]] auto cached(std::string prefix, F fn) {
-    return [state = state_, prefix = std::move(prefix), fn = std::move(fn)](
-               const auto&... args) -> V {
-      const std::string key = memo_key(prefix, args...);
-      auto loader = [&](std::string_view) { return std::optional<V>(V(fn(args...))); };
-      std::optional<V> value = state->read(key, loader, false);
-      if (!value) return V(fn(args...));
-      return std::move(*value);
-    };
+    return
+        [state = state_, prefix = std::move(prefix), fn = std::move(fn)](const auto&... args) -> V {
+          const std::string key = memo_key(prefix, args...);
+          auto loader = [&](std::string_view) { return std::optional<V>(V(fn(args...))); };
+          std::optional<V> value = state->read(key, loader, false);
+          if (!value) return V(fn(args...));
+          return std::move(*value);
+        };
   }
 
   // Per-layer counters, breaker state, refreshes.
@@ -246,16 +248,14 @@ class CacheBuilder {
   }
   // The source of record (read-through, write-through); kept and shared by the cache.
   template <Source S>
-    requires std::same_as<typename S::value_type, V>
-  CacheBuilder& source(std::shared_ptr<S> source) {
+  requires std::same_as<typename S::value_type, V> CacheBuilder& source(std::shared_ptr<S> source) {
     if (!source) throw InvalidArgumentError("CacheBuilder: source must not be null");
     if (loader_) throw InvalidArgumentError("CacheBuilder: source conflicts with loader");
     source_ = std::make_shared<internal::SourceModel<V, S>>(std::move(source));
     return *this;
   }
   template <Source S>
-    requires std::same_as<typename S::value_type, V>
-  CacheBuilder& source(S source) {
+  requires std::same_as<typename S::value_type, V> CacheBuilder& source(S source) {
     return this->source(std::make_shared<S>(std::move(source)));
   }
   // Read-through without a Source: the cache calls `loader` on a miss (nullopt: not found).
@@ -377,13 +377,15 @@ class CacheBuilder {
         config.decode = decode_;
       } else if constexpr (Codec<JsonCodec<V>, V>) {
         auto format = std::make_shared<const ValueFormat<V>>(ValueFormat<V>::envelope());
-        config.encode = [format](const V& v, const EnvelopeTimes& t) { return format->encode(v, t); };
+        config.encode = [format](const V& v, const EnvelopeTimes& t) {
+          return format->encode(v, t);
+        };
         config.decode = [format](std::string_view bytes) { return format->decode(bytes); };
       } else {
         throw InvalidArgumentError("CacheBuilder: V has no JSON codec: set format()");
       }
-      config.l2 = std::make_unique<internal::RemoteStore>(*remote_client_, prefix_, breaker_,
-                                                          config.clock);
+      config.l2 =
+          std::make_unique<internal::RemoteStore>(*remote_client_, prefix_, breaker_, config.clock);
       config.l2_ttl = remote_->ttl;
       config.l2_ttl_jitter = remote_->ttl_jitter;
       config.fill_lease = remote_->fill_lease;

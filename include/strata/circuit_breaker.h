@@ -4,7 +4,9 @@
 // probe (half-open) -> closed on success, open again on failure. Time comes from a Clock.
 //
 //   strata::CircuitBreaker breaker({.failure_threshold = 5, .cool_down = 1s}, clock);
-//   if (breaker.allow()) { try { call(); breaker.on_success(); } catch (...) { breaker.on_failure(); } }
+//   if (breaker.allow()) {
+//     try { call(); breaker.on_success(); } catch (const strata::Error&) { breaker.on_failure(); }
+//   }
 #pragma once
 
 #include <chrono>
@@ -25,7 +27,7 @@ enum class BreakerState : std::uint8_t {
 [[nodiscard]] std::string_view to_string(BreakerState state) noexcept;
 
 struct BreakerOptions {
-  std::uint32_t failure_threshold = 5;            // consecutive failures that open the breaker
+  std::uint32_t failure_threshold = 5;  // consecutive failures that open the breaker
   std::chrono::nanoseconds cool_down{std::chrono::seconds(1)};  // open this long, then probe
 
   // Throws InvalidArgumentError naming the option.

@@ -17,7 +17,9 @@ ThreadPoolExecutor::ThreadPoolExecutor(std::size_t threads) {
   }
 }
 
-ThreadPoolExecutor::~ThreadPoolExecutor() { shutdown(); }
+ThreadPoolExecutor::~ThreadPoolExecutor() {
+  shutdown();
+}
 
 void ThreadPoolExecutor::execute(std::function<void()> task) {
   {

@@ -64,7 +64,9 @@ bool RemoteStore::allow() {
   return false;
 }
 
-void RemoteStore::succeeded() { breaker_.on_success(); }
+void RemoteStore::succeeded() {
+  breaker_.on_success();
+}
 
 void RemoteStore::failed() {
   counters_.errors.fetch_add(1, std::memory_order_relaxed);
@@ -216,8 +218,9 @@ void RemoteStore::drop_corrupted(std::string_view key) {
 bool RemoteStore::claim_refresh(std::string_view key, std::chrono::milliseconds lease) {
   if (!allow()) return false;
   try {
-    const bool claimed = client_.set(
-        refresh_key(key), "1", SetOptions{.ttl = lease, .condition = SetOptions::Condition::kIfAbsent});
+    const bool claimed =
+        client_.set(refresh_key(key), "1",
+                    SetOptions{.ttl = lease, .condition = SetOptions::Condition::kIfAbsent});
     succeeded();
     return claimed;
   } catch (const Error&) {
@@ -240,9 +243,9 @@ RemoteCounters RemoteStore::counters() const {
   const auto load = [](const std::atomic<std::uint64_t>& a) {
     return a.load(std::memory_order_relaxed);
   };
-  return RemoteCounters{load(counters_.hits),       load(counters_.misses),
-                        load(counters_.errors),     load(counters_.short_circuited),
-                        load(counters_.corrupted),  load(counters_.fills),
+  return RemoteCounters{load(counters_.hits),          load(counters_.misses),
+                        load(counters_.errors),        load(counters_.short_circuited),
+                        load(counters_.corrupted),     load(counters_.fills),
                         load(counters_.fills_skipped), load(counters_.writes),
                         load(counters_.deletes)};
 }

@@ -39,8 +39,8 @@ std::optional<User> run_race(bool guarded, const std::string& url, RedisClient& 
   store->after_read = [&](std::string_view key) {
     if (raced) return;
     raced = true;
-    store->set(key, make_user(2));    // the writer updates its database...
-    cache_ptr->invalidate(key);       // ...and invalidates, while the reader holds the old row
+    store->set(key, make_user(2));  // the writer updates its database...
+    cache_ptr->invalidate(key);     // ...and invalidates, while the reader holds the old row
   };
   auto cache = CacheBuilder<User>()
                    .remote(RedisClient(url), {.ttl = 60s})
@@ -98,7 +98,8 @@ TEST_P(CacheAsideRace, WriteThroughRevokesAPendingFill) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Redis, CacheAsideRace,
-                         ::testing::Values("STRATA_TEST_REDIS_URL", "STRATA_TEST_REDIS_CLUSTER_URL"),
+                         ::testing::Values("STRATA_TEST_REDIS_URL",
+                                           "STRATA_TEST_REDIS_CLUSTER_URL"),
                          [](const auto& param_info) {
                            return std::string(param_info.param).find("CLUSTER") != std::string::npos
                                       ? "cluster"
@@ -158,13 +159,14 @@ TEST(CacheRemoteDown, ReadsGoToTheSourceAndTheBreakerOpensThenCloses) {
   auto clock = std::make_shared<ManualClock>();
   auto store = std::make_shared<ControlledStore>();
   for (int i = 0; i < 10; ++i) store->set("k" + std::to_string(i), make_user(i));
-  auto cache = CacheBuilder<User>()
-                   .remote(RedisClient(server.url() + "?connect_timeout=200ms&command_timeout=200ms"),
-                           {.ttl = 60s})
-                   .source(testing::controlled_source(store))
-                   .circuit_breaker({.failure_threshold = 3, .cool_down = 5s})
-                   .clock(clock)
-                   .build();
+  auto cache =
+      CacheBuilder<User>()
+          .remote(RedisClient(server.url() + "?connect_timeout=200ms&command_timeout=200ms"),
+                  {.ttl = 60s})
+          .source(testing::controlled_source(store))
+          .circuit_breaker({.failure_threshold = 3, .cool_down = 5s})
+          .clock(clock)
+          .build();
   for (int i = 0; i < 10; ++i) EXPECT_EQ(cache.get("k" + std::to_string(i)), make_user(i));
   EXPECT_EQ(store->loads, 10);
   for (int i = 0; i < 10; ++i) EXPECT_EQ(cache.get("k" + std::to_string(i)), make_user(i));
@@ -297,7 +299,10 @@ TEST(CacheBuilderValidation, NamesTheOption) {
       "kWriteThrough");
   expect_invalid(
       [] {
-        (void)CacheBuilder<int>().local({.maximum_size = 1}).write_mode(WriteMode::kWriteBehind).build();
+        (void)CacheBuilder<int>()
+            .local({.maximum_size = 1})
+            .write_mode(WriteMode::kWriteBehind)
+            .build();
       },
       "write_behind_sink");
   expect_invalid(
@@ -315,7 +320,7 @@ TEST(CacheL1Only, EmptyKeyIsRejectedAndCacheOnlyReadsWork) {
   auto cache = CacheBuilder<int>().local({.maximum_size = 10}).build();
   EXPECT_THROW((void)cache.get(""), InvalidArgumentError);
   EXPECT_EQ(cache.get("a"), std::nullopt);  // no loader: a cache-only read
-  cache.put("a", 1);                         // no source: a plain cache put
+  cache.put("a", 1);                        // no source: a plain cache put
   EXPECT_EQ(cache.get("a"), 1);
   EXPECT_EQ(cache.get_or_load("b", [](std::string_view) { return 2; }), 2);
   EXPECT_EQ(cache.get_or_load("c", [](std::string_view) { return std::optional<int>(); }),

@@ -106,9 +106,22 @@ TEST(CacheConcurrency, MixedWorkloadOnBothLayers) {
     });
   }
   for (auto& thread : threads) thread.join();
+  executor->shutdown();  // no refresh runs past this point
   const auto s = cache.stats();
   EXPECT_GT(s.l1.hits + s.l1.misses, 0u);
   EXPECT_EQ(s.source.load_errors, 0u);
+  // Whatever the interleaving, every layer ends up agreeing with the source: no write,
+  // invalidation, fill or refresh left an older value behind.
+  for (int k = 0; k < 25; ++k) {
+    const std::string key = "k" + std::to_string(k);
+    std::optional<User> row;
+    {
+      std::lock_guard lock(store->mutex);
+      const auto it = store->rows.find(key);
+      if (it != store->rows.end()) row = it->second;
+    }
+    EXPECT_EQ(cache.get(key), row) << key;
+  }
 }
 
 }  // namespace

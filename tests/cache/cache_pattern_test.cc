@@ -46,7 +46,9 @@ std::string name_of(const Param& p) {
   return name;
 }
 
-void PrintTo(const Param& p, std::ostream* out) { *out << name_of(p); }
+void PrintTo(const Param& p, std::ostream* out) {
+  *out << name_of(p);
+}
 
 class CachePatterns : public ::testing::TestWithParam<Param> {
  protected:
@@ -149,9 +151,9 @@ TEST_P(CachePatterns, CacheAsideInvalidateAfterOwnWrite) {
   };
   write_row_(k, make_user(1));
   EXPECT_EQ(cache.get_or_load(k, load), make_user(1));
-  write_row_(k, make_user(2));  // the application writes its database...
+  write_row_(k, make_user(2));                          // the application writes its database...
   EXPECT_EQ(cache.get_or_load(k, load), make_user(1));  // (still cached)
-  cache.invalidate(k);          // ...then invalidates
+  cache.invalidate(k);                                  // ...then invalidates
   EXPECT_EQ(cache.get_or_load(k, load), make_user(2));
   EXPECT_EQ(calls, 2);
   if (has_l2()) {
@@ -229,7 +231,7 @@ TEST_P(CachePatterns, RefreshAheadServesOldValueAndReloadsOnce) {
   write_row_(k, make_user(1));
   EXPECT_EQ(cache.get(k), make_user(1));
   write_row_(k, make_user(2));
-  clock_->advance(40s);  // past the soft TTL, before the hard one
+  clock_->advance(40s);                   // past the soft TTL, before the hard one
   EXPECT_EQ(cache.get(k), make_user(1));  // the old value, at once
   EXPECT_EQ(cache.get(k), make_user(1));
   EXPECT_EQ(executor_->pending(), 1u);  // one reload for the key, however many reads

@@ -11,6 +11,9 @@
 //    stripe of its key under the stripe's mutex, and a fill stores only if the generation it
 //    read before going below L1 is unchanged (checked and stored under the same mutex).
 //  - L2 fills are guarded in Redis by a fill token (internal/remote_store.h, docs/patterns.md).
+//  - put/erase of keys of one stripe are serialized in this process (write_locks_), so two
+//    writers of one key cannot leave the source with one value and a cache with the other.
+//    Writers in different processes are not serialized (docs/patterns.md).
 #pragma once
 
 #include <algorithm>
@@ -187,7 +190,8 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
   // get(): the owned loader (source or function).
   std::optional<V> get(std::string_view key) {
     if (!has_loader()) return read(key, nullptr, false);
-    return read(key, [this](std::string_view k) { return owned_load(k); }, true);
+    return read(
+        key, [this](std::string_view k) { return owned_load(k); }, true);
   }
 
   // Reads L1, then L2, then `loader` (when not null), filling the layers above on the way back.
@@ -312,6 +316,9 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
 
   void put(std::string_view key, const V& value) {
     check_key(key);
+    // Writes of one key (one stripe) from this process are applied one at a time, so the
+    // source, L2, L1 and the sink see them in the same order.
+    std::lock_guard write_lock(write_locks_[stripe_index(key)]);
     switch (c_.mode) {
       case WriteMode::kWriteAround:
         if (c_.source) {
@@ -335,6 +342,7 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
 
   void erase(std::string_view key) {
     check_key(key);
+    std::lock_guard write_lock(write_locks_[stripe_index(key)]);
     switch (c_.mode) {
       case WriteMode::kWriteAround:
         if (c_.source) write_source([&] { c_.source->erase(key); });
@@ -441,9 +449,10 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
     return c_.source ? c_.source->load(key) : c_.loader(key);
   }
 
-  Stripe& stripe_for(std::string_view key) {
-    return stripes_[std::hash<std::string_view>{}(key) % kStripes];
+  static std::size_t stripe_index(std::string_view key) {
+    return std::hash<std::string_view>{}(key) % kStripes;
   }
+  Stripe& stripe_for(std::string_view key) { return stripes_[stripe_index(key)]; }
   std::uint64_t generation(std::string_view key) {
     Stripe& stripe = stripe_for(key);
     std::lock_guard lock(stripe.mutex);
@@ -489,7 +498,8 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
     EnvelopeTimes times;
     times.computed_at = now;
     if (c_.refresh_after) {
-      times.soft_expiry = now + std::chrono::duration_cast<std::chrono::microseconds>(*c_.refresh_after);
+      times.soft_expiry =
+          now + std::chrono::duration_cast<std::chrono::microseconds>(*c_.refresh_after);
     }
     times.hard_expiry = now + std::chrono::duration_cast<std::chrono::microseconds>(ttl);
     times.compute_time = std::chrono::duration_cast<std::chrono::microseconds>(compute_time);
@@ -717,6 +727,7 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
 
   CacheConfig<V> c_;
   std::array<Stripe, kStripes> stripes_;
+  std::array<std::mutex, kStripes> write_locks_;
   std::mutex flights_mutex_;
   std::unordered_map<std::string, std::shared_ptr<Flight>> flights_;
   std::mutex refreshing_mutex_;

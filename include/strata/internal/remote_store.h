@@ -31,13 +31,13 @@ struct RemoteRead {
 struct RemoteCounters {
   std::uint64_t hits = 0;
   std::uint64_t misses = 0;
-  std::uint64_t errors = 0;          // calls that failed (timeouts, connection errors, replies)
-  std::uint64_t short_circuited = 0; // calls not made because the breaker was open
-  std::uint64_t corrupted = 0;       // undecodable values, deleted
-  std::uint64_t fills = 0;           // values written after a miss
-  std::uint64_t fills_skipped = 0;   // fills refused by the guard (an invalidation won)
-  std::uint64_t writes = 0;          // values written by put (write-through, write-behind)
-  std::uint64_t deletes = 0;         // invalidations sent
+  std::uint64_t errors = 0;           // calls that failed (timeouts, connection errors, replies)
+  std::uint64_t short_circuited = 0;  // calls not made because the breaker was open
+  std::uint64_t corrupted = 0;        // undecodable values, deleted
+  std::uint64_t fills = 0;            // values written after a miss
+  std::uint64_t fills_skipped = 0;    // fills refused by the guard (an invalidation won)
+  std::uint64_t writes = 0;           // values written by put (write-through, write-behind)
+  std::uint64_t deletes = 0;          // invalidations sent
 };
 
 class RemoteStore {
