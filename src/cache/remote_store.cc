@@ -58,14 +58,73 @@ std::string RemoteStore::refresh_key(std::string_view key) const {
   return value_key(key) + ":refresh";
 }
 
+// A call goes to Redis only when the breaker allows it and no deferred delete is pending: those
+// are sent first, so that no read sees a value whose invalidation was lost during an outage.
 bool RemoteStore::allow() {
-  if (breaker_.allow()) return true;
-  counters_.short_circuited.fetch_add(1, std::memory_order_relaxed);
-  return false;
+  if (!breaker_.allow()) {
+    counters_.short_circuited.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  if (deferred_count_.load(std::memory_order_acquire) > 0 && !replay_deferred_deletes()) {
+    counters_.short_circuited.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  return true;
 }
 
 void RemoteStore::succeeded() {
   breaker_.on_success();
+}
+
+void RemoteStore::defer_delete(std::string_view key) {
+  std::lock_guard lock(deferred_mutex_);
+  if (deferred_.size() >= kMaxDeferredDeletes) {
+    counters_.deletes_dropped.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  if (deferred_.emplace(key).second) {
+    deferred_count_.store(deferred_.size(), std::memory_order_release);
+    counters_.deletes_deferred.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+// Sends the deferred deletes (one DEL, split per slot). One thread at a time: while it runs,
+// the others skip L2 (false). True when every deferred delete was sent.
+bool RemoteStore::replay_deferred_deletes() {
+  if (replaying_.exchange(true, std::memory_order_acq_rel)) return false;
+  std::unordered_set<std::string> keys;
+  {
+    std::lock_guard lock(deferred_mutex_);
+    keys.swap(deferred_);  // deferred_count_ stays > 0 until the DEL is done
+  }
+  std::vector<std::string> redis_keys;
+  redis_keys.reserve(keys.size() * 2);
+  for (const auto& key : keys) {
+    redis_keys.push_back(value_key(key));
+    redis_keys.push_back(token_key(key));
+  }
+  bool ok = true;
+  try {
+    if (!redis_keys.empty()) (void)client_.del(std::span<const std::string>(redis_keys));
+    counters_.deletes_replayed.fetch_add(keys.size(), std::memory_order_relaxed);
+    breaker_.on_success();
+  } catch (const Error&) {
+    ok = false;
+    counters_.errors.fetch_add(1, std::memory_order_relaxed);
+    breaker_.on_failure();
+  }
+  {
+    std::lock_guard lock(deferred_mutex_);
+    if (!ok) {
+      for (const auto& key : keys) {
+        if (deferred_.size() >= kMaxDeferredDeletes) break;
+        deferred_.insert(key);
+      }
+    }
+    deferred_count_.store(deferred_.size(), std::memory_order_release);
+  }
+  replaying_.store(false, std::memory_order_release);
+  return ok;
 }
 
 void RemoteStore::failed() {
@@ -196,7 +255,10 @@ bool RemoteStore::write(std::string_view key, std::string_view bytes,
 }
 
 bool RemoteStore::remove(std::string_view key) {
-  if (!allow()) return false;
+  if (!allow()) {
+    defer_delete(key);
+    return false;
+  }
   try {
     const std::string vkey = value_key(key);
     const std::string tkey = token_key(key);
@@ -206,6 +268,7 @@ bool RemoteStore::remove(std::string_view key) {
     return true;
   } catch (const Error&) {
     failed();
+    defer_delete(key);
     return false;
   }
 }
@@ -243,11 +306,18 @@ RemoteCounters RemoteStore::counters() const {
   const auto load = [](const std::atomic<std::uint64_t>& a) {
     return a.load(std::memory_order_relaxed);
   };
-  return RemoteCounters{load(counters_.hits),          load(counters_.misses),
-                        load(counters_.errors),        load(counters_.short_circuited),
-                        load(counters_.corrupted),     load(counters_.fills),
-                        load(counters_.fills_skipped), load(counters_.writes),
-                        load(counters_.deletes)};
+  return RemoteCounters{load(counters_.hits),
+                        load(counters_.misses),
+                        load(counters_.errors),
+                        load(counters_.short_circuited),
+                        load(counters_.corrupted),
+                        load(counters_.fills),
+                        load(counters_.fills_skipped),
+                        load(counters_.writes),
+                        load(counters_.deletes),
+                        load(counters_.deletes_deferred),
+                        load(counters_.deletes_replayed),
+                        load(counters_.deletes_dropped)};
 }
 
 }  // namespace strata::internal

@@ -195,6 +195,41 @@ TEST(CacheRemoteDown, ReadsGoToTheSourceAndTheBreakerOpensThenCloses) {
   EXPECT_EQ(cache.get("k1"), make_user(1));  // filled again by the probe's read
 }
 
+// An invalidation lost while Redis was unreachable (a server restarted with its data, from its
+// append-only file) is replayed before any later call reaches Redis, so the old value cannot be
+// read once it is back.
+TEST(CacheRemoteDown, InvalidationLostDuringAnOutageIsReplayed) {
+  testing::RedisProcess server({"--appendonly yes --appendfsync always"});
+  auto clock = std::make_shared<ManualClock>();
+  auto store = std::make_shared<ControlledStore>();
+  store->set("k", make_user(1));
+  store->set("other", make_user(9));
+  auto cache =
+      CacheBuilder<User>()
+          .remote(RedisClient(server.url() + "?connect_timeout=200ms&command_timeout=200ms"),
+                  {.ttl = 60s})
+          .source(testing::controlled_source(store))
+          .circuit_breaker({.failure_threshold = 1, .cool_down = 5s})
+          .clock(clock)
+          .build();
+  EXPECT_EQ(cache.get("k"), make_user(1));  // now in L2
+
+  store->set("k", make_user(2));
+  server.stop();
+  cache.invalidate("k");  // fails: deferred
+  EXPECT_EQ(cache.stats().l2.breaker, BreakerState::kOpen);
+  EXPECT_EQ(cache.stats().l2.deletes_deferred, 1u);
+  server.start();
+  EXPECT_TRUE(RedisClient(server.url()).exists(cache.remote_key("k")));  // the old value is back
+
+  clock->advance(5s);
+  EXPECT_EQ(cache.get("other"), make_user(9));  // the probe sends the deferred delete first
+  EXPECT_EQ(cache.stats().l2.deletes_replayed, 1u);
+  EXPECT_EQ(cache.stats().l2.breaker, BreakerState::kClosed);
+  EXPECT_FALSE(RedisClient(server.url()).exists(cache.remote_key("k")));
+  EXPECT_EQ(cache.get("k"), make_user(2));
+}
+
 // --- refresh-ahead failure --------------------------------------------------------------------
 TEST(CacheRefreshAhead, FailedReloadKeepsTheOldValue) {
   auto clock = std::make_shared<ManualClock>();

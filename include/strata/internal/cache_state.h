@@ -83,14 +83,17 @@ struct TieredCacheStats {
     bool enabled = false;
     std::uint64_t hits = 0;
     std::uint64_t misses = 0;
-    std::uint64_t errors = 0;           // Redis calls that failed (never seen by callers)
-    std::uint64_t short_circuited = 0;  // Redis calls skipped because the breaker was open
-    std::uint64_t corrupted = 0;        // undecodable values: treated as misses and deleted
-    std::uint64_t fills = 0;            // values stored after a miss
-    std::uint64_t fills_skipped = 0;    // fills refused by the guard: an invalidation won
-    std::uint64_t writes = 0;           // values stored by put (write-through, write-behind)
-    std::uint64_t write_failures = 0;   // put's L2 writes that failed (the key is then dropped)
-    std::uint64_t deletes = 0;          // invalidations sent
+    std::uint64_t errors = 0;            // Redis calls that failed (never seen by callers)
+    std::uint64_t short_circuited = 0;   // Redis calls skipped because the breaker was open
+    std::uint64_t corrupted = 0;         // undecodable values: treated as misses and deleted
+    std::uint64_t fills = 0;             // values stored after a miss
+    std::uint64_t fills_skipped = 0;     // fills refused by the guard: an invalidation won
+    std::uint64_t writes = 0;            // values stored by put (write-through, write-behind)
+    std::uint64_t write_failures = 0;    // put's L2 writes that failed (the key is then dropped)
+    std::uint64_t deletes = 0;           // invalidations sent
+    std::uint64_t deletes_deferred = 0;  // invalidations that failed, replayed when L2 is back
+    std::uint64_t deletes_replayed = 0;  // deferred invalidations sent after recovery
+    std::uint64_t deletes_dropped = 0;   // deferred invalidations lost (too many pending)
     BreakerState breaker = BreakerState::kClosed;
     std::uint64_t breaker_opens = 0;
   } l2;
@@ -358,6 +361,7 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
         // The source still holds the row until the flush: cache a tombstone, not a miss.
         if (c_.l2 && !c_.l2->write(key, kNegativeMarker, jittered_l2_ttl())) {
           l2_write_failures_.fetch_add(1, std::memory_order_relaxed);
+          (void)c_.l2->remove(key);  // deferred if L2 is unreachable
         }
         Stripe& stripe = stripe_for(key);
         std::lock_guard lock(stripe.mutex);
@@ -402,6 +406,9 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
       s.l2.writes = r.writes;
       s.l2.write_failures = load(l2_write_failures_);
       s.l2.deletes = r.deletes;
+      s.l2.deletes_deferred = r.deletes_deferred;
+      s.l2.deletes_replayed = r.deletes_replayed;
+      s.l2.deletes_dropped = r.deletes_dropped;
       s.l2.breaker = c_.l2->breaker_state();
       s.l2.breaker_opens = c_.l2->breaker_opens();
     }

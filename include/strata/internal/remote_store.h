@@ -10,10 +10,12 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "strata/circuit_breaker.h"
@@ -31,13 +33,16 @@ struct RemoteRead {
 struct RemoteCounters {
   std::uint64_t hits = 0;
   std::uint64_t misses = 0;
-  std::uint64_t errors = 0;           // calls that failed (timeouts, connection errors, replies)
-  std::uint64_t short_circuited = 0;  // calls not made because the breaker was open
-  std::uint64_t corrupted = 0;        // undecodable values, deleted
-  std::uint64_t fills = 0;            // values written after a miss
-  std::uint64_t fills_skipped = 0;    // fills refused by the guard (an invalidation won)
-  std::uint64_t writes = 0;           // values written by put (write-through, write-behind)
-  std::uint64_t deletes = 0;          // invalidations sent
+  std::uint64_t errors = 0;            // calls that failed (timeouts, connection errors, replies)
+  std::uint64_t short_circuited = 0;   // calls not made because the breaker was open
+  std::uint64_t corrupted = 0;         // undecodable values, deleted
+  std::uint64_t fills = 0;             // values written after a miss
+  std::uint64_t fills_skipped = 0;     // fills refused by the guard (an invalidation won)
+  std::uint64_t writes = 0;            // values written by put (write-through, write-behind)
+  std::uint64_t deletes = 0;           // invalidations sent
+  std::uint64_t deletes_deferred = 0;  // invalidations that failed, kept to replay
+  std::uint64_t deletes_replayed = 0;  // deferred invalidations sent after L2 came back
+  std::uint64_t deletes_dropped = 0;   // deferred invalidations lost (the set was full)
 };
 
 class RemoteStore {
@@ -69,7 +74,9 @@ class RemoteStore {
   // Stores a value written by the application (write-through, write-behind) and revokes any
   // fill token, so that a fill racing with the write cannot overwrite it. False on failure.
   bool write(std::string_view key, std::string_view bytes, std::chrono::milliseconds ttl);
-  // Deletes the value and its fill token (one slot, one DEL). False on failure.
+  // Deletes the value and its fill token (one slot, one DEL). False on failure; then the key is
+  // remembered (up to kMaxDeferredDeletes keys) and deleted as soon as a later call succeeds,
+  // so that an invalidation lost while L2 was unreachable still reaches it if it kept its data.
   bool remove(std::string_view key);
   // Deletes an undecodable value (best effort) and counts it.
   void drop_corrupted(std::string_view key);
@@ -85,8 +92,12 @@ class RemoteStore {
   [[nodiscard]] RedisClient& client() noexcept { return client_; }
 
  private:
+  static constexpr std::size_t kMaxDeferredDeletes = 100'000;
+
   bool allow();
   void succeeded();
+  void defer_delete(std::string_view key);
+  bool replay_deferred_deletes();
   void failed();
   [[nodiscard]] std::string new_token();
 
@@ -94,10 +105,15 @@ class RemoteStore {
   const std::string prefix_;
   CircuitBreaker breaker_;
   std::atomic<std::uint64_t> token_counter_{0};
+  std::mutex deferred_mutex_;
+  std::unordered_set<std::string> deferred_;  // user keys whose delete failed
+  std::atomic<std::size_t> deferred_count_{0};
+  std::atomic<bool> replaying_{false};
   const std::string token_salt_;
   struct Atomics {
     std::atomic<std::uint64_t> hits{0}, misses{0}, errors{0}, short_circuited{0}, corrupted{0},
-        fills{0}, fills_skipped{0}, writes{0}, deletes{0};
+        fills{0}, fills_skipped{0}, writes{0}, deletes{0}, deletes_deferred{0}, deletes_replayed{0},
+        deletes_dropped{0};
   } counters_;
 };
 
