@@ -254,6 +254,7 @@ class CacheBuilder {
     source_ = std::make_shared<internal::SourceModel<V, S>>(std::move(source));
     return *this;
   }
+  // The same, taking the source by value (moved into a shared_ptr the cache keeps).
   template <Source S>
   requires std::same_as<typename S::value_type, V> CacheBuilder& source(S source) {
     return this->source(std::make_shared<S>(std::move(source)));
