@@ -111,11 +111,11 @@ class RedisClient {
   [[nodiscard]] std::vector<std::optional<std::string>> mget(std::span<const std::string> keys);
   [[nodiscard]] std::vector<std::optional<std::string>> mget(std::initializer_list<std::string_view> keys);
   // MSET: stores every pair (split per slot in a cluster; atomic only within one slot).
-  void mset(std::span<const KeyValue> items);
-  void mset(std::initializer_list<KeyValue> items);
+  void mset(std::span<const KeyValueView> items);
+  void mset(std::initializer_list<KeyValueView> items);
   // SET k v PX ttl for every pair, pipelined (ttl zero: no expiry). Throws ReplyError if any
   // SET was refused by the server (the others are stored).
-  void set_many(std::span<const KeyValue> items, std::chrono::milliseconds ttl);
+  void set_many(std::span<const KeyValueView> items, std::chrono::milliseconds ttl);
   // INCRBY / DECRBY: the new value.
   long long incrby(std::string_view key, long long delta);
   long long decrby(std::string_view key, long long delta);
@@ -150,8 +150,8 @@ class RedisClient {
   // HSET one field: true when the field is new.
   bool hset(std::string_view key, std::string_view field, std::string_view value);
   // HSET many fields (what HMSET did): how many fields are new.
-  long long hset(std::string_view key, std::span<const KeyValue> fields);
-  long long hset(std::string_view key, std::initializer_list<KeyValue> fields);
+  long long hset(std::string_view key, std::span<const KeyValueView> fields);
+  long long hset(std::string_view key, std::initializer_list<KeyValueView> fields);
   // HGETALL: the (field, value) pairs, in the server's order; empty for a missing key.
   [[nodiscard]] std::vector<std::pair<std::string, std::string>> hgetall(std::string_view key);
   // HDEL: how many fields were removed.

@@ -24,7 +24,7 @@
 namespace strata {
 
 // A key and its value, as views: the caller keeps the bytes alive for the call.
-using KeyValue = std::pair<std::string_view, std::string_view>;
+using KeyValueView = std::pair<std::string_view, std::string_view>;
 
 // How set() stores a value.
 struct SetOptions {
@@ -51,7 +51,7 @@ struct SetOptions {
 template <typename T>
 concept RemoteTier = requires(T& tier, std::string_view key, std::string_view value,
                               std::span<const std::string_view> keys,
-                              std::span<const KeyValue> items, std::chrono::milliseconds ttl,
+                              std::span<const KeyValueView> items, std::chrono::milliseconds ttl,
                               const SetOptions& options, const RedisScript& script,
                               const std::function<void(std::string_view)>& on_key) {
   { tier.get(key) } -> std::same_as<std::optional<std::string>>;

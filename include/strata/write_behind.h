@@ -29,19 +29,10 @@
 #include "strata/error.h"
 #include "strata/internal/write_behind_core.h"
 #include "strata/source.h"
+#include "strata/write_behind_sink.h"
 #include "strata/write_behind_options.h"
 
 namespace strata {
-
-// The seam through which a Cache<V> hands its writes to a write-behind writer. Both calls return
-// once the write is acknowledged (durable per the writer's policy) and may throw strata::Error.
-template <typename V>
-class WriteBehindSink {
- public:
-  virtual ~WriteBehindSink() = default;
-  virtual void enqueue_put(std::string_view key, const V& value) = 0;
-  virtual void enqueue_erase(std::string_view key) = 0;
-};
 
 // A write the flusher gave up on (a permanent error, after retries and batch splitting).
 template <typename V>

@@ -271,7 +271,7 @@ std::vector<std::optional<std::string>> RedisClient::mget(std::initializer_list<
   return mget(std::span<const std::string_view>(keys.begin(), keys.size()));
 }
 
-void RedisClient::mset(std::span<const KeyValue> items) {
+void RedisClient::mset(std::span<const KeyValueView> items) {
   if (items.empty()) return;
   std::vector<std::string_view> keys, values;
   keys.reserve(items.size());
@@ -286,11 +286,11 @@ void RedisClient::mset(std::span<const KeyValue> items) {
                });
 }
 
-void RedisClient::mset(std::initializer_list<KeyValue> items) {
-  mset(std::span<const KeyValue>(items.begin(), items.size()));
+void RedisClient::mset(std::initializer_list<KeyValueView> items) {
+  mset(std::span<const KeyValueView>(items.begin(), items.size()));
 }
 
-void RedisClient::set_many(std::span<const KeyValue> items, std::chrono::milliseconds ttl) {
+void RedisClient::set_many(std::span<const KeyValueView> items, std::chrono::milliseconds ttl) {
   if (items.empty()) return;
   if (ttl.count() < 0) throw InvalidArgumentError("redis set_many: negative ttl");
   const Digits ttl_text(static_cast<long long>(ttl.count()));
@@ -424,7 +424,7 @@ bool RedisClient::hset(std::string_view key, std::string_view field, std::string
   return as_integer(router_->run(argv, router_->slot_of(key)), "HSET") == 1;
 }
 
-long long RedisClient::hset(std::string_view key, std::span<const KeyValue> fields) {
+long long RedisClient::hset(std::string_view key, std::span<const KeyValueView> fields) {
   if (fields.empty()) throw InvalidArgumentError("redis HSET: no fields");
   std::vector<std::string_view> argv;
   argv.reserve(2 + 2 * fields.size());
@@ -433,8 +433,8 @@ long long RedisClient::hset(std::string_view key, std::span<const KeyValue> fiel
   return as_integer(router_->run(argv, router_->slot_of(key)), "HSET");
 }
 
-long long RedisClient::hset(std::string_view key, std::initializer_list<KeyValue> fields) {
-  return hset(key, std::span<const KeyValue>(fields.begin(), fields.size()));
+long long RedisClient::hset(std::string_view key, std::initializer_list<KeyValueView> fields) {
+  return hset(key, std::span<const KeyValueView>(fields.begin(), fields.size()));
 }
 
 std::vector<std::pair<std::string, std::string>> RedisClient::hgetall(std::string_view key) {

@@ -150,7 +150,7 @@ TEST_P(RedisConformance, MgetAndMsetKeepRequestOrderAcrossSlots) {
     slots.insert(key_slot(keys.back()));
   }
   ASSERT_GT(slots.size(), 10u) << "the keys must spread over many slots";
-  std::vector<KeyValue> items;
+  std::vector<KeyValueView> items;
   for (std::size_t i = 0; i < keys.size(); i += 2) items.emplace_back(keys[i], values[i]);
   redis.mset(items);  // even keys only
   std::vector<std::string_view> request;
@@ -178,7 +178,7 @@ TEST_P(RedisConformance, SetManyWithTtl) {
   for (int i = 0; i < 40; ++i) keys.push_back(key("many:" + std::to_string(i)));
   std::vector<std::string> values;
   for (const auto& k : keys) values.push_back(k + ":v");
-  std::vector<KeyValue> items;
+  std::vector<KeyValueView> items;
   for (std::size_t i = 0; i < keys.size(); ++i) items.emplace_back(keys[i], values[i]);
   redis.set_many(items, 30s);
   const auto got = redis.mget(keys);
@@ -248,7 +248,7 @@ TEST_P(RedisConformance, ScanWithPatternFindsExactlyTheMatchingKeys) {
   }
   for (int i = 0; i < 40; ++i) storage.push_back(key("scan:miss:" + std::to_string(i)));
   storage.push_back(key("scan:hitx"));  // "scan:hit:*" must not match it
-  std::vector<KeyValue> items;
+  std::vector<KeyValueView> items;
   for (const auto& k : storage) items.emplace_back(k, "v");
   redis.set_many(items, 60s);
   std::sort(expected.begin(), expected.end());

@@ -228,7 +228,7 @@ RedisBenchTarget run_target(const std::string& name, const std::string& url_text
   std::vector<std::string> keys;
   for (int i = 0; i < options.keyspace; ++i) keys.push_back(prefix + std::to_string(i));
   const std::string value(static_cast<std::size_t>(options.value_size), 'v');
-  std::vector<KeyValue> items;
+  std::vector<KeyValueView> items;
   for (const auto& k : keys) items.emplace_back(k, value);
   strata.set_many(items, std::chrono::minutes(10));
 

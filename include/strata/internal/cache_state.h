@@ -1,0 +1,735 @@
+// internal/cache_state.h: the engine behind Cache<V> (strata/cache.h). Not part of the API.
+//
+// Cache<V> is a handle on a shared CacheState<V>; background refreshes hold a weak_ptr to it,
+// so a refresh queued on an executor that outlives the cache does nothing.
+//
+// Concurrency model
+//  - L1 loads are single-flight through LocalCache::get_or_load; without an L1, a flight map
+//    here plays that role. Batch reads (get_many) are not single-flight.
+//  - Writes to L1 that do not come from LocalCache::get_or_load (refreshes, negative markers,
+//    get_many fills) are guarded by a per-stripe generation: every write/invalidate bumps the
+//    stripe of its key under the stripe's mutex, and a fill stores only if the generation it
+//    read before going below L1 is unchanged (checked and stored under the same mutex).
+//  - L2 fills are guarded in Redis by a fill token (internal/remote_store.h, docs/patterns.md).
+//  - put/erase of keys of one stripe are serialized in this process (write_locks_), so two
+//    writers of one key cannot leave the source with one value and a cache with the other.
+//    Writers in different processes are not serialized (docs/patterns.md).
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <span>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "strata/cache_stats.h"
+#include "strata/circuit_breaker.h"
+#include "strata/clock.h"
+#include "strata/envelope.h"
+#include "strata/error.h"
+#include "strata/executor.h"
+#include "strata/internal/remote_store.h"
+#include "strata/local_cache.h"
+#include "strata/source.h"
+#include "strata/write_behind_sink.h"
+
+namespace strata {
+
+// How Cache<V>::put and erase reach the source of record (docs/patterns.md).
+enum class WriteMode : std::uint8_t {
+  kWriteAround,   // cache-aside: write the source, then invalidate (never update the cache)
+  kWriteThrough,  // source write in a transaction, then L2, then L1
+  kWriteBehind,   // hand the write to a WriteBehindSink, update L2 and L1, return
+};
+
+// A snapshot of Cache<V>'s counters, per layer. Counters only grow.
+struct TieredCacheStats {
+  struct Local {
+    bool enabled = false;
+    std::uint64_t hits = 0;    // Cache<V> reads answered by L1 (negative markers included)
+    std::uint64_t misses = 0;  // reads that went below L1
+    CacheStats cache;          // LocalCache's own counters (evictions, size, weight, ...)
+  } l1;
+  struct Remote {
+    bool enabled = false;
+    std::uint64_t hits = 0;
+    std::uint64_t misses = 0;
+    std::uint64_t errors = 0;            // Redis calls that failed (never seen by callers)
+    std::uint64_t short_circuited = 0;   // Redis calls skipped because the breaker was open
+    std::uint64_t corrupted = 0;         // undecodable values: treated as misses and deleted
+    std::uint64_t fills = 0;             // values stored after a miss
+    std::uint64_t fills_skipped = 0;     // fills refused by the guard: an invalidation won
+    std::uint64_t writes = 0;            // values stored by put (write-through, write-behind)
+    std::uint64_t write_failures = 0;    // put's L2 writes that failed (the key is then dropped)
+    std::uint64_t deletes = 0;           // invalidations sent
+    std::uint64_t deletes_deferred = 0;  // invalidations that failed, replayed when L2 is back
+    std::uint64_t deletes_replayed = 0;  // deferred invalidations sent after recovery
+    std::uint64_t deletes_dropped = 0;   // deferred invalidations lost (too many pending)
+    BreakerState breaker = BreakerState::kClosed;
+    std::uint64_t breaker_opens = 0;
+  } l2;
+  struct Source {
+    std::uint64_t loads = 0;         // loads that returned (found or not)
+    std::uint64_t not_found = 0;     // loads that found nothing
+    std::uint64_t load_errors = 0;   // loads that threw (passed to the caller)
+    std::uint64_t writes = 0;        // puts and erases applied to the source
+    std::uint64_t write_errors = 0;  // source writes that threw (passed to the caller)
+  } source;
+  std::uint64_t negative_hits = 0;          // "not found" answered from a negative marker
+  std::uint64_t refreshes_scheduled = 0;    // refresh-ahead reloads queued
+  std::uint64_t refreshes = 0;              // refresh-ahead reloads that completed
+  std::uint64_t refresh_failures = 0;       // reloads that failed (the old value stays)
+  std::uint64_t write_behind_enqueued = 0;  // puts and erases handed to the sink
+};
+
+namespace internal {
+
+// A type-erased source of record of V.
+template <typename V>
+class AnySource {
+ public:
+  virtual ~AnySource() = default;
+  virtual std::optional<V> load(std::string_view key) = 0;
+  virtual std::vector<std::optional<V>> load_many(std::span<const std::string> keys) = 0;
+  virtual void write(std::string_view key, const V& value) = 0;
+  virtual void erase(std::string_view key) = 0;
+  // write/erase inside begin() ... commit().
+  virtual void write_in_transaction(std::string_view key, const V& value) = 0;
+  virtual void erase_in_transaction(std::string_view key) = 0;
+};
+
+template <typename V, typename S>
+class SourceModel final : public AnySource<V> {
+ public:
+  explicit SourceModel(std::shared_ptr<S> source) : source_(std::move(source)) {}
+  std::optional<V> load(std::string_view key) override { return source_->load(key); }
+  std::vector<std::optional<V>> load_many(std::span<const std::string> keys) override {
+    return source_->load_many(keys);
+  }
+  void write(std::string_view key, const V& value) override { source_->write(key, value); }
+  void erase(std::string_view key) override { source_->erase(key); }
+  void write_in_transaction(std::string_view key, const V& value) override {
+    auto txn = source_->begin();
+    txn.write(key, value);
+    txn.commit();
+  }
+  void erase_in_transaction(std::string_view key) override {
+    auto txn = source_->begin();
+    txn.erase(key);
+    txn.commit();
+  }
+
+ private:
+  std::shared_ptr<S> source_;
+};
+
+// The bytes stored in L2 for "not found" (negative caching) and for a write-behind delete.
+// Neither an envelope (wrong magic) nor JSON, so it never collides with a value.
+inline constexpr std::string_view kNegativeMarker{"\0strata:absent", 14};
+
+// Everything CacheBuilder<V>::build() decided.
+template <typename V>
+struct CacheConfig {
+  using L1Value = std::optional<V>;  // nullopt: a negative marker
+  std::optional<LocalCache<L1Value>> l1;
+  std::unique_ptr<RemoteStore> l2;
+  std::chrono::milliseconds l2_ttl{0};
+  double l2_ttl_jitter = 0;
+  std::chrono::milliseconds fill_lease{0};
+  std::shared_ptr<AnySource<V>> source;
+  std::function<std::optional<V>(std::string_view)> loader;
+  std::function<std::string(const V&, const EnvelopeTimes&)> encode;
+  std::function<StoredValue<V>(std::string_view)> decode;
+  WriteMode mode = WriteMode::kWriteAround;
+  std::shared_ptr<WriteBehindSink<V>> sink;
+  bool guarded_fills = true;
+  std::optional<std::chrono::milliseconds> negative_ttl;
+  std::optional<std::chrono::nanoseconds> refresh_after;
+  std::shared_ptr<const Clock> clock;
+  bool clock_injected = false;
+  // Weak: the Cache object owns the executor, so that the state (which a running refresh may
+  // keep alive) never destroys an executor from one of the executor's own threads.
+  std::weak_ptr<Executor> executor;
+};
+
+template <typename V>
+class CacheState : public std::enable_shared_from_this<CacheState<V>> {
+ public:
+  using L1Value = std::optional<V>;
+
+  explicit CacheState(CacheConfig<V> config) : c_(std::move(config)) {}
+
+  [[nodiscard]] bool has_loader() const noexcept { return c_.source || c_.loader; }
+
+  // get(): the owned loader (source or function).
+  std::optional<V> get(std::string_view key) {
+    if (!has_loader()) return read(key, nullptr, false);
+    return read(
+        key, [this](std::string_view k) { return owned_load(k); }, true);
+  }
+
+  // Reads L1, then L2, then `loader` (when not null), filling the layers above on the way back.
+  // `loader` null: a cache-only read. The owned loader is the only one refresh-ahead reuses.
+  template <typename F>
+  std::optional<V> read(std::string_view key, F&& loader, bool owned) {
+    check_key(key);
+    if (c_.l1) {
+      if (auto hit = c_.l1->lookup(key)) {
+        l1_hits_.fetch_add(1, std::memory_order_relaxed);
+        if (!hit->value) negative_hits_.fetch_add(1, std::memory_order_relaxed);
+        // Negative markers are not refreshed ahead: they simply expire (negative_ttl).
+        if (hit->stale && hit->value && owned && c_.refresh_after) schedule_refresh(key);
+        return std::move(hit->value);
+      }
+      l1_misses_.fetch_add(1, std::memory_order_relaxed);
+      const std::uint64_t gen = generation(key);
+      bool negative = false;
+      auto result = c_.l1->get_or_load(key, [&](std::string_view k) -> std::optional<L1Value> {
+        Below below = read_below(k, loader, owned);
+        if (below.value) return L1Value(std::move(below.value));
+        negative = below.cache_negative;
+        return std::nullopt;  // not cached by get_or_load: a negative marker gets its own TTL
+      });
+      if (negative && c_.negative_ttl) put_l1_if(key, L1Value(), gen, *c_.negative_ttl);
+      if (!result) return std::nullopt;
+      return std::move(*result);
+    }
+    return single_flight(key, [&] { return read_below(key, loader, owned).value; });
+  }
+
+  std::vector<std::optional<V>> get_many(std::span<const std::string> keys) {
+    for (const auto& key : keys) check_key(key);
+    std::vector<std::optional<V>> out(keys.size());
+    std::vector<std::size_t> missing;
+    std::vector<std::uint64_t> gens(keys.size(), 0);
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      if (c_.l1) {
+        if (auto hit = c_.l1->lookup(keys[i])) {
+          l1_hits_.fetch_add(1, std::memory_order_relaxed);
+          if (!hit->value) negative_hits_.fetch_add(1, std::memory_order_relaxed);
+          if (hit->stale && hit->value && has_loader() && c_.refresh_after) {
+            schedule_refresh(keys[i]);
+          }
+          out[i] = std::move(hit->value);
+          continue;
+        }
+        l1_misses_.fetch_add(1, std::memory_order_relaxed);
+        gens[i] = generation(keys[i]);
+      }
+      missing.push_back(i);
+    }
+    if (missing.empty()) return out;
+
+    std::vector<std::size_t> to_load;
+    if (c_.l2) {
+      std::vector<std::string> l2_keys;
+      l2_keys.reserve(missing.size());
+      for (const std::size_t i : missing) l2_keys.push_back(keys[i]);
+      bool ok = false;
+      auto values = c_.l2->mget(l2_keys, ok);
+      for (std::size_t j = 0; j < missing.size(); ++j) {
+        const std::size_t i = missing[j];
+        if (ok && values[j]) {
+          if (*values[j] == kNegativeMarker) {
+            negative_hits_.fetch_add(1, std::memory_order_relaxed);
+            continue;
+          }
+          try {
+            StoredValue<V> stored = c_.decode(*values[j]);
+            if (soft_expired(stored) && has_loader()) schedule_refresh(keys[i]);
+            out[i] = std::move(stored.value);
+            if (c_.l1) put_l1_if(keys[i], L1Value(*out[i]), gens[i], std::nullopt);
+            continue;
+          } catch (const CorruptedError&) {
+            c_.l2->drop_corrupted(keys[i]);
+          }
+        }
+        to_load.push_back(i);
+      }
+    } else {
+      to_load = missing;
+    }
+    if (to_load.empty() || !has_loader()) return out;
+
+    std::vector<std::string> load_keys;
+    load_keys.reserve(to_load.size());
+    for (const std::size_t i : to_load) load_keys.push_back(keys[i]);
+    std::vector<std::optional<std::string>> tokens(load_keys.size());
+    if (c_.l2 && c_.guarded_fills) tokens = c_.l2->begin_fill_many(load_keys, c_.fill_lease);
+    std::vector<std::optional<V>> loaded;
+    try {
+      if (c_.source) {
+        loaded = c_.source->load_many(load_keys);
+      } else {
+        loaded.reserve(load_keys.size());
+        for (const auto& key : load_keys) loaded.push_back(c_.loader(key));
+      }
+    } catch (...) {
+      source_load_errors_.fetch_add(1, std::memory_order_relaxed);
+      throw;
+    }
+    if (loaded.size() != load_keys.size()) {
+      throw InternalError("Cache::get_many: the source returned a wrong number of values");
+    }
+    for (std::size_t j = 0; j < to_load.size(); ++j) {
+      const std::size_t i = to_load[j];
+      source_loads_.fetch_add(1, std::memory_order_relaxed);
+      if (!loaded[j]) source_not_found_.fetch_add(1, std::memory_order_relaxed);
+      fill_l2(load_keys[j], tokens[j], loaded[j], std::chrono::nanoseconds(0));
+      if (c_.l1) {
+        if (loaded[j]) {
+          put_l1_if(load_keys[j], L1Value(*loaded[j]), gens[i], std::nullopt);
+        } else if (c_.negative_ttl) {
+          put_l1_if(load_keys[j], L1Value(), gens[i], *c_.negative_ttl);
+        }
+      }
+      out[i] = std::move(loaded[j]);
+    }
+    return out;
+  }
+
+  void put(std::string_view key, const V& value) {
+    check_key(key);
+    // Writes of one key (one stripe) from this process are applied one at a time, so the
+    // source, L2, L1 and the sink see them in the same order.
+    std::lock_guard write_lock(write_locks_[stripe_index(key)]);
+    switch (c_.mode) {
+      case WriteMode::kWriteAround:
+        if (c_.source) {
+          write_source([&] { c_.source->write(key, value); });
+          invalidate(key);
+        } else {
+          store(key, value, /*drop_l1_on_l2_failure=*/true);
+        }
+        return;
+      case WriteMode::kWriteThrough:
+        write_source([&] { c_.source->write_in_transaction(key, value); });
+        store(key, value, /*drop_l1_on_l2_failure=*/true);
+        return;
+      case WriteMode::kWriteBehind:
+        c_.sink->enqueue_put(key, value);
+        write_behind_enqueued_.fetch_add(1, std::memory_order_relaxed);
+        store(key, value, /*drop_l1_on_l2_failure=*/false);
+        return;
+    }
+  }
+
+  void erase(std::string_view key) {
+    check_key(key);
+    std::lock_guard write_lock(write_locks_[stripe_index(key)]);
+    switch (c_.mode) {
+      case WriteMode::kWriteAround:
+        if (c_.source) write_source([&] { c_.source->erase(key); });
+        invalidate(key);
+        return;
+      case WriteMode::kWriteThrough:
+        write_source([&] { c_.source->erase_in_transaction(key); });
+        invalidate(key);
+        return;
+      case WriteMode::kWriteBehind: {
+        c_.sink->enqueue_erase(key);
+        write_behind_enqueued_.fetch_add(1, std::memory_order_relaxed);
+        // The source still holds the row until the flush: cache a tombstone, not a miss.
+        if (c_.l2 && !c_.l2->write(key, kNegativeMarker, jittered_l2_ttl())) {
+          l2_write_failures_.fetch_add(1, std::memory_order_relaxed);
+          (void)c_.l2->remove(key);  // deferred if L2 is unreachable
+        }
+        Stripe& stripe = stripe_for(key);
+        std::lock_guard lock(stripe.mutex);
+        ++stripe.generation;
+        if (c_.l1) c_.l1->put(key, L1Value());
+        return;
+      }
+    }
+  }
+
+  // Deletes the key from L2 (value and fill token), then from L1. Never updates.
+  void invalidate(std::string_view key) {
+    check_key(key);
+    if (c_.l2) (void)c_.l2->remove(key);
+    Stripe& stripe = stripe_for(key);
+    std::lock_guard lock(stripe.mutex);
+    ++stripe.generation;
+    if (c_.l1) (void)c_.l1->erase(key);
+  }
+
+  [[nodiscard]] TieredCacheStats stats() const {
+    const auto load = [](const std::atomic<std::uint64_t>& a) {
+      return a.load(std::memory_order_relaxed);
+    };
+    TieredCacheStats s;
+    if (c_.l1) {
+      s.l1.enabled = true;
+      s.l1.hits = load(l1_hits_);
+      s.l1.misses = load(l1_misses_);
+      s.l1.cache = c_.l1->stats();
+    }
+    if (c_.l2) {
+      const RemoteCounters r = c_.l2->counters();
+      s.l2.enabled = true;
+      s.l2.hits = r.hits;
+      s.l2.misses = r.misses;
+      s.l2.errors = r.errors;
+      s.l2.short_circuited = r.short_circuited;
+      s.l2.corrupted = r.corrupted;
+      s.l2.fills = r.fills;
+      s.l2.fills_skipped = r.fills_skipped;
+      s.l2.writes = r.writes;
+      s.l2.write_failures = load(l2_write_failures_);
+      s.l2.deletes = r.deletes;
+      s.l2.deletes_deferred = r.deletes_deferred;
+      s.l2.deletes_replayed = r.deletes_replayed;
+      s.l2.deletes_dropped = r.deletes_dropped;
+      s.l2.breaker = c_.l2->breaker_state();
+      s.l2.breaker_opens = c_.l2->breaker_opens();
+    }
+    s.source.loads = load(source_loads_);
+    s.source.not_found = load(source_not_found_);
+    s.source.load_errors = load(source_load_errors_);
+    s.source.writes = load(source_writes_);
+    s.source.write_errors = load(source_write_errors_);
+    s.negative_hits = load(negative_hits_);
+    s.refreshes_scheduled = load(refreshes_scheduled_);
+    s.refreshes = load(refreshes_);
+    s.refresh_failures = load(refresh_failures_);
+    s.write_behind_enqueued = load(write_behind_enqueued_);
+    return s;
+  }
+
+  [[nodiscard]] RemoteStore* remote() noexcept { return c_.l2.get(); }
+  [[nodiscard]] LocalCache<L1Value>* local() noexcept { return c_.l1 ? &*c_.l1 : nullptr; }
+
+ private:
+  struct Below {
+    std::optional<V> value;
+    bool cache_negative = false;  // "not found" worth a negative marker in L1
+  };
+
+  struct Flight {
+    std::mutex mutex;
+    std::condition_variable done_cv;
+    bool done = false;
+    std::optional<V> value;
+    std::exception_ptr error;
+  };
+
+  struct Stripe {
+    std::mutex mutex;
+    std::uint64_t generation = 0;
+  };
+  static constexpr std::size_t kStripes = 64;
+
+  static void check_key(std::string_view key) {
+    if (key.empty()) throw InvalidArgumentError("Cache: keys must not be empty");
+  }
+
+  std::optional<V> owned_load(std::string_view key) {
+    return c_.source ? c_.source->load(key) : c_.loader(key);
+  }
+
+  static std::size_t stripe_index(std::string_view key) {
+    return std::hash<std::string_view>{}(key) % kStripes;
+  }
+  Stripe& stripe_for(std::string_view key) { return stripes_[stripe_index(key)]; }
+  std::uint64_t generation(std::string_view key) {
+    Stripe& stripe = stripe_for(key);
+    std::lock_guard lock(stripe.mutex);
+    return stripe.generation;
+  }
+  // Stores in L1 unless a write or invalidation of the key's stripe happened since `gen`.
+  void put_l1_if(std::string_view key, L1Value value, std::uint64_t gen,
+                 std::optional<std::chrono::nanoseconds> ttl) {
+    Stripe& stripe = stripe_for(key);
+    std::lock_guard lock(stripe.mutex);
+    if (stripe.generation != gen) return;
+    if (ttl) {
+      c_.l1->put(key, std::move(value), *ttl);
+    } else {
+      c_.l1->put(key, std::move(value));
+    }
+  }
+
+  [[nodiscard]] EnvelopeTime wall_now() const {
+    using std::chrono::microseconds;
+    if (c_.clock_injected) {
+      return EnvelopeTime(std::chrono::duration_cast<microseconds>(c_.clock->now()));
+    }
+    return std::chrono::time_point_cast<microseconds>(std::chrono::system_clock::now());
+  }
+
+  [[nodiscard]] bool soft_expired(const StoredValue<V>& stored) const {
+    return c_.refresh_after && stored.times && stored.times->soft_expiry &&
+           *stored.times->soft_expiry <= wall_now();
+  }
+
+  [[nodiscard]] std::chrono::milliseconds jittered_l2_ttl() {
+    if (c_.l2_ttl_jitter <= 0) return c_.l2_ttl;
+    thread_local std::mt19937_64 rng{std::random_device{}()};
+    std::uniform_real_distribution<double> share(0.0, c_.l2_ttl_jitter);
+    const auto cut = static_cast<std::int64_t>(static_cast<double>(c_.l2_ttl.count()) * share(rng));
+    return std::max(std::chrono::milliseconds(1), c_.l2_ttl - std::chrono::milliseconds(cut));
+  }
+
+  [[nodiscard]] std::string encode_now(const V& value, std::chrono::nanoseconds compute_time,
+                                       std::chrono::milliseconds ttl) const {
+    const EnvelopeTime now = wall_now();
+    EnvelopeTimes times;
+    times.computed_at = now;
+    if (c_.refresh_after) {
+      times.soft_expiry =
+          now + std::chrono::duration_cast<std::chrono::microseconds>(*c_.refresh_after);
+    }
+    times.hard_expiry = now + std::chrono::duration_cast<std::chrono::microseconds>(ttl);
+    times.compute_time = std::chrono::duration_cast<std::chrono::microseconds>(compute_time);
+    return c_.encode(value, times);
+  }
+
+  // Writes a loaded value (or a negative marker) to L2, through the guard when it is on.
+  void fill_l2(std::string_view key, const std::optional<std::string>& token,
+               const std::optional<V>& value, std::chrono::nanoseconds compute_time) {
+    if (!c_.l2 || (c_.guarded_fills && !token)) return;
+    if (value) {
+      const auto ttl = jittered_l2_ttl();
+      (void)c_.l2->fill(key, token, encode_now(*value, compute_time, ttl), ttl);
+    } else if (c_.negative_ttl) {
+      (void)c_.l2->fill(key, token, kNegativeMarker, *c_.negative_ttl);
+    }
+  }
+
+  // L2, then the loader. Single-flight is the caller's job.
+  template <typename F>
+  Below read_below(std::string_view key, F& loader, bool owned) {
+    std::optional<std::string> token;
+    if (c_.l2) {
+      RemoteRead read = c_.l2->get(key);
+      if (read.ok && read.bytes) {
+        if (*read.bytes == kNegativeMarker) {
+          negative_hits_.fetch_add(1, std::memory_order_relaxed);
+          return Below{std::nullopt, true};
+        }
+        try {
+          StoredValue<V> stored = c_.decode(*read.bytes);
+          if (owned && soft_expired(stored)) schedule_refresh(key);
+          return Below{std::move(stored.value), false};
+        } catch (const CorruptedError&) {
+          c_.l2->drop_corrupted(key);
+        }
+      }
+      if constexpr (!std::is_same_v<std::remove_cvref_t<F>, std::nullptr_t>) {
+        if (read.ok && c_.guarded_fills) token = c_.l2->begin_fill(key, c_.fill_lease);
+      }
+    }
+    if constexpr (std::is_same_v<std::remove_cvref_t<F>, std::nullptr_t>) {
+      return Below{};
+    } else {
+      const auto start = c_.clock->now();
+      std::optional<V> value = load_counted(key, loader);
+      fill_l2(key, token, value, c_.clock->now() - start);
+      return Below{std::move(value), !value};
+    }
+  }
+
+  template <typename F>
+  std::optional<V> load_counted(std::string_view key, F& loader) {
+    try {
+      std::optional<V> value = loader(key);
+      source_loads_.fetch_add(1, std::memory_order_relaxed);
+      if (!value) source_not_found_.fetch_add(1, std::memory_order_relaxed);
+      return value;
+    } catch (...) {
+      source_load_errors_.fetch_add(1, std::memory_order_relaxed);
+      throw;
+    }
+  }
+
+  template <typename F>
+  void write_source(F&& write) {
+    try {
+      write();
+      source_writes_.fetch_add(1, std::memory_order_relaxed);
+    } catch (...) {
+      source_write_errors_.fetch_add(1, std::memory_order_relaxed);
+      throw;
+    }
+  }
+
+  // L2 then L1, for values the application wrote. When the L2 write fails the key is deleted
+  // from L2 (best effort) and, if asked, from L1, so that no one reads a value older than this.
+  void store(std::string_view key, const V& value, bool drop_l1_on_l2_failure) {
+    bool l2_ok = true;
+    if (c_.l2) {
+      const auto ttl = jittered_l2_ttl();
+      l2_ok = c_.l2->write(key, encode_now(value, std::chrono::nanoseconds(0), ttl), ttl);
+      if (!l2_ok) {
+        l2_write_failures_.fetch_add(1, std::memory_order_relaxed);
+        (void)c_.l2->remove(key);
+      }
+    }
+    Stripe& stripe = stripe_for(key);
+    std::lock_guard lock(stripe.mutex);
+    ++stripe.generation;
+    if (!c_.l1) return;
+    if (l2_ok || !drop_l1_on_l2_failure) {
+      c_.l1->put(key, L1Value(value));
+    } else {
+      (void)c_.l1->erase(key);
+    }
+  }
+
+  template <typename F>
+  std::optional<V> single_flight(std::string_view key, F&& load) {
+    std::shared_ptr<Flight> flight;
+    bool leader = false;
+    {
+      std::lock_guard lock(flights_mutex_);
+      auto [it, inserted] = flights_.try_emplace(std::string(key));
+      if (inserted) {
+        it->second = std::make_shared<Flight>();
+        leader = true;
+      }
+      flight = it->second;
+    }
+    if (!leader) {
+      std::unique_lock lock(flight->mutex);
+      flight->done_cv.wait(lock, [&] { return flight->done; });
+      if (flight->error) std::rethrow_exception(flight->error);
+      return flight->value;
+    }
+    std::optional<V> value;
+    std::exception_ptr error;
+    try {
+      value = load();
+    } catch (...) {
+      error = std::current_exception();
+    }
+    {
+      std::lock_guard lock(flights_mutex_);
+      flights_.erase(std::string(key));
+    }
+    {
+      std::lock_guard lock(flight->mutex);
+      flight->value = value;
+      flight->error = error;
+      flight->done = true;
+    }
+    flight->done_cv.notify_all();
+    if (error) std::rethrow_exception(error);
+    return value;
+  }
+
+  // Refresh-ahead: at most one reload per key at a time in this process (L1's refresh claim,
+  // or the set below without L1), on the executor; the old value is served meanwhile.
+  void schedule_refresh(std::string_view key) {
+    if (c_.l1) {
+      if (!c_.l1->begin_refresh(key)) return;
+    } else {
+      std::lock_guard lock(refreshing_mutex_);
+      if (!refreshing_.insert(std::string(key)).second) return;
+    }
+    const std::shared_ptr<Executor> executor = c_.executor.lock();
+    if (!executor) {
+      release_refresh_claim(key);
+      return;
+    }
+    refreshes_scheduled_.fetch_add(1, std::memory_order_relaxed);
+    std::weak_ptr<CacheState> weak = this->weak_from_this();
+    executor->execute([weak, k = std::string(key)]() noexcept {
+      if (auto self = weak.lock()) self->refresh(k);
+    });
+  }
+
+  void refresh(const std::string& key) noexcept {
+    bool claimed = false;
+    try {
+      const std::uint64_t gen = generation(key);
+      std::optional<V> fresh;
+      bool reloaded = false;
+      bool skip = false;
+      std::optional<std::string> token;
+      if (c_.l2) {
+        // Another process may have refreshed L2 already; else take the cross-process lease.
+        RemoteRead read = c_.l2->get(key);
+        if (read.ok && read.bytes && *read.bytes != kNegativeMarker) {
+          try {
+            StoredValue<V> stored = c_.decode(*read.bytes);
+            if (!soft_expired(stored)) fresh = std::move(stored.value);
+          } catch (const CorruptedError&) {
+            c_.l2->drop_corrupted(key);
+          }
+        }
+        if (!fresh && read.ok) {
+          claimed = c_.l2->claim_refresh(key, c_.fill_lease);
+          skip = !claimed;
+          if (claimed && c_.guarded_fills) token = c_.l2->begin_fill(key, c_.fill_lease);
+        }
+      }
+      if (!fresh && !skip) {
+        const auto start = c_.clock->now();
+        auto loader = [this](std::string_view k) { return owned_load(k); };
+        fresh = load_counted(key, loader);
+        reloaded = true;
+        if (fresh) {
+          fill_l2(key, token, fresh, c_.clock->now() - start);
+        } else if (c_.l2) {
+          (void)c_.l2->remove(key);  // the row is gone
+        }
+      }
+      if (c_.l1) {
+        if (fresh) {
+          put_l1_if(key, L1Value(std::move(fresh)), gen, std::nullopt);
+        } else if (reloaded) {
+          Stripe& stripe = stripe_for(key);
+          std::lock_guard lock(stripe.mutex);
+          if (stripe.generation == gen) (void)c_.l1->erase(key);
+        }
+      }
+      refreshes_.fetch_add(1, std::memory_order_relaxed);
+    } catch (...) {
+      refresh_failures_.fetch_add(1, std::memory_order_relaxed);
+    }
+    try {
+      if (claimed) c_.l2->release_refresh(key);
+      release_refresh_claim(key);
+    } catch (...) {
+    }
+  }
+
+  void release_refresh_claim(std::string_view key) {
+    if (c_.l1) {
+      c_.l1->end_refresh(key);
+    } else {
+      std::lock_guard lock(refreshing_mutex_);
+      refreshing_.erase(std::string(key));
+    }
+  }
+
+  CacheConfig<V> c_;
+  std::array<Stripe, kStripes> stripes_;
+  std::array<std::mutex, kStripes> write_locks_;
+  std::mutex flights_mutex_;
+  std::unordered_map<std::string, std::shared_ptr<Flight>> flights_;
+  std::mutex refreshing_mutex_;
+  std::unordered_set<std::string> refreshing_;
+  std::atomic<std::uint64_t> l1_hits_{0}, l1_misses_{0}, negative_hits_{0}, source_loads_{0},
+      source_not_found_{0}, source_load_errors_{0}, source_writes_{0}, source_write_errors_{0},
+      l2_write_failures_{0}, refreshes_scheduled_{0}, refreshes_{0}, refresh_failures_{0},
+      write_behind_enqueued_{0};
+};
+
+}  // namespace internal
+}  // namespace strata
