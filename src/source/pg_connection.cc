@@ -198,4 +198,53 @@ void Pool::release(std::unique_ptr<Connection> conn) noexcept {
   // `conn` (if not kept) and `discarded` close here, outside the lock.
 }
 
+CopyIn::CopyIn(Connection& conn, const std::string& copy_sql) : conn_(conn) {
+  (void)conn_.exec(copy_sql, PGRES_COPY_IN);
+}
+
+CopyIn::~CopyIn() {
+  if (!open_) return;
+  // Abort: the server rolls the COPY back. Errors are irrelevant here (and must not escape).
+  PQputCopyEnd(conn_.handle(), "aborted by the client");
+  while (Result extra{PQgetResult(conn_.handle())}) {
+  }
+}
+
+void CopyIn::row(std::initializer_list<std::string_view> fields) {
+  bool first = true;
+  for (const std::string_view field : fields) {
+    if (!first) chunk_ += '\t';
+    first = false;
+    for (const char c : field) {
+      switch (c) {
+        case '\\': chunk_ += "\\\\"; break;
+        case '\t': chunk_ += "\\t"; break;
+        case '\n': chunk_ += "\\n"; break;
+        case '\r': chunk_ += "\\r"; break;
+        default: chunk_ += c;
+      }
+    }
+  }
+  chunk_ += '\n';
+  if (chunk_.size() >= (256u << 10)) send();
+}
+
+void CopyIn::send() {
+  if (PQputCopyData(conn_.handle(), chunk_.data(), static_cast<int>(chunk_.size())) != 1) {
+    conn_.throw_error(nullptr, "COPY data");
+  }
+  chunk_.clear();
+}
+
+void CopyIn::finish() {
+  if (!chunk_.empty()) send();
+  open_ = false;
+  if (PQputCopyEnd(conn_.handle(), nullptr) != 1) conn_.throw_error(nullptr, "COPY end");
+  Result result(PQgetResult(conn_.handle()));
+  const bool ok = result && PQresultStatus(result.get()) == PGRES_COMMAND_OK;
+  while (Result extra{PQgetResult(conn_.handle())}) {
+  }
+  if (!ok) conn_.throw_error(result.get(), "COPY");
+}
+
 }  // namespace strata::pg

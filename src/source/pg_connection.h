@@ -159,4 +159,31 @@ class Pool {
   std::size_t open_ = 0;  // idle + leased
 };
 
+// COPY ... FROM STDIN in PostgreSQL's text format, streamed in 256 KiB chunks: the bulk-load
+// baseline of strata's benchmarks. Fields are escaped (backslash, tab, newline, carriage
+// return), so any text is safe.
+//
+//   pg::CopyIn copy(conn, "COPY \"t\" (id, name) FROM STDIN");
+//   copy.row({"1", "alice"});
+//   copy.finish();
+class CopyIn {
+ public:
+  CopyIn(Connection& conn, const std::string& copy_sql);
+  CopyIn(const CopyIn&) = delete;
+  CopyIn& operator=(const CopyIn&) = delete;
+  // An unfinished COPY is aborted (its rows are not committed).
+  ~CopyIn();
+
+  void row(std::initializer_list<std::string_view> fields);
+  // Sends what is buffered, ends the COPY and checks the server's answer.
+  void finish();
+
+ private:
+  void send();
+
+  Connection& conn_;
+  std::string chunk_;
+  bool open_ = true;
+};
+
 }  // namespace strata::pg

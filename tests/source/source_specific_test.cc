@@ -4,6 +4,7 @@
 
 #include "bench/temp_dir.h"
 #include "source/source_fixtures.h"
+#include "source/pg_connection.h"
 #include "source/sqlite_db.h"
 #include "support/test_servers.h"
 
@@ -106,6 +107,30 @@ TEST(PostgresSource, BadTableNameIsRejectedBeforeConnecting) {
                InvalidArgumentError);
   EXPECT_THROW(PostgresTable({.url = "", .pool_size = 1}, TableSchema{"t", "id", {{"v"}}}),
                InvalidArgumentError);
+}
+
+// pg::CopyIn (the benchmarks' bulk baseline) escapes what COPY's text format gives meaning to.
+TEST(PostgresCopyIn, EscapesTabsNewlinesAndBackslashes) {
+  STRATA_SERVER_URL(url, "STRATA_TEST_POSTGRES_URL");
+  pg::Connection conn(url, std::chrono::seconds(5));
+  const std::string table = unique_table("strata_copy");
+  (void)conn.exec("CREATE TABLE " + table + " (id text PRIMARY KEY, v text)");
+  const std::string tricky = "tab\there\nnew line\\back\rslash";
+  {
+    pg::CopyIn copy(conn, "COPY " + table + " (id, v) FROM STDIN");
+    copy.row({"a", tricky});
+    copy.row({"b", ""});
+    copy.finish();
+  }
+  {
+    pg::CopyIn aborted(conn, "COPY " + table + " (id, v) FROM STDIN");
+    aborted.row({"c", "never committed"});
+  }  // destroyed unfinished: aborted
+  auto result = conn.exec("SELECT id, v FROM " + table + " ORDER BY id", PGRES_TUPLES_OK);
+  ASSERT_EQ(PQntuples(result.get()), 2);
+  EXPECT_EQ(std::string(PQgetvalue(result.get(), 0, 1)), tricky);
+  EXPECT_EQ(std::string(PQgetvalue(result.get(), 1, 1)), "");
+  (void)conn.exec("DROP TABLE " + table);
 }
 
 TEST(PostgresSource, UnreachableServerIsUnavailable) {

@@ -66,39 +66,14 @@ template <typename S>
 void write_rows(S& source, const std::vector<KeyValue<BenchUser>>& rows, std::uint64_t n) {
   for (std::uint64_t i = 0; i < n; ++i) source.write(rows[i].first, rows[i].second);
 }
-
-// COPY ... FROM STDIN in text format, streamed in 256 KiB chunks. The bench rows hold no tab,
-// newline or backslash, so no escaping is needed.
+// The bulk baseline: COPY ... FROM STDIN (pg::CopyIn).
 void copy_rows(pg::Connection& conn, const std::string& table,
                const std::vector<KeyValue<BenchUser>>& rows) {
-  (void)conn.exec("COPY " + source::quote(table) + " (id, name, email, version) FROM STDIN",
-                  PGRES_COPY_IN);
-  std::string chunk;
-  const auto flush = [&] {
-    if (PQputCopyData(conn.handle(), chunk.data(), static_cast<int>(chunk.size())) != 1) {
-      conn.throw_error(nullptr, "COPY data");
-    }
-    chunk.clear();
-  };
+  pg::CopyIn copy(conn, "COPY " + source::quote(table) + " (id, name, email, version) FROM STDIN");
   for (const auto& [key, user] : rows) {
-    chunk += key;
-    chunk += '\t';
-    chunk += user.name;
-    chunk += '\t';
-    chunk += user.email;
-    chunk += '\t';
-    chunk += std::to_string(user.version);
-    chunk += '\n';
-    if (chunk.size() >= (256u << 10)) flush();
+    copy.row({key, user.name, user.email, std::to_string(user.version)});
   }
-  if (!chunk.empty()) flush();
-  if (PQputCopyEnd(conn.handle(), nullptr) != 1) conn.throw_error(nullptr, "COPY end");
-  pg::Result result(PQgetResult(conn.handle()));
-  if (!result || PQresultStatus(result.get()) != PGRES_COMMAND_OK) {
-    conn.throw_error(result.get(), "COPY");
-  }
-  while (pg::Result extra{PQgetResult(conn.handle())}) {
-  }
+  copy.finish();
 }
 
 std::string unique_table() {

@@ -125,31 +125,14 @@ std::uint64_t count_lost(S& source, const std::vector<KeyValue<Account>>& rows) 
   }
   return lost;
 }
-
-// COPY ... FROM STDIN in text format (the bench rows hold no tab, newline or backslash).
+// The bulk baseline: COPY ... FROM STDIN (pg::CopyIn).
 void copy_rows(pg::Connection& conn, const std::string& table,
                const std::vector<KeyValue<Account>>& rows) {
-  (void)conn.exec("COPY " + source::quote(table) + " (id, name, email, version) FROM STDIN",
-                  PGRES_COPY_IN);
-  std::string chunk;
-  const auto flush = [&] {
-    if (PQputCopyData(conn.handle(), chunk.data(), static_cast<int>(chunk.size())) != 1) {
-      conn.throw_error(nullptr, "COPY data");
-    }
-    chunk.clear();
-  };
+  pg::CopyIn copy(conn, "COPY " + source::quote(table) + " (id, name, email, version) FROM STDIN");
   for (const auto& [key, a] : rows) {
-    chunk += key + '\t' + a.name + '\t' + a.email + '\t' + std::to_string(a.version) + '\n';
-    if (chunk.size() >= (256u << 10)) flush();
+    copy.row({key, a.name, a.email, std::to_string(a.version)});
   }
-  if (!chunk.empty()) flush();
-  if (PQputCopyEnd(conn.handle(), nullptr) != 1) conn.throw_error(nullptr, "COPY end");
-  pg::Result result(PQgetResult(conn.handle()));
-  if (!result || PQresultStatus(result.get()) != PGRES_COMMAND_OK) {
-    conn.throw_error(result.get(), "COPY");
-  }
-  while (pg::Result extra{PQgetResult(conn.handle())}) {
-  }
+  copy.finish();
 }
 
 std::string round_line(std::uint64_t round, std::uint64_t rounds,
