@@ -247,11 +247,8 @@ LocalCache<V> LocalCacheBuilder<V>::build() const {
   }
   internal::CacheOptions options = options_;
   if (options.shards == 0) {
-    std::size_t shards = 1;
-    const std::uint64_t entries =
-        options.counting_entries ? options.maximum : options.maximum / 256;  // ~256 B/entry
-    while (shards < 64 && entries / (shards * 2) >= 4096) shards *= 2;
-    options.shards = shards;
+    options.shards = internal::default_shard_count(
+        options.counting_entries ? options.maximum : options.maximum / 256);  // ~256 B/entry
   }
   typename internal::CacheCore<V>::Weigher weigher;
   if (options.counting_entries) {

@@ -113,12 +113,8 @@ class StrataL1 {
   LocalCache<Value> cache_;
 };
 
-// The shard count LocalCache picks for this capacity, so that the raw map is sharded alike.
-std::size_t shards_for(std::uint64_t capacity) {
-  std::size_t shards = 1;
-  while (shards < 64 && capacity / (shards * 2) >= 4096) shards *= 2;
-  return shards;
-}
+// The raw maps are sharded like LocalCache for the same capacity.
+std::size_t shards_for(std::uint64_t capacity) { return internal::default_shard_count(capacity); }
 
 struct Workload {
   std::vector<std::string> keys;

@@ -65,6 +65,14 @@ struct CacheOptions {
   std::size_t max_key_size = kMaxKeySize;
 };
 
+// The default shard count for a cache of about `entries` entries: one shard per 4096 entries,
+// a power of two from 1 to 64 (a policy needs enough entries per shard to rank them well).
+inline std::size_t default_shard_count(std::uint64_t entries) noexcept {
+  std::size_t shards = 1;
+  while (shards < 64 && entries / (shards * 2) >= 4096) shards *= 2;
+  return shards;
+}
+
 // A small per-thread index used to pick read-buffer and counter stripes.
 inline std::size_t thread_stripe() noexcept {
   static std::atomic<std::size_t> next{0};
