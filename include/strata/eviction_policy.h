@@ -100,9 +100,10 @@ class LruPolicy {
 static_assert(EvictionPolicy<LruPolicy>);
 
 // strata's default: adaptive Window-TinyLFU (a small LRU window in front of a segmented LRU
-// main space, admission by a frequency sketch, the window size hill-climbed to the workload).
-// Near-optimal hit ratios on recency-, frequency- and scan-heavy workloads alike; see
-// src/local/window_tiny_lfu.h for the design and docs/hit-ratios.md for measurements.
+// main space, admission by a frequency sketch, the window sized to the workload by feedback
+// from recently evicted keys). Good hit ratios on recency-, frequency- and scan-heavy
+// workloads alike; see src/local/window_tiny_lfu.h for the design and docs/hit-ratios.md for
+// measurements against ten published policies.
 class StrataPolicy {
  public:
   explicit StrataPolicy(std::uint64_t capacity);
