@@ -1,8 +1,12 @@
 // `strata bench` run as a process, as a user runs it.
 #include <gtest/gtest.h>
+
 #include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
 #include "support/run_command.h"
+#include "support/test_servers.h"
 
 namespace strata {
 namespace {
@@ -10,33 +14,81 @@ namespace {
 using testing::run_command;
 using testing::strata_cli;
 
+const std::vector<std::string> kEmbeddedPatterns = {"no cache", "cache-aside", "read-through",
+                                                    "write-through", "write-behind"};
+
+// Every pattern row of a `--json` report: the fields, nothing stale or lost, hits when cached.
+void check_json_patterns(const nlohmann::json& report) {
+  const auto& none = report["patterns"][0];
+  EXPECT_EQ(none["pattern"], "no cache");
+  for (const auto& p : report["patterns"]) {
+    SCOPED_TRACE(p["pattern"].get<std::string>());
+    for (const char* field :
+         {"pattern", "ops_per_sec", "hit_ratio", "source_reads", "source_writes", "p50_us",
+          "p99_us", "stale_reads", "lost_writes", "errors"}) {
+      ASSERT_TRUE(p.contains(field)) << field;
+    }
+    EXPECT_GT(p["ops_per_sec"].get<double>(), 0);
+    EXPECT_GT(p["p99_us"].get<double>(), 0);
+    // Known gap (docs/patterns.md): write-behind reads stale once L1 evicts a key whose write is
+    // still in the journal; with L1 holding every user (--cache-fraction 1) it reads none.
+    if (p["pattern"] != "write-behind" || report["cache_fraction"] == 1.0) {
+      EXPECT_EQ(p["stale_reads"], 0);
+    }
+    EXPECT_EQ(p["lost_writes"], 0);
+    EXPECT_EQ(p["errors"], 0);
+    if (p["pattern"] == "no cache") {
+      EXPECT_EQ(p["hit_ratio"].get<double>(), 0);
+      continue;
+    }
+    EXPECT_GT(p["hit_ratio"].get<double>(), 0.5);
+    EXPECT_LT(p["source_reads"].get<int>(), none["source_reads"].get<int>());
+    EXPECT_GT(p["source_writes"].get<int>(), 0);
+  }
+}
+
 TEST(BenchCli, JsonReportHasEveryPatternAndField) {
   const auto result = run_command(strata_cli() + " bench --users 300 --operations 3000 --json");
   ASSERT_EQ(result.exit_code, 0) << result.output;
   const auto report = nlohmann::json::parse(result.output);
   EXPECT_EQ(report["source"], "sqlite");
   EXPECT_EQ(report["operations"], 3000);
-  ASSERT_EQ(report["patterns"].size(), 2u);
-  EXPECT_EQ(report["patterns"][0]["pattern"], "no cache");
-  EXPECT_EQ(report["patterns"][1]["pattern"], "cache-aside");
-  for (const auto& p : report["patterns"]) {
-    EXPECT_GT(p["ops_per_sec"].get<double>(), 0);
-    EXPECT_GT(p["p99_us"].get<double>(), 0);
-    EXPECT_EQ(p["stale_reads"], 0);
-    EXPECT_EQ(p["lost_writes"], 0);
-    EXPECT_EQ(p["errors"], 0);
+  ASSERT_EQ(report["patterns"].size(), kEmbeddedPatterns.size());
+  for (std::size_t i = 0; i < kEmbeddedPatterns.size(); ++i) {
+    EXPECT_EQ(report["patterns"][i]["pattern"], kEmbeddedPatterns[i]);
   }
-  EXPECT_GT(report["patterns"][1]["hit_ratio"].get<double>(), 0.5);
-  EXPECT_LT(report["patterns"][1]["source_reads"].get<int>(),
-            report["patterns"][0]["source_reads"].get<int>());
+  check_json_patterns(report);
+}
+
+TEST(BenchCli, NoPatternReadsStaleWhenL1HoldsEveryUser) {
+  const auto result =
+      run_command(strata_cli() + " bench --users 300 --operations 3000 --cache-fraction 1 --json");
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  const auto report = nlohmann::json::parse(result.output);
+  ASSERT_EQ(report["patterns"].size(), kEmbeddedPatterns.size());
+  check_json_patterns(report);
+}
+
+TEST(BenchCli, RedisAddsTheTwoTierRow) {
+  STRATA_SERVER_URL(url, "STRATA_TEST_REDIS_URL");
+  const auto result = run_command(strata_cli() + " bench --users 300 --operations 3000 --redis '" +
+                                  url + "' --json");
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  const auto report = nlohmann::json::parse(result.output);
+  ASSERT_EQ(report["patterns"].size(), kEmbeddedPatterns.size() + 1);
+  EXPECT_EQ(report["patterns"].back()["pattern"], "two-tier");
+  check_json_patterns(report);
 }
 
 TEST(BenchCli, TablePrintsOneRowPerPattern) {
   const auto result = run_command(strata_cli() + " bench --users 300 --operations 3000");
   ASSERT_EQ(result.exit_code, 0) << result.output;
   EXPECT_NE(result.output.find("hit ratio"), std::string::npos) << result.output;
-  EXPECT_NE(result.output.find("\nno cache "), std::string::npos) << result.output;
-  EXPECT_NE(result.output.find("\ncache-aside "), std::string::npos) << result.output;
+  for (const auto& name : kEmbeddedPatterns) {
+    EXPECT_NE(result.output.find("\n" + name + " "), std::string::npos) << name << "\n"
+                                                                        << result.output;
+  }
+  EXPECT_EQ(result.output.find("two-tier"), std::string::npos) << result.output;
 }
 
 TEST(BenchCli, BadOptionsFailWithAMessageNamingTheOption) {
@@ -63,9 +115,9 @@ TEST(BenchL1Cli, JsonHasTheRatiosAndTheMeasuredOverhead) {
                                            "--memory-entries 20000 --json");
   ASSERT_EQ(result.exit_code, 0) << result.output;
   const auto report = nlohmann::json::parse(result.output);
-  for (const char* field : {"threads", "strata_ops_per_sec", "raw_map_ops_per_sec",
-                            "mutex_lru_ops_per_sec", "ratio_vs_raw_map", "ratio_vs_mutex_lru",
-                            "overhead_bytes_per_entry"}) {
+  for (const char* field :
+       {"threads", "strata_ops_per_sec", "raw_map_ops_per_sec", "mutex_lru_ops_per_sec",
+        "ratio_vs_raw_map", "ratio_vs_mutex_lru", "overhead_bytes_per_entry"}) {
     ASSERT_TRUE(report.contains(field)) << field;
   }
   EXPECT_EQ(report["threads"], 2);
@@ -73,8 +125,10 @@ TEST(BenchL1Cli, JsonHasTheRatiosAndTheMeasuredOverhead) {
   EXPECT_GT(report["overhead_bytes_per_entry"].get<double>(), 0);
   EXPECT_EQ(report["mixes"].size(), 3u);
   const double ratio = report["ratio_vs_raw_map"].get<double>();
-  EXPECT_NEAR(ratio, report["strata_ops_per_sec"].get<double>() /
-                         report["raw_map_ops_per_sec"].get<double>(), 1e-9);
+  EXPECT_NEAR(
+      ratio,
+      report["strata_ops_per_sec"].get<double>() / report["raw_map_ops_per_sec"].get<double>(),
+      1e-9);
 }
 
 TEST(BenchL1Cli, RejectsBadOptions) {

@@ -20,10 +20,16 @@ CLI::App& add_bench(CLI::App& app) {
       ->capture_default_str();
   bench->add_option("--write-fraction", options->write_fraction, "Share of requests that write")
       ->capture_default_str();
-  bench->add_option("--cache-fraction", options->cache_fraction,
-                    "L1 capacity as a share of the users")
+  bench
+      ->add_option("--cache-fraction", options->cache_fraction,
+                   "L1 capacity as a share of the users")
       ->capture_default_str();
   bench->add_option("--seed", options->seed, "Random seed")->capture_default_str();
+  bench->add_option("--redis", options->redis_url,
+                    "Redis URL (redis://host:port): adds the two-tier row (L1 + Redis L2)");
+  bench->add_option("--redis-cluster", options->redis_cluster_url,
+                    "Redis Cluster URL (redis+cluster://host:port,...): adds the two-tier "
+                    "cluster row");
   bench->add_flag("--json", *json, "Print one JSON object instead of the table");
   bench->callback([bench, options, json] {
     if (!bench->get_subcommands().empty()) return;  // `strata bench <name>` ran instead
