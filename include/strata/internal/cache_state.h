@@ -362,10 +362,27 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
   void invalidate(std::string_view key) {
     check_key(key);
     if (c_.l2) (void)c_.l2->remove(key);
+    drop_local(key);
+  }
+
+  // L1 coherence (the invalidation bus, Redis tracking): drops `key` from this process's L1 only,
+  // and makes any load of it in flight skip its L1 fill (the generation check), so a value read
+  // before the invalidation never lands in L1 after it.
+  void drop_local(std::string_view key) {
     Stripe& stripe = stripe_for(key);
     std::lock_guard lock(stripe.mutex);
     ++stripe.generation;
     if (c_.l1) (void)c_.l1->erase(key);
+  }
+
+  // Drops everything from this process's L1 (an invalidation may have been missed: a sequence
+  // gap, a lost subscriber connection, FLUSHALL), with the same in-flight guarantee.
+  void flush_local() {
+    for (Stripe& stripe : stripes_) {
+      std::lock_guard lock(stripe.mutex);
+      ++stripe.generation;
+    }
+    if (c_.l1) c_.l1->clear();
   }
 
   [[nodiscard]] TieredCacheStats stats() const {
