@@ -34,6 +34,7 @@
 #include "strata/circuit_breaker.h"
 #include "strata/clock.h"
 #include "strata/codec.h"
+#include "strata/coherence.h"
 #include "strata/envelope.h"
 #include "strata/error.h"
 #include "strata/executor.h"
@@ -325,6 +326,12 @@ class CacheBuilder {
     breaker_ = options;
     return *this;
   }
+  // How this L1 learns of other instances' writes and invalidations (default kNone: it keeps
+  // an entry until its local ttl). kBus and kTracking need local() and remote().
+  CacheBuilder& coherence(L1Coherence mode) {
+    coherence_ = mode;
+    return *this;
+  }
   // The clock for L1 expiry, the breaker's cool-down and the envelope's timestamps (default:
   // steady clock for L1 and breaker, system clock for envelope times).
   CacheBuilder& clock(std::shared_ptr<const Clock> clock) {
@@ -351,6 +358,13 @@ class CacheBuilder {
     }
     if (mode_ == WriteMode::kWriteBehind && !sink_) {
       throw InvalidArgumentError("CacheBuilder: write_mode kWriteBehind needs write_behind_sink");
+    }
+    if (coherence_ != L1Coherence::kNone && !(local_ && remote_)) {
+      throw InvalidArgumentError("CacheBuilder: coherence needs both local() and remote()");
+    }
+    if (coherence_ != L1Coherence::kNone) {
+      // The bus (kBus) and Redis tracking (kTracking) are being built (issues 7 and 8).
+      throw InvalidArgumentError("CacheBuilder: this coherence mode is not available yet");
     }
     if (refresh_after_) {
       if (!source_ && !loader_) {
@@ -398,6 +412,7 @@ class CacheBuilder {
     config.guarded_fills = guarded_fills_;
     config.negative_ttl = negative_ttl_;
     config.refresh_after = refresh_after_;
+    config.coherence = coherence_;
     std::shared_ptr<ThreadPoolExecutor> owned;
     std::shared_ptr<Executor> executor = executor_;
     if (!executor && refresh_after_) {
@@ -448,6 +463,7 @@ class CacheBuilder {
   std::optional<std::chrono::milliseconds> negative_ttl_;
   std::optional<std::chrono::nanoseconds> refresh_after_;
   BreakerOptions breaker_;
+  L1Coherence coherence_ = L1Coherence::kNone;
   std::shared_ptr<const Clock> clock_;
   std::shared_ptr<Executor> executor_;
 };

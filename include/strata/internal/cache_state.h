@@ -40,6 +40,7 @@
 #include "strata/cache_stats.h"
 #include "strata/circuit_breaker.h"
 #include "strata/clock.h"
+#include "strata/coherence.h"
 #include "strata/envelope.h"
 #include "strata/error.h"
 #include "strata/executor.h"
@@ -160,6 +161,7 @@ struct CacheConfig {
   bool guarded_fills = true;
   std::optional<std::chrono::milliseconds> negative_ttl;
   std::optional<std::chrono::nanoseconds> refresh_after;
+  L1Coherence coherence = L1Coherence::kNone;
   std::shared_ptr<const Clock> clock;
   bool clock_injected = false;
   // Weak: the Cache object owns the executor, so that the state (which a running refresh may
