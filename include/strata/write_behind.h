@@ -87,6 +87,13 @@ class WriteBehind final : public WriteBehindSink<V> {
   // WriteBehindSink.
   void enqueue_put(std::string_view key, const V& value) override { put(key, value); }
   void enqueue_erase(std::string_view key) override { erase(key); }
+  // The latest write of `key` not yet in the source (queued or being flushed), decoded.
+  [[nodiscard]] std::optional<PendingWrite<V>> pending(std::string_view key) const override {
+    std::optional<internal::EncodedWrite> w = core_.pending_write(key);
+    if (!w) return std::nullopt;
+    if (w->op == WriteOp::kErase) return PendingWrite<V>{std::nullopt};
+    return PendingWrite<V>{codec_.decode(w->value)};
+  }
 
   // Waits until every write acknowledged before the call is in the source (or dead-lettered).
   // Throws TimeoutError at the deadline (nothing is lost: the journal keeps the rest).

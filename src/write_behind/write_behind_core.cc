@@ -151,6 +151,15 @@ struct WriteBehindCore::Impl {
   };
   std::vector<Lane> lanes;
   std::size_t in_flight_count = 0;
+  // The writes the flushers have taken and not yet resolved, by key (a key is in at most one
+  // batch at a time: one lane per key, one batch per lane), so that pending_write() still
+  // finds a write while its batch is on its way to the source.
+  struct InFlightWrite {
+    WriteOp op = WriteOp::kPut;
+    std::string value;
+    std::uint64_t first_seq = 0;
+  };
+  std::unordered_map<std::string, InFlightWrite> in_flight_writes;
   std::uint64_t next_seq = 1;
   std::uint64_t resolved_upto = 0;  // the in-memory checkpoint
   std::uint64_t flush_requests = 0;
@@ -451,6 +460,7 @@ struct WriteBehindCore::Impl {
           Entry& e = node.mapped();
           lane.in_flight.emplace(e.first_seq, e.enqueued_at);
           ++in_flight_count;
+          in_flight_writes.insert_or_assign(node.key(), InFlightWrite{e.op, e.value, e.first_seq});
           batch.push_back({EncodedWrite{std::move(node.key()), e.op, std::move(e.value)},
                            e.first_seq, e.last_seq});
         }
@@ -459,6 +469,7 @@ struct WriteBehindCore::Impl {
         deliver(batch, opt.max_attempts, resolved, lane.rng);
         lock.lock();
         for (const auto seq : resolved) in_flight_count -= lane.in_flight.erase(seq);
+        forget_resolved_writes(batch, std::move(resolved));
         resolved_upto = std::max(resolved_upto, compute_checkpoint());
         space_cv.notify_all();
       }
@@ -470,6 +481,20 @@ struct WriteBehindCore::Impl {
         checkpoint_failed = !ok;
       }
       progress_cv.notify_all();
+    }
+  }
+
+  // Drops the resolved items of a batch from in_flight_writes (mu held). Unresolved ones (close()
+  // gave up on them) stay: their writes are still only in the journal.
+  void forget_resolved_writes(const std::vector<Item>& batch,
+                              std::vector<std::uint64_t> resolved) {
+    std::sort(resolved.begin(), resolved.end());
+    for (const Item& item : batch) {
+      if (!std::binary_search(resolved.begin(), resolved.end(), item.first_seq)) continue;
+      const auto it = in_flight_writes.find(item.write.key);
+      if (it != in_flight_writes.end() && it->second.first_seq == item.first_seq) {
+        in_flight_writes.erase(it);
+      }
     }
   }
 
@@ -745,6 +770,18 @@ WriteBehindStats WriteBehindCore::stats() const {
 }
 
 const RecoveryReport& WriteBehindCore::recovery() const noexcept { return impl_->recovery; }
+
+std::optional<EncodedWrite> WriteBehindCore::pending_write(std::string_view key) const {
+  std::lock_guard lock(impl_->mu);
+  const std::string k(key);
+  if (const auto it = impl_->queue.find(k); it != impl_->queue.end()) {
+    return EncodedWrite{k, it->second.op, it->second.value};
+  }
+  if (const auto it = impl_->in_flight_writes.find(k); it != impl_->in_flight_writes.end()) {
+    return EncodedWrite{k, it->second.op, it->second.value};
+  }
+  return std::nullopt;
+}
 
 std::vector<RawDeadLetter> WriteBehindCore::dead_letters() const {
   std::lock_guard dead(impl_->dead_mu);

@@ -80,11 +80,11 @@ class CachePatterns : public ::testing::TestWithParam<Param> {
     builder_.source(source);
     write_row_ = [source](const std::string& key, const User& user) { source->write(key, user); };
     load_row_ = [source](const std::string& key) { return source->load(key); };
-    make_writer_ = [source, this] {
+    make_writer_ = [source, this](std::chrono::milliseconds flush_interval) {
       WriteBehindOptions options;
       options.directory = dir_.path() / "journal";
       options.fsync = FsyncPolicy::kEveryWrite;
-      options.flush_interval = std::chrono::milliseconds(1);  // on the writer's own clock
+      options.flush_interval = flush_interval;  // on the writer's own clock
       return std::make_shared<WriteBehind<User>>(std::move(options), source);
     };
   }
@@ -112,7 +112,7 @@ class CachePatterns : public ::testing::TestWithParam<Param> {
   CacheBuilder<User> builder_;
   std::function<void(const std::string&, const User&)> write_row_;
   std::function<std::optional<User>(const std::string&)> load_row_;
-  std::function<std::shared_ptr<WriteBehind<User>>()> make_writer_;
+  std::function<std::shared_ptr<WriteBehind<User>>(std::chrono::milliseconds)> make_writer_;
   int counter_ = 0;
 };
 
@@ -225,7 +225,7 @@ TEST_P(CachePatterns, WriteBehindHandsWritesToTheSink) {
 // The seam joined to strata's durable writer: an acknowledged put is served from the caches at
 // once and reaches the source after flush(); an erase is journaled and applied the same way.
 TEST_P(CachePatterns, WriteBehindThroughTheDurableWriter) {
-  auto writer = make_writer_();
+  auto writer = make_writer_(std::chrono::milliseconds(1));
   auto cache = builder().write_mode(WriteMode::kWriteBehind).write_behind_sink(writer).build();
   const std::string k = key("durable");
   write_row_(k, make_user(1));
@@ -237,6 +237,41 @@ TEST_P(CachePatterns, WriteBehindThroughTheDurableWriter) {
   writer->flush(std::chrono::seconds(30));
   EXPECT_EQ(load_row_(k), std::nullopt);
   EXPECT_EQ(writer->stats().flushed, 2u);
+}
+
+// Read-your-writes beyond the cached copy: once an acknowledged put or erase has left the
+// caches (evicted, expired; here invalidated) and before the writer has flushed it, a read asks
+// the writer, not the source, which still holds the old row.
+TEST_P(CachePatterns, WriteBehindReadsPendingWritesOnceTheCachedCopyIsGone) {
+  auto writer = make_writer_(std::chrono::hours(1));  // nothing is flushed until flush()
+  auto cache = builder().write_mode(WriteMode::kWriteBehind).write_behind_sink(writer).build();
+  const std::string k = key("pending");
+  const std::string gone = key("pending-erase");
+  write_row_(k, make_user(1));
+  write_row_(gone, make_user(5));
+  cache.put(k, make_user(2));
+  cache.erase(gone);
+  cache.invalidate(k);  // the cached copies are gone; the source still has user 1
+  cache.invalidate(gone);
+  ASSERT_EQ(load_row_(k), make_user(1));
+  EXPECT_EQ(cache.get(k), make_user(2));
+  EXPECT_EQ(cache.get(gone), std::nullopt);
+  const std::vector<std::string> both{k, gone};
+  cache.invalidate(k);
+  cache.invalidate(gone);
+  const auto many = cache.get_many(both);
+  ASSERT_EQ(many.size(), 2u);
+  EXPECT_EQ(many[0], make_user(2));
+  EXPECT_EQ(many[1], std::nullopt);
+  EXPECT_EQ(cache.stats().source.loads, 0u);
+  EXPECT_EQ(cache.stats().write_behind_pending_reads, 4u);
+
+  writer->flush(std::chrono::seconds(30));  // now the source holds them; reads go there again
+  EXPECT_EQ(load_row_(k), make_user(2));
+  EXPECT_EQ(load_row_(gone), std::nullopt);
+  cache.invalidate(k);
+  EXPECT_EQ(cache.get(k), make_user(2));
+  EXPECT_EQ(cache.stats().source.loads, 1u);
 }
 
 TEST_P(CachePatterns, NegativeCachingRemembersNotFound) {

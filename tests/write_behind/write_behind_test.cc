@@ -67,6 +67,34 @@ TEST_F(WriteBehindTest, KeyWrittenWhileInFlightKeepsItsOrder) {
   EXPECT_EQ(state->history[1].second, "v3");
 }
 
+// pending() answers for a key from its acknowledgement until the source holds it: while queued,
+// while its batch is in flight (also after a newer write queued behind it), and as an erase.
+TEST_F(WriteBehindTest, PendingWriteIsVisibleUntilTheSourceHoldsIt) {
+  auto gate = std::make_shared<Gate>();
+  std::atomic<bool> first{true};
+  state->hook = [gate, &first](const std::vector<std::string>&) {
+    if (first.exchange(false)) gate->wait();
+  };
+  auto options = test_options(dir.path(), clock);
+  options.batch_size = 1;
+  StringWriteBehind wb(options, map_source(state));
+  EXPECT_EQ(wb.pending("k"), std::nullopt);
+  wb.put("k", "v1");
+  ASSERT_TRUE(eventually([&] { return gate->waiters() == 1; }));  // v1 is in flight
+  auto in_flight = wb.pending("k");
+  ASSERT_TRUE(in_flight.has_value());
+  EXPECT_EQ(in_flight->value, std::optional<std::string>("v1"));
+  wb.put("k", "v2");  // queued behind the batch in flight: the newer one answers
+  EXPECT_EQ(wb.pending("k")->value, std::optional<std::string>("v2"));
+  wb.erase("k");
+  ASSERT_TRUE(wb.pending("k").has_value());
+  EXPECT_EQ(wb.pending("k")->value, std::nullopt);  // a pending erase
+  gate->open();
+  wb.flush(5s);
+  EXPECT_EQ(state->get("k"), std::nullopt);
+  EXPECT_EQ(wb.pending("k"), std::nullopt);
+}
+
 TEST_F(WriteBehindTest, BatchesBySizeAndByIntervalOnTheInjectedClock) {
   auto options = test_options(dir.path(), clock);
   options.batch_size = 3;

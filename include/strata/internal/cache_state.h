@@ -96,6 +96,8 @@ struct TieredCacheStats {
   std::uint64_t refreshes = 0;              // refresh-ahead reloads that completed
   std::uint64_t refresh_failures = 0;       // reloads that failed (the old value stays)
   std::uint64_t write_behind_enqueued = 0;  // puts and erases handed to the sink
+  // Source loads answered by the sink instead: a write acknowledged but not yet flushed.
+  std::uint64_t write_behind_pending_reads = 0;
 };
 
 namespace internal {
@@ -273,25 +275,44 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
     for (const std::size_t i : to_load) load_keys.push_back(keys[i]);
     std::vector<std::optional<std::string>> tokens(load_keys.size());
     if (c_.l2 && c_.guarded_fills) tokens = c_.l2->begin_fill_many(load_keys, c_.fill_lease);
-    std::vector<std::optional<V>> loaded;
+    std::vector<std::optional<V>> loaded(load_keys.size());
+    std::vector<bool> from_sink(load_keys.size(), false);
+    std::vector<std::string> source_keys;  // the keys with no pending write-behind write
+    for (std::size_t j = 0; j < load_keys.size(); ++j) {
+      if (c_.sink) {
+        if (std::optional<PendingWrite<V>> pending = c_.sink->pending(load_keys[j])) {
+          write_behind_pending_reads_.fetch_add(1, std::memory_order_relaxed);
+          loaded[j] = std::move(pending->value);
+          from_sink[j] = true;
+          continue;
+        }
+      }
+      source_keys.push_back(load_keys[j]);
+    }
+    std::vector<std::optional<V>> from_source;
     try {
       if (c_.source) {
-        loaded = c_.source->load_many(load_keys);
+        from_source = c_.source->load_many(source_keys);
       } else {
-        loaded.reserve(load_keys.size());
-        for (const auto& key : load_keys) loaded.push_back(c_.loader(key));
+        from_source.reserve(source_keys.size());
+        for (const auto& key : source_keys) from_source.push_back(c_.loader(key));
       }
     } catch (...) {
       source_load_errors_.fetch_add(1, std::memory_order_relaxed);
       throw;
     }
-    if (loaded.size() != load_keys.size()) {
+    if (from_source.size() != source_keys.size()) {
       throw InternalError("Cache::get_many: the source returned a wrong number of values");
+    }
+    for (std::size_t j = 0, k = 0; j < load_keys.size(); ++j) {
+      if (!from_sink[j]) loaded[j] = std::move(from_source[k++]);
     }
     for (std::size_t j = 0; j < to_load.size(); ++j) {
       const std::size_t i = to_load[j];
-      source_loads_.fetch_add(1, std::memory_order_relaxed);
-      if (!loaded[j]) source_not_found_.fetch_add(1, std::memory_order_relaxed);
+      if (!from_sink[j]) {
+        source_loads_.fetch_add(1, std::memory_order_relaxed);
+        if (!loaded[j]) source_not_found_.fetch_add(1, std::memory_order_relaxed);
+      }
       fill_l2(load_keys[j], tokens[j], loaded[j], std::chrono::nanoseconds(0));
       if (c_.l1) {
         if (loaded[j]) {
@@ -427,6 +448,7 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
     s.refreshes = load(refreshes_);
     s.refresh_failures = load(refresh_failures_);
     s.write_behind_enqueued = load(write_behind_enqueued_);
+    s.write_behind_pending_reads = load(write_behind_pending_reads_);
     return s;
   }
 
@@ -565,6 +587,13 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
 
   template <typename F>
   std::optional<V> load_counted(std::string_view key, F& loader) {
+    if (c_.sink) {
+      // Write-behind: an acknowledged write the source does not hold yet wins over the source.
+      if (std::optional<PendingWrite<V>> pending = c_.sink->pending(key)) {
+        write_behind_pending_reads_.fetch_add(1, std::memory_order_relaxed);
+        return std::move(pending->value);
+      }
+    }
     try {
       std::optional<V> value = loader(key);
       source_loads_.fetch_add(1, std::memory_order_relaxed);
@@ -747,7 +776,7 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
   std::atomic<std::uint64_t> l1_hits_{0}, l1_misses_{0}, negative_hits_{0}, source_loads_{0},
       source_not_found_{0}, source_load_errors_{0}, source_writes_{0}, source_write_errors_{0},
       l2_write_failures_{0}, refreshes_scheduled_{0}, refreshes_{0}, refresh_failures_{0},
-      write_behind_enqueued_{0};
+      write_behind_enqueued_{0}, write_behind_pending_reads_{0};
 };
 
 }  // namespace internal

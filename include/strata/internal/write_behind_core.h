@@ -7,8 +7,10 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "strata/write_behind_options.h"
@@ -59,6 +61,10 @@ class WriteBehindCore {
 
   [[nodiscard]] WriteBehindStats stats() const;
   [[nodiscard]] const RecoveryReport& recovery() const noexcept;
+
+  // The latest acknowledged write of `key` that the source may not hold yet (queued, or in a
+  // batch on its way), or nullopt when every write of the key has been resolved.
+  [[nodiscard]] std::optional<EncodedWrite> pending_write(std::string_view key) const;
 
   [[nodiscard]] std::vector<RawDeadLetter> dead_letters() const;
   [[nodiscard]] DeadLetterReplay replay_dead_letters();
