@@ -339,6 +339,23 @@ class CacheBuilder {
     clock_ = std::move(clock);
     return *this;
   }
+  // The longest key accepted, in bytes (default and at most 65535; also the L1's limit). A longer
+  // key, or an empty one, is an InvalidArgumentError from every call naming it.
+  CacheBuilder& max_key_size(std::size_t bytes) {
+    if (bytes < 1 || bytes > 65535) {
+      throw InvalidArgumentError("CacheBuilder: max_key_size must be within [1, 65535]");
+    }
+    max_key_size_ = bytes;
+    return *this;
+  }
+  // The largest value stored in L2, in encoded bytes (default 16 MiB): put() of a larger value
+  // throws InvalidArgumentError before writing anything; a larger value loaded from the source
+  // is served (and kept in L1) but not stored in L2.
+  CacheBuilder& max_value_size(std::size_t bytes) {
+    if (bytes < 1) throw InvalidArgumentError("CacheBuilder: max_value_size must be > 0");
+    max_value_size_ = bytes;
+    return *this;
+  }
   // Where background refreshes run (default: a one-thread pool owned by the cache).
   CacheBuilder& executor(std::shared_ptr<Executor> executor) {
     if (!executor) throw InvalidArgumentError("CacheBuilder: executor must not be null");
@@ -413,6 +430,8 @@ class CacheBuilder {
     config.negative_ttl = negative_ttl_;
     config.refresh_after = refresh_after_;
     config.coherence = coherence_;
+    config.max_key_size = max_key_size_;
+    config.max_value_size = max_value_size_;
     std::shared_ptr<ThreadPoolExecutor> owned;
     std::shared_ptr<Executor> executor = executor_;
     if (!executor && refresh_after_) {
@@ -444,6 +463,7 @@ class CacheBuilder {
       if (refresh_after_) b.stale_window(o.ttl - *refresh_after_);
     }
     b.policy(o.policy);
+    b.max_key_size(max_key_size_);
     b.clock(clock);
     return b.build();
   }
@@ -464,6 +484,8 @@ class CacheBuilder {
   std::optional<std::chrono::nanoseconds> refresh_after_;
   BreakerOptions breaker_;
   L1Coherence coherence_ = L1Coherence::kNone;
+  std::size_t max_key_size_ = 65535;
+  std::size_t max_value_size_ = 16 * 1024 * 1024;
   std::shared_ptr<const Clock> clock_;
   std::shared_ptr<Executor> executor_;
 };

@@ -43,10 +43,17 @@ RemoteStore::RemoteStore(RedisClient client, std::string prefix, BreakerOptions 
       breaker_(breaker, std::move(clock)),
       token_salt_(random_salt()) {}
 
+// A key that starts with '}' would make an empty hash tag ("{}..."), and Redis Cluster would
+// then hash the whole name, putting the value and its fill token in different slots (the fill
+// script fails with CROSSSLOT). Such keys, and for injectivity those that start with the escape
+// byte NUL, get a NUL in front: the tag is then never empty. Other keys are unchanged.
 std::string RemoteStore::value_key(std::string_view key) const {
+  const bool escape = !key.empty() && (key.front() == '}' || key.front() == '\0');
   std::string out;
-  out.reserve(prefix_.size() + key.size() + 2);
-  out.append(prefix_).append("{").append(key).append("}");
+  out.reserve(prefix_.size() + key.size() + 3);
+  out.append(prefix_).append("{");
+  if (escape) out.push_back('\0');
+  out.append(key).append("}");
   return out;
 }
 

@@ -10,6 +10,7 @@
 #include <new>
 #include <vector>
 
+#include "redis/reply_reader.h"
 #include "strata/error.h"
 
 namespace strata::redis {
@@ -33,58 +34,6 @@ timeval to_timeval(std::chrono::milliseconds ms) {
   tv.tv_usec = static_cast<suseconds_t>((ms.count() % 1000) * 1000);
   return tv;
 }
-
-// hiredis builds replies through these functions: straight into RedisReply values, so that
-// a reply is parsed once, with no intermediate redisReply tree to copy and free. A top-level
-// reply is allocated; an array element is the slot of its parent's `elements` vector (sized
-// when the array header was read, never resized, so the pointers stay valid). hiredis only
-// ever frees top-level replies. These functions are called from C: they must not throw.
-RedisReply* place(const redisReadTask* task) noexcept {
-  if (task->parent == nullptr) return new (std::nothrow) RedisReply();
-  auto* parent = static_cast<RedisReply*>(task->parent->obj);
-  return &parent->elements[static_cast<std::size_t>(task->idx)];
-}
-
-void* create_string(const redisReadTask* task, char* str, size_t len) noexcept {
-  RedisReply* reply = place(task);
-  if (reply == nullptr) return nullptr;
-  reply->type = task->type == REDIS_REPLY_ERROR    ? RedisReply::Type::kError
-                : task->type == REDIS_REPLY_STATUS ? RedisReply::Type::kStatus
-                                                   : RedisReply::Type::kString;
-  try {
-    reply->str.assign(str, len);
-  } catch (...) {
-    return nullptr;  // hiredis reports out of memory
-  }
-  return reply;
-}
-
-void* create_array(const redisReadTask* task, int elements) noexcept {
-  RedisReply* reply = place(task);
-  if (reply == nullptr) return nullptr;
-  reply->type = RedisReply::Type::kArray;
-  try {
-    reply->elements.resize(static_cast<std::size_t>(elements));
-  } catch (...) {
-    return nullptr;
-  }
-  return reply;
-}
-
-void* create_integer(const redisReadTask* task, long long value) noexcept {
-  RedisReply* reply = place(task);
-  if (reply == nullptr) return nullptr;
-  reply->type = RedisReply::Type::kInteger;
-  reply->integer = value;
-  return reply;
-}
-
-void* create_nil(const redisReadTask* task) noexcept { return place(task); }
-
-void free_reply(void* reply) noexcept { delete static_cast<RedisReply*>(reply); }
-
-redisReplyObjectFunctions kReplyFunctions = {create_string, create_array, create_integer,
-                                             create_nil, free_reply};
 
 using ReplyPtr = std::unique_ptr<RedisReply>;
 
@@ -165,7 +114,7 @@ std::unique_ptr<Connection> Connection::open(const RedisEndpoint& endpoint,
       redisSetTimeout(context.get(), to_timeval(options.command_timeout)) != REDIS_OK) {
     throw UnavailableError("redis " + address + ": cannot set the command timeout: " + context->errstr);
   }
-  context->reader->fn = &kReplyFunctions;
+  context->reader->fn = reply_functions();
   redisEnableKeepAlive(context.get());  // best effort: notices dead peers on idle connections
   std::unique_ptr<Connection> connection(
       new Connection(std::move(context), std::move(address), options.command_timeout));

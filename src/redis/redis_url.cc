@@ -64,6 +64,21 @@ std::chrono::milliseconds parse_duration(std::string_view text, const std::strin
   return std::chrono::milliseconds(n * scale);
 }
 
+// A host is a name (letters, digits, '-', '.', '_') or an IP address; in brackets, an IPv6
+// address (hex digits, ':', '.', and '%' with an alphanumeric zone). Anything else (a NUL, a
+// space, a newline, '/', '@') is refused, naming the byte and where it is.
+void check_host(std::string_view host, bool bracketed) {
+  for (std::size_t i = 0; i < host.size(); ++i) {
+    const auto c = static_cast<unsigned char>(host[i]);
+    const bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    const bool ok = alnum || c == '.' || (bracketed ? (c == ':' || c == '%') : (c == '-' || c == '_'));
+    if (!ok) {
+      bad_url("host has a byte it cannot contain (" + std::to_string(c) + ") at offset " +
+              std::to_string(i));
+    }
+  }
+}
+
 RedisEndpoint parse_endpoint(std::string_view text, bool port_required) {
   RedisEndpoint endpoint;
   std::string_view port_text;
@@ -82,6 +97,7 @@ RedisEndpoint parse_endpoint(std::string_view text, bool port_required) {
     if (colon != std::string_view::npos) port_text = text.substr(colon + 1);
   }
   if (endpoint.host.empty()) bad_url("missing host in '" + std::string(text) + "'");
+  check_host(endpoint.host, text.starts_with('['));
   if (port_text.empty()) {
     if (port_required) bad_url("missing port in cluster node '" + std::string(text) + "'");
   } else {
@@ -121,21 +137,8 @@ RedisUrl parse_redis_url(std::string_view text) {
     bad_url("scheme must be redis:// or redis+cluster://");
   }
 
-  if (const auto query = text.find('?'); query != std::string_view::npos) {
-    std::string_view options = text.substr(query + 1);
-    text = text.substr(0, query);
-    while (!options.empty()) {
-      const auto amp = options.find('&');
-      const auto pair = options.substr(0, amp);
-      const auto eq = pair.find('=');
-      if (eq == std::string_view::npos || eq == 0) {
-        bad_url("option '" + std::string(pair) + "' must be name=value");
-      }
-      apply_option(url, pair.substr(0, eq), pair.substr(eq + 1));
-      options = amp == std::string_view::npos ? std::string_view{} : options.substr(amp + 1);
-    }
-  }
-
+  // The user info first, up to the last '@': a password may hold '?', '/', '#' or '@' (the
+  // parts split below), and no part of it may ever reach an error message.
   if (const auto at = text.rfind('@'); at != std::string_view::npos) {
     const auto userinfo = text.substr(0, at);
     text = text.substr(at + 1);
@@ -145,6 +148,21 @@ RedisUrl parse_redis_url(std::string_view text) {
     } else {
       url.user = percent_decode(userinfo.substr(0, colon), "user");
       url.password = percent_decode(userinfo.substr(colon + 1), "password");
+    }
+  }
+
+  if (const auto query = text.find('?'); query != std::string_view::npos) {
+    std::string_view options = text.substr(query + 1);
+    text = text.substr(0, query);
+    while (!options.empty()) {
+      const auto amp = options.find('&');
+      const auto pair = options.substr(0, amp);
+      const auto eq = pair.find('=');
+      if (eq == std::string_view::npos || eq == 0) {
+        bad_url("option '" + std::string(pair.substr(0, 64)) + "' must be name=value");
+      }
+      apply_option(url, pair.substr(0, eq), pair.substr(eq + 1));
+      options = amp == std::string_view::npos ? std::string_view{} : options.substr(amp + 1);
     }
   }
 
@@ -174,7 +192,19 @@ RedisUrl parse_redis_url(std::string_view text) {
 std::string RedisUrl::redacted() const {
   std::string out = cluster ? "redis+cluster://" : "redis://";
   if (!user.empty() || !password.empty()) {
-    out += user;
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    for (const char ch : user) {  // percent-encoded, so that the result parses back
+      const auto c = static_cast<unsigned char>(ch);
+      const bool plain = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+                         (c >= 'A' && c <= 'Z') || c == '-' || c == '.' || c == '_' || c == '~';
+      if (plain) {
+        out += ch;
+      } else {
+        out += '%';
+        out += kHex[c >> 4];
+        out += kHex[c & 15];
+      }
+    }
     if (!password.empty()) out += ":***";
     out += '@';
   }

@@ -89,16 +89,25 @@ void RedisProcess::stop() {
   pid_ = -1;
 }
 
-RedisClusterProcess::RedisClusterProcess() {
+void RedisProcess::kill() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
+  wait_until(std::chrono::seconds(5), [&] { return ::kill(pid_, 0) != 0; });
+  pid_ = -1;
+}
+
+RedisClusterProcess::RedisClusterProcess(int replicas_per_master) {
   std::string addresses;
-  for (int i = 0; i < 3; ++i) {
+  for (int i = 0; i < 3 * (1 + replicas_per_master); ++i) {
     const std::uint16_t bus = free_port();
     nodes_.push_back(std::make_unique<RedisProcess>(std::vector<std::string>{
         "--cluster-enabled yes", "--cluster-config-file nodes.conf", "--cluster-node-timeout 2000",
         "--cluster-port " + std::to_string(bus)}));
     addresses += " 127.0.0.1:" + std::to_string(nodes_.back()->port());
   }
-  const auto created = run_command("redis-cli --cluster create" + addresses + " --cluster-yes 2>&1");
+  const auto created =
+      run_command("redis-cli --cluster create" + addresses + " --cluster-replicas " +
+                  std::to_string(replicas_per_master) + " --cluster-yes 2>&1");
   if (created.exit_code != 0) throw std::runtime_error("cluster create failed: " + created.output);
   for (auto& node : nodes_) {
     if (!wait_until(std::chrono::seconds(30), [&] {
@@ -107,6 +116,19 @@ RedisClusterProcess::RedisClusterProcess() {
                  info.find("cluster_slots_ok:16384") != std::string::npos;
         })) {
       throw std::runtime_error("private cluster did not become ok");
+    }
+  }
+  if (replicas_per_master == 0) return;
+  for (auto& node : nodes_) {
+    if (!wait_until(std::chrono::seconds(30), [&] {
+          const std::string info = node->cli("info replication");
+          if (info.find("role:master") != std::string::npos) {
+            return info.find("connected_slaves:" + std::to_string(replicas_per_master)) !=
+                   std::string::npos;
+          }
+          return info.find("master_link_status:up") != std::string::npos;
+        })) {
+      throw std::runtime_error("private cluster: replicas did not sync");
     }
   }
 }

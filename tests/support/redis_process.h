@@ -23,6 +23,7 @@ class RedisProcess {
 
   void start();  // starts (again) on the same port and waits until it answers PING
   void stop();   // SIGTERM, waits for the process to exit
+  void kill();   // SIGKILL (a crash: no shutdown, no goodbye to clients), waits for the exit
   [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
   [[nodiscard]] std::string url() const;  // redis://127.0.0.1:port
   // Runs redis-cli against this server and returns what it printed (trailing newline removed).
@@ -35,10 +36,12 @@ class RedisProcess {
   int pid_ = -1;
 };
 
-// A Redis Cluster of three masters without replicas, created with redis-cli --cluster create.
+// A Redis Cluster of three masters, each with `replicas_per_master` replicas (default none),
+// created with redis-cli --cluster create. With replicas, the constructor also waits until
+// every replica is in sync with its master (so that a failover loses nothing).
 class RedisClusterProcess {
  public:
-  RedisClusterProcess();
+  explicit RedisClusterProcess(int replicas_per_master = 0);
   [[nodiscard]] std::string url() const;  // redis+cluster://127.0.0.1:p1,127.0.0.1:p2,...
   [[nodiscard]] RedisProcess& node(std::size_t i) { return *nodes_[i]; }
   [[nodiscard]] std::size_t size() const noexcept { return nodes_.size(); }

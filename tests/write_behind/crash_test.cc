@@ -101,6 +101,7 @@ void check_acknowledged(const std::string& out, S& source, std::size_t min_acks)
   }
   ASSERT_GE(acks, min_acks);
   std::size_t later = 0;
+  std::size_t lost = 0;
   for (const auto& [key, c] : last_op) {
     const int thread = key[1] - '0';
     const auto row = source.load(key);
@@ -114,12 +115,14 @@ void check_acknowledged(const std::string& out, S& source, std::size_t min_acks)
         ++later;
       }
     }
+    if (!ok) ++lost;
     EXPECT_TRUE(ok) << key << ": last acknowledged op " << c << " ("
                     << (crash_is_erase(c) ? "erase" : crash_value(c)) << "), row holds "
                     << (row ? *row : "<none>");
   }
   std::cout << "crash test: " << acks << " acknowledged writes over " << last_op.size()
-            << " keys checked, " << later << " keys hold a later unacknowledged write\n";
+            << " keys checked row by row, " << lost << " lost, " << later
+            << " keys hold a later unacknowledged write\n";
 }
 
 // Recovery: open the same directory, drain, close.

@@ -3,6 +3,17 @@
 #include <absl/container/flat_hash_map.h>
 #include <absl/container/node_hash_map.h>
 #include <malloc.h>
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define STRATA_SANITIZER_ALLOCATOR 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define STRATA_SANITIZER_ALLOCATOR 1
+#endif
+#ifdef STRATA_SANITIZER_ALLOCATOR
+#include <sanitizer/allocator_interface.h>
+#endif
 
 #include <algorithm>
 #include <atomic>
@@ -184,10 +195,20 @@ double median(std::vector<double> v) {
   return v.empty() ? 0 : v[v.size() / 2];
 }
 
-// Heap bytes in use, from glibc's allocator.
+// Heap bytes in use: from glibc's allocator, or, under ASan/TSan (which replace malloc, so that
+// mallinfo2 sees nothing), from the sanitizer's allocator, which counts the bytes requested.
+#ifdef STRATA_SANITIZER_ALLOCATOR
+constexpr const char* kHeapCounter = "the sanitizer allocator's count";
+#else
+constexpr const char* kHeapCounter = "mallinfo2";
+#endif
 std::size_t heap_in_use() {
+#ifdef STRATA_SANITIZER_ALLOCATOR
+  return __sanitizer_get_current_allocated_bytes();
+#else
   malloc_trim(0);
   return mallinfo2().uordblks;
+#endif
 }
 
 template <typename Fill>
@@ -287,10 +308,10 @@ void print_l1_report(std::ostream& out, const L1BenchReport& r) {
          "addresses for a policy to link); mutex LRU: std::list + std::unordered_map, one mutex.\n";
   std::snprintf(line, sizeof line,
                 "\nmemory: %.1f bytes per entry beyond the %.0f key + %.0f value bytes "
-                "(raw map: %.1f), %llu entries, measured with mallinfo2\n",
+                "(raw map: %.1f), %llu entries, measured with %s\n",
                 r.overhead_bytes_per_entry, r.key_bytes, r.value_bytes,
                 r.raw_map_overhead_bytes_per_entry,
-                static_cast<unsigned long long>(o.memory_entries));
+                static_cast<unsigned long long>(o.memory_entries), kHeapCounter);
   out << line;
 }
 

@@ -164,6 +164,8 @@ struct CacheConfig {
   std::optional<std::chrono::milliseconds> negative_ttl;
   std::optional<std::chrono::nanoseconds> refresh_after;
   L1Coherence coherence = L1Coherence::kNone;
+  std::size_t max_key_size = 65535;              // bytes; longer keys: InvalidArgumentError
+  std::size_t max_value_size = 16 * 1024 * 1024;  // encoded L2 bytes; larger: not stored in L2
   std::shared_ptr<const Clock> clock;
   bool clock_injected = false;
   // Weak: the Cache object owns the executor, so that the state (which a running refresh may
@@ -328,6 +330,10 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
 
   void put(std::string_view key, const V& value) {
     check_key(key);
+    std::optional<Encoded> encoded;  // what L2 will store, if put() stores into L2
+    if (c_.l2 && (c_.mode != WriteMode::kWriteAround || !c_.source)) {
+      encoded = encode_for_put(key, value);
+    }
     // Writes of one key (one stripe) from this process are applied one at a time, so the
     // source, L2, L1 and the sink see them in the same order.
     std::lock_guard write_lock(write_locks_[stripe_index(key)]);
@@ -337,17 +343,17 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
           write_source([&] { c_.source->write(key, value); });
           invalidate(key);
         } else {
-          store(key, value, /*drop_l1_on_l2_failure=*/true);
+          store(key, value, encoded, /*drop_l1_on_l2_failure=*/true);
         }
         return;
       case WriteMode::kWriteThrough:
         write_source([&] { c_.source->write_in_transaction(key, value); });
-        store(key, value, /*drop_l1_on_l2_failure=*/true);
+        store(key, value, encoded, /*drop_l1_on_l2_failure=*/true);
         return;
       case WriteMode::kWriteBehind:
         c_.sink->enqueue_put(key, value);
         write_behind_enqueued_.fetch_add(1, std::memory_order_relaxed);
-        store(key, value, /*drop_l1_on_l2_failure=*/false);
+        store(key, value, encoded, /*drop_l1_on_l2_failure=*/false);
         return;
     }
   }
@@ -475,8 +481,47 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
   };
   static constexpr std::size_t kStripes = 64;
 
-  static void check_key(std::string_view key) {
+  void check_key(std::string_view key) const {
     if (key.empty()) throw InvalidArgumentError("Cache: keys must not be empty");
+    if (key.size() > c_.max_key_size) {
+      throw InvalidArgumentError("Cache: key of " + std::to_string(key.size()) +
+                                 " bytes exceeds max_key_size " +
+                                 std::to_string(c_.max_key_size));
+    }
+  }
+
+  // A value as put() stores it in L2, encoded before anything is written so that an oversized
+  // value is refused (InvalidArgumentError) with the source, L2 and L1 untouched.
+  struct Encoded {
+    std::string bytes;
+    std::chrono::milliseconds ttl;
+  };
+  Encoded encode_for_put(std::string_view key, const V& value) {
+    const auto ttl = jittered_l2_ttl();
+    Encoded e{encode_now(value, std::chrono::nanoseconds(0), ttl), ttl};
+    if (e.bytes.size() > c_.max_value_size) {
+      throw InvalidArgumentError("Cache: value of key '" + printable(key) + "' encodes to " +
+                                 std::to_string(e.bytes.size()) + " bytes, over max_value_size " +
+                                 std::to_string(c_.max_value_size));
+    }
+    return e;
+  }
+  // At most 64 bytes of a key, non-printable bytes escaped (\xNN), for error messages.
+  static std::string printable(std::string_view key) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out;
+    for (std::size_t i = 0; i < key.size() && i < 64; ++i) {
+      const auto c = static_cast<unsigned char>(key[i]);
+      if (c >= 0x20 && c < 0x7f && c != '\\') {
+        out += static_cast<char>(c);
+      } else {
+        out += "\\x";
+        out += kHex[c >> 4];
+        out += kHex[c & 15];
+      }
+    }
+    if (key.size() > 64) out += "...";
+    return out;
   }
 
   std::optional<V> owned_load(std::string_view key) {
@@ -546,7 +591,9 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
     if (!c_.l2 || (c_.guarded_fills && !token)) return;
     if (value) {
       const auto ttl = jittered_l2_ttl();
-      (void)c_.l2->fill(key, token, encode_now(*value, compute_time, ttl), ttl);
+      std::string bytes = encode_now(*value, compute_time, ttl);
+      if (bytes.size() > c_.max_value_size) return;  // too large for L2: served from L1/source
+      (void)c_.l2->fill(key, token, bytes, ttl);
     } else if (c_.negative_ttl) {
       (void)c_.l2->fill(key, token, kNegativeMarker, *c_.negative_ttl);
     }
@@ -618,11 +665,11 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
 
   // L2 then L1, for values the application wrote. When the L2 write fails the key is deleted
   // from L2 (best effort) and, if asked, from L1, so that no one reads a value older than this.
-  void store(std::string_view key, const V& value, bool drop_l1_on_l2_failure) {
+  void store(std::string_view key, const V& value, const std::optional<Encoded>& encoded,
+             bool drop_l1_on_l2_failure) {
     bool l2_ok = true;
-    if (c_.l2) {
-      const auto ttl = jittered_l2_ttl();
-      l2_ok = c_.l2->write(key, encode_now(value, std::chrono::nanoseconds(0), ttl), ttl);
+    if (c_.l2 && encoded) {
+      l2_ok = c_.l2->write(key, encoded->bytes, encoded->ttl);
       if (!l2_ok) {
         l2_write_failures_.fetch_add(1, std::memory_order_relaxed);
         (void)c_.l2->remove(key);

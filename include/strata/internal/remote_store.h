@@ -51,7 +51,8 @@ class RemoteStore {
               std::shared_ptr<const Clock> clock);
 
   // The Redis key of a cache key: prefix + "{" + key + "}" (the braces are a hash tag, so the
-  // value and its fill token live in one cluster slot).
+  // value and its fill token live in one cluster slot). A key starting with '}' or NUL gets a NUL
+  // in front ("{\0}...}"), so that its hash tag is never empty.
   [[nodiscard]] std::string value_key(std::string_view key) const;
   [[nodiscard]] std::string token_key(std::string_view key) const;
   [[nodiscard]] std::string refresh_key(std::string_view key) const;
