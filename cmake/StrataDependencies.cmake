@@ -6,13 +6,13 @@ pkg_check_modules(libpq REQUIRED IMPORTED_TARGET libpq)
 pkg_check_modules(sqlite3 REQUIRED IMPORTED_TARGET sqlite3)
 pkg_check_modules(libzstd REQUIRED IMPORTED_TARGET libzstd)
 pkg_check_modules(liblz4 REQUIRED IMPORTED_TARGET liblz4)
+pkg_check_modules(httplib REQUIRED IMPORTED_TARGET cpp-httplib)  # MetricsServer
 find_package(nlohmann_json 3.11 REQUIRED)
 find_package(msgpack REQUIRED CONFIG)  # msgpack-cxx (header-only), target msgpackc-cxx
 find_package(absl REQUIRED CONFIG)     # flat hash containers in LocalCache
 
 if(STRATA_BUILD_TOOLS)
   find_package(CLI11 REQUIRED CONFIG)
-  pkg_check_modules(httplib REQUIRED IMPORTED_TARGET cpp-httplib)
   # `strata sim` reads gzip and xz traces.
   pkg_check_modules(zlib REQUIRED IMPORTED_TARGET zlib)
   pkg_check_modules(liblzma REQUIRED IMPORTED_TARGET liblzma)

@@ -40,6 +40,7 @@
 #include "strata/executor.h"
 #include "strata/internal/cache_state.h"
 #include "strata/local_cache.h"
+#include "strata/metrics.h"
 #include "strata/redis_client.h"
 #include "strata/source.h"
 
@@ -204,6 +205,18 @@ class Cache {
 
   // Per-layer counters, breaker state, refreshes.
   [[nodiscard]] TieredCacheStats stats() const { return state_->stats(); }
+
+  // stats() with the get and load latency summaries (strata/metrics.h).
+  [[nodiscard]] CacheMetrics metrics() const { return {state_->stats(), state_->latencies()}; }
+  // What MetricsRegistry::add_cache keeps: reads metrics() while the cache lives, then nullopt.
+  [[nodiscard]] MetricsRegistry::CacheReader metrics_reader() const {
+    return [weak = std::weak_ptr<const internal::CacheState<V>>(state_)]()
+               -> std::optional<CacheMetrics> {
+      const auto state = weak.lock();
+      if (!state) return std::nullopt;
+      return CacheMetrics{state->stats(), state->latencies()};
+    };
+  }
 
   // The Redis keys this cache uses for `key` (value, fill token): for tests and tools.
   [[nodiscard]] std::string remote_key(std::string_view key) const {

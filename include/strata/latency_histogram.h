@@ -27,6 +27,10 @@ class LatencyHistogram {
   [[nodiscard]] std::chrono::nanoseconds min() const noexcept;
   [[nodiscard]] std::chrono::nanoseconds max() const noexcept;
   [[nodiscard]] std::chrono::nanoseconds mean() const noexcept;
+  // The total of the recorded durations.
+  [[nodiscard]] std::chrono::nanoseconds sum() const noexcept {
+    return std::chrono::nanoseconds(static_cast<std::int64_t>(sum_));
+  }
   // The smallest recorded value v such that `pct` percent of the records are <= v (rounded to
   // its bucket's upper bound). 0 when empty. REQUIRES: 0 <= pct <= 100.
   [[nodiscard]] std::chrono::nanoseconds percentile(double pct) const noexcept;

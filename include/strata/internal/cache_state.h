@@ -44,6 +44,7 @@
 #include "strata/envelope.h"
 #include "strata/error.h"
 #include "strata/executor.h"
+#include "strata/internal/cache_metrics.h"
 #include "strata/internal/remote_store.h"
 #include "strata/local_cache.h"
 #include "strata/source.h"
@@ -194,28 +195,44 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
   template <typename F>
   std::optional<V> read(std::string_view key, F&& loader, bool owned) {
     check_key(key);
+    // Latency: L1 hits are sampled, gets below L1 always timed (internal/cache_metrics.h).
+    const bool sampled = CacheLatencyRecorder::sample();
+    const auto start = sampled ? CacheLatencyRecorder::now() : CacheLatencyRecorder::TimePoint();
     if (c_.l1) {
       if (auto hit = c_.l1->lookup(key)) {
         l1_hits_.fetch_add(1, std::memory_order_relaxed);
         if (!hit->value) negative_hits_.fetch_add(1, std::memory_order_relaxed);
         // Negative markers are not refreshed ahead: they simply expire (negative_ttl).
         if (hit->stale && hit->value && owned && c_.refresh_after) schedule_refresh(key);
+        if (sampled) latencies_.record_get(CacheLayer::kL1, start);
         return std::move(hit->value);
       }
       l1_misses_.fetch_add(1, std::memory_order_relaxed);
+      const auto below_start = sampled ? start : CacheLatencyRecorder::now();
       const std::uint64_t gen = generation(key);
       bool negative = false;
+      CacheLayer answered = CacheLayer::kL1;  // stays so when another thread's load answered
       auto result = c_.l1->get_or_load(key, [&](std::string_view k) -> std::optional<L1Value> {
         Below below = read_below(k, loader, owned);
+        answered = below.loaded ? CacheLayer::kSource : CacheLayer::kL2;
         if (below.value) return L1Value(std::move(below.value));
         negative = below.cache_negative;
         return std::nullopt;  // not cached by get_or_load: a negative marker gets its own TTL
       });
       if (negative && c_.negative_ttl) put_l1_if(key, L1Value(), gen, *c_.negative_ttl);
+      latencies_.record_get(answered, below_start);
       if (!result) return std::nullopt;
       return std::move(*result);
     }
-    return single_flight(key, [&] { return read_below(key, loader, owned).value; });
+    const auto below_start = sampled ? start : CacheLatencyRecorder::now();
+    CacheLayer answered = CacheLayer::kSource;  // a follower of another thread's load
+    auto value = single_flight(key, [&] {
+      Below below = read_below(key, loader, owned);
+      answered = below.loaded ? CacheLayer::kSource : CacheLayer::kL2;
+      return std::move(below.value);
+    });
+    latencies_.record_get(answered, below_start);
+    return value;
   }
 
   std::vector<std::optional<V>> get_many(std::span<const std::string> keys) {
@@ -458,6 +475,9 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
     return s;
   }
 
+  // The get and load latency summaries (strata/metrics.h).
+  [[nodiscard]] CacheLatencies latencies() const { return latencies_.summaries(); }
+
   [[nodiscard]] RemoteStore* remote() noexcept { return c_.l2.get(); }
   [[nodiscard]] LocalCache<L1Value>* local() noexcept { return c_.l1 ? &*c_.l1 : nullptr; }
 
@@ -465,6 +485,7 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
   struct Below {
     std::optional<V> value;
     bool cache_negative = false;  // "not found" worth a negative marker in L1
+    bool loaded = false;          // the loader ran (else L2 answered)
   };
 
   struct Flight {
@@ -628,7 +649,7 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
       const auto start = c_.clock->now();
       std::optional<V> value = load_counted(key, loader);
       fill_l2(key, token, value, c_.clock->now() - start);
-      return Below{std::move(value), !value};
+      return Below{std::move(value), !value, true};
     }
   }
 
@@ -641,8 +662,10 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
         return std::move(pending->value);
       }
     }
+    const auto start = CacheLatencyRecorder::now();
     try {
       std::optional<V> value = loader(key);
+      latencies_.record_load(CacheLatencyRecorder::now() - start);
       source_loads_.fetch_add(1, std::memory_order_relaxed);
       if (!value) source_not_found_.fetch_add(1, std::memory_order_relaxed);
       return value;
@@ -814,6 +837,7 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
   }
 
   CacheConfig<V> c_;
+  CacheLatencyRecorder latencies_;
   std::array<Stripe, kStripes> stripes_;
   std::array<std::mutex, kStripes> write_locks_;
   std::mutex flights_mutex_;
