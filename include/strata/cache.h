@@ -43,6 +43,7 @@
 #include "strata/metrics.h"
 #include "strata/redis_client.h"
 #include "strata/source.h"
+#include "strata/stampede.h"
 
 namespace strata {
 
@@ -225,6 +226,10 @@ class Cache {
   [[nodiscard]] std::string remote_token_key(std::string_view key) const {
     return state_->remote() ? state_->remote()->token_key(key) : std::string();
   }
+  // The Redis key of the lease on a miss of `key` (docs/stampede.md).
+  [[nodiscard]] std::string remote_lock_key(std::string_view key) const {
+    return state_->remote() ? state_->remote()->lock_key(key) : std::string();
+  }
 
  private:
   friend class CacheBuilder<V>;
@@ -333,6 +338,31 @@ class CacheBuilder {
     refresh_after_ = after;
     return *this;
   }
+  // Stampede protection (docs/stampede.md). The lease on a miss: one source load per key across
+  // processes; the others wait for its value up to wait_deadline, then load. Needs remote().
+  CacheBuilder& lease(LeaseOptions options) {
+    options.validate();
+    lease_ = std::move(options);
+    return *this;
+  }
+  // XFetch: an L2 read recomputes early (in the background, one process through the refresh
+  // lease) with probability exp(-(expiry - now) / (compute_time * beta)). Needs remote() with
+  // the envelope format and a source or loader.
+  CacheBuilder& xfetch(XFetchOptions options = {}) {
+    options.validate();
+    xfetch_ = std::move(options);
+    return *this;
+  }
+  // Stale-if-error: L2 keeps values `bound` past their hard TTL; a read past it is a miss, but
+  // if the source then fails the stale value is served (stats().stampede.stale_if_error_served).
+  // Needs remote() with the envelope format.
+  CacheBuilder& stale_if_error(std::chrono::milliseconds bound) {
+    if (bound <= std::chrono::milliseconds::zero()) {
+      throw InvalidArgumentError("CacheBuilder: stale_if_error must be > 0");
+    }
+    stale_if_error_ = bound;
+    return *this;
+  }
   // The breaker in front of L2 (default: open after 5 consecutive failures, probe after 1 s).
   CacheBuilder& circuit_breaker(BreakerOptions options) {
     options.validate();
@@ -412,6 +442,7 @@ class CacheBuilder {
             "no soft expiry)");
       }
     }
+    validate_stampede();
     internal::CacheConfig<V> config;
     config.clock_injected = clock_ != nullptr;
     config.clock = clock_ ? clock_ : std::shared_ptr<const Clock>(std::make_shared<SteadyClock>());
@@ -445,9 +476,12 @@ class CacheBuilder {
     config.coherence = coherence_;
     config.max_key_size = max_key_size_;
     config.max_value_size = max_value_size_;
+    config.lease = lease_;
+    config.xfetch = xfetch_;
+    config.stale_if_error = stale_if_error_.value_or(std::chrono::milliseconds::zero());
     std::shared_ptr<ThreadPoolExecutor> owned;
     std::shared_ptr<Executor> executor = executor_;
-    if (!executor && refresh_after_) {
+    if (!executor && (refresh_after_ || xfetch_)) {
       owned = std::make_shared<ThreadPoolExecutor>(1);
       executor = owned;
     }
@@ -458,6 +492,24 @@ class CacheBuilder {
 
  private:
   using L1Value = std::optional<V>;
+
+  void validate_stampede() const {
+    const bool envelope = !(encode_ && plain_);
+    if (lease_ && !remote_) throw InvalidArgumentError("CacheBuilder: lease needs remote()");
+    if (xfetch_) {
+      if (!remote_ || !envelope) {
+        throw InvalidArgumentError(
+            "CacheBuilder: xfetch needs remote() with the envelope format (compute time)");
+      }
+      if (!source_ && !loader_) {
+        throw InvalidArgumentError("CacheBuilder: xfetch needs a source or a loader");
+      }
+    }
+    if (stale_if_error_ && (!remote_ || !envelope)) {
+      throw InvalidArgumentError(
+          "CacheBuilder: stale_if_error needs remote() with the envelope format (hard expiry)");
+    }
+  }
 
   LocalCache<L1Value> build_local(const LocalTierOptions& o,
                                   const std::shared_ptr<const Clock>& clock) const {
@@ -495,6 +547,9 @@ class CacheBuilder {
   bool guarded_fills_ = true;
   std::optional<std::chrono::milliseconds> negative_ttl_;
   std::optional<std::chrono::nanoseconds> refresh_after_;
+  std::optional<LeaseOptions> lease_;
+  std::optional<XFetchOptions> xfetch_;
+  std::optional<std::chrono::milliseconds> stale_if_error_;
   BreakerOptions breaker_;
   L1Coherence coherence_ = L1Coherence::kNone;
   std::size_t max_key_size_ = 65535;

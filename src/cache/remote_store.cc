@@ -28,6 +28,27 @@ redis.call('DEL', KEYS[2])
 return 1
 )lua"};
 
+// KEYS[1] value, KEYS[2] lock; ARGV[1] token, ARGV[2] ttl in ms, ARGV[3] bytes to ignore.
+// {1, value}: the value is there; {2}: the lease is the caller's; {0}: someone else holds it.
+const RedisScript kProbeLease{R"lua(
+local v = redis.call('GET', KEYS[1])
+if v and v ~= ARGV[3] then
+  return {1, v}
+end
+if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return {2}
+end
+return {0}
+)lua"};
+
+// KEYS[1] lock; ARGV[1] token. Only the holder releases its lease.
+const RedisScript kCompareAndDelete{R"lua(
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+)lua"};
+
 std::string random_salt() {
   std::random_device device;
   const std::uint64_t a = (static_cast<std::uint64_t>(device()) << 32) | device();
@@ -63,6 +84,10 @@ std::string RemoteStore::token_key(std::string_view key) const {
 
 std::string RemoteStore::refresh_key(std::string_view key) const {
   return value_key(key) + ":refresh";
+}
+
+std::string RemoteStore::lock_key(std::string_view key) const {
+  return value_key(key) + ":lock";
 }
 
 // A call goes to Redis only when the breaker allows it and no deferred delete is pending: those
@@ -285,24 +310,70 @@ void RemoteStore::drop_corrupted(std::string_view key) {
   (void)remove(key);
 }
 
-bool RemoteStore::claim_refresh(std::string_view key, std::chrono::milliseconds lease) {
-  if (!allow()) return false;
+std::optional<std::string> RemoteStore::claim_refresh(std::string_view key,
+                                                      std::chrono::milliseconds lease) {
+  if (!allow()) return std::nullopt;
   try {
+    std::string token = new_token();
     const bool claimed =
-        client_.set(refresh_key(key), "1",
+        client_.set(refresh_key(key), token,
                     SetOptions{.ttl = lease, .condition = SetOptions::Condition::kIfAbsent});
     succeeded();
-    return claimed;
+    if (!claimed) return std::nullopt;
+    return token;
   } catch (const Error&) {
     failed();
-    return false;
+    return std::nullopt;
   }
 }
 
-void RemoteStore::release_refresh(std::string_view key) {
+void RemoteStore::release_refresh(std::string_view key, const std::string& token) {
   if (!allow()) return;
   try {
-    (void)client_.del(refresh_key(key));
+    const std::string rkey = refresh_key(key);
+    (void)client_.eval(kCompareAndDelete, {std::string_view(rkey)}, {std::string_view(token)});
+    succeeded();
+  } catch (const Error&) {
+    failed();
+  }
+}
+
+LeaseProbe RemoteStore::probe_lease(std::string_view key, std::chrono::milliseconds ttl,
+                                    std::string_view ignore_bytes) {
+  LeaseProbe probe;
+  if (!allow()) return probe;
+  try {
+    std::string token = new_token();
+    const std::string vkey = value_key(key);
+    const std::string lkey = lock_key(key);
+    const std::string px = std::to_string(ttl.count());
+    const RedisReply reply =
+        client_.eval(kProbeLease, {std::string_view(vkey), std::string_view(lkey)},
+                     {std::string_view(token), std::string_view(px), ignore_bytes});
+    succeeded();
+    if (!reply.is_array() || reply.elements.empty() || !reply.elements[0].is_integer()) {
+      throw ProtocolError("lease probe: unexpected reply");
+    }
+    probe.ok = true;
+    const long long kind = reply.elements[0].integer;
+    if (kind == 1 && reply.elements.size() == 2) {
+      probe.bytes = reply.elements[1].str;
+      counters_.hits.fetch_add(1, std::memory_order_relaxed);
+    } else if (kind == 2) {
+      probe.token = std::move(token);
+    }
+    return probe;
+  } catch (const Error&) {
+    failed();
+    return LeaseProbe{};
+  }
+}
+
+void RemoteStore::release_lease(std::string_view key, const std::string& token) {
+  if (!allow()) return;
+  try {
+    const std::string lkey = lock_key(key);
+    (void)client_.eval(kCompareAndDelete, {std::string_view(lkey)}, {std::string_view(token)});
     succeeded();
   } catch (const Error&) {
     failed();

@@ -29,12 +29,14 @@
 #include <optional>
 #include <random>
 #include <span>
+#include <thread>
 #include <string>
 #include <string_view>
 #include <type_traits>
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "strata/cache_stats.h"
@@ -48,6 +50,7 @@
 #include "strata/internal/remote_store.h"
 #include "strata/local_cache.h"
 #include "strata/source.h"
+#include "strata/stampede.h"
 #include "strata/write_behind_sink.h"
 
 namespace strata {
@@ -99,6 +102,16 @@ struct TieredCacheStats {
   std::uint64_t write_behind_enqueued = 0;  // puts and erases handed to the sink
   // Source loads answered by the sink instead: a write acknowledged but not yet flushed.
   std::uint64_t write_behind_pending_reads = 0;
+  // Stampede protection (docs/stampede.md).
+  struct Stampede {
+    std::uint64_t lease_acquired = 0;   // misses that took the cross-process lease and loaded
+    std::uint64_t lease_waits = 0;      // misses that found the lease held and waited
+    std::uint64_t lease_wait_hits = 0;  // waits that ended with the holder's value
+    std::uint64_t lease_timeouts = 0;   // waits that reached wait_deadline (then loaded)
+    std::uint64_t stale_served = 0;     // reads answered past the soft TTL (refresh scheduled)
+    std::uint64_t stale_if_error_served = 0;  // source errors answered with a stale value
+    std::uint64_t early_refreshes = 0;  // XFetch decisions to recompute before expiry
+  } stampede;
 };
 
 namespace internal {
@@ -164,6 +177,11 @@ struct CacheConfig {
   bool guarded_fills = true;
   std::optional<std::chrono::milliseconds> negative_ttl;
   std::optional<std::chrono::nanoseconds> refresh_after;
+  std::optional<LeaseOptions> lease;    // the lease on a miss (needs l2)
+  std::optional<XFetchOptions> xfetch;  // XFetch on L2 reads (needs l2, the envelope, a loader)
+  // Stale-if-error: L2 keeps values this long past their hard expiry (the envelope's), to be
+  // served when the source fails. Zero: off.
+  std::chrono::milliseconds stale_if_error{0};
   L1Coherence coherence = L1Coherence::kNone;
   std::size_t max_key_size = 65535;              // bytes; longer keys: InvalidArgumentError
   std::size_t max_value_size = 16 * 1024 * 1024;  // encoded L2 bytes; larger: not stored in L2
@@ -179,7 +197,9 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
  public:
   using L1Value = std::optional<V>;
 
-  explicit CacheState(CacheConfig<V> config) : c_(std::move(config)) {}
+  explicit CacheState(CacheConfig<V> config)
+      : c_(std::move(config)),
+        xfetch_rng_(c_.xfetch && c_.xfetch->seed != 0 ? c_.xfetch->seed : std::random_device{}()) {}
 
   [[nodiscard]] bool has_loader() const noexcept { return c_.source || c_.loader; }
 
@@ -203,7 +223,10 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
         l1_hits_.fetch_add(1, std::memory_order_relaxed);
         if (!hit->value) negative_hits_.fetch_add(1, std::memory_order_relaxed);
         // Negative markers are not refreshed ahead: they simply expire (negative_ttl).
-        if (hit->stale && hit->value && owned && c_.refresh_after) schedule_refresh(key);
+        if (hit->stale && hit->value && owned && c_.refresh_after) {
+          stale_served_.fetch_add(1, std::memory_order_relaxed);
+          schedule_refresh(key);
+        }
         if (sampled) latencies_.record_get(CacheLayer::kL1, start);
         return std::move(hit->value);
       }
@@ -472,6 +495,13 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
     s.refresh_failures = load(refresh_failures_);
     s.write_behind_enqueued = load(write_behind_enqueued_);
     s.write_behind_pending_reads = load(write_behind_pending_reads_);
+    s.stampede.lease_acquired = load(lease_acquired_);
+    s.stampede.lease_waits = load(lease_waits_);
+    s.stampede.lease_wait_hits = load(lease_wait_hits_);
+    s.stampede.lease_timeouts = load(lease_timeouts_);
+    s.stampede.stale_served = load(stale_served_);
+    s.stampede.stale_if_error_served = load(stale_if_error_served_);
+    s.stampede.early_refreshes = load(early_refreshes_);
     return s;
   }
 
@@ -614,40 +644,162 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
       const auto ttl = jittered_l2_ttl();
       std::string bytes = encode_now(*value, compute_time, ttl);
       if (bytes.size() > c_.max_value_size) return;  // too large for L2: served from L1/source
-      (void)c_.l2->fill(key, token, bytes, ttl);
+      (void)c_.l2->fill(key, token, bytes, ttl + c_.stale_if_error);
     } else if (c_.negative_ttl) {
       (void)c_.l2->fill(key, token, kNegativeMarker, *c_.negative_ttl);
     }
   }
 
-  // L2, then the loader. Single-flight is the caller's job.
+  // Past its hard expiry (the envelope's): only seen when stale-if-error keeps values in L2
+  // longer than their TTL. Such a value is a miss, kept as the stale-if-error fallback.
+  [[nodiscard]] bool hard_expired(const StoredValue<V>& stored) const {
+    return c_.stale_if_error > std::chrono::milliseconds::zero() && stored.times &&
+           stored.times->hard_expiry && *stored.times->hard_expiry <= wall_now();
+  }
+
+  // u in (0, 1] for XFetch: the injected function, else this cache's generator.
+  [[nodiscard]] double xfetch_random() {
+    if (c_.xfetch->random) return c_.xfetch->random();
+    std::lock_guard lock(xfetch_mutex_);
+    return 1.0 - std::uniform_real_distribution<double>(0.0, 1.0)(xfetch_rng_);
+  }
+
+  // XFetch (strata/stampede.h) on a value read from L2, against its hard expiry.
+  [[nodiscard]] bool xfetch_due(const StoredValue<V>& stored) {
+    if (!c_.xfetch || !stored.times || !stored.times->hard_expiry) return false;
+    return xfetch_should_refresh(wall_now().time_since_epoch(),
+                                 stored.times->hard_expiry->time_since_epoch(),
+                                 stored.times->compute_time, c_.xfetch->beta, xfetch_random());
+  }
+
+  // Interprets bytes read from L2: a negative marker, a value (serving it stale past its soft
+  // TTL or early under XFetch, with one refresh scheduled), or nothing usable (corrupted, or past
+  // its hard expiry: then `stale` keeps it for stale-if-error).
+  std::optional<Below> use_remote(std::string_view key, const std::string& bytes, bool owned,
+                                  std::optional<V>& stale, std::string& stale_bytes) {
+    if (bytes == kNegativeMarker) {
+      negative_hits_.fetch_add(1, std::memory_order_relaxed);
+      return Below{std::nullopt, true};
+    }
+    try {
+      StoredValue<V> stored = c_.decode(bytes);
+      if (hard_expired(stored)) {
+        stale_bytes = bytes;  // the lease probe looks past it
+        if (wall_now() - *stored.times->hard_expiry <= c_.stale_if_error) {
+          stale = std::move(stored.value);
+        }
+        return std::nullopt;
+      }
+      if (owned && soft_expired(stored)) {
+        stale_served_.fetch_add(1, std::memory_order_relaxed);
+        schedule_refresh(key);
+      } else if (owned && xfetch_due(stored)) {
+        early_refreshes_.fetch_add(1, std::memory_order_relaxed);
+        schedule_refresh(key, stored.times->computed_at);
+      }
+      return Below{std::move(stored.value), false};
+    } catch (const CorruptedError&) {
+      c_.l2->drop_corrupted(key);
+      return std::nullopt;
+    }
+  }
+
+  // Releases the lease on a miss when the load is over (or failed).
+  struct LeaseRelease {
+    RemoteStore* l2 = nullptr;
+    std::string_view key;
+    std::optional<std::string> token;
+    LeaseRelease() = default;
+    LeaseRelease(const LeaseRelease&) = delete;
+    LeaseRelease& operator=(const LeaseRelease&) = delete;
+    ~LeaseRelease() {
+      if (!token) return;
+      try {
+        l2->release_lease(key, *token);
+      } catch (...) {  // best effort: the lease then ends by expiry
+      }
+    }
+  };
+
+  // The lease on a miss: takes it (true: this caller loads), or waits for the holder's value
+  // with backoff up to the deadline (a Below: the value arrived). After the deadline, or when L2
+  // cannot be asked, returns false with no lease: the caller loads without it (the fallback).
+  std::variant<bool, Below> await_lease(std::string_view key, bool owned, std::optional<V>& stale,
+                                        std::string& stale_bytes, LeaseRelease& release) {
+    const LeaseOptions& o = *c_.lease;
+    const auto deadline = std::chrono::steady_clock::now() + o.wait_deadline;
+    auto backoff = o.initial_backoff;
+    bool waited = false;
+    for (;;) {
+      LeaseProbe probe = c_.l2->probe_lease(key, o.ttl, stale_bytes);
+      if (!probe.ok) return false;
+      if (probe.token) {
+        lease_acquired_.fetch_add(1, std::memory_order_relaxed);
+        release.l2 = c_.l2.get();
+        release.key = key;
+        release.token = std::move(probe.token);
+        return true;
+      }
+      if (probe.bytes) {
+        const std::string before = stale_bytes;
+        if (auto hit = use_remote(key, *probe.bytes, owned, stale, stale_bytes)) {
+          if (waited) lease_wait_hits_.fetch_add(1, std::memory_order_relaxed);
+          return std::move(*hit);
+        }
+        // Past its hard expiry (newly learned: probe again at once, looking past it) or
+        // corrupted (deleted): probe again, after the backoff when this repeats.
+        if (stale_bytes != before) continue;
+      }
+      if (!waited) {
+        lease_waits_.fetch_add(1, std::memory_order_relaxed);
+        waited = true;
+      }
+      const auto now = std::chrono::steady_clock::now();
+      if (now >= deadline) {
+        lease_timeouts_.fetch_add(1, std::memory_order_relaxed);
+        return false;
+      }
+      std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(backoff,
+                                                                               deadline - now));
+      backoff = std::min(backoff * 2, o.max_backoff);
+    }
+  }
+
+  // L2, then the loader. Single-flight is the caller's job; the lease (when configured) makes
+  // it one load across processes.
   template <typename F>
   Below read_below(std::string_view key, F& loader, bool owned) {
     std::optional<std::string> token;
+    std::optional<V> stale;   // past its hard expiry, within the stale-if-error bound
+    std::string stale_bytes;  // its bytes (the lease probe looks past them)
+    LeaseRelease lease;
     if (c_.l2) {
       RemoteRead read = c_.l2->get(key);
       if (read.ok && read.bytes) {
-        if (*read.bytes == kNegativeMarker) {
-          negative_hits_.fetch_add(1, std::memory_order_relaxed);
-          return Below{std::nullopt, true};
-        }
-        try {
-          StoredValue<V> stored = c_.decode(*read.bytes);
-          if (owned && soft_expired(stored)) schedule_refresh(key);
-          return Below{std::move(stored.value), false};
-        } catch (const CorruptedError&) {
-          c_.l2->drop_corrupted(key);
+        if (auto hit = use_remote(key, *read.bytes, owned, stale, stale_bytes)) {
+          return std::move(*hit);
         }
       }
       if constexpr (!std::is_same_v<std::remove_cvref_t<F>, std::nullptr_t>) {
+        if (read.ok && c_.lease) {
+          auto outcome = await_lease(key, owned, stale, stale_bytes, lease);
+          if (auto* below = std::get_if<Below>(&outcome)) return std::move(*below);
+        }
         if (read.ok && c_.guarded_fills) token = c_.l2->begin_fill(key, c_.fill_lease);
       }
     }
     if constexpr (std::is_same_v<std::remove_cvref_t<F>, std::nullptr_t>) {
-      return Below{};
+      return Below{};  // a cache-only read: past the hard TTL is a miss
     } else {
       const auto start = c_.clock->now();
-      std::optional<V> value = load_counted(key, loader);
+      std::optional<V> value;
+      try {
+        value = load_counted(key, loader);
+      } catch (...) {
+        if (!stale) throw;
+        stale_if_error_served_.fetch_add(1, std::memory_order_relaxed);
+        return Below{std::move(stale), false};
+      }
       fill_l2(key, token, value, c_.clock->now() - start);
       return Below{std::move(value), !value, true};
     }
@@ -692,7 +844,7 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
              bool drop_l1_on_l2_failure) {
     bool l2_ok = true;
     if (c_.l2 && encoded) {
-      l2_ok = c_.l2->write(key, encoded->bytes, encoded->ttl);
+      l2_ok = c_.l2->write(key, encoded->bytes, encoded->ttl + c_.stale_if_error);
       if (!l2_ok) {
         l2_write_failures_.fetch_add(1, std::memory_order_relaxed);
         (void)c_.l2->remove(key);
@@ -752,7 +904,9 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
 
   // Refresh-ahead: at most one reload per key at a time in this process (L1's refresh claim,
   // or the set below without L1), on the executor; the old value is served meanwhile.
-  void schedule_refresh(std::string_view key) {
+  // `seen`: the computed_at of the value that triggered an XFetch refresh (an L2 value computed
+  // later means another process refreshed it already); nullopt: a soft-TTL refresh.
+  void schedule_refresh(std::string_view key, std::optional<EnvelopeTime> seen = std::nullopt) {
     if (c_.l1) {
       if (!c_.l1->begin_refresh(key)) return;
     } else {
@@ -766,13 +920,13 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
     }
     refreshes_scheduled_.fetch_add(1, std::memory_order_relaxed);
     std::weak_ptr<CacheState> weak = this->weak_from_this();
-    executor->execute([weak, k = std::string(key)]() noexcept {
-      if (auto self = weak.lock()) self->refresh(k);
+    executor->execute([weak, k = std::string(key), seen]() noexcept {
+      if (auto self = weak.lock()) self->refresh(k, seen);
     });
   }
 
-  void refresh(const std::string& key) noexcept {
-    bool claimed = false;
+  void refresh(const std::string& key, std::optional<EnvelopeTime> seen) noexcept {
+    std::optional<std::string> claimed;
     try {
       const std::uint64_t gen = generation(key);
       std::optional<V> fresh;
@@ -785,14 +939,16 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
         if (read.ok && read.bytes && *read.bytes != kNegativeMarker) {
           try {
             StoredValue<V> stored = c_.decode(*read.bytes);
-            if (!soft_expired(stored)) fresh = std::move(stored.value);
+            const bool newer = seen ? stored.times && stored.times->computed_at > *seen
+                                    : !soft_expired(stored) && !hard_expired(stored);
+            if (newer) fresh = std::move(stored.value);
           } catch (const CorruptedError&) {
             c_.l2->drop_corrupted(key);
           }
         }
         if (!fresh && read.ok) {
           claimed = c_.l2->claim_refresh(key, c_.fill_lease);
-          skip = !claimed;
+          skip = !claimed.has_value();
           if (claimed && c_.guarded_fills) token = c_.l2->begin_fill(key, c_.fill_lease);
         }
       }
@@ -821,7 +977,7 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
       refresh_failures_.fetch_add(1, std::memory_order_relaxed);
     }
     try {
-      if (claimed) c_.l2->release_refresh(key);
+      if (claimed) c_.l2->release_refresh(key, *claimed);
       release_refresh_claim(key);
     } catch (...) {
     }
@@ -848,6 +1004,11 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
       source_not_found_{0}, source_load_errors_{0}, source_writes_{0}, source_write_errors_{0},
       l2_write_failures_{0}, refreshes_scheduled_{0}, refreshes_{0}, refresh_failures_{0},
       write_behind_enqueued_{0}, write_behind_pending_reads_{0};
+  // Stampede protection (docs/stampede.md).
+  std::atomic<std::uint64_t> lease_acquired_{0}, lease_waits_{0}, lease_wait_hits_{0},
+      lease_timeouts_{0}, stale_served_{0}, stale_if_error_served_{0}, early_refreshes_{0};
+  std::mutex xfetch_mutex_;
+  std::mt19937_64 xfetch_rng_;
 };
 
 }  // namespace internal

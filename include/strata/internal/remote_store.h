@@ -30,6 +30,14 @@ struct RemoteRead {
   bool ok = false;
 };
 
+// What a lease probe found (RemoteStore::probe_lease): the value, the lease, or neither (another
+// process holds the lease). `ok` is false when L2 could not be asked.
+struct LeaseProbe {
+  bool ok = false;
+  std::optional<std::string> bytes;  // the value was there
+  std::optional<std::string> token;  // the lease was granted to this caller
+};
+
 struct RemoteCounters {
   std::uint64_t hits = 0;
   std::uint64_t misses = 0;
@@ -56,6 +64,8 @@ class RemoteStore {
   [[nodiscard]] std::string value_key(std::string_view key) const;
   [[nodiscard]] std::string token_key(std::string_view key) const;
   [[nodiscard]] std::string refresh_key(std::string_view key) const;
+  // The lease on a miss (docs/stampede.md): prefix + "{" + key + "}:lock".
+  [[nodiscard]] std::string lock_key(std::string_view key) const;
 
   [[nodiscard]] RemoteRead get(std::string_view key);
   // One MGET (split per node in a cluster). `ok` false: every key counts as unavailable.
@@ -81,11 +91,20 @@ class RemoteStore {
   bool remove(std::string_view key);
   // Deletes an undecodable value (best effort) and counts it.
   void drop_corrupted(std::string_view key);
-  // Claims the cross-process refresh lease of `key` (SET NX PX). False if another process holds
-  // it or L2 is unavailable.
-  bool claim_refresh(std::string_view key, std::chrono::milliseconds lease);
-  // Releases a lease claim_refresh() granted (best effort).
-  void release_refresh(std::string_view key);
+  // Claims the cross-process refresh lease of `key` (SET token NX PX). nullopt if another
+  // process holds it or L2 is unavailable.
+  [[nodiscard]] std::optional<std::string> claim_refresh(std::string_view key,
+                                                         std::chrono::milliseconds lease);
+  // Releases a lease claim_refresh() granted, only if it still holds `token` (best effort).
+  void release_refresh(std::string_view key, const std::string& token);
+  // One atomic step of the lease on a miss (Lua): the value if L2 holds one other than
+  // `ignore_bytes` (a value past its hard expiry the caller already has; empty: none), else the
+  // lease (SET lock token NX PX ttl) if no one holds it, else neither.
+  [[nodiscard]] LeaseProbe probe_lease(std::string_view key, std::chrono::milliseconds ttl,
+                                       std::string_view ignore_bytes);
+  // Releases a lease probe_lease() granted, only if it still holds `token` (compare-and-delete
+  // in Lua; best effort: a lease that cannot be released ends by expiry).
+  void release_lease(std::string_view key, const std::string& token);
 
   [[nodiscard]] RemoteCounters counters() const;
   [[nodiscard]] BreakerState breaker_state() const { return breaker_.state(); }
