@@ -41,6 +41,7 @@
 #include "strata/internal/cache_state.h"
 #include "strata/local_cache.h"
 #include "strata/redis_client.h"
+#include "strata/redis_tracking.h"
 #include "strata/source.h"
 
 namespace strata {
@@ -212,6 +213,9 @@ class Cache {
   [[nodiscard]] std::string remote_token_key(std::string_view key) const {
     return state_->remote() ? state_->remote()->token_key(key) : std::string();
   }
+  // L1Coherence::kTracking's invalidation side (nullptr in other modes): its invalidation
+  // connections and counters, for tests and tools.
+  [[nodiscard]] RedisTracking* redis_tracking() const { return state_->redis_tracking(); }
 
  private:
   friend class CacheBuilder<V>;
@@ -332,6 +336,18 @@ class CacheBuilder {
     coherence_ = mode;
     return *this;
   }
+  // kTracking with options (BCAST and its prefixes, the health-check interval), e.g.
+  //   .coherence(L1Coherence::kTracking, {.bcast = true})  // prefixes: the key_prefix
+  // The RedisClient given to remote() must serve no other tracking cache (docs/coherence.md).
+  CacheBuilder& coherence(L1Coherence mode, TrackingOptions options) {
+    if (mode != L1Coherence::kTracking) {
+      throw InvalidArgumentError("CacheBuilder: TrackingOptions need L1Coherence::kTracking");
+    }
+    options.validate();
+    coherence_ = mode;
+    tracking_ = std::move(options);
+    return *this;
+  }
   // The clock for L1 expiry, the breaker's cool-down and the envelope's timestamps (default:
   // steady clock for L1 and breaker, system clock for envelope times).
   CacheBuilder& clock(std::shared_ptr<const Clock> clock) {
@@ -362,8 +378,8 @@ class CacheBuilder {
     if (coherence_ != L1Coherence::kNone && !(local_ && remote_)) {
       throw InvalidArgumentError("CacheBuilder: coherence needs both local() and remote()");
     }
-    if (coherence_ != L1Coherence::kNone) {
-      // The bus (kBus) and Redis tracking (kTracking) are being built (issues 7 and 8).
+    if (coherence_ == L1Coherence::kBus) {
+      // The bus (kBus) is being built (issue 7).
       throw InvalidArgumentError("CacheBuilder: this coherence mode is not available yet");
     }
     if (refresh_after_) {
@@ -413,6 +429,10 @@ class CacheBuilder {
     config.negative_ttl = negative_ttl_;
     config.refresh_after = refresh_after_;
     config.coherence = coherence_;
+    config.tracking = tracking_;
+    if (config.tracking.bcast && config.tracking.prefixes.empty() && !prefix_.empty()) {
+      config.tracking.prefixes.push_back(prefix_);
+    }
     std::shared_ptr<ThreadPoolExecutor> owned;
     std::shared_ptr<Executor> executor = executor_;
     if (!executor && refresh_after_) {
@@ -464,6 +484,7 @@ class CacheBuilder {
   std::optional<std::chrono::nanoseconds> refresh_after_;
   BreakerOptions breaker_;
   L1Coherence coherence_ = L1Coherence::kNone;
+  TrackingOptions tracking_;
   std::shared_ptr<const Clock> clock_;
   std::shared_ptr<Executor> executor_;
 };

@@ -14,6 +14,11 @@
 //  - put/erase of keys of one stripe are serialized in this process (write_locks_), so two
 //    writers of one key cannot leave the source with one value and a cache with the other.
 //    Writers in different processes are not serialized (docs/patterns.md).
+//  - L1Coherence::kTracking (docs/coherence.md): L1 holds only values read from L2 through a
+//    tracked connection, so that the server invalidates them: a value loaded from the source
+//    (its L2 fill would invalidate our own tracking at once) or read while L2 failed does not
+//    fill L1, and writes drop the key from L1 instead of storing it (a write does not track
+//    the key). Invalidations call drop_local / flush_local.
 #pragma once
 
 #include <algorithm>
@@ -46,6 +51,7 @@
 #include "strata/executor.h"
 #include "strata/internal/remote_store.h"
 #include "strata/local_cache.h"
+#include "strata/redis_tracking.h"
 #include "strata/source.h"
 #include "strata/write_behind_sink.h"
 
@@ -96,6 +102,7 @@ struct TieredCacheStats {
   std::uint64_t refreshes = 0;              // refresh-ahead reloads that completed
   std::uint64_t refresh_failures = 0;       // reloads that failed (the old value stays)
   std::uint64_t write_behind_enqueued = 0;  // puts and erases handed to the sink
+  TrackingStats tracking;                   // L1Coherence::kTracking (zero otherwise)
 };
 
 namespace internal {
@@ -162,6 +169,7 @@ struct CacheConfig {
   std::optional<std::chrono::milliseconds> negative_ttl;
   std::optional<std::chrono::nanoseconds> refresh_after;
   L1Coherence coherence = L1Coherence::kNone;
+  TrackingOptions tracking;  // kTracking
   std::shared_ptr<const Clock> clock;
   bool clock_injected = false;
   // Weak: the Cache object owns the executor, so that the state (which a running refresh may
@@ -174,7 +182,17 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
  public:
   using L1Value = std::optional<V>;
 
-  explicit CacheState(CacheConfig<V> config) : c_(std::move(config)) {}
+  explicit CacheState(CacheConfig<V> config) : c_(std::move(config)) {
+    if (c_.coherence == L1Coherence::kTracking && c_.l1 && c_.l2) {
+      RedisTracking::Listener listener;
+      listener.invalidate = [this](std::string_view redis_key) {
+        const auto key = c_.l2->cache_key_of(redis_key);
+        if (key && !key->empty()) drop_local(*key);
+      };
+      listener.flush = [this] { flush_local(); };
+      tracking_ = std::make_unique<RedisTracking>(c_.l2->client(), c_.tracking, std::move(listener));
+    }
+  }
 
   [[nodiscard]] bool has_loader() const noexcept { return c_.source || c_.loader; }
 
@@ -203,8 +221,11 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
       bool negative = false;
       auto result = c_.l1->get_or_load(key, [&](std::string_view k) -> std::optional<L1Value> {
         Below below = read_below(k, loader, owned);
+        // Tracking: a value not read from L2 is not tracked; erase() during the load makes
+        // get_or_load return it without caching it.
+        if (tracking() && !below.from_l2) (void)c_.l1->erase(k);
         if (below.value) return L1Value(std::move(below.value));
-        negative = below.cache_negative;
+        negative = below.cache_negative && (!tracking() || below.from_l2);
         return std::nullopt;  // not cached by get_or_load: a negative marker gets its own TTL
       });
       if (negative && c_.negative_ttl) put_l1_if(key, L1Value(), gen, *c_.negative_ttl);
@@ -244,6 +265,7 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
       for (const std::size_t i : missing) l2_keys.push_back(keys[i]);
       bool ok = false;
       auto values = c_.l2->mget(l2_keys, ok);
+      if (!ok && tracking()) gens.assign(gens.size(), kNoFill);  // untracked: no L1 fills
       for (std::size_t j = 0; j < missing.size(); ++j) {
         const std::size_t i = missing[j];
         if (ok && values[j]) {
@@ -290,6 +312,7 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
     }
     for (std::size_t j = 0; j < to_load.size(); ++j) {
       const std::size_t i = to_load[j];
+      if (tracking()) gens[i] = kNoFill;  // loaded from the source: not tracked (see read())
       source_loads_.fetch_add(1, std::memory_order_relaxed);
       if (!loaded[j]) source_not_found_.fetch_add(1, std::memory_order_relaxed);
       fill_l2(load_keys[j], tokens[j], loaded[j], std::chrono::nanoseconds(0));
@@ -354,7 +377,11 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
         Stripe& stripe = stripe_for(key);
         std::lock_guard lock(stripe.mutex);
         ++stripe.generation;
-        if (c_.l1) c_.l1->put(key, L1Value());
+        if (c_.l1 && tracking()) {
+          (void)c_.l1->erase(key);  // see store()
+        } else if (c_.l1) {
+          c_.l1->put(key, L1Value());
+        }
         return;
       }
     }
@@ -427,17 +454,26 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
     s.refreshes = load(refreshes_);
     s.refresh_failures = load(refresh_failures_);
     s.write_behind_enqueued = load(write_behind_enqueued_);
+    if (tracking_) s.tracking = tracking_->stats();
     return s;
   }
 
   [[nodiscard]] RemoteStore* remote() noexcept { return c_.l2.get(); }
+  // kTracking's subscriber side (nullptr in other modes): for tests and tools.
+  [[nodiscard]] RedisTracking* redis_tracking() noexcept { return tracking_.get(); }
   [[nodiscard]] LocalCache<L1Value>* local() noexcept { return c_.l1 ? &*c_.l1 : nullptr; }
 
  private:
   struct Below {
     std::optional<V> value;
     bool cache_negative = false;  // "not found" worth a negative marker in L1
+    bool from_l2 = false;         // the answer came from L2 (so, with tracking, it is tracked)
   };
+
+  // A generation no stripe reaches: put_l1_if never stores with it.
+  static constexpr std::uint64_t kNoFill = ~std::uint64_t{0};
+
+  [[nodiscard]] bool tracking() const noexcept { return tracking_ != nullptr; }
 
   struct Flight {
     std::mutex mutex;
@@ -475,7 +511,7 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
                  std::optional<std::chrono::nanoseconds> ttl) {
     Stripe& stripe = stripe_for(key);
     std::lock_guard lock(stripe.mutex);
-    if (stripe.generation != gen) return;
+    if (gen == kNoFill || stripe.generation != gen) return;
     if (ttl) {
       c_.l1->put(key, std::move(value), *ttl);
     } else {
@@ -539,12 +575,12 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
       if (read.ok && read.bytes) {
         if (*read.bytes == kNegativeMarker) {
           negative_hits_.fetch_add(1, std::memory_order_relaxed);
-          return Below{std::nullopt, true};
+          return Below{std::nullopt, true, true};
         }
         try {
           StoredValue<V> stored = c_.decode(*read.bytes);
           if (owned && soft_expired(stored)) schedule_refresh(key);
-          return Below{std::move(stored.value), false};
+          return Below{std::move(stored.value), false, true};
         } catch (const CorruptedError&) {
           c_.l2->drop_corrupted(key);
         }
@@ -554,12 +590,13 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
       }
     }
     if constexpr (std::is_same_v<std::remove_cvref_t<F>, std::nullptr_t>) {
-      return Below{};
+      return Below{std::nullopt, false, false};
     } else {
       const auto start = c_.clock->now();
       std::optional<V> value = load_counted(key, loader);
       fill_l2(key, token, value, c_.clock->now() - start);
-      return Below{std::move(value), !value};
+      const bool negative = !value;
+      return Below{std::move(value), negative, false};
     }
   }
 
@@ -603,7 +640,9 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
     std::lock_guard lock(stripe.mutex);
     ++stripe.generation;
     if (!c_.l1) return;
-    if (l2_ok || !drop_l1_on_l2_failure) {
+    if (tracking()) {
+      (void)c_.l1->erase(key);  // the write did not track the key: the next read will
+    } else if (l2_ok || !drop_l1_on_l2_failure) {
       c_.l1->put(key, L1Value(value));
     } else {
       (void)c_.l1->erase(key);
@@ -675,7 +714,7 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
   void refresh(const std::string& key) noexcept {
     bool claimed = false;
     try {
-      const std::uint64_t gen = generation(key);
+      std::uint64_t gen = generation(key);
       std::optional<V> fresh;
       bool reloaded = false;
       bool skip = false;
@@ -683,6 +722,7 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
       if (c_.l2) {
         // Another process may have refreshed L2 already; else take the cross-process lease.
         RemoteRead read = c_.l2->get(key);
+        if (!read.ok && tracking()) gen = kNoFill;  // untracked: L1 is not refreshed
         if (read.ok && read.bytes && *read.bytes != kNegativeMarker) {
           try {
             StoredValue<V> stored = c_.decode(*read.bytes);
@@ -702,6 +742,7 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
         auto loader = [this](std::string_view k) { return owned_load(k); };
         fresh = load_counted(key, loader);
         reloaded = true;
+        if (tracking()) gen = kNoFill;  // from the source: not tracked (see read())
         if (fresh) {
           fill_l2(key, token, fresh, c_.clock->now() - start);
         } else if (c_.l2) {
@@ -748,6 +789,9 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
       source_not_found_{0}, source_load_errors_{0}, source_writes_{0}, source_write_errors_{0},
       l2_write_failures_{0}, refreshes_scheduled_{0}, refreshes_{0}, refresh_failures_{0},
       write_behind_enqueued_{0};
+  // Last: destroyed first, so its threads (which call drop_local/flush_local) are joined while
+  // the rest of the state is still alive.
+  std::unique_ptr<RedisTracking> tracking_;
 };
 
 }  // namespace internal
