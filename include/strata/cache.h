@@ -44,6 +44,7 @@
 #include "strata/local_cache.h"
 #include "strata/metrics.h"
 #include "strata/redis_client.h"
+#include "strata/redis_tracking.h"
 #include "strata/source.h"
 #include "strata/stampede.h"
 
@@ -293,6 +294,9 @@ class Cache {
   [[nodiscard]] std::string remote_lock_key(std::string_view key) const {
     return state_->remote() ? state_->remote()->lock_key(key) : std::string();
   }
+  // L1Coherence::kTracking's invalidation side (nullptr in other modes): its invalidation
+  // connections and counters, for tests and tools.
+  [[nodiscard]] RedisTracking* redis_tracking() const { return state_->redis_tracking(); }
 
  private:
   friend class CacheBuilder<V>;
@@ -465,6 +469,18 @@ class CacheBuilder {
     depends_on_ = std::move(extract);
     return *this;
   }
+  // kTracking with options (BCAST and its prefixes, the health-check interval), e.g.
+  //   .coherence(L1Coherence::kTracking, {.bcast = true})  // prefixes: the key_prefix
+  // The RedisClient given to remote() must serve no other tracking cache (docs/coherence.md).
+  CacheBuilder& coherence(L1Coherence mode, TrackingOptions options) {
+    if (mode != L1Coherence::kTracking) {
+      throw InvalidArgumentError("CacheBuilder: TrackingOptions need L1Coherence::kTracking");
+    }
+    options.validate();
+    coherence_ = mode;
+    tracking_ = std::move(options);
+    return *this;
+  }
   // The clock for L1 expiry, the breaker's cool-down and the envelope's timestamps (default:
   // steady clock for L1 and breaker, system clock for envelope times).
   CacheBuilder& clock(std::shared_ptr<const Clock> clock) {
@@ -511,10 +527,6 @@ class CacheBuilder {
     }
     if (coherence_ != L1Coherence::kNone && !(local_ && remote_)) {
       throw InvalidArgumentError("CacheBuilder: coherence needs both local() and remote()");
-    }
-    if (coherence_ == L1Coherence::kTracking) {
-      // Redis tracking (kTracking) is being built (issue 8).
-      throw InvalidArgumentError("CacheBuilder: this coherence mode is not available yet");
     }
     if (coherence_ == L1Coherence::kBus && !bus_) {
       throw InvalidArgumentError("CacheBuilder: coherence kBus needs invalidation_bus()");
@@ -575,6 +587,10 @@ class CacheBuilder {
     config.lease = lease_;
     config.xfetch = xfetch_;
     config.stale_if_error = stale_if_error_.value_or(std::chrono::milliseconds::zero());
+    config.tracking = tracking_;
+    if (config.tracking.bcast && config.tracking.prefixes.empty() && !prefix_.empty()) {
+      config.tracking.prefixes.push_back(prefix_);
+    }
     std::shared_ptr<ThreadPoolExecutor> owned;
     std::shared_ptr<Executor> executor = executor_;
     if (!executor && (refresh_after_ || xfetch_)) {
@@ -677,6 +693,7 @@ class CacheBuilder {
   std::size_t max_value_size_ = 16 * 1024 * 1024;
   std::shared_ptr<InvalidationBus> bus_;
   std::function<std::vector<std::string>(const V&)> depends_on_;
+  TrackingOptions tracking_;
   std::shared_ptr<const Clock> clock_;
   std::shared_ptr<Executor> executor_;
 };

@@ -195,6 +195,7 @@ class RedisClient {
   [[nodiscard]] Pipeline pipeline() const;
 
  private:
+  friend class RedisTracking;  // installs its connection setup hook on the router
   std::shared_ptr<redis::CommandRouter> router_;
 };
 

@@ -78,6 +78,15 @@ std::string RemoteStore::value_key(std::string_view key) const {
   return out;
 }
 
+std::optional<std::string_view> RemoteStore::cache_key_of(std::string_view redis_key) const {
+  // prefix + "{" + key + "}": only value keys end in '}' (tokens end in ":fill", ":refresh").
+  if (redis_key.size() < prefix_.size() + 2 || !redis_key.starts_with(prefix_) ||
+      redis_key[prefix_.size()] != '{' || redis_key.back() != '}') {
+    return std::nullopt;
+  }
+  return redis_key.substr(prefix_.size() + 1, redis_key.size() - prefix_.size() - 2);
+}
+
 std::string RemoteStore::token_key(std::string_view key) const {
   return value_key(key) + ":fill";
 }

@@ -106,8 +106,29 @@ NodePool* CommandRouter::pool_for(const RedisEndpoint& endpoint) {
   std::string address = to_address(endpoint);
   std::lock_guard lock(nodes_mutex_);
   auto& pool = nodes_[address];
-  if (!pool) pool = std::make_unique<NodePool>(endpoint, options_, url_.pool_size);
+  if (!pool) {
+    pool = std::make_unique<NodePool>(endpoint, options_, url_.pool_size);
+    if (hook_) pool->set_hook(hook_);
+  }
   return pool.get();
+}
+
+void CommandRouter::set_connection_hook(std::shared_ptr<ConnectionHook> hook) {
+  std::lock_guard lock(nodes_mutex_);
+  if (hook && hook_ && hook_ != hook) {
+    throw InvalidArgumentError("redis " + url_.redacted() +
+                               ": this client already has a connection setup hook (one "
+                               "tracking cache per RedisClient)");
+  }
+  hook_ = std::move(hook);
+  for (auto& [address, pool] : nodes_) pool->set_hook(hook_);
+}
+
+void CommandRouter::clear_connection_hook(const ConnectionHook* hook) noexcept {
+  std::lock_guard lock(nodes_mutex_);
+  if (hook_.get() != hook) return;
+  hook_.reset();
+  for (auto& [address, pool] : nodes_) pool->set_hook(nullptr);
 }
 
 void CommandRouter::backoff(int attempt) const {

@@ -77,6 +77,12 @@ class CommandRouter {
   [[nodiscard]] RedisReply run_on(NodePool& node, std::span<const std::string_view> argv);
   // The masters: the server itself when standalone.
   [[nodiscard]] std::vector<NodePool*> masters();
+  // Installs the setup step every connection of every node (known now or later) runs before
+  // use (connection_hook.h). One hook per router: throws InvalidArgumentError when another is
+  // installed. nullptr removes it (pass the installed one to clear_connection_hook instead).
+  void set_connection_hook(std::shared_ptr<ConnectionHook> hook);
+  // Removes `hook` if it is the installed one; idle connections are dropped.
+  void clear_connection_hook(const ConnectionHook* hook) noexcept;
 
  private:
   struct Redirect;
@@ -96,6 +102,7 @@ class CommandRouter {
   std::mutex nodes_mutex_;
   std::map<std::string, std::unique_ptr<NodePool>> nodes_;  // by address; never erased
   NodePool* standalone_ = nullptr;                          // set once in the constructor
+  std::shared_ptr<ConnectionHook> hook_;                    // nodes_mutex_
 
   mutable std::shared_mutex slots_mutex_;
   std::vector<NodePool*> slot_owner_;  // kClusterSlots entries, nullptr: not served; slots_mutex_

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <span>
@@ -73,6 +74,11 @@ class Connection {
   [[nodiscard]] bool broken() const noexcept { return broken_; }
   // "host:port" of the node.
   [[nodiscard]] const std::string& address() const noexcept { return address_; }
+  // The setup epoch this connection was prepared for by a ConnectionHook (0: never prepared).
+  [[nodiscard]] std::uint64_t setup_epoch() const noexcept { return setup_epoch_; }
+  void set_setup_epoch(std::uint64_t epoch) noexcept { setup_epoch_ = epoch; }
+  // Marks the connection unusable (e.g. its setup failed): the pool drops it.
+  void mark_broken() noexcept { broken_ = true; }
   // When the connection last completed a command (for idle health checks).
   [[nodiscard]] std::chrono::steady_clock::time_point last_used() const noexcept {
     return last_used_;
@@ -91,6 +97,7 @@ class Connection {
   std::string address_;
   std::chrono::milliseconds command_timeout_;
   std::chrono::steady_clock::time_point last_used_;
+  std::uint64_t setup_epoch_ = 0;
   bool broken_ = false;
 };
 

@@ -83,6 +83,36 @@ std::unique_ptr<Connection> NodePool::connect() {
   }
 }
 
+void NodePool::set_hook(std::shared_ptr<ConnectionHook> hook) noexcept {
+  {
+    std::lock_guard lock(mutex_);
+    hook_ = std::move(hook);
+  }
+  on_io_error();  // idle connections were set up for the old hook: drop them
+}
+
+NodePool::Lease NodePool::prepared(Lease lease) {
+  std::shared_ptr<ConnectionHook> hook;
+  {
+    std::lock_guard lock(mutex_);
+    hook = hook_;
+  }
+  if (!hook) {
+    if (lease->setup_epoch() == 0) return lease;
+    lease->mark_broken();  // set up for a hook that was removed since: drop it, take another
+    { const Lease dropped = std::move(lease); }
+    return acquire();
+  }
+  if (lease->setup_epoch() == hook->epoch(*this)) return lease;
+  try {
+    lease->set_setup_epoch(hook->setup(*this, *lease));
+  } catch (...) {
+    lease->mark_broken();  // dropped when the lease goes back
+    throw;
+  }
+  return lease;
+}
+
 NodePool::Lease NodePool::acquire() {
   const auto deadline = std::chrono::steady_clock::now() +
                         std::max(options_->command_timeout, std::chrono::milliseconds(1));
@@ -92,12 +122,13 @@ NodePool::Lease NodePool::acquire() {
       std::unique_ptr<Connection> connection = std::move(idle_.back());
       idle_.pop_back();
       if (std::chrono::steady_clock::now() - connection->last_used() < kHealthCheckAfter) {
-        return Lease(this, std::move(connection));
+        lock.unlock();
+        return prepared(Lease(this, std::move(connection)));
       }
       lock.unlock();
       try {  // health check of a long-idle connection: PING, drop it if it fails
         static constexpr std::string_view kPing[] = {"PING"};
-        if (!connection->command(kPing).is_error()) return Lease(this, std::move(connection));
+        if (!connection->command(kPing).is_error()) return prepared(Lease(this, std::move(connection)));
       } catch (const Error&) {
       }
       lock.lock();
@@ -115,7 +146,7 @@ NodePool::Lease NodePool::acquire() {
       }
       ++open_;
       lock.unlock();
-      return Lease(this, connect());
+      return prepared(Lease(this, connect()));
     }
     if (returned_.wait_until(lock, deadline) == std::cv_status::timeout && idle_.empty() &&
         open_ >= capacity_) {

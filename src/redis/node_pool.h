@@ -9,6 +9,8 @@
 //    leased waits up to the command timeout, then gets ResourceExhaustedError;
 //  - a connection that saw any I/O error is never returned to the pool (Lease drops it), and
 //    on_io_error() drops the idle ones too (after a server restart they are all dead);
+//  - with a ConnectionHook set, a connection is handed out only once it ran the hook's setup
+//    for the node's current epoch (connection_hook.h);
 //  - failed connects back off exponentially (10 ms doubling to 1 s): during the backoff window
 //    acquire() fails at once with UnavailableError instead of hammering a down node.
 #pragma once
@@ -21,6 +23,7 @@
 #include <vector>
 
 #include "redis/connection.h"
+#include "redis/connection_hook.h"
 #include "strata/redis_url.h"
 
 namespace strata::redis {
@@ -57,6 +60,9 @@ class NodePool {
   [[nodiscard]] Lease acquire();
   // Called after an I/O error on one of this node's connections: drops the idle ones.
   void on_io_error() noexcept;
+  // Sets (or, with nullptr, removes) the setup step every connection runs before use. Idle
+  // connections are dropped, so that none set up for another hook (or none) is handed out.
+  void set_hook(std::shared_ptr<ConnectionHook> hook) noexcept;
 
   [[nodiscard]] const RedisEndpoint& endpoint() const noexcept { return endpoint_; }
   [[nodiscard]] const std::string& address() const noexcept { return address_; }
@@ -64,6 +70,8 @@ class NodePool {
  private:
   void release(std::unique_ptr<Connection> connection) noexcept;
   std::unique_ptr<Connection> connect();
+  // Runs the hook's setup on a borrowed connection when its epoch is not the node's current one.
+  Lease prepared(Lease lease);
 
   const RedisEndpoint endpoint_;
   const std::string address_;
@@ -77,6 +85,7 @@ class NodePool {
   int connect_failures_ = 0;                       // consecutive; mutex_
   std::chrono::steady_clock::time_point retry_at_{};  // no connect before this; mutex_
   std::string last_error_;                            // mutex_
+  std::shared_ptr<ConnectionHook> hook_;              // mutex_
 };
 
 }  // namespace strata::redis

@@ -14,6 +14,11 @@
 //  - put/erase of keys of one stripe are serialized in this process (write_locks_), so two
 //    writers of one key cannot leave the source with one value and a cache with the other.
 //    Writers in different processes are not serialized (docs/patterns.md).
+//  - L1Coherence::kTracking (docs/coherence.md): L1 holds only values read from L2 through a
+//    tracked connection, so that the server invalidates them: a value loaded from the source
+//    (its L2 fill would invalidate our own tracking at once) or read while L2 failed does not
+//    fill L1, and writes drop the key from L1 instead of storing it (a write does not track
+//    the key). Invalidations call drop_local / flush_local.
 #pragma once
 
 #include <algorithm>
@@ -49,6 +54,7 @@
 #include "strata/internal/cache_metrics.h"
 #include "strata/internal/remote_store.h"
 #include "strata/local_cache.h"
+#include "strata/redis_tracking.h"
 #include "strata/source.h"
 #include "strata/stampede.h"
 #include "strata/write_behind_sink.h"
@@ -112,6 +118,7 @@ struct TieredCacheStats {
     std::uint64_t stale_if_error_served = 0;  // source errors answered with a stale value
     std::uint64_t early_refreshes = 0;  // XFetch decisions to recompute before expiry
   } stampede;
+  TrackingStats tracking;                   // L1Coherence::kTracking (zero otherwise)
 };
 
 namespace internal {
@@ -185,6 +192,7 @@ struct CacheConfig {
   L1Coherence coherence = L1Coherence::kNone;
   std::size_t max_key_size = 65535;              // bytes; longer keys: InvalidArgumentError
   std::size_t max_value_size = 16 * 1024 * 1024;  // encoded L2 bytes; larger: not stored in L2
+  TrackingOptions tracking;  // kTracking
   std::shared_ptr<const Clock> clock;
   bool clock_injected = false;
   // Weak: the Cache object owns the executor, so that the state (which a running refresh may
@@ -199,7 +207,17 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
 
   explicit CacheState(CacheConfig<V> config)
       : c_(std::move(config)),
-        xfetch_rng_(c_.xfetch && c_.xfetch->seed != 0 ? c_.xfetch->seed : std::random_device{}()) {}
+        xfetch_rng_(c_.xfetch && c_.xfetch->seed != 0 ? c_.xfetch->seed : std::random_device{}()) {
+    if (c_.coherence == L1Coherence::kTracking && c_.l1 && c_.l2) {
+      RedisTracking::Listener listener;
+      listener.invalidate = [this](std::string_view redis_key) {
+        const auto key = c_.l2->cache_key_of(redis_key);
+        if (key && !key->empty()) drop_local(*key);
+      };
+      listener.flush = [this] { flush_local(); };
+      tracking_ = std::make_unique<RedisTracking>(c_.l2->client(), c_.tracking, std::move(listener));
+    }
+  }
 
   [[nodiscard]] bool has_loader() const noexcept { return c_.source || c_.loader; }
 
@@ -238,8 +256,11 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
       auto result = c_.l1->get_or_load(key, [&](std::string_view k) -> std::optional<L1Value> {
         Below below = read_below(k, loader, owned);
         answered = below.loaded ? CacheLayer::kSource : CacheLayer::kL2;
+        // Tracking: a value not read from L2 is not tracked; erase() during the load makes
+        // get_or_load return it without caching it.
+        if (tracking() && !below.from_l2) (void)c_.l1->erase(k);
         if (below.value) return L1Value(std::move(below.value));
-        negative = below.cache_negative;
+        negative = below.cache_negative && (!tracking() || below.from_l2);
         return std::nullopt;  // not cached by get_or_load: a negative marker gets its own TTL
       });
       if (negative && c_.negative_ttl) put_l1_if(key, L1Value(), gen, *c_.negative_ttl);
@@ -288,6 +309,7 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
       for (const std::size_t i : missing) l2_keys.push_back(keys[i]);
       bool ok = false;
       auto values = c_.l2->mget(l2_keys, ok);
+      if (!ok && tracking()) gens.assign(gens.size(), kNoFill);  // untracked: no L1 fills
       for (std::size_t j = 0; j < missing.size(); ++j) {
         const std::size_t i = missing[j];
         if (ok && values[j]) {
@@ -351,6 +373,7 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
     }
     for (std::size_t j = 0; j < to_load.size(); ++j) {
       const std::size_t i = to_load[j];
+      if (tracking()) gens[i] = kNoFill;  // loaded from the source: not tracked (see read())
       if (!from_sink[j]) {
         source_loads_.fetch_add(1, std::memory_order_relaxed);
         if (!loaded[j]) source_not_found_.fetch_add(1, std::memory_order_relaxed);
@@ -421,7 +444,11 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
         Stripe& stripe = stripe_for(key);
         std::lock_guard lock(stripe.mutex);
         ++stripe.generation;
-        if (c_.l1) c_.l1->put(key, L1Value());
+        if (c_.l1 && tracking()) {
+          (void)c_.l1->erase(key);  // see store()
+        } else if (c_.l1) {
+          c_.l1->put(key, L1Value());
+        }
         return;
       }
     }
@@ -502,6 +529,7 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
     s.stampede.stale_served = load(stale_served_);
     s.stampede.stale_if_error_served = load(stale_if_error_served_);
     s.stampede.early_refreshes = load(early_refreshes_);
+    if (tracking_) s.tracking = tracking_->stats();
     return s;
   }
 
@@ -509,6 +537,8 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
   [[nodiscard]] CacheLatencies latencies() const { return latencies_.summaries(); }
 
   [[nodiscard]] RemoteStore* remote() noexcept { return c_.l2.get(); }
+  // kTracking's subscriber side (nullptr in other modes): for tests and tools.
+  [[nodiscard]] RedisTracking* redis_tracking() noexcept { return tracking_.get(); }
   [[nodiscard]] LocalCache<L1Value>* local() noexcept { return c_.l1 ? &*c_.l1 : nullptr; }
 
  private:
@@ -516,7 +546,13 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
     std::optional<V> value;
     bool cache_negative = false;  // "not found" worth a negative marker in L1
     bool loaded = false;          // the loader ran (else L2 answered)
+    bool from_l2 = false;         // the answer came from L2 (so, with tracking, it is tracked)
   };
+
+  // A generation no stripe reaches: put_l1_if never stores with it.
+  static constexpr std::uint64_t kNoFill = ~std::uint64_t{0};
+
+  [[nodiscard]] bool tracking() const noexcept { return tracking_ != nullptr; }
 
   struct Flight {
     std::mutex mutex;
@@ -593,7 +629,7 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
                  std::optional<std::chrono::nanoseconds> ttl) {
     Stripe& stripe = stripe_for(key);
     std::lock_guard lock(stripe.mutex);
-    if (stripe.generation != gen) return;
+    if (gen == kNoFill || stripe.generation != gen) return;
     if (ttl) {
       c_.l1->put(key, std::move(value), *ttl);
     } else {
@@ -679,7 +715,7 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
                                   std::optional<V>& stale, std::string& stale_bytes) {
     if (bytes == kNegativeMarker) {
       negative_hits_.fetch_add(1, std::memory_order_relaxed);
-      return Below{std::nullopt, true};
+      return Below{std::nullopt, true, false, true};
     }
     try {
       StoredValue<V> stored = c_.decode(bytes);
@@ -697,7 +733,7 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
         early_refreshes_.fetch_add(1, std::memory_order_relaxed);
         schedule_refresh(key, stored.times->computed_at);
       }
-      return Below{std::move(stored.value), false};
+      return Below{std::move(stored.value), false, false, true};
     } catch (const CorruptedError&) {
       c_.l2->drop_corrupted(key);
       return std::nullopt;
@@ -798,10 +834,10 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
       } catch (...) {
         if (!stale) throw;
         stale_if_error_served_.fetch_add(1, std::memory_order_relaxed);
-        return Below{std::move(stale), false};
+        return Below{std::move(stale), false, true, true};  // the stale copy was read from L2
       }
       fill_l2(key, token, value, c_.clock->now() - start);
-      return Below{std::move(value), !value, true};
+      return Below{std::move(value), !value, true, false};
     }
   }
 
@@ -854,7 +890,9 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
     std::lock_guard lock(stripe.mutex);
     ++stripe.generation;
     if (!c_.l1) return;
-    if (l2_ok || !drop_l1_on_l2_failure) {
+    if (tracking()) {
+      (void)c_.l1->erase(key);  // the write did not track the key: the next read will
+    } else if (l2_ok || !drop_l1_on_l2_failure) {
       c_.l1->put(key, L1Value(value));
     } else {
       (void)c_.l1->erase(key);
@@ -928,7 +966,7 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
   void refresh(const std::string& key, std::optional<EnvelopeTime> seen) noexcept {
     std::optional<std::string> claimed;
     try {
-      const std::uint64_t gen = generation(key);
+      std::uint64_t gen = generation(key);
       std::optional<V> fresh;
       bool reloaded = false;
       bool skip = false;
@@ -936,6 +974,7 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
       if (c_.l2) {
         // Another process may have refreshed L2 already; else take the cross-process lease.
         RemoteRead read = c_.l2->get(key);
+        if (!read.ok && tracking()) gen = kNoFill;  // untracked: L1 is not refreshed
         if (read.ok && read.bytes && *read.bytes != kNegativeMarker) {
           try {
             StoredValue<V> stored = c_.decode(*read.bytes);
@@ -957,6 +996,7 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
         auto loader = [this](std::string_view k) { return owned_load(k); };
         fresh = load_counted(key, loader);
         reloaded = true;
+        if (tracking()) gen = kNoFill;  // from the source: not tracked (see read())
         if (fresh) {
           fill_l2(key, token, fresh, c_.clock->now() - start);
         } else if (c_.l2) {
@@ -1009,6 +1049,9 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
       lease_timeouts_{0}, stale_served_{0}, stale_if_error_served_{0}, early_refreshes_{0};
   std::mutex xfetch_mutex_;
   std::mt19937_64 xfetch_rng_;
+  // Last: destroyed first, so its threads (which call drop_local/flush_local) are joined while
+  // the rest of the state is still alive.
+  std::unique_ptr<RedisTracking> tracking_;
 };
 
 }  // namespace internal

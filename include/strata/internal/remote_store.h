@@ -63,6 +63,10 @@ class RemoteStore {
   // in front ("{\0}...}"), so that its hash tag is never empty.
   [[nodiscard]] std::string value_key(std::string_view key) const;
   [[nodiscard]] std::string token_key(std::string_view key) const;
+  // The cache key of a value key (the inverse of value_key); nullopt for any other Redis key
+  // (another prefix, a fill token, a refresh lease). For invalidations that name Redis keys.
+  [[nodiscard]] std::optional<std::string_view> cache_key_of(std::string_view redis_key) const;
+  [[nodiscard]] const std::string& prefix() const noexcept { return prefix_; }
   [[nodiscard]] std::string refresh_key(std::string_view key) const;
   // The lease on a miss (docs/stampede.md): prefix + "{" + key + "}:lock".
   [[nodiscard]] std::string lock_key(std::string_view key) const;
