@@ -572,9 +572,9 @@ std::string fmt(const char* format, double value) {
 void write_svg(std::ostream& out, const UserServiceReport& report) {
   const auto& ps = report.patterns;
   const double n = static_cast<double>(std::max<std::size_t>(1, ps.size()));
-  const double panel_w = std::max(360.0, 70.0 * n + 80), panel_h = 300;
+  const double panel_w = std::max(360.0, 70.0 * n + 80);
   const double left = 60, top = 50, plot_h = 200, gap = 40;
-  const double width = 2 * panel_w + gap, height = top + panel_h + 40;
+  const double width = 2 * panel_w + gap, height = top + plot_h + 75;
   const double plot_w = panel_w - left - 20;
   const double slot = plot_w / n;
   double max_us = 1;
@@ -641,7 +641,7 @@ void write_svg(std::ostream& out, const UserServiceReport& report) {
           << top + plot_h + 14 << ")\">" << xml_escape(p.pattern) << "</text>\n";
     }
     if (panel == 1) {
-      const double lx = x0 + plot_w - 90;
+      const double lx = x0 + 10;  // top left: the bars grow from the bottom
       for (int k = 0; k < 2; ++k) {
         out << "<rect x=\"" << lx << "\" y=\"" << top + 5 + 16 * k << "\" width=\"10\" height=\"10\" fill=\""
             << colors[k + 1] << "\"/>\n<text x=\"" << lx + 14 << "\" y=\"" << top + 14 + 16 * k << "\">"

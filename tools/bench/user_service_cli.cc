@@ -50,6 +50,10 @@ class ProgressBar {
   void operator()(std::string_view pattern, std::uint64_t done, std::uint64_t total) {
     constexpr int kWidth = 30;
     const double share = total ? static_cast<double>(done) / static_cast<double>(total) : 1.0;
+    const int percent = static_cast<int>(share * 100);
+    if (pattern == pattern_ && percent == percent_ && done != total) return;  // nothing new
+    pattern_ = pattern;
+    percent_ = percent;
     const int filled = static_cast<int>(share * kWidth);
     std::fprintf(stderr, "\r%-18.*s [%.*s%*s] %3.0f%%", static_cast<int>(pattern.size()),
                  pattern.data(), filled, "##############################", kWidth - filled, "",
@@ -57,6 +61,10 @@ class ProgressBar {
     if (done == total) std::fprintf(stderr, "\r%*s\r", 18 + kWidth + 10, "");
     std::fflush(stderr);
   }
+
+ private:
+  std::string pattern_;
+  int percent_ = -1;
 };
 
 }  // namespace
