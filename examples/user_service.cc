@@ -1,10 +1,13 @@
 // A user service with cache-aside over SQLite, the embedded default: reads go through
 // Cache<User>::get_or_load, the service writes its table itself and then invalidates the key.
-// L1 (in-process) only by default; `--redis URL` adds Redis (or `redis+cluster://...`) as L2.
+// L1 (in-process) only by default; `--redis URL` adds Redis (or `redis+cluster://...`) as L2;
+// `--postgres URL` keeps the users table in PostgreSQL instead of SQLite.
 //
-//   ./build/examples/example_user_service                      # L1 only
+//   ./build/examples/example_user_service                      # L1 only, SQLite
 //   ./build/examples/example_user_service --redis redis://127.0.0.1:6379
+//   ./build/examples/example_user_service --postgres postgresql://localhost/app
 #include <strata/cache.h>
+#include <strata/postgres_source.h>
 #include <strata/sqlite_source.h>
 #include <unistd.h>
 
@@ -12,6 +15,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <iostream>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -24,32 +28,45 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(User, name, email, visits)
 
 namespace {
 
-// The service's own data access: strata's SQLite source used as a plain table.
+strata::TableMapping<User> users_mapping(const std::string& table) {
+  return strata::TableMapping<User>::columns(
+             table, "id",
+             {strata::column("name", &User::name), strata::column("email", &User::email),
+              strata::column("visits", &User::visits)})
+      .create_table_if_missing();
+}
+
+// The service's own data access: strata's SQLite (or PostgreSQL) source used as a plain table.
 class UserTable {
  public:
-  explicit UserTable(const std::string& path)
-      : source_({.path = path},
-                strata::TableMapping<User>::columns(
-                    "users", "id",
-                    {strata::column("name", &User::name), strata::column("email", &User::email),
-                     strata::column("visits", &User::visits)})
-                    .create_table_if_missing()) {}
+  explicit UserTable(const std::string& sqlite_path)
+      : sqlite_(std::make_unique<strata::SqliteSource<User>>(strata::SqliteOptions{.path = sqlite_path},
+                                                             users_mapping("users"))) {}
+  UserTable(const std::string& postgres_url, const std::string& table)
+      : pg_(std::make_unique<strata::PostgresSource<User>>(
+            strata::PostgresOptions{.url = postgres_url}, users_mapping(table))) {}
   std::optional<User> find(std::string_view id) {
     ++reads_;
-    return source_.load(id);
+    return sqlite_ ? sqlite_->load(id) : pg_->load(id);
   }
-  void save(std::string_view id, const User& user) { source_.write(id, user); }
+  void save(std::string_view id, const User& user) {
+    sqlite_ ? sqlite_->write(id, user) : pg_->write(id, user);
+  }
+  void remove(std::string_view id) { sqlite_ ? sqlite_->erase(id) : pg_->erase(id); }
   [[nodiscard]] int reads() const { return reads_; }
 
  private:
-  strata::SqliteSource<User> source_;
+  std::unique_ptr<strata::SqliteSource<User>> sqlite_;
+  std::unique_ptr<strata::PostgresSource<User>> pg_;
   int reads_ = 0;
 };
 
-int run(const std::optional<std::string>& redis_url) {
+int run(const std::optional<std::string>& redis_url,
+        const std::optional<std::string>& postgres_url) {
   const auto path = std::filesystem::temp_directory_path() /
                     ("strata-example-users-" + std::to_string(::getpid()) + ".db");
-  UserTable table(path.string());
+  UserTable table = postgres_url ? UserTable(*postgres_url, "example_users_" + std::to_string(::getpid()))
+                                 : UserTable(path.string());
   table.save("1", {"Ada", "ada@example.com", 0});
   table.save("2", {"Grace", "grace@example.com", 0});
 
@@ -92,6 +109,8 @@ int run(const std::optional<std::string>& redis_url) {
   std::cout << "L1 hits " << stats.l1.hits << ", misses " << stats.l1.misses;
   if (redis_url) std::cout << "; L2 hits " << stats.l2.hits << ", misses " << stats.l2.misses;
   std::cout << "; memoized calls computed " << computed << "\n";
+  table.remove("1");  // leave a shared database clean
+  table.remove("2");
   std::filesystem::remove(path);
   std::filesystem::remove(path.string() + "-wal");
   std::filesystem::remove(path.string() + "-shm");
@@ -106,17 +125,20 @@ int run(const std::optional<std::string>& redis_url) {
 
 int main(int argc, char** argv) {
   std::optional<std::string> redis_url;
+  std::optional<std::string> postgres_url;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--redis" && i + 1 < argc) {
       redis_url = argv[++i];
+    } else if (arg == "--postgres" && i + 1 < argc) {
+      postgres_url = argv[++i];
     } else {
-      std::cerr << "usage: " << argv[0] << " [--redis URL]\n";
+      std::cerr << "usage: " << argv[0] << " [--redis URL] [--postgres URL]\n";
       return 2;
     }
   }
   try {
-    return run(redis_url);
+    return run(redis_url, postgres_url);
   } catch (const strata::Error& e) {
     std::cerr << "user_service: " << e.what() << "\n";
     return 1;

@@ -100,7 +100,8 @@ class MetricsRegistry {
   explicit MetricsRegistry(MetricsRegistryOptions options = {});
 
   // Registers a Cache<V> (any type with metrics_reader()) under `name`, the value of its
-  // `cache` label. Throws InvalidArgumentError for an empty or already registered name.
+  // `cache` label. Throws InvalidArgumentError for an empty name or one registered to a cache
+  // still alive (the name of a destroyed one may be reused; caches and writers are named apart).
   template <typename C>
   void add_cache(std::string name, const C& cache) {
     add_cache_reader(std::move(name), cache.metrics_reader());
@@ -152,7 +153,10 @@ class MetricsRegistry {
     std::string name;
     WriterReader reader;
   };
-  void check_name(const std::string& name) const;  // REQUIRES: mutex_ held
+  // Throws for an empty name or one live in `entries`; forgets a dead entry of that name.
+  // REQUIRES: mutex_ held.
+  template <typename Entries>
+  void check_name(const std::string& name, Entries& entries);
 
   MetricsRegistryOptions options_;
   mutable std::mutex mutex_;

@@ -99,11 +99,12 @@ MetricsRegistry::MetricsRegistry(MetricsRegistryOptions options) : options_(std:
   if (!options_.log) options_.log = stderr_log_sink();
 }
 
-void MetricsRegistry::check_name(const std::string& name) const {
+template <typename Entries>
+void MetricsRegistry::check_name(const std::string& name, Entries& entries) {
   if (name.empty()) throw InvalidArgumentError("MetricsRegistry: a name must not be empty");
-  const auto same = [&](const auto& e) { return e.name == name; };
-  if (std::any_of(caches_.begin(), caches_.end(), same) ||
-      std::any_of(writers_.begin(), writers_.end(), same)) {
+  // A name whose cache or writer is gone may be taken again.
+  std::erase_if(entries, [&](const auto& e) { return e.name == name && !e.reader(); });
+  if (std::any_of(entries.begin(), entries.end(), [&](const auto& e) { return e.name == name; })) {
     throw InvalidArgumentError("MetricsRegistry: \"" + name + "\" is already registered");
   }
 }
@@ -111,14 +112,14 @@ void MetricsRegistry::check_name(const std::string& name) const {
 void MetricsRegistry::add_cache_reader(std::string name, CacheReader reader) {
   if (!reader) throw InvalidArgumentError("MetricsRegistry: reader must not be empty");
   std::lock_guard lock(mutex_);
-  check_name(name);
+  check_name(name, caches_);
   caches_.push_back({std::move(name), std::move(reader), {}});
 }
 
 void MetricsRegistry::add_writer_reader(std::string name, WriterReader reader) {
   if (!reader) throw InvalidArgumentError("MetricsRegistry: reader must not be empty");
   std::lock_guard lock(mutex_);
-  check_name(name);
+  check_name(name, writers_);
   writers_.push_back({std::move(name), std::move(reader)});
 }
 

@@ -27,7 +27,7 @@ MetricsServer::MetricsServer(MetricsRegistry& registry, MetricsServerOptions opt
   });
   // SO_REUSEADDR only: httplib's default adds SO_REUSEPORT, which lets a second server bind a
   // port already served and splits the scrapes between the two.
-  http_->server.set_socket_options([](httplib::socket_t sock) {
+  http_->server.set_socket_options([](socket_t sock) {
     int yes = 1;
     (void)::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
   });

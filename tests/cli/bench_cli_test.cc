@@ -1,6 +1,9 @@
 // `strata bench` run as a process, as a user runs it.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -91,7 +94,38 @@ TEST(BenchCli, TablePrintsOneRowPerPattern) {
   EXPECT_EQ(result.output.find("two-tier"), std::string::npos) << result.output;
 }
 
+TEST(BenchCli, ScenarioFileFlagsOverrideItAndPlotWritesAnSvg) {
+  const std::string svg = ::testing::TempDir() + "strata-bench-cli-plot.svg";
+  const auto result = run_command(strata_cli() + " bench --scenario '" STRATA_SOURCE_DIR
+                                  "/bench/scenarios/remote_database.json' --users 200 "
+                                  "--operations 600 --source-latency 200us --plot '" +
+                                  svg + "' --json 2>&1");
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_EQ(result.output.find('\r'), std::string::npos) << "no progress bar off a terminal";
+  const auto report = nlohmann::json::parse(result.output);
+  EXPECT_EQ(report["users"], 200);
+  EXPECT_EQ(report["operations"], 600);
+  EXPECT_EQ(report["source_latency_us"], 200);  // the flag, not the file's 1000
+  EXPECT_EQ(report["zipf_s"], 0.99);            // from the file
+  check_json_patterns(report);
+  std::ifstream in(svg);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("</svg>"), std::string::npos) << svg;
+  std::remove(svg.c_str());
+}
+
+TEST(BenchCli, MetricsPortServesWhileRunning) {
+  const auto result = run_command(strata_cli() +
+                                  " bench --users 100 --operations 300 --metrics-port 0 2>&1");
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_NE(result.output.find("strata bench: metrics at http://127.0.0.1:"), std::string::npos)
+      << result.output;
+}
+
 TEST(BenchCli, BadOptionsFailWithAMessageNamingTheOption) {
+  auto bad = run_command(strata_cli() + " bench --source-latency 5 2>&1");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.output.find("--source-latency"), std::string::npos) << bad.output;
   auto result = run_command(strata_cli() + " bench --write-fraction 2 2>&1");
   EXPECT_EQ(result.exit_code, 2);
   EXPECT_NE(result.output.find("--write-fraction must be within [0, 1]"), std::string::npos)
