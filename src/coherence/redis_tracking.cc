@@ -280,8 +280,9 @@ struct RedisTracking::State final : redis::ConnectionHook {
       return;
     }
     auto drop = [&](const std::string& key) {
-      counters.keys.fetch_add(1, std::memory_order_relaxed);
       if (listener.invalidate) call_quietly([&] { listener.invalidate(key); });
+      // Counted once dropped: whoever sees the count grow may rely on L1 no longer holding it.
+      counters.keys.fetch_add(1, std::memory_order_release);
     };
     if (payload.is_array()) {
       for (const RedisReply& key : payload.elements) drop(key.str);
