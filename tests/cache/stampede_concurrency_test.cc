@@ -138,6 +138,56 @@ TEST_P(StampedeLease, OneLoadAmongManyThreadsOfManyCachesWithL1) {
   expect_one_load_with_lease(url, true);
 }
 
+// XFetch and stale-while-revalidate under threads: readers of several caches keep being served
+// while background refreshes (a real thread pool) recompute through the refresh lease; every
+// read returns a version the source produced, and the refreshes did run.
+TEST_P(StampedeLease, XFetchAndSwrRefreshWhileManyThreadsRead) {
+  STRATA_SERVER_URL(url, GetParam().c_str());
+  const std::string prefix = unique_key("t:xf:") + ":";
+  std::atomic<int> version{0};
+  std::vector<std::shared_ptr<ThreadPoolExecutor>> executors;
+  std::vector<Cache<int>> caches;
+  for (int c = 0; c < 3; ++c) {
+    executors.push_back(std::make_shared<ThreadPoolExecutor>(2));
+    CacheBuilder<int> b;
+    if (c == 2) b.local({.maximum_size = 10, .ttl = 60s});
+    caches.push_back(b.remote(RedisClient(url), {.ttl = 60s})
+                         .key_prefix(prefix)
+                         .loader([&](std::string_view) -> std::optional<int> {
+                           std::this_thread::sleep_for(1ms);
+                           return ++version;
+                         })
+                         .lease({})
+                         .xfetch({.beta = 1.0, .random = [] { return 1e-30; }})  // always early
+                         .refresh_after(1ms)
+                         .executor(executors.back())
+                         .build());
+  }
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int c = 0; c < 3; ++c) {
+    for (int t = 0; t < 3; ++t) {
+      threads.emplace_back([&, c] {
+        for (int i = 0; i < 200; ++i) {
+          const auto v = caches[c].get("hot");
+          if (!v || *v < 1 || *v > version.load()) ++wrong;
+        }
+      });
+    }
+  }
+  for (auto& thread : threads) thread.join();
+  for (auto& executor : executors) executor->shutdown();
+  EXPECT_EQ(wrong, 0);
+  std::uint64_t refreshes = 0, early = 0;
+  for (const auto& cache : caches) {
+    refreshes += cache.stats().refreshes;
+    early += cache.stats().stampede.early_refreshes + cache.stats().stampede.stale_served;
+    EXPECT_EQ(cache.stats().refresh_failures, 0u);
+  }
+  EXPECT_GT(early, 0u);
+  EXPECT_GT(refreshes, 0u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Redis, StampedeLease,
                          ::testing::Values("STRATA_TEST_REDIS_URL",
                                            "STRATA_TEST_REDIS_CLUSTER_URL"),

@@ -34,9 +34,9 @@
 #include <optional>
 #include <random>
 #include <span>
-#include <thread>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <type_traits>
 #include <unordered_map>
 #include <unordered_set>
@@ -319,6 +319,10 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
           }
           try {
             StoredValue<V> stored = c_.decode(*values[j]);
+            if (hard_expired(stored)) {  // kept for stale-if-error only: a miss here
+              to_load.push_back(i);
+              continue;
+            }
             if (soft_expired(stored) && has_loader()) schedule_refresh(keys[i]);
             out[i] = std::move(stored.value);
             if (c_.l1) put_l1_if(keys[i], L1Value(*out[i]), gens[i], std::nullopt);
