@@ -10,8 +10,9 @@ namespace strata::internal {
 namespace {
 
 // KEYS[1] value, KEYS[2] fill token; ARGV[1] token, ARGV[2] bytes, ARGV[3] ttl in ms.
-// The value is stored only if the reader's token is still there: an invalidation (which
-// deletes the token) or a newer reader (which replaced it) between the miss and the fill wins.
+// The value is stored only if the reader's token is still there: an invalidation or a write
+// (which delete the token) between the miss and the fill wins. The first fill deletes the token,
+// so later fills of the same epoch are refused (the value is there already).
 const RedisScript kGuardedFill{R"lua(
 if redis.call('GET', KEYS[2]) == ARGV[1] then
   redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
@@ -19,6 +20,19 @@ if redis.call('GET', KEYS[2]) == ARGV[1] then
   return 1
 end
 return 0
+)lua"};
+
+// KEYS[1] fill token; ARGV[1] a new token, ARGV[2] lease in ms. Returns the token the caller
+// fills with: the one already there (another reader's miss of the same value: they share it,
+// so the first load to finish fills and a newer reader never revokes an older one), else the
+// new one, set for the lease. Only invalidations and writes delete the token.
+const RedisScript kBeginFill{R"lua(
+local current = redis.call('GET', KEYS[1])
+if current then
+  return current
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return ARGV[1]
 )lua"};
 
 // KEYS[1] value, KEYS[2] fill token; ARGV[1] bytes, ARGV[2] ttl in ms.
@@ -219,10 +233,14 @@ std::optional<std::string> RemoteStore::begin_fill(std::string_view key,
                                                    std::chrono::milliseconds lease) {
   if (!allow()) return std::nullopt;
   try {
-    std::string token = new_token();
-    client_.set(token_key(key), token, SetOptions{.ttl = lease});
+    const std::string tkey = token_key(key);
+    const std::string token = new_token();
+    const std::string px = std::to_string(lease.count());
+    const RedisReply reply = client_.eval(kBeginFill, {std::string_view(tkey)},
+                                          {std::string_view(token), std::string_view(px)});
+    if (!reply.is_string()) throw ProtocolError("begin fill: unexpected reply");
     succeeded();
-    return token;
+    return reply.str;
   } catch (const Error&) {
     failed();
     return std::nullopt;
@@ -239,14 +257,13 @@ std::vector<std::optional<std::string>> RemoteStore::begin_fill_many(
     std::vector<std::string> token_keys;
     token_keys.reserve(keys.size());
     for (std::size_t i = 0; i < keys.size(); ++i) {
-      tokens[i] = new_token();
       token_keys.push_back(token_key(keys[i]));
-      pipeline.add({"SET", token_keys.back(), *tokens[i], "PX", px});
+      pipeline.add({"EVAL", kBeginFill.source(), "1", token_keys.back(), new_token(), px});
     }
     auto replies = pipeline.execute();
     succeeded();
     for (std::size_t i = 0; i < replies.size() && i < tokens.size(); ++i) {
-      if (replies[i].is_error()) tokens[i].reset();
+      if (replies[i].is_string()) tokens[i] = std::move(replies[i].str);
     }
     return tokens;
   } catch (const Error&) {

@@ -4,9 +4,11 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <future>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cache/cache_fixtures.h"
@@ -95,6 +97,49 @@ TEST_P(CacheAsideRace, WriteThroughRevokesAPendingFill) {
   (void)cache.get(k);
   EXPECT_EQ(cache.get(k), make_user(2));
   EXPECT_EQ(cache.stats().l2.fills_skipped, 1u);
+}
+
+// Two processes (two caches on one prefix, no L1) miss the same key at once. They share one fill
+// token, so the first load to finish fills L2 even though the other reader began after it (with
+// a token per reader, the newer reader revoked the older one's fill: under steady concurrent
+// misses the key could stay empty). The later fill is skipped: the value is there already.
+TEST_P(CacheAsideRace, ConcurrentMissesShareOneFillToken) {
+  STRATA_SERVER_URL(url, GetParam().c_str());
+  RedisClient redis(url);
+  const std::string prefix = unique_key("test:share:") + ":";
+  const std::string k = "user-3";
+  auto store_a = std::make_shared<ControlledStore>();
+  auto store_b = std::make_shared<ControlledStore>();
+  store_a->set(k, make_user(1));
+  store_b->set(k, make_user(1));
+  auto build = [&](const std::shared_ptr<ControlledStore>& store) {
+    return CacheBuilder<User>()
+        .remote(RedisClient(url), {.ttl = 60s})
+        .source(testing::controlled_source(store))
+        .key_prefix(prefix)
+        .build();
+  };
+  auto a = build(store_a);
+  auto b = build(store_b);
+  std::promise<void> b_reading;
+  std::promise<void> release_b;
+  std::shared_future<void> release = release_b.get_future().share();
+  store_b->after_read = [&](std::string_view) {
+    b_reading.set_value();  // B has taken its token and read the row...
+    release.wait();         // ...and is slow to fill
+  };
+  std::thread reader_b;
+  store_a->after_read = [&](std::string_view) {
+    reader_b = std::thread([&] { EXPECT_EQ(b.get(k), make_user(1)); });
+    b_reading.get_future().wait();  // B missed after A and holds the token now
+  };
+  EXPECT_EQ(a.get(k), make_user(1));  // A's load finishes first and fills
+  EXPECT_TRUE(redis.get(a.remote_key(k)).has_value()) << "A's fill was revoked by B's miss";
+  EXPECT_EQ(a.stats().l2.fills, 1u);
+  release_b.set_value();
+  reader_b.join();
+  EXPECT_EQ(b.stats().l2.fills_skipped, 1u);  // same epoch, already filled
+  EXPECT_EQ(store_a->loads + store_b->loads, 2);
 }
 
 INSTANTIATE_TEST_SUITE_P(Redis, CacheAsideRace,

@@ -75,8 +75,9 @@ class RemoteStore {
   // One MGET (split per node in a cluster). `ok` false: every key counts as unavailable.
   [[nodiscard]] std::vector<std::optional<std::string>> mget(std::span<const std::string> keys,
                                                              bool& ok);
-  // Takes a fill token for `key` (SET token PX lease): the value read afterwards from the source
-  // may be filled only while the token is still there. nullopt: L2 unavailable, fill nothing.
+  // Takes the fill token of `key`: the one already there (concurrent misses share it), else a new
+  // one set for `lease` (one script). The value read afterwards from the source may be filled only
+  // while the token is still there. nullopt: L2 unavailable, fill nothing.
   [[nodiscard]] std::optional<std::string> begin_fill(std::string_view key,
                                                       std::chrono::milliseconds lease);
   // The same for many keys, pipelined; nullopt entries: no token.
