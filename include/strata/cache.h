@@ -160,6 +160,7 @@ class Cache {
       executor_ = std::move(other.executor_);
       owned_executor_ = std::move(other.owned_executor_);
       link_ = std::move(other.link_);
+      depends_on_ = std::move(other.depends_on_);
     }
     return *this;
   }

@@ -9,7 +9,8 @@
 //   users.put("42", u);          // every other instance drops "42" from its L1
 //   bus->publish("user:42");     // drops the entity and its dependents everywhere
 //
-// Thread safety: every class here may be used from any thread.
+// Thread safety: every class here may be used from any thread (InvalidationRegistry: after its
+// handlers are registered).
 #pragma once
 
 #include <atomic>
@@ -195,7 +196,8 @@ class InvalidationBus {
 
 // --- domain events (the textbook's CacheInvalidator) ---------------------------------------
 
-// Maps domain events to the cache keys (entities) they invalidate, with typed payloads:
+// Maps domain events to the cache keys (entities) they invalidate, with typed payloads. Register
+// handlers (on) before sharing the registry; lookups may then run from any thread.
 //   struct UserUpdated { int id; };
 //   registry.on<UserUpdated>("user_updated", [](const UserUpdated& e) {
 //     auto id = std::to_string(e.id);
