@@ -190,7 +190,8 @@ TEST_P(KeyCommands, DelAndInvalidateByKey) {
   EXPECT_EQ(inv["present"], 1);
   EXPECT_FALSE(redis.exists(cache.remote_key("v1")));
   const auto text = strata_run("invalidate --key v1" + flags());
-  EXPECT_EQ(text.output, "invalidated 1 key(s) by key (0 held a value in L2)\n");
+  EXPECT_EQ(text.output,
+            "invalidated 1 key(s) by key (0 held a value in L2); broadcast on the bus\n");
 }
 
 TEST_P(KeyCommands, BadOptionsAreReported) {

@@ -111,6 +111,13 @@ Json inspect_key(OpsContext& ctx, std::string_view key) {
   } else {
     report["l2"] = nullptr;
   }
+  if (ctx.redis()) {
+    try {
+      report["tags"] = tags_of(ctx, key);
+    } catch (const Error& e) {
+      report["tags_error"] = e.what();
+    }
+  }
   if (ctx.source()) {
     Json source{{"table", ctx.options().table}};
     try {
@@ -239,7 +246,138 @@ Json invalidate_keys(OpsContext& ctx, std::span<const std::string> keys) {
     present += had ? 1 : 0;
     list.push_back(Json{{"key", key}, {"l2_had_value", had}});
   }
-  return Json{{"by", "key"}, {"keys", list}, {"invalidated", keys.size()}, {"present", present}};
+  return Json{{"by", "key"},
+              {"keys", list},
+              {"invalidated", keys.size()},
+              {"present", present},
+              {"broadcast", ctx.bus() != nullptr}};
+}
+
+namespace {
+RedisClient& require_redis(OpsContext& ctx) {
+  if (!ctx.redis()) throw InvalidArgumentError("give --redis or --redis-cluster");
+  return *ctx.redis();
+}
+}  // namespace
+
+Json invalidate_tags(OpsContext& ctx, std::span<const std::string> tags, bool dry_run) {
+  RedisClient& redis = require_redis(ctx);
+  const std::string prefix =
+      ctx.bus() ? ctx.bus()->options().dependency_prefix : std::string("deps:");
+  DependencyIndex index(redis, prefix);
+  Json list = Json::array();
+  std::size_t total = 0;
+  for (const auto& tag : tags) {
+    const std::vector<std::string> dependents = index.dependents(tag);
+    const bool own = redis.exists(ctx.remote_key(tag));
+    if (!dry_run) ctx.cache().invalidate_entity(tag);
+    total += dependents.size() + (own ? 1 : 0);
+    list.push_back(Json{{"tag", tag},
+                        {"set", index.set_key(tag)},
+                        {"entity_key", ctx.remote_key(tag)},
+                        {"entity_had_value", own},
+                        {"dependents", dependents}});
+  }
+  return Json{{"by", "tag"},
+              {"dry_run", dry_run},
+              {"tags", list},
+              {"invalidated", dry_run ? 0 : total},
+              {"matched", total},
+              {"broadcast", !dry_run && ctx.bus() != nullptr}};
+}
+
+Json invalidate_by_pattern(OpsContext& ctx, const std::string& pattern, bool dry_run,
+                           std::size_t batch) {
+  RedisClient& redis = require_redis(ctx);
+  PatternInvalidationOptions options;
+  options.batch = batch;
+  options.dry_run = dry_run;
+  options.collect = true;
+  const PatternInvalidationResult r = invalidate_pattern(redis, pattern, options, ctx.bus().get());
+  return Json{{"by", "pattern"},
+              {"pattern", pattern},
+              {"dry_run", dry_run},
+              {"matched", r.matched},
+              {"deleted", r.deleted},
+              {"invalidated", r.deleted},
+              {"batches", r.batches},
+              {"keys", r.keys},
+              {"broadcast", !dry_run && ctx.bus() != nullptr}};
+}
+
+Json bump_namespaces(OpsContext& ctx, std::span<const std::string> names, bool dry_run) {
+  RedisClient& redis = require_redis(ctx);
+  NamespaceVersions versions(redis, ctx.bus());
+  Json list = Json::array();
+  for (const auto& name : names) {
+    Json entry{{"namespace", name}, {"generation", versions.generation(name)}};
+    if (!dry_run) entry["new_generation"] = versions.bump(name);
+    list.push_back(std::move(entry));
+  }
+  return Json{{"by", "namespace"},
+              {"dry_run", dry_run},
+              {"namespaces", list},
+              {"invalidated", dry_run ? 0 : names.size()},
+              {"broadcast", !dry_run && ctx.bus() != nullptr}};
+}
+
+std::string render_invalidate(const Json& r) {
+  std::ostringstream out;
+  const std::string by = r["by"].get<std::string>();
+  const bool dry = r.value("dry_run", false);
+  if (by == "key") {
+    out << "invalidated " << r["invalidated"].get<std::size_t>() << " key(s) by key ("
+        << r["present"].get<std::size_t>() << " held a value in L2)";
+  } else if (by == "tag") {
+    for (const auto& t : r["tags"]) {
+      out << "tag " << t["tag"].get<std::string>() << ": " << t["entity_key"].get<std::string>()
+          << (t["entity_had_value"].get<bool>() ? " (cached)" : " (not cached)") << ", "
+          << t["dependents"].size() << " dependent(s)\n";
+      for (const auto& d : t["dependents"]) out << "  " << d.get<std::string>() << '\n';
+    }
+    out << (dry ? "would invalidate " : "invalidated ") << r["matched"].get<std::size_t>()
+        << " key(s) by tag";
+  } else if (by == "pattern") {
+    if (dry) {
+      for (const auto& k : r["keys"]) out << k.get<std::string>() << '\n';
+      out << "would delete " << r["matched"].get<std::uint64_t>() << " key(s) matching "
+          << r["pattern"].get<std::string>() << " (dry run)";
+    } else {
+      out << "deleted " << r["deleted"].get<std::uint64_t>() << " of "
+          << r["matched"].get<std::uint64_t>() << " key(s) matching "
+          << r["pattern"].get<std::string>() << " in " << r["batches"].get<std::uint64_t>()
+          << " batch(es)";
+    }
+  } else {
+    for (const auto& n : r["namespaces"]) {
+      out << "namespace " << n["namespace"].get<std::string>() << ": generation "
+          << n["generation"].get<std::uint64_t>();
+      if (n.contains("new_generation")) out << " -> " << n["new_generation"].get<std::uint64_t>();
+      out << '\n';
+    }
+    out << (dry ? "would bump " : "bumped ") << r["namespaces"].size() << " namespace(s)";
+  }
+  if (!dry) out << (r["broadcast"].get<bool>() ? "; broadcast on the bus" : "; not broadcast");
+  out << '\n';
+  return out.str();
+}
+
+std::vector<std::string> tags_of(OpsContext& ctx, std::string_view key) {
+  RedisClient& redis = *ctx.redis();
+  const std::string member = ctx.remote_key(key);
+  const std::string prefix = ctx.options().dependency_prefix;
+  std::vector<std::string> tags;
+  for (const auto& set : redis.scan(escape_glob(prefix) + "{*}")) {
+    try {
+      const RedisReply reply = redis.command({"SISMEMBER", set, member});
+      if (reply.is_integer() && reply.integer == 1) {
+        tags.push_back(set.substr(prefix.size() + 1, set.size() - prefix.size() - 2));
+      }
+    } catch (const ReplyError&) {
+      // Not a set (WRONGTYPE): not a dependency set, whatever its name.
+    }
+  }
+  return tags;
 }
 
 }  // namespace strata::ops

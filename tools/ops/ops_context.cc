@@ -122,6 +122,17 @@ void add_write_options(CLI::App& cmd, ConnectionOptions& o) {
   cmd.add_option("--journal", o.journal, "write-behind journal directory (--write-mode behind)");
 }
 
+void add_bus_options(CLI::App& cmd, ConnectionOptions& o) {
+  cmd.add_flag("!--no-broadcast", o.broadcast,
+               "do not announce on the invalidation bus (other instances keep their L1 entries "
+               "until their local ttl)");
+  cmd.add_option("--bus-channel", o.bus_channel, "the invalidation bus channel")
+      ->capture_default_str();
+  cmd.add_option("--dependency-prefix", o.dependency_prefix,
+                 "where dependency sets (tags) live: PREFIX{entity}")
+      ->capture_default_str();
+}
+
 TableMapping<Json> make_mapping(const ConnectionOptions& o) {
   if (!o.columns.empty()) {
     std::vector<Column<Json>> columns;
@@ -164,7 +175,7 @@ Json row_to_json(const TableSchema& schema, std::string_view key, const Row& row
   return out;
 }
 
-OpsContext::OpsContext(const ConnectionOptions& options) : options_(options) {
+OpsContext::OpsContext(const ConnectionOptions& options, bool with_bus) : options_(options) {
   options_.validate();
   if (!options_.redis.empty()) redis_.emplace(options_.redis);
   if (!options_.redis_cluster.empty()) redis_.emplace(options_.redis_cluster);
@@ -179,6 +190,15 @@ OpsContext::OpsContext(const ConnectionOptions& options) : options_(options) {
     builder.remote(*redis_, remote);
   } else {
     builder.local({.maximum_size = 1});  // a tier is required; one entry keeps nothing stale
+  }
+  if (redis_ && with_bus && options_.broadcast) {
+    InvalidationBusOptions bus_options;
+    bus_options.channel = options_.bus_channel;
+    bus_options.textbook_channel.clear();  // the CLI only sends
+    bus_options.dependency_prefix = options_.dependency_prefix;
+    bus_ = std::make_shared<InvalidationBus>(
+        options_.redis.empty() ? options_.redis_cluster : options_.redis, bus_options);
+    builder.local({.maximum_size = 1}).coherence(L1Coherence::kBus).invalidation_bus(bus_);
   }
   if (options_.format == "plain") {
     builder.format(ValueFormat<Json>::plain_json());

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "strata/cache.h"
+#include "strata/invalidation.h"
 #include "strata/postgres_source.h"
 #include "strata/redis_client.h"
 #include "strata/sqlite_source.h"
@@ -53,6 +54,11 @@ struct ConnectionOptions {
   double ttl_jitter = 0.1;           // --ttl-jitter: RemoteTierOptions::ttl_jitter
   std::string write_mode = "around";  // --write-mode around|through|behind
   std::string journal;                // --journal DIR: the write-behind directory
+  // Invalidation (strata/invalidation.h): commands that change L2 announce it on the bus so
+  // every instance's L1 drops the key (CacheBuilder::coherence(kBus)), unless --no-broadcast.
+  bool broadcast = true;
+  std::string bus_channel = "strata:invalidation";  // InvalidationBusOptions::channel
+  std::string dependency_prefix = "deps:";          // InvalidationBusOptions::dependency_prefix
   bool json = false;                  // --json: machine-readable output
 
   // Throws InvalidArgumentError naming the option.
@@ -69,6 +75,8 @@ void add_cache_options(CLI::App& cmd, ConnectionOptions& o);
 void add_source_options(CLI::App& cmd, ConnectionOptions& o);
 // Adds --write-mode and --journal.
 void add_write_options(CLI::App& cmd, ConnectionOptions& o);
+// Adds --no-broadcast, --bus-channel and --dependency-prefix.
+void add_bus_options(CLI::App& cmd, ConnectionOptions& o);
 
 // The source of record the options name, as the application's TableSource<nlohmann::json>.
 using SqliteJsonSource = SqliteSource<Json>;
@@ -86,17 +94,21 @@ using JsonSource =
 
 // The connections and the Cache<nlohmann::json> the options describe. Without --redis the cache
 // has a one-entry L1 only (CacheBuilder needs a tier), so reads go to the source. With
-// --write-mode behind, a WriteBehind journals into --journal and is closed (drained) by close()
-// or the destructor.
+// `with_bus` (the commands that change L2) and --redis, the cache joins an InvalidationBus
+// (coherence kBus, with a one-entry L1) so that its put, erase, invalidate and
+// invalidate_entity reach every instance's L1 as the library's do. With --write-mode behind, a
+// WriteBehind journals into --journal and is closed (drained) by close() or the destructor.
 class OpsContext {
  public:
-  explicit OpsContext(const ConnectionOptions& options);
+  explicit OpsContext(const ConnectionOptions& options, bool with_bus = false);
   OpsContext(const OpsContext&) = delete;
   OpsContext& operator=(const OpsContext&) = delete;
   ~OpsContext();
 
   [[nodiscard]] Cache<Json>& cache() { return *cache_; }
   [[nodiscard]] RedisClient* redis() { return redis_ ? &*redis_ : nullptr; }
+  // The bus, or null (no --redis, --no-broadcast, or a read-only command).
+  [[nodiscard]] const std::shared_ptr<InvalidationBus>& bus() const { return bus_; }
   [[nodiscard]] const std::optional<JsonSource>& source() const { return source_; }
   [[nodiscard]] const ConnectionOptions& options() const { return options_; }
   // The Redis key of a cache key (the library's layout: prefix + "{" + key + "}").
@@ -112,6 +124,7 @@ class OpsContext {
   std::optional<JsonSource> source_;
   std::shared_ptr<WriteBehindSink<Json>> writer_;
   std::function<void()> close_writer_;
+  std::shared_ptr<InvalidationBus> bus_;  // outlives the cache (which detaches from it)
   std::optional<Cache<Json>> cache_;
 };
 
