@@ -91,6 +91,14 @@ std::string fmt_bytes(const Json& v) {
   return buf;
 }
 
+// A label value for a terminal: as it is, or as a JSON string when it holds control characters.
+std::string printable(const std::string& s) {
+  for (const char c : s) {
+    if (static_cast<unsigned char>(c) < 0x20) return Json(s).dump();
+  }
+  return s;
+}
+
 std::string pad(std::string s, std::size_t width) {
   if (s.size() < width) s.append(width - s.size(), ' ');
   return s;
@@ -206,7 +214,7 @@ std::string render_stats(const Json& s) {
         << " samples)\n";
   }
   for (const auto& c : s["caches"]) {
-    out << "\ncache " << c["cache"].get<std::string>() << '\n';
+    out << "\ncache " << printable(c["cache"].get<std::string>()) << '\n';
     out << "  " << pad("layer", 8) << pad("hits", 12) << pad("misses", 12) << pad("errors", 9)
         << pad("hit ratio", 11);
     const bool rates = !c["layers"].empty() && c["layers"].begin()->contains("requests_per_sec");
@@ -237,7 +245,7 @@ std::string render_stats(const Json& s) {
     out << "\nwrite-behind\n  " << pad("writer", 16) << pad("queue", 10) << pad("oldest", 12)
         << "dead letters\n";
     for (const auto& w : s["writers"]) {
-      out << "  " << pad(w["writer"].get<std::string>(), 16) << pad(fmt_count(w["queue_depth"]), 10)
+      out << "  " << pad(printable(w["writer"].get<std::string>()), 16) << pad(fmt_count(w["queue_depth"]), 10)
           << pad(fmt_seconds(w["oldest_age_seconds"]), 12) << fmt_count(w["dead_letters"]) << '\n';
     }
   }
