@@ -23,5 +23,8 @@ void add_bench_l1(CLI::App& bench);
 void add_bench_stampede(CLI::App& bench);
 // `strata sim` (tools/sim/): replays cache traces through eviction policies.
 void add_sim(CLI::App& app);
+// `strata inspect|get|put|del|invalidate|stats|dead-letters|journal` (tools/ops/): the
+// operator commands (docs/operations-cli.md).
+void add_ops(CLI::App& app);
 
 }  // namespace strata::cli

@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   strata::cli::add_bench_source(bench);
   strata::cli::add_bench_write_behind(bench);
   strata::cli::add_bench_stampede(bench);
+  strata::cli::add_ops(app);
 
   try {
     app.parse(argc, argv);

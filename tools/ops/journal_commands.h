@@ -1,0 +1,43 @@
+// ops/journal_commands.h: the write-behind operator commands as library calls:
+// `strata dead-letters list|replay|drop` and `strata journal verify|replay`.
+// `list` and `verify` only read the directory. `replay` and `drop` open the directory as a
+// WriteBehind<nlohmann::json> over the source, which first recovers the journal (replaying what
+// it holds into the source, as the application does at start-up): stop the application first,
+// a journal directory has one owner.
+//
+//   Json report = strata::ops::verify_journal("/var/lib/app/wb", options);
+//   std::cout << strata::ops::render_journal_verify(report);
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include "ops/ops_context.h"
+
+namespace strata::ops {
+
+// The dead letters of `directory` (deadletters.log), values decoded with the options' codec.
+[[nodiscard]] Json list_dead_letters(const std::filesystem::path& directory,
+                                     const ConnectionOptions& o);
+[[nodiscard]] std::string render_dead_letters(const Json& report);
+// WriteBehind::replay_dead_letters into the options' source.
+[[nodiscard]] Json replay_dead_letters(const std::filesystem::path& directory,
+                                       const ConnectionOptions& o);
+// WriteBehind::drop_dead_letters.
+[[nodiscard]] Json drop_dead_letters(const std::filesystem::path& directory,
+                                     const ConnectionOptions& o);
+[[nodiscard]] std::string render_dead_letter_action(const Json& report);
+
+// Every segment's records and checksums, the checkpoint, the dead-letter file. A damaged tail is
+// reported (file, offset, bytes after it, reason) and the scan goes on with the next file.
+// report["ok"] is false when anything is damaged.
+[[nodiscard]] Json verify_journal(const std::filesystem::path& directory,
+                                  const ConnectionOptions& o);
+[[nodiscard]] std::string render_journal_verify(const Json& report);
+// Opens the directory as a WriteBehind over the source (recovery: torn tails truncated, records
+// after the checkpoint replayed), flushes and closes it.
+[[nodiscard]] Json replay_journal(const std::filesystem::path& directory,
+                                  const ConnectionOptions& o);
+[[nodiscard]] std::string render_journal_replay(const Json& report);
+
+}  // namespace strata::ops
