@@ -12,7 +12,9 @@ build_packages=(
   libabsl-dev libcli11-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
-test_packages=(redis-server redis-tools postgresql-15 postgresql-client-15 sqlite3 util-linux procps)
+# clang and its runtime libraries build the libFuzzer targets that `make test` runs (fuzz/).
+test_packages=(redis-server redis-tools postgresql-15 postgresql-client-15 sqlite3 util-linux procps
+               clang libclang-rt-14-dev)
 
 packages=("${build_packages[@]}")
 case "${1:-build}" in
