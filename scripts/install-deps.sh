@@ -6,7 +6,7 @@
 set -euo pipefail
 
 build_packages=(
-  g++ make cmake ninja-build pkg-config
+  g++ make cmake ninja-build pkg-config ccache
   libhiredis-dev libpq-dev libsqlite3-dev
   nlohmann-json3-dev libmsgpack-cxx-dev libzstd-dev liblz4-dev zlib1g-dev liblzma-dev
   libabsl-dev libcli11-dev libcpp-httplib-dev
