@@ -6,13 +6,15 @@
 set -euo pipefail
 
 build_packages=(
-  g++ make cmake ninja-build pkg-config
+  g++ make cmake ninja-build pkg-config ccache
   libhiredis-dev libpq-dev libsqlite3-dev
   nlohmann-json3-dev libmsgpack-cxx-dev libzstd-dev liblz4-dev zlib1g-dev liblzma-dev
   libabsl-dev libcli11-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
-test_packages=(redis-server redis-tools postgresql-15 postgresql-client-15 sqlite3 util-linux procps)
+# clang and its runtime libraries build the libFuzzer targets that `make test` runs (fuzz/).
+test_packages=(redis-server redis-tools postgresql-15 postgresql-client-15 sqlite3 util-linux procps
+               clang libclang-rt-14-dev)
 
 packages=("${build_packages[@]}")
 case "${1:-build}" in

@@ -98,6 +98,9 @@ RedisEndpoint parse_endpoint(std::string_view text, bool port_required) {
   }
   if (endpoint.host.empty()) bad_url("missing host in '" + std::string(text) + "'");
   check_host(endpoint.host, text.starts_with('['));
+  if (text.starts_with('[') && endpoint.host.find(':') == std::string::npos) {
+    bad_url("a host in brackets must be an IPv6 address");
+  }
   if (port_text.empty()) {
     if (port_required) bad_url("missing port in cluster node '" + std::string(text) + "'");
   } else {
@@ -205,7 +208,7 @@ std::string RedisUrl::redacted() const {
         out += kHex[c & 15];
       }
     }
-    if (!password.empty()) out += ":***";
+    out += password.empty() ? ":" : ":***";  // "user:@" keeps a user without a password
     out += '@';
   }
   for (std::size_t i = 0; i < nodes.size(); ++i) {

@@ -180,11 +180,16 @@ TEST(BadInput, CorruptedOrForeignBytesInRedisAreAMissDeletedAndCounted) {
                            .source(db.source)
                            .key_prefix(db.prefix)
                            .format(ValueFormat<User, MsgpackCodec<User>>::envelope())
+                           .write_mode(WriteMode::kWriteThrough)
                            .build();
   cache.put("k", make_user(1));
-  const std::string good = *redis.get(cache.remote_key("k"));
+  const auto stored = redis.get(cache.remote_key("k"));
+  ASSERT_TRUE(stored.has_value());
+  const std::string good = *stored;
   msgpack_cache.put("m", make_user(3));
-  const std::string foreign = *redis.get(cache.remote_key("m"));
+  const auto stored_foreign = redis.get(cache.remote_key("m"));
+  ASSERT_TRUE(stored_foreign.has_value());
+  const std::string foreign = *stored_foreign;
   const std::vector<std::pair<std::string, std::string>> garbage = {
       {"empty", ""},
       {"random bytes", std::string("\x00\xff\x13garbage\n\r", 12)},
