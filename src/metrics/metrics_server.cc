@@ -3,7 +3,10 @@
 #include <httplib.h>
 #include <sys/socket.h>
 
+#include <atomic>
+#include <chrono>
 #include <exception>
+#include <memory>
 #include <string>
 
 #include "strata/error.h"
@@ -42,13 +45,20 @@ MetricsServer::MetricsServer(MetricsRegistry& registry, MetricsServerOptions opt
                            std::to_string(options_.port));
   }
   port_ = static_cast<std::uint16_t>(bound);
-  serve_thread_ = std::thread([this] {
+  auto listen_returned = std::make_shared<std::atomic<bool>>(false);
+  serve_thread_ = std::thread([this, listen_returned] {
     try {
       http_->server.listen_after_bind();
     } catch (...) {
       // Nothing escapes a background thread; the server simply stops answering.
     }
+    listen_returned->store(true);
   });
+  // httplib's stop() does nothing until the listen loop runs, so a server destroyed at once
+  // would leave its thread in accept() forever: wait for the loop to start.
+  while (!http_->server.is_running() && !listen_returned->load()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   if (options_.alert_check_interval.count() > 0) {
     alert_thread_ = std::thread([this] {
       std::unique_lock lock(alert_mutex_);
