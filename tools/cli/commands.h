@@ -18,6 +18,8 @@ void add_bench_source(CLI::App& bench);
 void add_bench_write_behind(CLI::App& bench);
 // `strata bench l1` (tools/l1/): LocalCache throughput against a raw map and a mutex LRU.
 void add_bench_l1(CLI::App& bench);
+// `strata bench coherence` (tools/coherence/): L1 staleness across processes per coherence mode.
+void add_bench_coherence(CLI::App& bench);
 // `strata sim` (tools/sim/): replays cache traces through eviction policies.
 void add_sim(CLI::App& app);
 

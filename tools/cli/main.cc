@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   strata::cli::add_sim(app);
   strata::cli::add_bench_source(bench);
   strata::cli::add_bench_write_behind(bench);
+  strata::cli::add_bench_coherence(bench);
 
   try {
     app.parse(argc, argv);
