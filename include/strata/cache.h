@@ -20,6 +20,7 @@
 #include <concepts>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -39,6 +40,7 @@
 #include "strata/error.h"
 #include "strata/executor.h"
 #include "strata/internal/cache_state.h"
+#include "strata/invalidation.h"
 #include "strata/local_cache.h"
 #include "strata/redis_client.h"
 #include "strata/redis_tracking.h"
@@ -124,6 +126,25 @@ template <typename... Args>
 template <typename V>
 class CacheBuilder;
 
+namespace internal {
+
+// A Cache<V>'s link to the invalidation bus (coherence kBus) and its dependency sets: detaches
+// from the bus when the last handle goes.
+struct InvalidationLink {
+  std::shared_ptr<InvalidationBus> bus;
+  std::uint64_t id = 0;
+  std::string ns;
+  std::optional<DependencyIndex> dependencies;
+  InvalidationLink() = default;
+  InvalidationLink(const InvalidationLink&) = delete;
+  InvalidationLink& operator=(const InvalidationLink&) = delete;
+  ~InvalidationLink() {
+    if (bus) bus->detach(id);
+  }
+};
+
+}  // namespace internal
+
 // The composed cache. Build it with CacheBuilder<V>. Movable, not copyable; one type whatever
 // layers and source it has. Values are returned by copy.
 template <typename V>
@@ -136,6 +157,7 @@ class Cache {
       state_ = std::move(other.state_);
       executor_ = std::move(other.executor_);
       owned_executor_ = std::move(other.owned_executor_);
+      link_ = std::move(other.link_);
     }
     return *this;
   }
@@ -177,14 +199,55 @@ class Cache {
   // invalidates (without a source: stores in the caches); kWriteThrough writes the source in a
   // transaction, then L2, then L1; kWriteBehind hands the write to the sink, then updates L2
   // and L1. A source or sink error is thrown and leaves the caches unchanged.
-  void put(std::string_view key, const V& value) { state_->put(key, value); }
+  // With coherence kBus, every other instance then drops the key from its L1.
+  void put(std::string_view key, const V& value) {
+    if (link_ && link_->dependencies && depends_on_) record_dependencies(key, depends_on_(value));
+    state_->put(key, value);
+    announce(key);
+  }
+  // The same, recording first that the key depends on each of `entities` (DependencyIndex): a
+  // later invalidate_entity(entity) or InvalidationBus::publish(entity) deletes it. Needs L2.
+  //   cache.put("user_profile:7", profile, {"user:7"});
+  void put(std::string_view key, const V& value, std::span<const std::string> entities) {
+    record_dependencies(key, std::vector<std::string>(entities.begin(), entities.end()));
+    put(key, value);
+  }
+  void put(std::string_view key, const V& value, std::initializer_list<std::string> entities) {
+    put(key, value, std::span<const std::string>(entities.begin(), entities.size()));
+  }
 
   // Deletes per the write mode: from the source (or through the sink), then from the caches.
-  void erase(std::string_view key) { state_->erase(key); }
+  void erase(std::string_view key) {
+    state_->erase(key);
+    announce(key);
+  }
 
   // Drops the key from L2 (with its fill token) and from L1; never writes a value. Call it after
   // writing your database yourself (cache-aside).
-  void invalidate(std::string_view key) { state_->invalidate(key); }
+  void invalidate(std::string_view key) {
+    state_->invalidate(key);
+    announce(key);
+  }
+
+  // Invalidates an entity and everything recorded as depending on it (put with entities): with a
+  // bus, InvalidationBus::publish (every instance, every attached cache); without, this cache's
+  // L2 and L1 only. Needs L2.
+  void invalidate_entity(std::string_view entity) {
+    if (!link_ || !link_->dependencies) {
+      throw InvalidArgumentError("Cache::invalidate_entity needs remote()");
+    }
+    if (link_->bus) {
+      (void)link_->bus->publish(entity);
+      return;
+    }
+    const std::string own[] = {remote_key(entity), remote_token_key(entity)};
+    const std::vector<std::string> dependents = link_->dependencies->invalidate(entity, own);
+    state_->drop_local(entity);
+    for (const auto& redis_key : dependents) {
+      auto split = split_cache_key(redis_key);
+      if (split && split->first == link_->ns) state_->drop_local(split->second);
+    }
+  }
 
   // A memoized version of `fn` (any R(Args...) with R = V): each call reads
   // memo_key(prefix, args...) through get_or_load, calling fn(args...) on a miss. The adaptor
@@ -224,6 +287,19 @@ class Cache {
       : state_(std::move(state)),
         executor_(std::move(executor)),
         owned_executor_(std::move(owned_executor)) {}
+  void announce(std::string_view key) {
+    if (link_ && link_->bus) {
+      const std::string k(key);
+      (void)link_->bus->announce(link_->ns, std::span<const std::string>(&k, 1), link_->id);
+    }
+  }
+  void record_dependencies(std::string_view key, const std::vector<std::string>& entities) {
+    if (!link_ || !link_->dependencies) {
+      throw InvalidArgumentError("Cache::put with entities needs remote()");
+    }
+    const std::string redis_key = remote_key(key);
+    for (const auto& entity : entities) link_->dependencies->add(entity, redis_key);
+  }
   void stop_owned_executor() noexcept {
     if (owned_executor_) owned_executor_->shutdown();
   }
@@ -231,6 +307,8 @@ class Cache {
   std::shared_ptr<internal::CacheState<V>> state_;
   std::shared_ptr<Executor> executor_;  // the state only holds it weakly
   std::shared_ptr<ThreadPoolExecutor> owned_executor_;
+  std::shared_ptr<internal::InvalidationLink> link_;  // with remote(): bus and dependency sets
+  std::function<std::vector<std::string>(const V&)> depends_on_;
 };
 
 // Configuration for a Cache<V>. Each setter validates its argument at once and throws
@@ -348,6 +426,18 @@ class CacheBuilder {
     tracking_ = std::move(options);
     return *this;
   }
+  // The bus kBus coherence uses (one per process, shared by its caches; strata/invalidation.h).
+  CacheBuilder& invalidation_bus(std::shared_ptr<InvalidationBus> bus) {
+    if (!bus) throw InvalidArgumentError("CacheBuilder: invalidation_bus must not be null");
+    bus_ = std::move(bus);
+    return *this;
+  }
+  // The entities a value depends on, recorded at each put (as put(key, value, entities) does).
+  CacheBuilder& dependencies(std::function<std::vector<std::string>(const V&)> extract) {
+    if (!extract) throw InvalidArgumentError("CacheBuilder: dependencies must not be empty");
+    depends_on_ = std::move(extract);
+    return *this;
+  }
   // The clock for L1 expiry, the breaker's cool-down and the envelope's timestamps (default:
   // steady clock for L1 and breaker, system clock for envelope times).
   CacheBuilder& clock(std::shared_ptr<const Clock> clock) {
@@ -378,9 +468,11 @@ class CacheBuilder {
     if (coherence_ != L1Coherence::kNone && !(local_ && remote_)) {
       throw InvalidArgumentError("CacheBuilder: coherence needs both local() and remote()");
     }
-    if (coherence_ == L1Coherence::kBus) {
-      // The bus (kBus) is being built (issue 7).
-      throw InvalidArgumentError("CacheBuilder: this coherence mode is not available yet");
+    if (coherence_ == L1Coherence::kBus && !bus_) {
+      throw InvalidArgumentError("CacheBuilder: coherence kBus needs invalidation_bus()");
+    }
+    if (depends_on_ && !remote_) {
+      throw InvalidArgumentError("CacheBuilder: dependencies needs remote()");
     }
     if (refresh_after_) {
       if (!source_ && !loader_) {
@@ -440,8 +532,33 @@ class CacheBuilder {
       executor = owned;
     }
     config.executor = executor;
-    return Cache<V>(std::make_shared<internal::CacheState<V>>(std::move(config)),
-                    std::move(executor), std::move(owned));
+    auto state = std::make_shared<internal::CacheState<V>>(std::move(config));
+    Cache<V> cache(state, std::move(executor), std::move(owned));
+    if (remote_) {
+      auto link = std::make_shared<internal::InvalidationLink>();
+      link->ns = prefix_;
+      link->dependencies.emplace(*remote_client_,
+                                 bus_ ? bus_->options().dependency_prefix : std::string("deps:"));
+      if (coherence_ == L1Coherence::kBus) {
+        std::weak_ptr<internal::CacheState<V>> weak = state;
+        BusParticipant participant;
+        participant.ns = prefix_;
+        participant.drop_local = [weak](std::string_view key) {
+          if (auto s = weak.lock()) s->drop_local(key);
+        };
+        participant.flush_local = [weak] {
+          if (auto s = weak.lock()) s->flush_local();
+        };
+        participant.remove_remote = [weak](std::string_view key) {
+          if (auto s = weak.lock()) s->invalidate(key);
+        };
+        link->id = bus_->attach(std::move(participant));
+        link->bus = bus_;
+      }
+      cache.link_ = std::move(link);
+      cache.depends_on_ = depends_on_;
+    }
+    return cache;
   }
 
  private:
@@ -485,6 +602,8 @@ class CacheBuilder {
   BreakerOptions breaker_;
   L1Coherence coherence_ = L1Coherence::kNone;
   TrackingOptions tracking_;
+  std::shared_ptr<InvalidationBus> bus_;
+  std::function<std::vector<std::string>(const V&)> depends_on_;
   std::shared_ptr<const Clock> clock_;
   std::shared_ptr<Executor> executor_;
 };

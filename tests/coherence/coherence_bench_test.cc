@@ -25,7 +25,7 @@ TEST(CoherenceBenchCli, EveryModeEndsWithNoStaleValueInAnyProcess) {
   const auto report = nlohmann::json::parse(result.output);
   for (const char* target : {"standalone", "cluster"}) {
     ASSERT_TRUE(report["results"].contains(target)) << target;
-    for (const char* mode : {"none", "tracking"}) {
+    for (const char* mode : {"none", "tracking", "bus"}) {
       SCOPED_TRACE(std::string(target) + " " + mode);
       const auto& m = report["results"][target][mode];
       for (const char* field : {"staleness_ms_p50", "staleness_ms_p99", "staleness_ms_max",
@@ -40,6 +40,7 @@ TEST(CoherenceBenchCli, EveryModeEndsWithNoStaleValueInAnyProcess) {
       EXPECT_LE(m["staleness_ms_p99"].get<double>(), m["staleness_ms_max"].get<double>());
     }
     EXPECT_GT(report["results"][target]["tracking"]["invalidations"].get<int>(), 0);
+    EXPECT_GT(report["results"][target]["bus"]["invalidations"].get<int>(), 0);
   }
 }
 

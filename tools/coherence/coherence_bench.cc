@@ -17,6 +17,7 @@
 #include "bench/temp_dir.h"
 #include "strata/cache.h"
 #include "strata/error.h"
+#include "strata/invalidation.h"
 #include "strata/redis_url.h"
 #include "strata/sqlite_source.h"
 #include "strata/table_mapping.h"
@@ -60,18 +61,21 @@ L1Coherence mode_of(const std::string& mode) {
   throw InvalidArgumentError("bench coherence: unknown mode '" + mode + "' (none, tracking, bus)");
 }
 
+// `bus` (mode bus only) must outlive the cache.
 Cache<Item> make_cache(const CoherenceBenchOptions& o, const CoherenceWorkerOptions& w,
-                       std::shared_ptr<SqliteSource<Item>> source) {
+                       std::shared_ptr<SqliteSource<Item>> source,
+                       const std::shared_ptr<InvalidationBus>& bus) {
   LocalTierOptions local{.maximum_size = static_cast<std::uint64_t>(o.keys) * 2};
   if (w.mode == "none") local.ttl = o.local_ttl;
-  return CacheBuilder<Item>()
-      .local(local)
+  CacheBuilder<Item> builder;
+  builder.local(local)
       .remote(RedisClient(w.url), {.ttl = std::chrono::minutes(10)})
       .source(std::move(source))
       .key_prefix(w.prefix)
       .write_mode(WriteMode::kWriteThrough)
-      .coherence(mode_of(w.mode))
-      .build();
+      .coherence(mode_of(w.mode));
+  if (bus) builder.invalidation_bus(bus);
+  return builder.build();
 }
 
 // Children spawned by one run; killed and reaped if the run ends early.
@@ -247,7 +251,9 @@ void CoherenceBenchOptions::validate() const {
 
 void run_coherence_worker(const CoherenceBenchOptions& o, const CoherenceWorkerOptions& w) {
   auto source = open_source(w.dir);
-  Cache<Item> cache = make_cache(o, w, source);
+  std::shared_ptr<InvalidationBus> bus;
+  if (w.mode == "bus") bus = std::make_shared<InvalidationBus>(w.url);
+  Cache<Item> cache = make_cache(o, w, source, bus);
   const std::int64_t end = w.start_ns + std::chrono::nanoseconds(o.duration).count();
   const std::string base = (std::filesystem::path(w.dir) / (w.role + "-" + std::to_string(w.index))).string();
   std::mt19937_64 rng(static_cast<std::uint64_t>(w.index) * 7919 + (w.role == "writer" ? 1 : 2));
@@ -297,10 +303,17 @@ void run_coherence_worker(const CoherenceBenchOptions& o, const CoherenceWorkerO
     if (!cached || !truth || cached->version != truth->version) ++stale;
   }
   const TieredCacheStats s = cache.stats();
+  std::uint64_t invalidations = s.tracking.keys_invalidated;
+  std::uint64_t flushes = s.tracking.flushes;
+  if (bus) {
+    const InvalidationBusStats b = bus->stats();
+    invalidations = b.keys_dropped;
+    flushes = b.l1_flushes;
+  }
   std::ofstream(base + ".log") << log.str();
   std::ofstream(base + ".summary") << (run.l1.hits - warm.l1.hits) << ' '
                                    << (run.l1.misses - warm.l1.misses) << ' ' << stale << ' '
-                                   << s.tracking.keys_invalidated << ' ' << s.tracking.flushes << '\n';
+                                   << invalidations << ' ' << flushes << '\n';
 }
 
 CoherenceBenchReport run_coherence_bench(const CoherenceBenchOptions& options) {

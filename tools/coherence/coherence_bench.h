@@ -1,6 +1,6 @@
 // coherence_bench.h: `strata bench coherence`, how stale the L1s of separate processes get.
 //
-// For each target (standalone server, cluster) and each coherence mode (none, tracking), the
+// For each target (standalone server, cluster) and each coherence mode (none, tracking, bus), the
 // parent creates a SQLite source of record and spawns worker processes (the same executable,
 // `bench coherence --worker ...`): writers update their share of the keys at a set rate through
 // a write-through Cache (source, then L2, then their L1), readers read random keys through
@@ -14,7 +14,8 @@
 // still missed w ended (0 when none did); the report gives its p50/p99/max over every (write,
 // reader) pair, the stale reads, the values still stale after quiescence, and the readers' L1
 // hit ratio. Mode none has no coherence: its L1 entries live `local_ttl` (that is its staleness
-// bound), and its quiesce period is local_ttl longer. Tracking and bus keep L1 without a TTL.
+// bound), and its quiesce period is local_ttl longer. Tracking and bus keep L1 without a TTL
+// (bus: one InvalidationBus per worker process).
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -30,7 +31,7 @@ namespace strata::bench {
 struct CoherenceBenchOptions {
   std::string redis_url;    // redis://...; empty: skipped
   std::string cluster_url;  // redis+cluster://...; empty: skipped
-  std::vector<std::string> modes{"none", "tracking"};  // "none", "tracking", "bus"
+  std::vector<std::string> modes{"none", "tracking", "bus"};
   int writers = 1;          // writer processes (each owns keys i, i+writers, ...)
   int readers = 3;          // reader processes
   int keys = 100;           // the shared keyspace
@@ -55,8 +56,8 @@ struct CoherenceModeResult {
   double staleness_ms_max = 0;
   std::uint64_t stale_after_quiesce = 0;
   double l1_hit_ratio = 0;
-  std::uint64_t invalidations = 0;  // keys invalidated in the readers' L1 (tracking)
-  std::uint64_t flushes = 0;        // L1 flushes in the readers (tracking)
+  std::uint64_t invalidations = 0;  // keys dropped from the readers' L1 (tracking, bus)
+  std::uint64_t flushes = 0;        // L1 flushes in the readers (tracking, bus)
 };
 
 struct CoherenceTarget {

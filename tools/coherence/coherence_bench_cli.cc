@@ -13,7 +13,7 @@ void add_bench_coherence(CLI::App& bench) {
   auto* command = bench.add_subcommand(
       "coherence",
       "How stale each process's L1 gets after another process writes, per coherence mode "
-      "(none, tracking), on a standalone server and on a cluster");
+      "(none, tracking, bus), on a standalone server and on a cluster");
   auto options = std::make_shared<bench::CoherenceBenchOptions>();
   auto worker = std::make_shared<bench::CoherenceWorkerOptions>();
   auto json = std::make_shared<bool>(false);
@@ -23,7 +23,7 @@ void add_bench_coherence(CLI::App& bench) {
   command->add_option("--redis", options->redis_url, "Standalone server URL (redis://host:port)");
   command->add_option("--redis-cluster", options->cluster_url,
                       "Redis Cluster URL (redis+cluster://host:port,...)");
-  command->add_option("--modes", options->modes, "Coherence modes to compare (none, tracking)")
+  command->add_option("--modes", options->modes, "Coherence modes to compare (none, tracking, bus)")
       ->delimiter(',')
       ->capture_default_str();
   command->add_option("--writers", options->writers, "Writer processes")->capture_default_str();
