@@ -21,6 +21,8 @@ void add_bench_l1(CLI::App& bench);
 // `strata bench stampede` (tools/stampede/): source loads per expiry across processes, with
 // and without each stampede protection.
 void add_bench_stampede(CLI::App& bench);
+// `strata bench coherence` (tools/coherence/): L1 staleness across processes per coherence mode.
+void add_bench_coherence(CLI::App& bench);
 // `strata sim` (tools/sim/): replays cache traces through eviction policies.
 void add_sim(CLI::App& app);
 // `strata inspect|get|put|del|invalidate|stats|dead-letters|journal` (tools/ops/): the

@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   strata::cli::add_bench_write_behind(bench);
   strata::cli::add_bench_stampede(bench);
   strata::cli::add_ops(app);
+  strata::cli::add_bench_coherence(bench);
 
   try {
     app.parse(argc, argv);
