@@ -39,9 +39,25 @@ constexpr CounterFamily kCacheCounters[] = {
      [](const Stats& s) { return s.l2.breaker_opens; }},
     {"strata_cache_l2_fills_skipped_total", "L2 fills refused because an invalidation won.",
      [](const Stats& s) { return s.l2.fills_skipped; }},
-    // After the stampede work (issue 7) lands:
-    //   {"strata_cache_stale_served_total", "...", [](const Stats& s) { return s.stale_served; }},
-    //   {"strata_cache_lease_waits_total", "...", [](const Stats& s) { return s.lease_waits; }},
+    {"strata_cache_write_behind_pending_reads_total",
+     "Source loads answered by a write-behind write not yet flushed.",
+     [](const Stats& s) { return s.write_behind_pending_reads; }},
+    {"strata_cache_stale_served_total", "Reads answered past the soft TTL (a refresh scheduled).",
+     [](const Stats& s) { return s.stampede.stale_served; }},
+    {"strata_cache_stale_if_error_served_total",
+     "Source errors answered with a stale value (stale-if-error).",
+     [](const Stats& s) { return s.stampede.stale_if_error_served; }},
+    {"strata_cache_lease_acquired_total", "Misses that took the cross-process lease and loaded.",
+     [](const Stats& s) { return s.stampede.lease_acquired; }},
+    {"strata_cache_lease_waits_total", "Misses that found the lease held and waited.",
+     [](const Stats& s) { return s.stampede.lease_waits; }},
+    {"strata_cache_lease_timeouts_total", "Lease waits that reached their deadline.",
+     [](const Stats& s) { return s.stampede.lease_timeouts; }},
+    {"strata_cache_early_refreshes_total", "XFetch decisions to recompute before expiry.",
+     [](const Stats& s) { return s.stampede.early_refreshes; }},
+    {"strata_cache_tracking_flushes_total",
+     "L1 flushes by Redis tracking (FLUSHALL, a lost invalidation connection).",
+     [](const Stats& s) { return s.tracking.flushes; }},
 };
 
 // Label values: backslash, double quote and line feed are escaped (the format's rule).

@@ -151,6 +151,22 @@ INSTANTIATE_TEST_SUITE_P(Redis, CacheAsideRace,
                                       : "standalone";
                          });
 
+// Redis tracking maps the Redis keys it is told about back to cache keys: the inverse of
+// value_key(), including the NUL that value_key() puts in front of keys starting with '}' or NUL.
+TEST(RemoteStoreKeys, CacheKeyOfInvertsValueKey) {
+  STRATA_SERVER_URL(url, "STRATA_TEST_REDIS_URL");
+  internal::RemoteStore store(RedisClient(url), "app:", BreakerOptions{},
+                              std::make_shared<SteadyClock>());
+  for (const std::string& key : {std::string("42"), std::string("}x"), std::string("\0y", 2),
+                                std::string("{z}"), std::string("a}b"), std::string("\xff\n")}) {
+    const auto back = store.cache_key_of(store.value_key(key));
+    ASSERT_TRUE(back.has_value()) << key;
+    EXPECT_EQ(*back, key);
+    EXPECT_EQ(store.cache_key_of(store.token_key(key)), std::nullopt);
+  }
+  EXPECT_EQ(store.cache_key_of("other:{42}"), std::nullopt);
+}
+
 // --- write-through failures -----------------------------------------------------------------
 TEST(CacheWriteThrough, FailingSourceWriteLeavesCachesUntouchedAndThrows) {
   STRATA_SERVER_URL(url, "STRATA_TEST_REDIS_URL");
