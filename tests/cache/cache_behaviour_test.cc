@@ -159,10 +159,12 @@ TEST(RemoteStoreKeys, CacheKeyOfInvertsValueKey) {
                               std::make_shared<SteadyClock>());
   for (const std::string& key : {std::string("42"), std::string("}x"), std::string("\0y", 2),
                                 std::string("{z}"), std::string("a}b"), std::string("\xff\n")}) {
-    const auto back = store.cache_key_of(store.value_key(key));
+    const std::string redis_key = store.value_key(key);  // cache_key_of returns a view into it
+    const auto back = store.cache_key_of(redis_key);
     ASSERT_TRUE(back.has_value()) << key;
     EXPECT_EQ(*back, key);
-    EXPECT_EQ(store.cache_key_of(store.token_key(key)), std::nullopt);
+    const std::string token_key = store.token_key(key);
+    EXPECT_EQ(store.cache_key_of(token_key), std::nullopt);
   }
   EXPECT_EQ(store.cache_key_of("other:{42}"), std::nullopt);
 }
