@@ -170,8 +170,10 @@ std::string to_prometheus_text(const MetricsSnapshot& snapshot) {
   if (!caches.empty()) {
     w.family("strata_cache_requests_total", "counter",
              "Cache reads by the layer that saw them and their result.");
-    for (const auto& [name, m] : caches) {
-      const Stats& s = m.stats;
+    for (const auto& entry : caches) {
+      // Not a structured binding: clang 14 (the fuzz build) cannot capture one in a lambda.
+      const std::string& name = entry.first;
+      const Stats& s = entry.second.stats;
       const auto layer = [&](std::string_view l, std::uint64_t hit, std::uint64_t miss,
                              std::uint64_t error) {
         w.sample("strata_cache_requests_total", {{"cache", name}, {"layer", l}, {"result", "hit"}},
