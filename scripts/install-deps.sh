@@ -2,11 +2,13 @@
 # Installs the Debian 12 packages strata needs, only those that are missing.
 #   scripts/install-deps.sh build   compilers and libraries (enough for `make run`)
 #   scripts/install-deps.sh test    plus the servers the tests start (Redis, PostgreSQL)
+# ccache is not installed here: on a fresh machine (CI) it has nothing to reuse and only adds
+# work; install it yourself and the Makefile uses it for every build.
 # Uses sudo when not run as root. Installs nothing and prints nothing when all is present.
 set -euo pipefail
 
 build_packages=(
-  g++ make cmake ninja-build pkg-config ccache
+  g++ make cmake ninja-build pkg-config
   libhiredis-dev libpq-dev libsqlite3-dev
   nlohmann-json3-dev libmsgpack-cxx-dev libzstd-dev liblz4-dev zlib1g-dev liblzma-dev
   libabsl-dev libcli11-dev libcpp-httplib-dev
