@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "strata/key_slot.h"
-#include "strata/latency_histogram.h"
-#include "workload/zipf.h"
+#include "strata/redis/key_slot.h"
+#include "strata/metrics/latency_histogram.h"
+#include "common/zipf.h"
 
 namespace {
 

@@ -9,8 +9,8 @@
 // explains that and exits with code 77 (its test counts that as skipped).
 //
 //   ./build/examples/example_invalidation_events --redis redis://127.0.0.1:6379
-#include <strata/cache.h>
-#include <strata/invalidation.h>
+#include <strata/cache/cache.h>
+#include <strata/invalidation/invalidation.h>
 
 #include <chrono>
 #include <iostream>

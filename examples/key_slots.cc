@@ -2,7 +2,7 @@
 // that keys meant to live together (a user's profile and orders) share a {hash tag}.
 //
 //   ./build/examples/example_key_slots "{user:42}:profile" "{user:42}:orders" "user:43"
-#include <strata/key_slot.h>
+#include <strata/redis/key_slot.h>
 
 #include <iostream>
 

@@ -5,7 +5,7 @@
 //
 //   ./build/examples/example_stampede_lease --redis redis://127.0.0.1:6379
 //   ./build/examples/example_stampede_lease --redis redis+cluster://127.0.0.1:7000
-#include <strata/cache.h>
+#include <strata/cache/cache.h>
 #include <unistd.h>
 
 #include <atomic>

@@ -6,8 +6,8 @@
 //
 //   ./build/examples/example_two_tier                                  # L1 only
 //   ./build/examples/example_two_tier --redis redis://127.0.0.1:6379   # two instances, coherent
-#include <strata/cache.h>
-#include <strata/sqlite_source.h>
+#include <strata/cache/cache.h>
+#include <strata/source/sqlite_source.h>
 #include <unistd.h>
 
 #include <chrono>

@@ -6,9 +6,9 @@
 //   ./build/examples/example_user_service                      # L1 only, SQLite
 //   ./build/examples/example_user_service --redis redis://127.0.0.1:6379
 //   ./build/examples/example_user_service --postgres postgresql://localhost/app
-#include <strata/cache.h>
-#include <strata/postgres_source.h>
-#include <strata/sqlite_source.h>
+#include <strata/cache/cache.h>
+#include <strata/source/postgres_source.h>
+#include <strata/source/sqlite_source.h>
 #include <unistd.h>
 
 #include <chrono>

@@ -8,11 +8,11 @@
 //
 //   ./build/examples/example_write_behind_batching
 //   ./build/examples/example_write_behind_batching --postgres postgresql://localhost/app
-#include <strata/cache.h>
-#include <strata/metrics.h>
-#include <strata/postgres_source.h>
-#include <strata/sqlite_source.h>
-#include <strata/write_behind.h>
+#include <strata/cache/cache.h>
+#include <strata/metrics/metrics.h>
+#include <strata/source/postgres_source.h>
+#include <strata/source/sqlite_source.h>
+#include <strata/write_behind/write_behind.h>
 #include <unistd.h>
 
 #include <chrono>

@@ -4,7 +4,7 @@
 #include <string_view>
 
 #include "codec/test_types.h"
-#include "strata/envelope.h"
+#include "strata/codec/envelope.h"
 
 using strata::testing::Profile;
 

@@ -7,7 +7,7 @@
 #include <string_view>
 
 #include "strata/error.h"
-#include "strata/redis_url.h"
+#include "strata/redis/redis_url.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);

@@ -1,5 +1,5 @@
 // The circuit breaker in front of the L2 (docs/patterns.md, "The circuit breaker").
-#include "strata/circuit_breaker.h"
+#include "strata/cache/circuit_breaker.h"
 
 #include <utility>
 

@@ -1,5 +1,5 @@
 // The L2 side of Cache<V>: key layout, guarded fills (docs/patterns.md), breaker, counters.
-#include "strata/internal/remote_store.h"
+#include "strata/cache/internal/remote_store.h"
 
 #include <random>
 #include <utility>

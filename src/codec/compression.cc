@@ -1,4 +1,4 @@
-// zstd and lz4 behind strata::compress / strata::decompress (strata/codec.h). Decompression
+// zstd and lz4 behind strata::compress / strata::decompress (strata/codec/codec.h). Decompression
 // always targets a buffer of the declared size and requires the output to fill it exactly, so
 // hostile input can neither overflow the buffer nor make it grow.
 #include <lz4.h>
@@ -6,7 +6,7 @@
 
 #include <limits>
 
-#include "strata/codec.h"
+#include "strata/codec/codec.h"
 
 namespace strata {
 

@@ -22,7 +22,7 @@
 #include <limits>
 
 #include "core/crc32c.h"
-#include "strata/envelope.h"
+#include "strata/codec/envelope.h"
 
 namespace strata {
 namespace {

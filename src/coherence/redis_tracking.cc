@@ -26,7 +26,7 @@
 //    a PING on the invalidation connection and CLIENT TRACKINGINFO on a data connection (flag
 //    broken_redirect, or a redirect id that is not ours) find it, and the connection is
 //    replaced (which flushes).
-#include "strata/redis_tracking.h"
+#include "strata/coherence/redis_tracking.h"
 
 #include <sys/eventfd.h>
 #include <unistd.h>

@@ -1,4 +1,4 @@
-// InvalidationBus: strata's pub/sub invalidation bus (strata/invalidation.h).
+// InvalidationBus: strata's pub/sub invalidation bus (strata/invalidation/invalidation.h).
 //
 // Sending: one sequence counter per namespace, held (with its mutex) across the PUBLISH so that
 // messages of one namespace leave in sequence order. PUBLISH runs inside a one-line script whose
@@ -13,8 +13,8 @@
 #include <random>
 #include <set>
 
-#include "strata/invalidation.h"
-#include "strata/redis_subscriber.h"
+#include "strata/invalidation/invalidation.h"
+#include "strata/redis/redis_subscriber.h"
 
 namespace strata {
 namespace {

@@ -1,10 +1,10 @@
-// DependencyIndex: a Redis set of dependents per entity (strata/invalidation.h).
+// DependencyIndex: a Redis set of dependents per entity (strata/invalidation/invalidation.h).
 #include <algorithm>
 #include <map>
 #include <random>
 
-#include "strata/invalidation.h"
-#include "strata/key_slot.h"
+#include "strata/invalidation/invalidation.h"
+#include "strata/redis/key_slot.h"
 
 namespace strata {
 namespace {

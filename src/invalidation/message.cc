@@ -1,7 +1,7 @@
-// The bus's message format, glob escaping and the Cache<V> key layout (strata/invalidation.h).
+// The bus's message format, glob escaping and the Cache<V> key layout (strata/invalidation/invalidation.h).
 #include <nlohmann/json.hpp>
 
-#include "strata/invalidation.h"
+#include "strata/invalidation/invalidation.h"
 
 namespace strata {
 

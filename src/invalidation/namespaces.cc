@@ -1,8 +1,8 @@
-// NamespaceVersions and invalidate_pattern (strata/invalidation.h).
+// NamespaceVersions and invalidate_pattern (strata/invalidation/invalidation.h).
 #include <algorithm>
 #include <map>
 
-#include "strata/invalidation.h"
+#include "strata/invalidation/invalidation.h"
 
 namespace strata {
 

@@ -1,4 +1,4 @@
-#include "strata/cache_stats.h"
+#include "strata/local/cache_stats.h"
 
 namespace strata {
 

@@ -1,4 +1,4 @@
-#include "strata/eviction_policy.h"
+#include "strata/local/eviction_policy.h"
 
 namespace strata {
 

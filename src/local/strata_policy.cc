@@ -1,7 +1,7 @@
 // StrataPolicy: the public face of local::WindowTinyLfu (kept behind a pointer so that the
 // public header does not expose the sketch and the climber).
 #include "local/window_tiny_lfu.h"
-#include "strata/eviction_policy.h"
+#include "strata/local/eviction_policy.h"
 
 namespace strata {
 

@@ -46,7 +46,7 @@
 #include <vector>
 
 #include "local/frequency_sketch.h"
-#include "strata/eviction_policy.h"
+#include "strata/local/eviction_policy.h"
 
 namespace strata::local {
 

@@ -1,4 +1,4 @@
-#include "strata/metrics.h"
+#include "strata/metrics/metrics.h"
 
 #include <algorithm>
 #include <cstdio>

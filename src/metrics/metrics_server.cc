@@ -1,4 +1,4 @@
-#include "strata/metrics_server.h"
+#include "strata/metrics/metrics_server.h"
 
 #include <httplib.h>
 #include <sys/socket.h>

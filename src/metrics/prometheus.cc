@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-#include "strata/metrics.h"
+#include "strata/metrics/metrics.h"
 
 namespace strata {
 namespace {

@@ -7,7 +7,7 @@
 #include <thread>
 
 #include "strata/error.h"
-#include "strata/key_slot.h"
+#include "strata/redis/key_slot.h"
 
 namespace strata::redis {
 namespace {

@@ -37,8 +37,8 @@
 #include <vector>
 
 #include "redis/node_pool.h"
-#include "strata/redis_reply.h"
-#include "strata/redis_url.h"
+#include "strata/redis/redis_reply.h"
+#include "strata/redis/redis_url.h"
 
 namespace strata::redis {
 

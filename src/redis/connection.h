@@ -24,8 +24,8 @@
 #include <string>
 #include <string_view>
 
-#include "strata/redis_reply.h"
-#include "strata/redis_url.h"
+#include "strata/redis/redis_reply.h"
+#include "strata/redis/redis_url.h"
 
 struct redisContext;
 

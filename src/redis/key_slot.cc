@@ -1,4 +1,4 @@
-#include "strata/key_slot.h"
+#include "strata/redis/key_slot.h"
 
 #include <array>
 

@@ -24,7 +24,7 @@
 
 #include "redis/connection.h"
 #include "redis/connection_hook.h"
-#include "strata/redis_url.h"
+#include "strata/redis/redis_url.h"
 
 namespace strata::redis {
 

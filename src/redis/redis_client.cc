@@ -1,4 +1,4 @@
-#include "strata/redis_client.h"
+#include "strata/redis/redis_client.h"
 
 #include <algorithm>
 #include <charconv>
@@ -6,7 +6,7 @@
 
 #include "redis/command_router.h"
 #include "strata/error.h"
-#include "strata/key_slot.h"
+#include "strata/redis/key_slot.h"
 
 namespace strata {
 namespace {

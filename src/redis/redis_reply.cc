@@ -1,4 +1,4 @@
-#include "strata/redis_reply.h"
+#include "strata/redis/redis_reply.h"
 
 #include <hiredis/hiredis.h>
 

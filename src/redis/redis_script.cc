@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-#include "strata/redis_script.h"
+#include "strata/redis/redis_script.h"
 
 namespace strata {
 namespace {

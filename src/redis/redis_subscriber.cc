@@ -11,7 +11,7 @@
 //   PING when idle for keepalive_interval -> on any error: close, on_connection_lost(reason)
 //   if the connection had been established, back off (10 ms doubling to 1 s), repeat.
 // Callbacks are called without the state lock held, so they may call subscribe() etc.
-#include "strata/redis_subscriber.h"
+#include "strata/redis/redis_subscriber.h"
 
 #include <fcntl.h>
 #include <unistd.h>

@@ -1,4 +1,4 @@
-#include "strata/redis_url.h"
+#include "strata/redis/redis_url.h"
 
 #include <charconv>
 #include <limits>

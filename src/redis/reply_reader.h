@@ -10,7 +10,7 @@
 #include <optional>
 #include <string_view>
 
-#include "strata/redis_reply.h"
+#include "strata/redis/redis_reply.h"
 
 struct redisReader;
 struct redisReplyObjectFunctions;

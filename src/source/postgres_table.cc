@@ -1,4 +1,4 @@
-// PostgresTable: a source of record in PostgreSQL over libpq (see strata/postgres_source.h for
+// PostgresTable: a source of record in PostgreSQL over libpq (see strata/source/postgres_source.h for
 // the contract, the threading model and the reconnection rules).
 //
 // Every statement is prepared once per connection with explicit casts on its parameters, so
@@ -13,7 +13,7 @@
 
 #include "source/pg_connection.h"
 #include "source/schema.h"
-#include "strata/postgres_source.h"
+#include "strata/source/postgres_source.h"
 
 namespace strata {
 namespace {

@@ -2,7 +2,7 @@
 
 #include <unordered_set>
 
-#include "strata/source.h"
+#include "strata/source/source.h"
 
 namespace strata {
 

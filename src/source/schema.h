@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-#include "strata/table_mapping.h"
+#include "strata/source/table_mapping.h"
 
 namespace strata::source {
 

@@ -13,7 +13,7 @@
 
 #include "source/schema.h"
 #include "source/sqlite_db.h"
-#include "strata/sqlite_source.h"
+#include "strata/source/sqlite_source.h"
 
 namespace strata {
 namespace {

@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-#include "strata/write_behind_options.h"
+#include "strata/write_behind/write_behind_options.h"
 
 namespace strata::write_behind {
 

@@ -45,7 +45,7 @@
 // Costs: an append is a hash lookup, a map insert and a record copy under the mutex, plus its
 // share of one write(2)+fdatasync (about 0.1 ms) per group; a flushed batch is one write_batch
 // or erase_batch plus one checkpoint (write, fdatasync, rename, directory fsync).
-#include "strata/internal/write_behind_core.h"
+#include "strata/write_behind/internal/write_behind_core.h"
 
 #include <fcntl.h>
 

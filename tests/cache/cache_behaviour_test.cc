@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "cache/cache_fixtures.h"
-#include "strata/cache.h"
+#include "strata/cache/cache.h"
 #include "support/redis_process.h"
 #include "support/test_servers.h"
 

@@ -12,9 +12,9 @@
 #include <optional>
 #include <string>
 
-#include "bench/temp_dir.h"
+#include "common/temp_dir.h"
 #include "source/source_fixtures.h"
-#include "strata/cache.h"
+#include "strata/cache/cache.h"
 
 namespace strata::testing {
 

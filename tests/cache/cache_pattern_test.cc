@@ -11,10 +11,10 @@
 #include <vector>
 
 #include "cache/cache_fixtures.h"
-#include "strata/cache.h"
-#include "strata/postgres_source.h"
-#include "strata/sqlite_source.h"
-#include "strata/write_behind.h"
+#include "strata/cache/cache.h"
+#include "strata/source/postgres_source.h"
+#include "strata/source/sqlite_source.h"
+#include "strata/write_behind/write_behind.h"
 #include "support/test_servers.h"
 
 namespace strata {

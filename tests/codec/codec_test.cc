@@ -6,7 +6,7 @@
 
 #include "codec/test_types.h"
 #include "core/crc32c.h"
-#include "strata/codec.h"
+#include "strata/codec/codec.h"
 
 namespace strata {
 namespace {

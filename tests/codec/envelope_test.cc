@@ -7,7 +7,7 @@
 
 #include "codec/test_types.h"
 #include "core/crc32c.h"
-#include "strata/envelope.h"
+#include "strata/codec/envelope.h"
 
 namespace strata {
 namespace {

@@ -12,7 +12,7 @@
 
 #include "cache/cache_fixtures.h"
 #include "redis/redis_test_util.h"
-#include "strata/cache.h"
+#include "strata/cache/cache.h"
 #include "support/test_servers.h"
 
 namespace strata {

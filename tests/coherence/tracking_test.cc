@@ -2,7 +2,7 @@
 // (each its own RedisClient, so its own connections and its own invalidation connections, as
 // separate processes would have) sharing one source of record. Standalone and cluster (the shared
 // servers), and private servers for what would disturb the others: FLUSHALL, a slot migration.
-// The several-processes case is `strata bench coherence` (tests/cli, coherence_bench_test.cc).
+// The several-processes case is `strata bench coherence` (tests/tools/bench/coherence_bench_test.cc).
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -15,9 +15,9 @@
 
 #include "cache/cache_fixtures.h"
 #include "redis/redis_test_util.h"
-#include "strata/cache.h"
-#include "strata/key_slot.h"
-#include "strata/redis_tracking.h"
+#include "strata/cache/cache.h"
+#include "strata/redis/key_slot.h"
+#include "strata/coherence/redis_tracking.h"
 #include "support/redis_process.h"
 #include "support/test_servers.h"
 

@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "redis/redis_test_util.h"
-#include "strata/cache.h"
-#include "strata/invalidation.h"
+#include "strata/cache/cache.h"
+#include "strata/invalidation/invalidation.h"
 #include "support/test_servers.h"
 
 namespace strata::testing {

@@ -4,8 +4,8 @@
 //   inval_peer put URL CHANNEL PREFIX KEY VALUE   Cache<std::string> with kBus: put(KEY, VALUE)
 //   inval_peer publish URL CHANNEL ENTITY         InvalidationBus::publish(ENTITY)
 //   inval_peer event URL CHANNEL USER_ID          "user_updated" through the registry
-#include <strata/cache.h>
-#include <strata/invalidation.h>
+#include <strata/cache/cache.h>
+#include <strata/invalidation/invalidation.h>
 
 #include <chrono>
 #include <iostream>

@@ -11,9 +11,9 @@
 #include <vector>
 
 #include "redis/redis_test_util.h"
-#include "strata/cache.h"
-#include "strata/invalidation.h"
-#include "strata/key_slot.h"
+#include "strata/cache/cache.h"
+#include "strata/invalidation/invalidation.h"
+#include "strata/redis/key_slot.h"
 #include "support/run_command.h"
 #include "support/test_servers.h"
 

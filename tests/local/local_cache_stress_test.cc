@@ -7,7 +7,7 @@
 #include <thread>
 #include <vector>
 
-#include "strata/local_cache.h"
+#include "strata/local/local_cache.h"
 
 namespace strata {
 namespace {

@@ -1,4 +1,4 @@
-#include "strata/local_cache.h"
+#include "strata/local/local_cache.h"
 
 #include <gtest/gtest.h>
 

@@ -9,7 +9,7 @@
 #include <set>
 #include <unordered_map>
 
-#include "strata/eviction_policy.h"
+#include "strata/local/eviction_policy.h"
 
 namespace strata {
 namespace {

@@ -1,4 +1,4 @@
-#include "strata/internal/timer_wheel.h"
+#include "strata/local/internal/timer_wheel.h"
 
 #include <gtest/gtest.h>
 

@@ -7,8 +7,8 @@
 #include <thread>
 #include <vector>
 
-#include "strata/cache.h"
-#include "strata/metrics.h"
+#include "strata/cache/cache.h"
+#include "strata/metrics/metrics.h"
 
 namespace strata {
 namespace {

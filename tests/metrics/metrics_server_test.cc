@@ -6,9 +6,9 @@
 #include <atomic>
 #include <string>
 
-#include "strata/cache.h"
-#include "strata/metrics.h"
-#include "strata/metrics_server.h"
+#include "strata/cache/cache.h"
+#include "strata/metrics/metrics.h"
+#include "strata/metrics/metrics_server.h"
 
 namespace strata {
 namespace {

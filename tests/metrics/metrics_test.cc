@@ -10,11 +10,11 @@
 #include <string>
 #include <vector>
 
-#include "bench/temp_dir.h"
-#include "strata/cache.h"
-#include "strata/function_source.h"
-#include "strata/metrics.h"
-#include "strata/write_behind.h"
+#include "common/temp_dir.h"
+#include "strata/cache/cache.h"
+#include "strata/source/function_source.h"
+#include "strata/metrics/metrics.h"
+#include "strata/write_behind/write_behind.h"
 
 namespace strata {
 namespace {

@@ -7,9 +7,9 @@
 
 #include "redis/redis_test_util.h"
 #include "strata/error.h"
-#include "strata/key_slot.h"
-#include "strata/redis_client.h"
-#include "strata/redis_subscriber.h"
+#include "strata/redis/key_slot.h"
+#include "strata/redis/redis_client.h"
+#include "strata/redis/redis_subscriber.h"
 #include "support/redis_process.h"
 
 namespace strata {

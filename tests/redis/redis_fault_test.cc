@@ -9,8 +9,8 @@
 
 #include "redis/redis_test_util.h"
 #include "strata/error.h"
-#include "strata/redis_client.h"
-#include "strata/redis_subscriber.h"
+#include "strata/redis/redis_client.h"
+#include "strata/redis/redis_subscriber.h"
 #include "support/redis_process.h"
 
 namespace strata {

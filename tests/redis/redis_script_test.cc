@@ -2,8 +2,8 @@
 #include <gtest/gtest.h>
 
 #include "strata/error.h"
-#include "strata/redis_client.h"
-#include "strata/redis_script.h"
+#include "strata/redis/redis_client.h"
+#include "strata/redis/redis_script.h"
 
 namespace strata {
 namespace {

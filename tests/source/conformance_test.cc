@@ -6,7 +6,7 @@
 #include <functional>
 #include <thread>
 
-#include "bench/temp_dir.h"
+#include "common/temp_dir.h"
 #include "source/source_fixtures.h"
 #include "support/test_servers.h"
 

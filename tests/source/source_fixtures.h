@@ -13,10 +13,10 @@
 #include <string>
 #include <unistd.h>
 
-#include "strata/function_source.h"
-#include "strata/postgres_source.h"
-#include "strata/source.h"
-#include "strata/sqlite_source.h"
+#include "strata/source/function_source.h"
+#include "strata/source/postgres_source.h"
+#include "strata/source/source.h"
+#include "strata/source/sqlite_source.h"
 
 namespace strata::testing {
 

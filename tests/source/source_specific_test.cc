@@ -2,7 +2,7 @@
 // guard, PostgreSQL's error mapping, the function source's defaults.
 #include <gtest/gtest.h>
 
-#include "bench/temp_dir.h"
+#include "common/temp_dir.h"
 #include "source/source_fixtures.h"
 #include "source/pg_connection.h"
 #include "source/sqlite_db.h"

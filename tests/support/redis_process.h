@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "bench/temp_dir.h"
+#include "common/temp_dir.h"
 
 namespace strata::testing {
 

@@ -3,8 +3,8 @@
 
 #include <string>
 
-#include "strata/codec.h"
-#include "strata/table_mapping.h"
+#include "strata/codec/codec.h"
+#include "strata/source/table_mapping.h"
 
 namespace strata::testing {
 

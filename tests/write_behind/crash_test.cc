@@ -24,8 +24,8 @@
 #include "support/test_servers.h"
 #include "write_behind/crash_ops.h"
 #include "write_behind/wb_fixtures.h"
-#include "strata/postgres_source.h"
-#include "strata/sqlite_source.h"
+#include "strata/source/postgres_source.h"
+#include "strata/source/sqlite_source.h"
 
 namespace strata {
 namespace {

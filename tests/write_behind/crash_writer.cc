@@ -14,9 +14,9 @@
 #include <thread>
 #include <vector>
 
-#include "strata/postgres_source.h"
-#include "strata/sqlite_source.h"
-#include "strata/write_behind.h"
+#include "strata/source/postgres_source.h"
+#include "strata/source/sqlite_source.h"
+#include "strata/write_behind/write_behind.h"
 #include "write_behind/crash_ops.h"
 
 namespace {

@@ -9,7 +9,7 @@
 
 #include "source/pg_connection.h"
 #include "source/schema.h"
-#include "strata/postgres_source.h"
+#include "strata/source/postgres_source.h"
 #include "support/test_servers.h"
 #include "write_behind/crash_ops.h"
 #include "write_behind/wb_fixtures.h"

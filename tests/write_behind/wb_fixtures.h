@@ -15,9 +15,9 @@
 #include <thread>
 #include <vector>
 
-#include "bench/temp_dir.h"
-#include "strata/function_source.h"
-#include "strata/write_behind.h"
+#include "common/temp_dir.h"
+#include "strata/source/function_source.h"
+#include "strata/write_behind/write_behind.h"
 
 namespace strata::testing {
 

@@ -11,9 +11,9 @@
 #include <string_view>
 #include <vector>
 
-#include "strata/codec.h"
+#include "strata/codec/codec.h"
 #include "strata/error.h"
-#include "strata/table_mapping.h"
+#include "strata/source/table_mapping.h"
 
 namespace strata::ops {
 

@@ -4,8 +4,8 @@
 #include <cstdio>
 #include <sstream>
 
-#include "strata/envelope.h"
-#include "strata/internal/cache_state.h"
+#include "strata/codec/envelope.h"
+#include "strata/cache/internal/cache_state.h"
 
 namespace strata::ops {
 

@@ -7,7 +7,7 @@
 #include <utility>
 
 #include "ops/json_value.h"
-#include "strata/envelope.h"
+#include "strata/codec/envelope.h"
 
 namespace strata::ops {
 

@@ -21,13 +21,13 @@
 #include <variant>
 #include <vector>
 
-#include "strata/cache.h"
-#include "strata/invalidation.h"
-#include "strata/postgres_source.h"
-#include "strata/redis_client.h"
-#include "strata/sqlite_source.h"
-#include "strata/table_mapping.h"
-#include "strata/write_behind.h"
+#include "strata/cache/cache.h"
+#include "strata/invalidation/invalidation.h"
+#include "strata/source/postgres_source.h"
+#include "strata/redis/redis_client.h"
+#include "strata/source/sqlite_source.h"
+#include "strata/source/table_mapping.h"
+#include "strata/write_behind/write_behind.h"
 
 namespace strata::ops {
 
@@ -54,7 +54,7 @@ struct ConnectionOptions {
   double ttl_jitter = 0.1;           // --ttl-jitter: RemoteTierOptions::ttl_jitter
   std::string write_mode = "around";  // --write-mode around|through|behind
   std::string journal;                // --journal DIR: the write-behind directory
-  // Invalidation (strata/invalidation.h): commands that change L2 announce it on the bus so
+  // Invalidation (strata/invalidation/invalidation.h): commands that change L2 announce it on the bus so
   // every instance's L1 drops the key (CacheBuilder::coherence(kBus)), unless --no-broadcast.
   bool broadcast = true;
   std::string bus_channel = "strata:invalidation";  // InvalidationBusOptions::channel

@@ -15,7 +15,7 @@
 #include <sstream>
 
 #include "sim/compression.h"
-#include "sim/text_table.h"
+#include "common/text_table.h"
 #include "strata/error.h"
 
 namespace strata::sim {

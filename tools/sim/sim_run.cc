@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <ostream>
 
-#include "sim/text_table.h"
+#include "common/text_table.h"
 #include "strata/error.h"
 
 namespace strata::sim {

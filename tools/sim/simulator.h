@@ -14,7 +14,7 @@
 
 #include "sim/trace_reader.h"
 #include "strata/error.h"
-#include "strata/eviction_policy.h"
+#include "strata/local/eviction_policy.h"
 
 namespace strata::sim {
 

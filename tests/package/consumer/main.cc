@@ -1,5 +1,5 @@
-#include <strata/key_slot.h>
-#include <strata/redis_url.h>
+#include <strata/redis/key_slot.h>
+#include <strata/redis/redis_url.h>
 
 #include <iostream>
 

@@ -1,0 +1,702 @@
+// strata/cache/cache.h: Cache<V>, strata's composed cache: an in-process L1 (LocalCache), a Redis or
+// Redis Cluster L2, and a source of record, with every textbook pattern (cache-aside,
+// read-through, write-through, a write-behind seam, refresh-ahead), guarded fills, negative
+// caching, a circuit breaker on L2 and per-layer stats. Use it between a service and its database.
+//
+//   auto users = strata::CacheBuilder<User>()
+//                    .local({.maximum_size = 100'000, .ttl = 1min})
+//                    .remote(strata::RedisClient("redis://127.0.0.1:6379"), {.ttl = 10min})
+//                    .source(strata::SqliteSource<User>({.path = "app.db"}, mapping))
+//                    .key_prefix("app:user:").build();
+//   std::optional<User> u = users.get("42");   // L1 -> L2 -> SQLite, filling on the way back
+//   users.put("42", updated);                   // per write mode (default: write, invalidate)
+//
+// docs/patterns.md states each pattern's consistency guarantee and failure behaviour.
+// Thread safety: every method may be called from any thread. L2 errors never reach callers
+// (the read goes to the source and the breaker counts them); source errors do.
+#pragma once
+
+#include <chrono>
+#include <concepts>
+#include <cstdint>
+#include <functional>
+#include <initializer_list>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "strata/local/cache_stats.h"
+#include "strata/cache/circuit_breaker.h"
+#include "strata/clock.h"
+#include "strata/codec/codec.h"
+#include "strata/coherence/coherence.h"
+#include "strata/codec/envelope.h"
+#include "strata/error.h"
+#include "strata/executor.h"
+#include "strata/cache/internal/cache_state.h"
+#include "strata/invalidation/invalidation.h"
+#include "strata/local/local_cache.h"
+#include "strata/metrics/metrics.h"
+#include "strata/redis/redis_client.h"
+#include "strata/coherence/redis_tracking.h"
+#include "strata/source/source.h"
+#include "strata/stampede/stampede.h"
+
+namespace strata {
+
+// The L1 of a Cache<V> (a LocalCache built for it). Set exactly one of the two bounds.
+struct LocalTierOptions {
+  std::uint64_t maximum_size = 0;    // entries
+  std::uint64_t maximum_weight = 0;  // bytes (key + value, see default_weight)
+  std::chrono::nanoseconds ttl{0};   // zero: no expiry (refresh-ahead needs one)
+  double ttl_jitter = 0;             // each TTL shortened by a random share in [0, ttl_jitter)
+  PolicyKind policy = PolicyKind::kStrata;
+
+  // Throws InvalidArgumentError naming the option.
+  void validate() const {
+    if ((maximum_size == 0) == (maximum_weight == 0)) {
+      throw InvalidArgumentError(
+          "CacheBuilder: local: set exactly one of maximum_size, maximum_weight");
+    }
+    if (ttl < std::chrono::nanoseconds::zero()) {
+      throw InvalidArgumentError("CacheBuilder: local: ttl must be >= 0");
+    }
+    if (!(ttl_jitter >= 0.0 && ttl_jitter < 1.0)) {
+      throw InvalidArgumentError("CacheBuilder: local: ttl_jitter must be within [0, 1)");
+    }
+  }
+};
+
+// The L2 of a Cache<V>: how long values live in Redis.
+struct RemoteTierOptions {
+  std::chrono::milliseconds ttl{std::chrono::minutes(10)};  // every value expires (> 0)
+  double ttl_jitter = 0.1;  // each TTL shortened by a random share in [0, ttl_jitter)
+  // How long a fill token (guarded fills) and a refresh lease live: longer than a source load.
+  std::chrono::milliseconds fill_lease{std::chrono::seconds(10)};
+
+  // Throws InvalidArgumentError naming the option.
+  void validate() const {
+    if (ttl <= std::chrono::milliseconds::zero()) {
+      throw InvalidArgumentError("CacheBuilder: remote: ttl must be > 0");
+    }
+    if (!(ttl_jitter >= 0.0 && ttl_jitter < 1.0)) {
+      throw InvalidArgumentError("CacheBuilder: remote: ttl_jitter must be within [0, 1)");
+    }
+    if (fill_lease <= std::chrono::milliseconds::zero()) {
+      throw InvalidArgumentError("CacheBuilder: remote: fill_lease must be > 0");
+    }
+  }
+};
+
+namespace internal {
+
+// One argument of a memoized call as JSON: strings as strings, numbers as numbers, anything
+// JSON-serializable as its JSON, else its to_string() as a string.
+template <typename T>
+nlohmann::json memo_argument(const T& arg) {
+  using std::to_string;
+  if constexpr (std::is_convertible_v<const T&, std::string_view>) {
+    return nlohmann::json(std::string(std::string_view(arg)));
+  } else if constexpr (std::is_arithmetic_v<T> ||
+                       std::is_constructible_v<nlohmann::json, const T&>) {
+    return nlohmann::json(arg);
+  } else {
+    static_assert(
+        requires { to_string(arg); },
+        "a memoized argument must be JSON-serializable or have to_string()");
+    return nlohmann::json(to_string(arg));
+  }
+}
+
+}  // namespace internal
+
+// The cache key of a memoized call: prefix + the arguments as a JSON array, e.g.
+// memo_key("price:", 42, "EUR") == "price:[42,\"EUR\"]". Distinct arguments give distinct keys.
+template <typename... Args>
+[[nodiscard]] std::string memo_key(std::string_view prefix, const Args&... args) {
+  nlohmann::json array = nlohmann::json::array();
+  (array.push_back(internal::memo_argument(args)), ...);
+  return std::string(prefix) + array.dump();
+}
+
+template <typename V>
+class CacheBuilder;
+
+namespace internal {
+
+// A Cache<V>'s link to the invalidation bus (coherence kBus) and its dependency sets: detaches
+// from the bus when the last handle goes.
+struct InvalidationLink {
+  std::shared_ptr<InvalidationBus> bus;
+  std::uint64_t id = 0;
+  std::string ns;
+  std::optional<DependencyIndex> dependencies;
+  InvalidationLink() = default;
+  InvalidationLink(const InvalidationLink&) = delete;
+  InvalidationLink& operator=(const InvalidationLink&) = delete;
+  ~InvalidationLink() {
+    if (bus) bus->detach(id);
+  }
+};
+
+}  // namespace internal
+
+// The composed cache. Build it with CacheBuilder<V>. Movable, not copyable; one type whatever
+// layers and source it has. Values are returned by copy.
+template <typename V>
+class Cache {
+ public:
+  Cache(Cache&&) noexcept = default;
+  Cache& operator=(Cache&& other) noexcept {
+    if (this != &other) {
+      stop_owned_executor();
+      state_ = std::move(other.state_);
+      executor_ = std::move(other.executor_);
+      owned_executor_ = std::move(other.owned_executor_);
+      link_ = std::move(other.link_);
+      depends_on_ = std::move(other.depends_on_);
+    }
+    return *this;
+  }
+  // Stops the owned refresh pool (joins it) before releasing the layers.
+  ~Cache() { stop_owned_executor(); }
+
+  // Read-through: L1, then L2, then the source (or loader) on a miss, filling L2 (guarded) and
+  // L1 on the way back; concurrent misses of one key share one load. nullopt when the source
+  // has no value (or, without a source, on a cache miss). Throws what the source throws.
+  //   std::optional<User> u = cache.get("42");
+  [[nodiscard]] std::optional<V> get(std::string_view key) { return state_->get(key); }
+
+  // Values for many keys, in request order: L1, then one MGET for the rest, then one
+  // load_many for what is still missing. Not single-flight.
+  [[nodiscard]] std::vector<std::optional<V>> get_many(std::span<const std::string> keys) {
+    return state_->get_many(keys);
+  }
+
+  // Cache-aside with your loader: the cached value, or loader(key)'s, cached on the way back
+  // (single-flight per key). A loader returning V makes this return V; one returning
+  // std::optional<V> makes it return std::optional<V> (nullopt: not found, negative-cached if
+  // configured). Refresh-ahead does not reuse this loader.
+  //   User u = cache.get_or_load("42", [&](std::string_view id) { return db.load_user(id); });
+  template <typename Loader>
+  auto get_or_load(std::string_view key, Loader&& loader) {
+    using Result = std::remove_cvref_t<std::invoke_result_t<Loader&, std::string_view>>;
+    if constexpr (std::is_same_v<Result, std::optional<V>>) {
+      return state_->read(key, loader, false);
+    } else {
+      static_assert(std::is_convertible_v<Result, V>, "the loader must return V or optional<V>");
+      auto wrapped = [&](std::string_view k) { return std::optional<V>(loader(k)); };
+      std::optional<V> value = state_->read(key, wrapped, false);
+      if (!value) return V(loader(key));  // a negative marker left by another path
+      return std::move(*value);
+    }
+  }
+
+  // Writes per the write mode (CacheBuilder::write_mode): kWriteAround writes the source and
+  // invalidates (without a source: stores in the caches); kWriteThrough writes the source in a
+  // transaction, then L2, then L1; kWriteBehind hands the write to the sink, then updates L2
+  // and L1. A source or sink error is thrown and leaves the caches unchanged.
+  // With coherence kBus, every other instance then drops the key from its L1.
+  void put(std::string_view key, const V& value) {
+    if (link_ && link_->dependencies && depends_on_) record_dependencies(key, depends_on_(value));
+    state_->put(key, value);
+    announce(key);
+  }
+  // The same, recording first that the key depends on each of `entities` (DependencyIndex): a
+  // later invalidate_entity(entity) or InvalidationBus::publish(entity) deletes it. Needs L2.
+  //   cache.put("user_profile:7", profile, {"user:7"});
+  void put(std::string_view key, const V& value, std::span<const std::string> entities) {
+    record_dependencies(key, std::vector<std::string>(entities.begin(), entities.end()));
+    put(key, value);
+  }
+  void put(std::string_view key, const V& value, std::initializer_list<std::string> entities) {
+    put(key, value, std::span<const std::string>(entities.begin(), entities.size()));
+  }
+
+  // Deletes per the write mode: from the source (or through the sink), then from the caches.
+  void erase(std::string_view key) {
+    state_->erase(key);
+    announce(key);
+  }
+
+  // Drops the key from L2 (with its fill token) and from L1; never writes a value. Call it after
+  // writing your database yourself (cache-aside).
+  void invalidate(std::string_view key) {
+    state_->invalidate(key);
+    announce(key);
+  }
+
+  // Invalidates an entity and everything recorded as depending on it (put with entities): with a
+  // bus, InvalidationBus::publish (every instance, every attached cache); without, this cache's
+  // L2 and L1 only. Needs L2.
+  void invalidate_entity(std::string_view entity) {
+    if (!link_ || !link_->dependencies) {
+      throw InvalidArgumentError("Cache::invalidate_entity needs remote()");
+    }
+    if (link_->bus) {
+      (void)link_->bus->publish(entity);
+      return;
+    }
+    const std::string own[] = {remote_key(entity), remote_token_key(entity)};
+    const std::vector<std::string> dependents = link_->dependencies->invalidate(entity, own);
+    state_->drop_local(entity);
+    for (const auto& redis_key : dependents) {
+      auto split = split_cache_key(redis_key);
+      if (split && split->first == link_->ns) state_->drop_local(split->second);
+    }
+  }
+
+  // A memoized version of `fn` (any R(Args...) with R = V): each call reads
+  // memo_key(prefix, args...) through get_or_load, calling fn(args...) on a miss. The adaptor
+  // shares this cache's layers and may outlive the Cache object.
+  //   auto price = cache.cached("price:", [&](int id, std::string cur) { return quote(id, cur); });
+  //   double p = price(42, "EUR");
+  template <typename F>
+  [[nodiscard]] auto cached(std::string prefix, F fn) {
+    return
+        [state = state_, prefix = std::move(prefix), fn = std::move(fn)](const auto&... args) -> V {
+          const std::string key = memo_key(prefix, args...);
+          auto loader = [&](std::string_view) { return std::optional<V>(V(fn(args...))); };
+          std::optional<V> value = state->read(key, loader, false);
+          if (!value) return V(fn(args...));
+          return std::move(*value);
+        };
+  }
+
+  // Per-layer counters, breaker state, refreshes.
+  [[nodiscard]] TieredCacheStats stats() const { return state_->stats(); }
+
+  // stats() with the get and load latency summaries (strata/metrics/metrics.h).
+  [[nodiscard]] CacheMetrics metrics() const { return {state_->stats(), state_->latencies()}; }
+  // What MetricsRegistry::add_cache keeps: reads metrics() while the cache lives, then nullopt.
+  [[nodiscard]] MetricsRegistry::CacheReader metrics_reader() const {
+    return [weak = std::weak_ptr<const internal::CacheState<V>>(state_)]()
+               -> std::optional<CacheMetrics> {
+      const auto state = weak.lock();
+      if (!state) return std::nullopt;
+      return CacheMetrics{state->stats(), state->latencies()};
+    };
+  }
+
+  // The Redis keys this cache uses for `key` (value, fill token): for tests and tools.
+  [[nodiscard]] std::string remote_key(std::string_view key) const {
+    return state_->remote() ? state_->remote()->value_key(key) : std::string();
+  }
+  [[nodiscard]] std::string remote_token_key(std::string_view key) const {
+    return state_->remote() ? state_->remote()->token_key(key) : std::string();
+  }
+  // The Redis key of the lease on a miss of `key` (docs/stampede.md).
+  [[nodiscard]] std::string remote_lock_key(std::string_view key) const {
+    return state_->remote() ? state_->remote()->lock_key(key) : std::string();
+  }
+  // L1Coherence::kTracking's invalidation side (nullptr in other modes): its invalidation
+  // connections and counters, for tests and tools.
+  [[nodiscard]] RedisTracking* redis_tracking() const { return state_->redis_tracking(); }
+
+ private:
+  friend class CacheBuilder<V>;
+  Cache(std::shared_ptr<internal::CacheState<V>> state, std::shared_ptr<Executor> executor,
+        std::shared_ptr<ThreadPoolExecutor> owned_executor)
+      : state_(std::move(state)),
+        executor_(std::move(executor)),
+        owned_executor_(std::move(owned_executor)) {}
+  void announce(std::string_view key) {
+    if (link_ && link_->bus) {
+      const std::string k(key);
+      (void)link_->bus->announce(link_->ns, std::span<const std::string>(&k, 1), link_->id);
+    }
+  }
+  void record_dependencies(std::string_view key, const std::vector<std::string>& entities) {
+    if (!link_ || !link_->dependencies) {
+      throw InvalidArgumentError("Cache::put with entities needs remote()");
+    }
+    const std::string redis_key = remote_key(key);
+    for (const auto& entity : entities) link_->dependencies->add(entity, redis_key);
+  }
+  void stop_owned_executor() noexcept {
+    if (owned_executor_) owned_executor_->shutdown();
+  }
+
+  std::shared_ptr<internal::CacheState<V>> state_;
+  std::shared_ptr<Executor> executor_;  // the state only holds it weakly
+  std::shared_ptr<ThreadPoolExecutor> owned_executor_;
+  std::shared_ptr<internal::InvalidationLink> link_;  // with remote(): bus and dependency sets
+  std::function<std::vector<std::string>(const V&)> depends_on_;
+};
+
+// Configuration for a Cache<V>. Each setter validates its argument at once and throws
+// InvalidArgumentError naming the option; build() checks the combination and assembles.
+template <typename V>
+class CacheBuilder {
+ public:
+  // Adds an L1: an in-process LocalCache with these bounds and TTL.
+  CacheBuilder& local(LocalTierOptions options) {
+    options.validate();
+    local_ = options;
+    return *this;
+  }
+  // Adds an L2 on this Redis server or Redis Cluster (the client is shared, not copied).
+  CacheBuilder& remote(RedisClient client, RemoteTierOptions options = {}) {
+    options.validate();
+    remote_client_ = std::move(client);
+    remote_ = options;
+    return *this;
+  }
+  // The source of record (read-through, write-through); kept and shared by the cache.
+  template <Source S>
+  requires std::same_as<typename S::value_type, V> CacheBuilder& source(std::shared_ptr<S> source) {
+    if (!source) throw InvalidArgumentError("CacheBuilder: source must not be null");
+    if (loader_) throw InvalidArgumentError("CacheBuilder: source conflicts with loader");
+    source_ = std::make_shared<internal::SourceModel<V, S>>(std::move(source));
+    return *this;
+  }
+  // The same, taking the source by value (moved into a shared_ptr the cache keeps).
+  template <Source S>
+  requires std::same_as<typename S::value_type, V> CacheBuilder& source(S source) {
+    return this->source(std::make_shared<S>(std::move(source)));
+  }
+  // Read-through without a Source: the cache calls `loader` on a miss (nullopt: not found).
+  CacheBuilder& loader(std::function<std::optional<V>(std::string_view key)> loader) {
+    if (!loader) throw InvalidArgumentError("CacheBuilder: loader must not be empty");
+    if (source_) throw InvalidArgumentError("CacheBuilder: loader conflicts with source");
+    loader_ = std::move(loader);
+    return *this;
+  }
+  // How values are stored in L2 (default: ValueFormat<V>::envelope(), JSON in the envelope).
+  template <typename C>
+  CacheBuilder& format(ValueFormat<V, C> format) {
+    auto shared = std::make_shared<const ValueFormat<V, C>>(std::move(format));
+    plain_ = shared->plain();
+    encode_ = [shared](const V& value, const EnvelopeTimes& times) {
+      return shared->encode(value, times);
+    };
+    decode_ = [shared](std::string_view bytes) { return shared->decode(bytes); };
+    return *this;
+  }
+  // Prepended to every L2 key (a namespace), e.g. "app:user:" -> "app:user:{42}".
+  CacheBuilder& key_prefix(std::string prefix) {
+    if (prefix.find_first_of("{}") != std::string::npos) {
+      throw InvalidArgumentError("CacheBuilder: key_prefix must not contain '{' or '}'");
+    }
+    prefix_ = std::move(prefix);
+    return *this;
+  }
+  // How put() and erase() reach the source (default kWriteAround).
+  CacheBuilder& write_mode(WriteMode mode) {
+    mode_ = mode;
+    return *this;
+  }
+  // The write-behind seam: where kWriteBehind hands writes (see WriteBehindSink).
+  CacheBuilder& write_behind_sink(std::shared_ptr<WriteBehindSink<V>> sink) {
+    if (!sink) throw InvalidArgumentError("CacheBuilder: write_behind_sink must not be null");
+    sink_ = std::move(sink);
+    return *this;
+  }
+  // Guarded fills (default on): a value loaded after a miss is written to L2 only if no
+  // invalidation of the key happened since the miss. Turn off only to show the race.
+  CacheBuilder& guarded_fills(bool on) {
+    guarded_fills_ = on;
+    return *this;
+  }
+  // Caches "not found" from the source for `ttl` (L1 and L2), so misses do not hammer it.
+  CacheBuilder& negative_ttl(std::chrono::milliseconds ttl) {
+    if (ttl <= std::chrono::milliseconds::zero()) {
+      throw InvalidArgumentError("CacheBuilder: negative_ttl must be > 0");
+    }
+    negative_ttl_ = ttl;
+    return *this;
+  }
+  // Refresh-ahead: a value read more than `after` after it was loaded is reloaded in the
+  // background (one reload per key at a time); the old value is served meanwhile.
+  CacheBuilder& refresh_after(std::chrono::nanoseconds after) {
+    if (after <= std::chrono::nanoseconds::zero()) {
+      throw InvalidArgumentError("CacheBuilder: refresh_after must be > 0");
+    }
+    refresh_after_ = after;
+    return *this;
+  }
+  // Stampede protection (docs/stampede.md). The lease on a miss: one source load per key across
+  // processes; the others wait for its value up to wait_deadline, then load. Needs remote().
+  CacheBuilder& lease(LeaseOptions options) {
+    options.validate();
+    lease_ = std::move(options);
+    return *this;
+  }
+  // XFetch: an L2 read recomputes early (in the background, one process through the refresh
+  // lease) with probability exp(-(expiry - now) / (compute_time * beta)). Needs remote() with
+  // the envelope format and a source or loader.
+  CacheBuilder& xfetch(XFetchOptions options = {}) {
+    options.validate();
+    xfetch_ = std::move(options);
+    return *this;
+  }
+  // Stale-if-error: L2 keeps values `bound` past their hard TTL; a read past it is a miss, but
+  // if the source then fails the stale value is served (stats().stampede.stale_if_error_served).
+  // Needs remote() with the envelope format.
+  CacheBuilder& stale_if_error(std::chrono::milliseconds bound) {
+    if (bound <= std::chrono::milliseconds::zero()) {
+      throw InvalidArgumentError("CacheBuilder: stale_if_error must be > 0");
+    }
+    stale_if_error_ = bound;
+    return *this;
+  }
+  // The breaker in front of L2 (default: open after 5 consecutive failures, probe after 1 s).
+  CacheBuilder& circuit_breaker(BreakerOptions options) {
+    options.validate();
+    breaker_ = options;
+    return *this;
+  }
+  // How this L1 learns of other instances' writes and invalidations (default kNone: it keeps
+  // an entry until its local ttl). kBus and kTracking need local() and remote().
+  CacheBuilder& coherence(L1Coherence mode) {
+    coherence_ = mode;
+    return *this;
+  }
+  // The bus kBus coherence uses (one per process, shared by its caches; strata/invalidation/invalidation.h).
+  CacheBuilder& invalidation_bus(std::shared_ptr<InvalidationBus> bus) {
+    if (!bus) throw InvalidArgumentError("CacheBuilder: invalidation_bus must not be null");
+    bus_ = std::move(bus);
+    return *this;
+  }
+  // The entities a value depends on, recorded at each put (as put(key, value, entities) does).
+  CacheBuilder& dependencies(std::function<std::vector<std::string>(const V&)> extract) {
+    if (!extract) throw InvalidArgumentError("CacheBuilder: dependencies must not be empty");
+    depends_on_ = std::move(extract);
+    return *this;
+  }
+  // kTracking with options (BCAST and its prefixes, the health-check interval), e.g.
+  //   .coherence(L1Coherence::kTracking, {.bcast = true})  // prefixes: the key_prefix
+  // The RedisClient given to remote() must serve no other tracking cache (docs/coherence.md).
+  CacheBuilder& coherence(L1Coherence mode, TrackingOptions options) {
+    if (mode != L1Coherence::kTracking) {
+      throw InvalidArgumentError("CacheBuilder: TrackingOptions need L1Coherence::kTracking");
+    }
+    options.validate();
+    coherence_ = mode;
+    tracking_ = std::move(options);
+    return *this;
+  }
+  // The clock for L1 expiry, the breaker's cool-down and the envelope's timestamps (default:
+  // steady clock for L1 and breaker, system clock for envelope times).
+  CacheBuilder& clock(std::shared_ptr<const Clock> clock) {
+    if (!clock) throw InvalidArgumentError("CacheBuilder: clock must not be null");
+    clock_ = std::move(clock);
+    return *this;
+  }
+  // The longest key accepted, in bytes (default and at most 65535; also the L1's limit). A longer
+  // key, or an empty one, is an InvalidArgumentError from every call naming it.
+  CacheBuilder& max_key_size(std::size_t bytes) {
+    if (bytes < 1 || bytes > 65535) {
+      throw InvalidArgumentError("CacheBuilder: max_key_size must be within [1, 65535]");
+    }
+    max_key_size_ = bytes;
+    return *this;
+  }
+  // The largest value stored in L2, in encoded bytes (default 16 MiB): put() of a larger value
+  // throws InvalidArgumentError before writing anything; a larger value loaded from the source
+  // is served (and kept in L1) but not stored in L2.
+  CacheBuilder& max_value_size(std::size_t bytes) {
+    if (bytes < 1) throw InvalidArgumentError("CacheBuilder: max_value_size must be > 0");
+    max_value_size_ = bytes;
+    return *this;
+  }
+  // Where background refreshes run (default: a one-thread pool owned by the cache).
+  CacheBuilder& executor(std::shared_ptr<Executor> executor) {
+    if (!executor) throw InvalidArgumentError("CacheBuilder: executor must not be null");
+    executor_ = std::move(executor);
+    return *this;
+  }
+
+  // REQUIRES: local() or remote(); kWriteThrough needs a source, kWriteBehind a sink;
+  // refresh_after needs a source or loader, a TTL longer than it on every layer, and the
+  // envelope format for L2.
+  [[nodiscard]] Cache<V> build() const {
+    if (!local_ && !remote_) {
+      throw InvalidArgumentError("CacheBuilder: configure local() or remote() (or both)");
+    }
+    if (mode_ == WriteMode::kWriteThrough && !source_) {
+      throw InvalidArgumentError("CacheBuilder: write_mode kWriteThrough needs a source");
+    }
+    if (mode_ == WriteMode::kWriteBehind && !sink_) {
+      throw InvalidArgumentError("CacheBuilder: write_mode kWriteBehind needs write_behind_sink");
+    }
+    if (coherence_ != L1Coherence::kNone && !(local_ && remote_)) {
+      throw InvalidArgumentError("CacheBuilder: coherence needs both local() and remote()");
+    }
+    if (coherence_ == L1Coherence::kBus && !bus_) {
+      throw InvalidArgumentError("CacheBuilder: coherence kBus needs invalidation_bus()");
+    }
+    if (depends_on_ && !remote_) {
+      throw InvalidArgumentError("CacheBuilder: dependencies needs remote()");
+    }
+    if (refresh_after_) {
+      if (!source_ && !loader_) {
+        throw InvalidArgumentError("CacheBuilder: refresh_after needs a source or a loader");
+      }
+      if (local_ && local_->ttl <= *refresh_after_) {
+        throw InvalidArgumentError("CacheBuilder: refresh_after must be shorter than local ttl");
+      }
+      if (remote_ && remote_->ttl <= *refresh_after_) {
+        throw InvalidArgumentError("CacheBuilder: refresh_after must be shorter than remote ttl");
+      }
+      if (remote_ && encode_ && plain_) {
+        throw InvalidArgumentError(
+            "CacheBuilder: refresh_after with remote() needs the envelope format (plain JSON has "
+            "no soft expiry)");
+      }
+    }
+    validate_stampede();
+    internal::CacheConfig<V> config;
+    config.clock_injected = clock_ != nullptr;
+    config.clock = clock_ ? clock_ : std::shared_ptr<const Clock>(std::make_shared<SteadyClock>());
+    if (local_) config.l1.emplace(build_local(*local_, config.clock));
+    if (remote_) {
+      if (encode_) {
+        config.encode = encode_;
+        config.decode = decode_;
+      } else if constexpr (Codec<JsonCodec<V>, V>) {
+        auto format = std::make_shared<const ValueFormat<V>>(ValueFormat<V>::envelope());
+        config.encode = [format](const V& v, const EnvelopeTimes& t) {
+          return format->encode(v, t);
+        };
+        config.decode = [format](std::string_view bytes) { return format->decode(bytes); };
+      } else {
+        throw InvalidArgumentError("CacheBuilder: V has no JSON codec: set format()");
+      }
+      config.l2 =
+          std::make_unique<internal::RemoteStore>(*remote_client_, prefix_, breaker_, config.clock);
+      config.l2_ttl = remote_->ttl;
+      config.l2_ttl_jitter = remote_->ttl_jitter;
+      config.fill_lease = remote_->fill_lease;
+    }
+    config.source = source_;
+    config.loader = loader_;
+    config.mode = mode_;
+    config.sink = sink_;
+    config.guarded_fills = guarded_fills_;
+    config.negative_ttl = negative_ttl_;
+    config.refresh_after = refresh_after_;
+    config.coherence = coherence_;
+    config.max_key_size = max_key_size_;
+    config.max_value_size = max_value_size_;
+    config.lease = lease_;
+    config.xfetch = xfetch_;
+    config.stale_if_error = stale_if_error_.value_or(std::chrono::milliseconds::zero());
+    config.tracking = tracking_;
+    if (config.tracking.bcast && config.tracking.prefixes.empty() && !prefix_.empty()) {
+      config.tracking.prefixes.push_back(prefix_);
+    }
+    std::shared_ptr<ThreadPoolExecutor> owned;
+    std::shared_ptr<Executor> executor = executor_;
+    if (!executor && (refresh_after_ || xfetch_)) {
+      owned = std::make_shared<ThreadPoolExecutor>(1);
+      executor = owned;
+    }
+    config.executor = executor;
+    auto state = std::make_shared<internal::CacheState<V>>(std::move(config));
+    Cache<V> cache(state, std::move(executor), std::move(owned));
+    if (remote_) {
+      auto link = std::make_shared<internal::InvalidationLink>();
+      link->ns = prefix_;
+      link->dependencies.emplace(*remote_client_,
+                                 bus_ ? bus_->options().dependency_prefix : std::string("deps:"));
+      if (coherence_ == L1Coherence::kBus) {
+        std::weak_ptr<internal::CacheState<V>> weak = state;
+        BusParticipant participant;
+        participant.ns = prefix_;
+        participant.drop_local = [weak](std::string_view key) {
+          if (auto s = weak.lock()) s->drop_local(key);
+        };
+        participant.flush_local = [weak] {
+          if (auto s = weak.lock()) s->flush_local();
+        };
+        participant.remove_remote = [weak](std::string_view key) {
+          if (auto s = weak.lock()) s->invalidate(key);
+        };
+        link->id = bus_->attach(std::move(participant));
+        link->bus = bus_;
+      }
+      cache.link_ = std::move(link);
+      cache.depends_on_ = depends_on_;
+    }
+    return cache;
+  }
+
+ private:
+  using L1Value = std::optional<V>;
+
+  void validate_stampede() const {
+    const bool envelope = !(encode_ && plain_);
+    if (lease_ && !remote_) throw InvalidArgumentError("CacheBuilder: lease needs remote()");
+    if (xfetch_) {
+      if (!remote_ || !envelope) {
+        throw InvalidArgumentError(
+            "CacheBuilder: xfetch needs remote() with the envelope format (compute time)");
+      }
+      if (!source_ && !loader_) {
+        throw InvalidArgumentError("CacheBuilder: xfetch needs a source or a loader");
+      }
+    }
+    if (stale_if_error_ && (!remote_ || !envelope)) {
+      throw InvalidArgumentError(
+          "CacheBuilder: stale_if_error needs remote() with the envelope format (hard expiry)");
+    }
+  }
+
+  LocalCache<L1Value> build_local(const LocalTierOptions& o,
+                                  const std::shared_ptr<const Clock>& clock) const {
+    LocalCacheBuilder<L1Value> b;
+    if (o.maximum_size > 0) {
+      b.maximum_size(o.maximum_size);
+    } else {
+      b.maximum_weight(o.maximum_weight);
+      b.weigher([](std::string_view key, const L1Value& value) -> std::uint64_t {
+        return value ? default_weight(key, *value) : key.size() + 1;
+      });
+    }
+    if (o.ttl > std::chrono::nanoseconds::zero()) {
+      b.expire_after_write(o.ttl);
+      if (o.ttl_jitter > 0) b.ttl_jitter(o.ttl_jitter);
+      if (refresh_after_) b.stale_window(o.ttl - *refresh_after_);
+    }
+    b.policy(o.policy);
+    b.max_key_size(max_key_size_);
+    b.clock(clock);
+    return b.build();
+  }
+
+  std::optional<LocalTierOptions> local_;
+  std::optional<RedisClient> remote_client_;
+  std::optional<RemoteTierOptions> remote_;
+  std::shared_ptr<internal::AnySource<V>> source_;
+  std::function<std::optional<V>(std::string_view)> loader_;
+  std::function<std::string(const V&, const EnvelopeTimes&)> encode_;
+  std::function<StoredValue<V>(std::string_view)> decode_;
+  bool plain_ = false;
+  std::string prefix_;
+  WriteMode mode_ = WriteMode::kWriteAround;
+  std::shared_ptr<WriteBehindSink<V>> sink_;
+  bool guarded_fills_ = true;
+  std::optional<std::chrono::milliseconds> negative_ttl_;
+  std::optional<std::chrono::nanoseconds> refresh_after_;
+  std::optional<LeaseOptions> lease_;
+  std::optional<XFetchOptions> xfetch_;
+  std::optional<std::chrono::milliseconds> stale_if_error_;
+  BreakerOptions breaker_;
+  L1Coherence coherence_ = L1Coherence::kNone;
+  std::size_t max_key_size_ = 65535;
+  std::size_t max_value_size_ = 16 * 1024 * 1024;
+  std::shared_ptr<InvalidationBus> bus_;
+  std::function<std::vector<std::string>(const V&)> depends_on_;
+  TrackingOptions tracking_;
+  std::shared_ptr<const Clock> clock_;
+  std::shared_ptr<Executor> executor_;
+};
+
+}  // namespace strata

@@ -1,0 +1,744 @@
+// strata/local/internal/local_cache_core.h: the engine behind LocalCache<V>. Internal: use
+// strata/local/local_cache.h.
+//
+// Layout. The cache is split into shards by the top bits of the key's hash. A shard owns a
+// reader-writer lock, an absl::flat_hash_set of entry pointers (8 bytes a slot, looked up by
+// key through a transparent hash), an eviction policy, a timer wheel (timed caches only), the
+// loads in flight, and striped read buffers.
+//
+// Entries are one allocation each: the struct (policy links, hash, weight, the value, and for
+// timed caches the deadline and timer links) followed by the key bytes. Untimed caches use a
+// smaller entry type, so that a cache without TTLs pays nothing for them.
+//
+// Concurrency. A read takes the shard's lock in shared mode, copies the value, and records the
+// entry in one of the shard's read buffers (picked by thread, so two threads rarely share one)
+// with a single fetch_add; a full buffer drops further records (the policy only needs a sample
+// of the accesses). Every exclusive section starts by replaying the buffers to the policy.
+// Since records are written under the shared lock and replayed under the exclusive lock
+// before anything is removed, a buffered pointer always refers to a resident entry: no epochs
+// or hazard pointers are needed. A reader that fills a buffer try-locks the shard to drain it.
+//
+// Listener calls and frees happen after the lock is released.
+#pragma once
+
+#include <absl/container/flat_hash_map.h>
+#include <absl/container/flat_hash_set.h>
+#include <absl/functional/function_ref.h>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <cstring>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <optional>
+#include <random>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "strata/local/cache_stats.h"
+#include "strata/clock.h"
+#include "strata/error.h"
+#include "strata/local/eviction_policy.h"
+#include "strata/local/internal/timer_wheel.h"
+
+namespace strata::internal {
+
+inline constexpr std::size_t kMaxKeySize = 65535;
+
+struct CacheOptions {
+  std::uint64_t maximum = 0;
+  bool counting_entries = false;
+  std::optional<std::chrono::nanoseconds> expire_after_write;
+  std::optional<std::chrono::nanoseconds> expire_after_access;
+  double ttl_jitter = 0;
+  std::optional<std::chrono::nanoseconds> stale_window;
+  PolicyKind policy = PolicyKind::kStrata;
+  std::size_t shards = 0;  // 0: chosen by build()
+  std::size_t max_key_size = kMaxKeySize;
+};
+
+// The default shard count for a cache of about `entries` entries: one shard per 4096 entries,
+// a power of two from 1 to 64 (a policy needs enough entries per shard to rank them well).
+inline std::size_t default_shard_count(std::uint64_t entries) noexcept {
+  std::size_t shards = 1;
+  while (shards < 64 && entries / (shards * 2) >= 4096) shards *= 2;
+  return shards;
+}
+
+// A small per-thread index used to pick read-buffer and counter stripes.
+inline std::size_t thread_stripe() noexcept {
+  static std::atomic<std::size_t> next{0};
+  thread_local const std::size_t stripe = next.fetch_add(1, std::memory_order_relaxed);
+  return stripe;
+}
+
+// A counter that many threads increment without sharing a cache line (a LongAdder).
+class StripedCounter {
+ public:
+  void add(std::uint64_t n = 1) noexcept {
+    cells_[thread_stripe() & (kCells - 1)].value.fetch_add(n, std::memory_order_relaxed);
+  }
+  [[nodiscard]] std::uint64_t sum() const noexcept {
+    std::uint64_t total = 0;
+    for (const auto& cell : cells_) total += cell.value.load(std::memory_order_relaxed);
+    return total;
+  }
+
+ private:
+  static constexpr std::size_t kCells = 16;
+  struct alignas(64) Cell {
+    std::atomic<std::uint64_t> value{0};
+  };
+  std::array<Cell, kCells> cells_;
+};
+
+// Debian's abseil has its own string_view type (not std::string_view).
+inline absl::string_view absl_view(std::string_view s) noexcept { return {s.data(), s.size()}; }
+
+inline std::uint64_t hash_key(std::string_view key) noexcept {
+  return std::hash<std::string_view>{}(key);
+}
+
+// Entry<V, kTimed>: policy links + value (+ deadline and timer links), then the key bytes.
+template <typename V, bool kTimed>
+struct Entry;
+
+template <typename V>
+struct Entry<V, false> : PolicyNode {
+  template <typename... Args>
+  explicit Entry(Args&&... args) : value(std::forward<Args>(args)...) {}
+  [[nodiscard]] std::string_view key() const noexcept {
+    return {reinterpret_cast<const char*>(this) + sizeof(Entry), aux};
+  }
+  V value;
+};
+
+template <typename V>
+struct Entry<V, true> : PolicyNode, TimerLinks {
+  template <typename... Args>
+  explicit Entry(Args&&... args) : value(std::forward<Args>(args)...) {}
+  [[nodiscard]] std::string_view key() const noexcept {
+    return {reinterpret_cast<const char*>(this) + sizeof(Entry), aux};
+  }
+  [[nodiscard]] std::int64_t deadline() const noexcept {
+    return deadline_ns.load(std::memory_order_relaxed);
+  }
+  std::atomic<std::int64_t> deadline_ns{INT64_MAX};  // INT64_MAX: never
+  std::atomic<bool> refreshing{false};
+  V value;
+};
+
+template <typename E>
+struct EntryDeleter {
+  void operator()(E* e) const noexcept {
+    e->~E();
+    ::operator delete(e, std::align_val_t{alignof(E)});
+  }
+};
+template <typename E>
+using EntryPtr = std::unique_ptr<E, EntryDeleter<E>>;
+
+// One allocation: the entry, then the key bytes.
+template <typename E, typename Value>
+EntryPtr<E> make_entry(std::string_view key, std::uint64_t hash, Value&& value) {
+  void* memory = ::operator new(sizeof(E) + key.size(), std::align_val_t{alignof(E)});
+  E* e;
+  try {
+    e = new (memory) E(std::forward<Value>(value));
+  } catch (...) {
+    ::operator delete(memory, std::align_val_t{alignof(E)});
+    throw;
+  }
+  if (!key.empty()) std::memcpy(reinterpret_cast<char*>(e) + sizeof(E), key.data(), key.size());
+  e->aux = static_cast<std::uint16_t>(key.size());
+  e->hash = hash;
+  return EntryPtr<E>(e);
+}
+
+struct KeyRef {
+  std::string_view key;
+  std::uint64_t hash;
+};
+
+template <typename E>
+struct EntryHash {
+  using is_transparent = void;
+  std::size_t operator()(const E* e) const noexcept { return e->hash; }
+  std::size_t operator()(const KeyRef& k) const noexcept { return k.hash; }
+};
+
+template <typename E>
+struct EntryEq {
+  using is_transparent = void;
+  bool operator()(const E* a, const E* b) const noexcept { return a == b; }
+  bool operator()(const E* a, const KeyRef& k) const noexcept {
+    return a->hash == k.hash && a->key() == k.key;
+  }
+  bool operator()(const KeyRef& k, const E* a) const noexcept { return (*this)(a, k); }
+};
+
+// The interface LocalCache<V> talks to; ShardedCache<V, Policy, kTimed> implements it.
+template <typename V>
+class CacheCore {
+ public:
+  using Weigher = std::function<std::uint64_t(std::string_view, const V&)>;
+  using Listener = std::function<void(std::string_view, const V&, RemovalCause)>;
+  using Loader = absl::FunctionRef<std::optional<V>(std::string_view)>;
+
+  virtual ~CacheCore() = default;
+  virtual std::optional<V> get(std::string_view key) = 0;
+  virtual std::optional<CacheLookup<V>> lookup(std::string_view key) = 0;
+  virtual void put(std::string_view key, V value, std::optional<std::chrono::nanoseconds> ttl) = 0;
+  virtual std::optional<V> get_or_load(std::string_view key, Loader loader) = 0;
+  virtual bool begin_refresh(std::string_view key) = 0;
+  virtual void end_refresh(std::string_view key) = 0;
+  virtual bool erase(std::string_view key) = 0;
+  virtual void clear() = 0;
+  virtual void cleanup() = 0;
+  [[nodiscard]] virtual CacheStats stats() const = 0;
+};
+
+template <typename V, typename Policy, bool kTimed>
+class ShardedCache final : public CacheCore<V> {
+  using E = Entry<V, kTimed>;
+  using Base = CacheCore<V>;
+
+  // A load in flight: the leader fills it, the waiters block on it.
+  struct Load {
+    std::mutex mutex;
+    std::condition_variable done_cv;
+    bool done = false;
+    bool invalidated = false;  // erase() ran during the load: do not cache the result
+    std::optional<V> value;
+    std::exception_ptr error;
+  };
+
+  // Entries leaving the cache: reported to the listener and freed after the lock is released.
+  struct Removal {
+    EntryPtr<E> entry;
+    std::optional<V> replaced_value;  // kReplaced keeps the entry; only the old value goes
+    std::string replaced_key;
+    RemovalCause cause;
+  };
+
+  // One read in kReadSample is replayed to the policy (all are counted as hits).
+  static constexpr std::uint32_t kReadSample = 1;
+
+  struct alignas(64) ReadBuffer {
+    static constexpr std::uint32_t kSize = 32;
+    std::atomic<std::uint32_t> writes{0};
+    std::array<std::atomic<E*>, kSize> slots{};
+  };
+
+  struct Shard {
+    explicit Shard(std::uint64_t capacity) : policy(capacity) {}
+    mutable std::shared_mutex mutex;
+    absl::flat_hash_set<E*, EntryHash<E>, EntryEq<E>> table;
+    Policy policy;
+    std::conditional_t<kTimed, TimerWheel<E>, char> wheel{};
+    absl::flat_hash_map<std::string, std::shared_ptr<Load>> loads;
+    std::array<ReadBuffer, 4> read_buffers;
+    std::uint64_t entries = 0;
+    std::atomic<std::uint64_t> hits{0};  // hits replayed from the read buffers
+  };
+
+ public:
+  ShardedCache(const CacheOptions& options, typename Base::Weigher weigher,
+               typename Base::Listener listener, std::shared_ptr<const Clock> clock)
+      : options_(options),
+        weigher_(std::move(weigher)),
+        listener_(std::move(listener)),
+        clock_(std::move(clock)),
+        shard_shift_(64 - std::countr_zero(options.shards)) {
+    const std::uint64_t per_shard = std::max<std::uint64_t>(1, options.maximum / options.shards);
+    shards_.reserve(options.shards);
+    for (std::size_t i = 0; i < options.shards; ++i) shards_.push_back(std::make_unique<Shard>(per_shard));
+    shard_capacity_ = per_shard;
+  }
+
+  ~ShardedCache() override {
+    for (auto& shard : shards_) {
+      for (E* e : shard->table) EntryDeleter<E>{}(e);
+    }
+  }
+
+  std::optional<V> get(std::string_view key) override {
+    check_key(key);
+    const std::uint64_t hash = hash_key(key);
+    Shard& shard = shard_for(hash);
+    bool drain = false;
+    std::optional<V> result;
+    {
+      std::shared_lock lock(shard.mutex);
+      const auto it = shard.table.find(KeyRef{key, hash});
+      if (it != shard.table.end()) {
+        E* e = *it;
+        if (is_live(e)) {
+          result.emplace(e->value);
+          drain = record_read(shard, e);
+        }
+      }
+    }
+    if (!result) misses_.add();
+    if (drain) try_drain(shard);
+    return result;
+  }
+
+  std::optional<CacheLookup<V>> lookup(std::string_view key) override {
+    check_key(key);
+    const std::uint64_t hash = hash_key(key);
+    Shard& shard = shard_for(hash);
+    bool drain = false;
+    std::optional<CacheLookup<V>> result;
+    {
+      std::shared_lock lock(shard.mutex);
+      const auto it = shard.table.find(KeyRef{key, hash});
+      if (it != shard.table.end()) {
+        E* e = *it;
+        if constexpr (kTimed) {
+          const std::int64_t now = clock_->now().count();
+          const std::int64_t deadline = e->deadline();
+          if (deadline > now) {
+            result.emplace(CacheLookup<V>{e->value, false, std::nullopt});
+            if (deadline != INT64_MAX) {
+              result->expires_in = std::chrono::nanoseconds(deadline - now);
+              result->stale = options_.stale_window && deadline - now <= options_.stale_window->count();
+            }
+            touch(e, now);
+            drain = record_read(shard, e);
+          }
+        } else {
+          result.emplace(CacheLookup<V>{e->value, false, std::nullopt});
+          drain = record_read(shard, e);
+        }
+      }
+    }
+    if (!result) misses_.add();
+    if (drain) try_drain(shard);
+    return result;
+  }
+
+  void put(std::string_view key, V value, std::optional<std::chrono::nanoseconds> ttl) override {
+    check_key(key);
+    const std::uint64_t hash = hash_key(key);
+    insert(shard_for(hash), key, hash, std::move(value), ttl);
+  }
+
+  std::optional<V> get_or_load(std::string_view key, typename Base::Loader loader) override {
+    if (auto hit = get(key)) return hit;
+    const std::uint64_t hash = hash_key(key);
+    Shard& shard = shard_for(hash);
+    std::shared_ptr<Load> load;
+    bool leader = false;
+    {
+      std::vector<Removal> removals;
+      std::unique_lock lock(shard.mutex);
+      maintain(shard, removals);
+      if (const auto it = shard.table.find(KeyRef{key, hash});
+          it != shard.table.end() && is_live(*it)) {
+        std::optional<V> value((*it)->value);  // filled while we waited for the lock
+        lock.unlock();
+        notify(removals);
+        return value;
+      }
+      auto [it, inserted] = shard.loads.try_emplace(std::string(key));
+      if (inserted) {
+        it->second = std::make_shared<Load>();
+        leader = true;
+      }
+      load = it->second;
+      lock.unlock();
+      notify(removals);
+    }
+    if (!leader) return wait_for(*load);
+
+    const auto start = clock_->now();
+    std::optional<V> value;
+    try {
+      value = loader(key);
+    } catch (...) {
+      load_failures_.add();
+      load_time_ns_.add(static_cast<std::uint64_t>((clock_->now() - start).count()));
+      finish_load(shard, key, *load, std::nullopt, std::current_exception(), hash);
+      throw;
+    }
+    load_successes_.add();
+    load_time_ns_.add(static_cast<std::uint64_t>((clock_->now() - start).count()));
+    finish_load(shard, key, *load, value, nullptr, hash);
+    return value;
+  }
+
+  bool begin_refresh(std::string_view key) override {
+    bool claimed = false;
+    if constexpr (kTimed) {
+      with_resident(key, [&](E* e) { claimed = !e->refreshing.exchange(true, std::memory_order_acq_rel); });
+    } else {
+      (void)key;  // without TTLs nothing is ever stale
+    }
+    return claimed;
+  }
+
+  void end_refresh(std::string_view key) override {
+    if constexpr (kTimed) {
+      with_resident(key, [](E* e) { e->refreshing.store(false, std::memory_order_release); });
+    } else {
+      (void)key;
+    }
+  }
+
+  bool erase(std::string_view key) override {
+    check_key(key);
+    const std::uint64_t hash = hash_key(key);
+    Shard& shard = shard_for(hash);
+    std::vector<Removal> removals;
+    bool found = false;
+    {
+      std::unique_lock lock(shard.mutex);
+      maintain(shard, removals);
+      if (const auto load = shard.loads.find(absl_view(key)); load != shard.loads.end()) {
+        std::lock_guard guard(load->second->mutex);
+        load->second->invalidated = true;
+      }
+      if (const auto it = shard.table.find(KeyRef{key, hash}); it != shard.table.end()) {
+        E* e = *it;
+        found = is_live(e);
+        remove(shard, e, found ? RemovalCause::kExplicit : RemovalCause::kExpired, removals);
+      }
+    }
+    notify(removals);
+    return found;
+  }
+
+  void clear() override {
+    for (auto& shard : shards_) {
+      std::vector<Removal> removals;
+      {
+        std::unique_lock lock(shard->mutex);
+        drain_reads(*shard);
+        std::vector<E*> all(shard->table.begin(), shard->table.end());
+        for (E* e : all) remove(*shard, e, RemovalCause::kExplicit, removals);
+        for (auto& [key, load] : shard->loads) {
+          std::lock_guard guard(load->mutex);
+          load->invalidated = true;
+        }
+      }
+      notify(removals);
+    }
+  }
+
+  void cleanup() override {
+    for (auto& shard : shards_) {
+      std::vector<Removal> removals;
+      {
+        std::unique_lock lock(shard->mutex);
+        maintain(*shard, removals);
+      }
+      notify(removals);
+    }
+  }
+
+  [[nodiscard]] CacheStats stats() const override {
+    CacheStats s;
+    s.hits = 0;
+    s.misses = misses_.sum();
+    s.load_successes = load_successes_.sum();
+    s.load_failures = load_failures_.sum();
+    s.total_load_time = std::chrono::nanoseconds(load_time_ns_.sum());
+    s.evicted_size = removed_[static_cast<int>(RemovalCause::kSize)].sum();
+    s.evicted_expired = removed_[static_cast<int>(RemovalCause::kExpired)].sum();
+    s.removed_explicit = removed_[static_cast<int>(RemovalCause::kExplicit)].sum();
+    s.replaced = removed_[static_cast<int>(RemovalCause::kReplaced)].sum();
+    s.rejected_too_heavy = rejected_.sum();
+    for (const auto& shard : shards_) {
+      std::shared_lock lock(shard->mutex);
+      s.entries += shard->entries;
+      s.hits += shard->hits.load(std::memory_order_relaxed);
+      for (const auto& buffer : shard->read_buffers) {
+        s.hits += buffer.writes.load(std::memory_order_relaxed);  // not yet drained
+      }
+      s.weight += shard->policy.weight();
+    }
+    return s;
+  }
+
+ private:
+  void check_key(std::string_view key) const {
+    if (key.empty()) throw InvalidArgumentError("LocalCache: empty key");
+    if (key.size() > options_.max_key_size) {
+      throw InvalidArgumentError("LocalCache: key of " + std::to_string(key.size()) +
+                                 " bytes exceeds max_key_size " +
+                                 std::to_string(options_.max_key_size));
+    }
+  }
+
+  // Runs fn(entry) under the shard's shared lock if the key is resident.
+  template <typename Fn>
+  void with_resident(std::string_view key, Fn&& fn) {
+    check_key(key);
+    const std::uint64_t hash = hash_key(key);
+    Shard& shard = shard_for(hash);
+    std::shared_lock lock(shard.mutex);
+    if (const auto it = shard.table.find(KeyRef{key, hash}); it != shard.table.end()) fn(*it);
+  }
+
+  Shard& shard_for(std::uint64_t hash) noexcept {
+    return *shards_[shard_shift_ >= 64 ? 0 : static_cast<std::size_t>(hash >> shard_shift_)];
+  }
+
+  // Under the shared lock: is the entry unexpired (and, with expire_after_access, extend it).
+  bool is_live(E* e) {
+    if constexpr (kTimed) {
+      const std::int64_t now = clock_->now().count();
+      if (e->deadline() <= now) return false;
+      touch(e, now);
+    } else {
+      (void)e;
+    }
+    return true;
+  }
+
+  void touch(E* e, std::int64_t now) {
+    if constexpr (kTimed) {
+      if (options_.expire_after_access) {
+        // A racy store is fine: readers only ever move the deadline later; the wheel finds
+        // the entry at its old bucket and reschedules it.
+        e->deadline_ns.store(now + options_.expire_after_access->count(), std::memory_order_relaxed);
+      }
+    } else {
+      (void)e;
+      (void)now;
+    }
+  }
+
+  // Under the shared lock: counts the hit and records the access for the policy. Returns true
+  // when the buffer is full and should be drained. The buffer's counter counts every hit, also
+  // those whose record is dropped, so it doubles as the hit counter.
+  bool record_read(Shard& shard, E* e) noexcept {
+    ReadBuffer& buffer = shard.read_buffers[thread_stripe() & (shard.read_buffers.size() - 1)];
+    const std::uint32_t count = buffer.writes.fetch_add(1, std::memory_order_relaxed);
+    if ((count & (kReadSample - 1)) != 0) return false;  // sampled out
+    const std::uint32_t index = count / kReadSample;
+    if (index < ReadBuffer::kSize) {
+      buffer.slots[index].store(e, std::memory_order_relaxed);
+      return index + 1 == ReadBuffer::kSize;
+    }
+    return false;  // full: the access is dropped (the policy samples)
+  }
+
+  void try_drain(Shard& shard) {
+    std::vector<Removal> removals;
+    {
+      std::unique_lock lock(shard.mutex, std::try_to_lock);
+      if (!lock.owns_lock()) return;  // whoever holds it drains
+      maintain(shard, removals);
+    }
+    notify(removals);
+  }
+
+  // Under the exclusive lock: replay buffered reads to the policy. The accesses touch random
+  // memory (list neighbours, sketch blocks), so they are prefetched in a first pass and
+  // applied in a second, overlapping the cache misses.
+  void drain_reads(Shard& shard) {
+    for (auto& buffer : shard.read_buffers) {
+      const std::uint32_t n =
+          std::min((buffer.writes.load(std::memory_order_relaxed) + kReadSample - 1) / kReadSample,
+                   ReadBuffer::kSize);
+      std::array<E*, ReadBuffer::kSize> batch;
+      for (std::uint32_t i = 0; i < n; ++i) {
+        E* e = batch[i] = buffer.slots[i].load(std::memory_order_relaxed);
+        if (e->prev != nullptr) __builtin_prefetch(e->prev, 1);
+        if (e->next != nullptr) __builtin_prefetch(e->next, 1);
+        if constexpr (requires { shard.policy.prefetch(e); }) shard.policy.prefetch(e);
+      }
+      for (std::uint32_t i = 0; i < n; ++i) shard.policy.on_access(batch[i]);
+      shard.hits.fetch_add(buffer.writes.exchange(0, std::memory_order_relaxed),
+                           std::memory_order_relaxed);
+    }
+  }
+
+  // Under the exclusive lock: drain reads, then expire what is due.
+  void maintain(Shard& shard, std::vector<Removal>& removals) {
+    drain_reads(shard);
+    if constexpr (kTimed) {
+      shard.wheel.advance(clock_->now().count(),
+                          [&](E* e) { remove(shard, e, RemovalCause::kExpired, removals); });
+    }
+  }
+
+  std::int64_t deadline_for(std::optional<std::chrono::nanoseconds> ttl) {
+    std::optional<std::chrono::nanoseconds> chosen = ttl;
+    if (!chosen) chosen = options_.expire_after_write;
+    if (!chosen) chosen = options_.expire_after_access;
+    if (!chosen) return INT64_MAX;
+    auto nanos = static_cast<double>(chosen->count());
+    if (options_.ttl_jitter > 0) {
+      thread_local std::minstd_rand rng(static_cast<unsigned>(thread_stripe() * 7919 + 1));
+      nanos *= 1.0 - options_.ttl_jitter * std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+    }
+    return clock_->now().count() + std::max<std::int64_t>(1, static_cast<std::int64_t>(nanos));
+  }
+
+  std::uint32_t weigh(std::string_view key, const V& value) const {
+    const std::uint64_t w = weigher_(key, value);
+    return static_cast<std::uint32_t>(std::min<std::uint64_t>(w, UINT32_MAX));
+  }
+
+  // Writes the key.
+  void insert(Shard& shard, std::string_view key, std::uint64_t hash, V value,
+              std::optional<std::chrono::nanoseconds> ttl) {
+    const std::uint32_t weight = weigh(key, value);
+    const std::int64_t deadline = kTimed ? deadline_for(ttl) : INT64_MAX;
+    std::vector<Removal> removals;
+    {
+      std::unique_lock lock(shard.mutex);
+      maintain(shard, removals);
+      insert_locked(shard, key, hash, std::move(value), weight, deadline, removals);
+    }
+    notify(removals);
+  }
+
+  // Under the exclusive lock.
+  void insert_locked(Shard& shard, std::string_view key, std::uint64_t hash, V value,
+                     std::uint32_t weight, std::int64_t deadline, std::vector<Removal>& removals) {
+    const auto it = shard.table.find(KeyRef{key, hash});
+    E* existing = it != shard.table.end() ? *it : nullptr;
+    if (existing != nullptr && !is_live(existing)) {
+      remove(shard, existing, RemovalCause::kExpired, removals);
+      existing = nullptr;
+    }
+    if (weight > options_.maximum || weight > shard_capacity_) {
+      // Heavier than the whole cache (or its shard): never admitted. The old value goes.
+      rejected_.add();
+      if (existing != nullptr) remove(shard, existing, RemovalCause::kReplaced, removals);
+    } else if (existing != nullptr) {
+      Removal old{nullptr, std::nullopt, std::string(), RemovalCause::kReplaced};
+      if (listener_) {
+        old.replaced_value.emplace(std::move(existing->value));
+        old.replaced_key = std::string(key);
+      }
+      existing->value = std::move(value);
+      removals.push_back(std::move(old));
+      removed_[static_cast<int>(RemovalCause::kReplaced)].add();
+      const std::uint32_t old_weight = existing->weight;
+      existing->weight = weight;
+      shard.policy.on_update(existing, old_weight);
+      if constexpr (kTimed) {
+        existing->deadline_ns.store(deadline, std::memory_order_relaxed);
+        existing->refreshing.store(false, std::memory_order_relaxed);
+        TimerWheel<E>::deschedule(existing);
+        if (deadline != INT64_MAX) shard.wheel.schedule(existing);
+      }
+    } else {
+      EntryPtr<E> entry = make_entry<E>(key, hash, std::move(value));
+      entry->weight = weight;
+      E* e = entry.get();
+      shard.table.insert(e);
+      entry.release();
+      ++shard.entries;
+      shard.policy.on_insert(e);
+      if constexpr (kTimed) {
+        e->deadline_ns.store(deadline, std::memory_order_relaxed);
+        if (deadline != INT64_MAX) shard.wheel.schedule(e);
+      }
+    }
+    while (PolicyNode* victim = shard.policy.evict()) {
+      unlink(shard, static_cast<E*>(victim), RemovalCause::kSize, removals);
+    }
+  }
+
+  // Under the exclusive lock: takes the entry out of the table, the policy and the wheel.
+  void remove(Shard& shard, E* e, RemovalCause cause, std::vector<Removal>& removals) {
+    shard.policy.on_remove(e);
+    unlink(shard, e, cause, removals);
+  }
+
+  // Under the exclusive lock, for an entry the policy no longer holds.
+  void unlink(Shard& shard, E* e, RemovalCause cause, std::vector<Removal>& removals) {
+    shard.table.erase(e);
+    --shard.entries;
+    if constexpr (kTimed) TimerWheel<E>::deschedule(e);
+    removed_[static_cast<int>(cause)].add();
+    removals.push_back(Removal{EntryPtr<E>(e), std::nullopt, std::string(), cause});
+  }
+
+  // After the lock: tell the listener, then free (the vector's destructor).
+  void notify(std::vector<Removal>& removals) noexcept {
+    if (!listener_) return;
+    for (auto& r : removals) {
+      try {
+        if (r.entry) {
+          listener_(r.entry->key(), r.entry->value, r.cause);
+        } else if (r.replaced_value) {
+          listener_(r.replaced_key, *r.replaced_value, r.cause);
+        }
+      } catch (...) {
+        // A listener must not throw; if it does, the cache carries on.
+      }
+    }
+  }
+
+  // The leader's end of a load: cache the value (unless erase() ran meanwhile or another
+  // writer got there first), retire the load, then wake the waiters.
+  void finish_load(Shard& shard, std::string_view key, Load& load, const std::optional<V>& value,
+                   std::exception_ptr error, std::uint64_t hash) {
+    std::vector<Removal> removals;
+    {
+      const std::uint32_t weight = value ? weigh(key, *value) : 0;
+      const std::int64_t deadline = kTimed && value ? deadline_for(std::nullopt) : INT64_MAX;
+      std::unique_lock lock(shard.mutex);
+      maintain(shard, removals);
+      bool invalidated;
+      {
+        std::lock_guard guard(load.mutex);
+        invalidated = load.invalidated;
+      }
+      if (value && !error && !invalidated) {
+        const auto it = shard.table.find(KeyRef{key, hash});
+        if (it == shard.table.end() || !is_live(*it)) {
+          insert_locked(shard, key, hash, *value, weight, deadline, removals);
+        }
+      }
+      shard.loads.erase(absl_view(key));
+    }
+    notify(removals);
+    {
+      std::lock_guard guard(load.mutex);
+      load.value = value;
+      load.error = error;
+      load.done = true;
+    }
+    load.done_cv.notify_all();
+  }
+
+  std::optional<V> wait_for(Load& load) {
+    std::unique_lock lock(load.mutex);
+    load.done_cv.wait(lock, [&] { return load.done; });
+    if (load.error) std::rethrow_exception(load.error);
+    return load.value;
+  }
+
+  const CacheOptions options_;
+  const typename Base::Weigher weigher_;
+  const typename Base::Listener listener_;
+  const std::shared_ptr<const Clock> clock_;
+  const int shard_shift_;
+  std::uint64_t shard_capacity_ = 0;
+  std::vector<std::unique_ptr<Shard>> shards_;
+
+  StripedCounter misses_;
+  StripedCounter load_successes_;
+  StripedCounter load_failures_;
+  StripedCounter load_time_ns_;
+  StripedCounter rejected_;
+  std::array<StripedCounter, 4> removed_;
+};
+
+}  // namespace strata::internal

@@ -1,0 +1,124 @@
+// strata/write_behind/write_behind_options.h: the configuration, statistics and recovery report of
+// WriteBehind<V> (strata/write_behind/write_behind.h), which are the same for every value type.
+// Use it to configure the journal (fsync policy, segments), the queue, the flusher and retries.
+//
+//   strata::WriteBehindOptions options{.directory = "/var/lib/app/wb",
+//                                      .fsync = strata::FsyncPolicy::kInterval(10ms)};
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "strata/clock.h"
+
+namespace strata {
+
+// The two operations a journal record holds (the numbers are part of the journal format).
+enum class WriteOp : std::uint8_t { kPut = 1, kErase = 2 };
+
+// When the journal is fsynced, and so when a write is acknowledged:
+//  - kEveryWrite: put() returns after an fsync that covers its record. Concurrent writers share
+//    one fsync (group commit). Survives process crash and power loss.
+//  - kInterval(d): a syncer thread fsyncs every d (real time); put() returns after the first
+//    fsync that covers its record, so it waits up to d. Survives process crash and power loss;
+//    one writer thread gets at most 1/d acknowledgements per second, so give it concurrency
+//    (threads, or put_many).
+//  - kNever: put() returns once its record is written to the file (in the OS page cache),
+//    without fsync. Survives a process crash (kill -9); UNSAFE on power loss or kernel crash.
+struct FsyncPolicy {
+  enum class Mode : std::uint8_t { kEveryWrite, kInterval, kNever };
+  Mode mode = Mode::kEveryWrite;
+  std::chrono::nanoseconds interval{0};  // kInterval only
+
+  static const FsyncPolicy kEveryWrite;
+  static const FsyncPolicy kNever;
+  [[nodiscard]] static constexpr FsyncPolicy kInterval(std::chrono::nanoseconds every) {
+    return FsyncPolicy{Mode::kInterval, every};
+  }
+  friend bool operator==(const FsyncPolicy&, const FsyncPolicy&) = default;
+};
+inline constexpr FsyncPolicy FsyncPolicy::kEveryWrite{FsyncPolicy::Mode::kEveryWrite, {}};
+inline constexpr FsyncPolicy FsyncPolicy::kNever{FsyncPolicy::Mode::kNever, {}};
+
+// "every-write", "interval(10ms)", "never".
+[[nodiscard]] std::string to_string(const FsyncPolicy& policy);
+
+// Configuration of a WriteBehind. Only `directory` is required.
+struct WriteBehindOptions {
+  std::filesystem::path directory{};  // journal, checkpoint and dead letters (created if missing)
+  FsyncPolicy fsync = FsyncPolicy::kEveryWrite;
+  std::size_t segment_bytes = 64u << 20;  // a journal segment is closed past this size
+  std::size_t max_queue_entries = 100'000;  // distinct keys queued or being flushed
+  std::chrono::milliseconds put_timeout{1000};  // backpressure: how long put() waits for room
+  std::size_t batch_size = 1000;  // entries per write_batch / erase_batch
+  // Flusher threads. Keys are partitioned among them by hash, so the writes of one key stay in
+  // order; more than one helps a source that takes concurrent batches (a connection pool).
+  std::size_t flush_threads = 1;
+  // A partial batch is flushed once its oldest entry is this old (by `clock`).
+  std::chrono::nanoseconds flush_interval{std::chrono::milliseconds(50)};
+  // Real time between two looks of the idle flusher at `clock` (it is also woken by puts).
+  std::chrono::milliseconds poll_interval{5};
+  // Real time between two checkpoint writes (each costs two fsyncs) while batches keep coming;
+  // flush() and close() persist it at once. A later checkpoint only means more replay at start.
+  std::chrono::milliseconds checkpoint_interval{100};
+  // Attempts of a batch failing with a permanent error (not unavailable/timeout/exhausted)
+  // before it is split in halves; a single entry failing this often is dead-lettered.
+  int max_attempts = 4;
+  std::chrono::nanoseconds initial_backoff{std::chrono::milliseconds(10)};
+  std::chrono::nanoseconds max_backoff{std::chrono::seconds(2)};
+  std::chrono::milliseconds close_timeout{10'000};  // what the destructor gives close()
+  std::shared_ptr<const Clock> clock{};  // ages and flush intervals; SteadyClock when null
+  // Sleeps between retries; null: an interruptible real sleep. Tests inject one that returns at
+  // once (and may advance a ManualClock).
+  std::function<void(std::chrono::nanoseconds)> sleep{};
+  std::uint64_t jitter_seed = 0;  // 0: random
+
+  // Throws InvalidArgumentError naming the option.
+  void validate() const;
+};
+
+// A point-in-time snapshot of a WriteBehind's counters.
+struct WriteBehindStats {
+  std::size_t queue_depth = 0;                  // distinct keys queued or being flushed
+  std::chrono::nanoseconds oldest_unflushed_age{0};  // age of the oldest pending write
+  std::uint64_t acknowledged = 0;               // writes acknowledged to callers
+  std::uint64_t recovered = 0;                  // records replayed from the journal at start
+  std::uint64_t flushed = 0;                    // entries written to the source
+  std::uint64_t coalesced = 0;                  // writes absorbed by a later write to the key
+  std::uint64_t batches = 0;                    // successful write_batch / erase_batch groups
+  std::uint64_t retried = 0;                    // failed attempts that were retried
+  std::uint64_t dead_lettered = 0;              // entries moved to the dead-letter store
+  std::uint64_t fsyncs = 0;                     // fsyncs of the journal
+  std::uint64_t journal_bytes = 0;              // bytes in live journal segments on disk
+  std::uint64_t checkpoint = 0;                 // highest sequence known to be in the source
+};
+
+// A torn or corrupted journal tail found at start-up, truncated away.
+struct JournalTruncation {
+  std::string file;             // the segment
+  std::uint64_t offset = 0;     // where the first bad record started (the new file size)
+  std::uint64_t bytes_dropped = 0;
+  std::string reason;           // "partial record", "checksum mismatch", ...
+};
+
+// What start-up recovery did.
+struct RecoveryReport {
+  std::uint64_t checkpoint = 0;        // the persisted checkpoint found
+  std::uint64_t records_replayed = 0;  // records after the checkpoint put back in the queue
+  std::uint64_t records_skipped = 0;   // records at or below the checkpoint
+  std::vector<JournalTruncation> truncations;
+};
+
+// The outcome of WriteBehind::replay_dead_letters().
+struct DeadLetterReplay {
+  std::uint64_t replayed = 0;      // written to the source and removed from the store
+  std::uint64_t still_failing = 0;  // kept, with the new error
+};
+
+}  // namespace strata

@@ -1,0 +1,351 @@
+#include "bench/l1/l1_bench.h"
+
+#include <absl/container/flat_hash_map.h>
+#include <absl/container/node_hash_map.h>
+#include <malloc.h>
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define STRATA_SANITIZER_ALLOCATOR 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define STRATA_SANITIZER_ALLOCATOR 1
+#endif
+#ifdef STRATA_SANITIZER_ALLOCATOR
+// From the ASan/TSan runtime (declared here: GCC ships no sanitizer/allocator_interface.h).
+extern "C" size_t __sanitizer_get_current_allocated_bytes();
+#endif
+
+#include <algorithm>
+#include <atomic>
+#include <barrier>
+#include <chrono>
+#include <cstdio>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <ostream>
+#include <random>
+#include <shared_mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "strata/error.h"
+#include "strata/local/local_cache.h"
+#include "common/zipf.h"
+
+namespace strata::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using Value = std::uint64_t;
+
+std::string key_of(std::uint64_t i) {
+  char buffer[32];
+  const int n = std::snprintf(buffer, sizeof buffer, "key:%08llu", static_cast<unsigned long long>(i));
+  return std::string(buffer, static_cast<std::size_t>(n));
+}
+
+// The ceilings: the same sharding and reader-writer locks as LocalCache, no policy, no stats.
+// Map = absl::node_hash_map (each entry its own allocation, as in LocalCache and in any cache
+// whose policy links entries: the raw map is the cache minus its policy), or
+// absl::flat_hash_map (keys and values inline in the table: one memory access fewer per
+// lookup, but entries move on rehash, so no policy can link them).
+template <typename Map>
+class RawMap {
+ public:
+  explicit RawMap(std::size_t shards) : shards_(shards) {}
+  std::optional<Value> get(const std::string& key) {
+    Shard& s = shard(key);
+    std::shared_lock lock(s.mutex);
+    const auto it = s.map.find(key);
+    if (it == s.map.end()) return std::nullopt;
+    return it->second;
+  }
+  void put(const std::string& key, Value v) {
+    Shard& s = shard(key);
+    std::unique_lock lock(s.mutex);
+    s.map.insert_or_assign(key, v);
+  }
+
+ private:
+  struct alignas(64) Shard {
+    std::shared_mutex mutex;
+    Map map;
+  };
+  Shard& shard(const std::string& key) {
+    return shards_[(std::hash<std::string_view>{}(key) >> 40) & (shards_.size() - 1)];
+  }
+  std::vector<Shard> shards_;
+};
+using NodeMap = RawMap<absl::node_hash_map<std::string, Value>>;
+using FlatMap = RawMap<absl::flat_hash_map<std::string, Value>>;
+
+// The floor: the textbook LRU, a list and a map behind one mutex.
+class MutexLru {
+ public:
+  explicit MutexLru(std::size_t capacity) : capacity_(capacity) {}
+  std::optional<Value> get(const std::string& key) {
+    std::lock_guard lock(mutex_);
+    const auto it = map_.find(key);
+    if (it == map_.end()) return std::nullopt;
+    list_.splice(list_.begin(), list_, it->second);
+    return it->second->second;
+  }
+  void put(const std::string& key, Value v) {
+    std::lock_guard lock(mutex_);
+    if (const auto it = map_.find(key); it != map_.end()) {
+      it->second->second = v;
+      list_.splice(list_.begin(), list_, it->second);
+      return;
+    }
+    list_.emplace_front(key, v);
+    map_[key] = list_.begin();
+    if (map_.size() > capacity_) {
+      map_.erase(list_.back().first);
+      list_.pop_back();
+    }
+  }
+
+ private:
+  std::mutex mutex_;
+  std::size_t capacity_;
+  std::list<std::pair<std::string, Value>> list_;
+  std::unordered_map<std::string, std::list<std::pair<std::string, Value>>::iterator> map_;
+};
+
+class StrataL1 {
+ public:
+  explicit StrataL1(std::uint64_t capacity)
+      : cache_(LocalCacheBuilder<Value>().maximum_size(capacity).build()) {}
+  std::optional<Value> get(const std::string& key) { return cache_.get(key); }
+  void put(const std::string& key, Value v) { cache_.put(key, v); }
+
+ private:
+  LocalCache<Value> cache_;
+};
+
+// The raw maps are sharded like LocalCache for the same capacity.
+std::size_t shards_for(std::uint64_t capacity) { return internal::default_shard_count(capacity); }
+
+struct Workload {
+  std::vector<std::string> keys;
+  std::vector<std::vector<std::uint32_t>> per_thread;  // key indices, Zipf-distributed
+};
+
+Workload make_workload(const L1BenchOptions& o) {
+  Workload w;
+  w.keys.reserve(o.keys);
+  for (std::uint64_t i = 0; i < o.keys; ++i) w.keys.push_back(key_of(i));
+  workload::ZipfGenerator zipf(o.keys, o.zipf_s);
+  // Scatter popularity over the key space, so hot keys do not share a shard by construction.
+  std::vector<std::uint32_t> permutation(o.keys);
+  for (std::uint64_t i = 0; i < o.keys; ++i) permutation[i] = static_cast<std::uint32_t>(i);
+  std::mt19937_64 shuffle_rng(o.seed);
+  std::shuffle(permutation.begin(), permutation.end(), shuffle_rng);
+  for (int t = 0; t < o.threads; ++t) {
+    std::mt19937_64 rng(o.seed * 1000 + static_cast<std::uint64_t>(t));
+    auto& indices = w.per_thread.emplace_back(1 << 20);
+    for (auto& index : indices) index = permutation[zipf(rng) - 1];
+  }
+  return w;
+}
+
+// Runs `threads` threads for `seconds` over the workload; reads with probability read_share.
+template <typename Cache>
+double measure(Cache& cache, const Workload& w, int threads, double read_share, double seconds) {
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> total{0};
+  std::barrier start(threads + 1);
+  std::vector<std::thread> workers;
+  const auto write_threshold = static_cast<std::uint32_t>(read_share * 1024);
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      const auto& indices = w.per_thread[static_cast<std::size_t>(t)];
+      std::uint64_t ops = 0;
+      std::uint64_t sink = 0;
+      std::size_t i = 0;
+      start.arrive_and_wait();
+      while (!stop.load(std::memory_order_relaxed)) {
+        for (int batch = 0; batch < 256; ++batch) {
+          const std::uint32_t index = indices[i++ & ((1 << 20) - 1)];
+          const std::string& key = w.keys[index];
+          const auto coin = static_cast<std::uint32_t>(ops * 2654435761u) >> 22;  // 0..1023
+          if (read_share >= 1.0 || coin < write_threshold) {
+            if (auto v = cache.get(key)) sink += *v;
+          } else {
+            cache.put(key, ops);
+          }
+          ++ops;
+        }
+      }
+      total.fetch_add(ops + (sink == 42 ? 1 : 0));
+    });
+  }
+  start.arrive_and_wait();
+  const auto begin = Clock::now();
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  stop = true;
+  for (auto& worker : workers) worker.join();
+  const double elapsed = std::chrono::duration<double>(Clock::now() - begin).count();
+  return static_cast<double>(total.load()) / elapsed;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+// Heap bytes in use: from glibc's allocator, or, under ASan/TSan (which replace malloc, so that
+// mallinfo2 sees nothing), from the sanitizer's allocator, which counts the bytes requested.
+#ifdef STRATA_SANITIZER_ALLOCATOR
+constexpr const char* kHeapCounter = "the sanitizer allocator's count";
+#else
+constexpr const char* kHeapCounter = "mallinfo2";
+#endif
+std::size_t heap_in_use() {
+#ifdef STRATA_SANITIZER_ALLOCATOR
+  return __sanitizer_get_current_allocated_bytes();
+#else
+  malloc_trim(0);
+  return mallinfo2().uordblks;
+#endif
+}
+
+template <typename Fill>
+double overhead_per_entry(std::uint64_t entries, double payload_per_entry, Fill&& fill) {
+  const std::size_t before = heap_in_use();
+  auto holder = fill();
+  const std::size_t after = heap_in_use();
+  const double per_entry = static_cast<double>(after - before) / static_cast<double>(entries);
+  return per_entry - payload_per_entry;
+}
+
+}  // namespace
+
+void L1BenchOptions::validate() const {
+  if (threads < 1 || threads > 256) throw InvalidArgumentError("--threads must be within [1, 256]");
+  if (keys < 1000 || keys > 100'000'000) {
+    throw InvalidArgumentError("--keys must be within [1000, 100000000]");
+  }
+  if (!(zipf_s > 0)) throw InvalidArgumentError("--zipf must be > 0");
+  if (!(seconds_per_round > 0)) throw InvalidArgumentError("--seconds must be > 0");
+  if (rounds < 1) throw InvalidArgumentError("--rounds must be at least 1");
+  if (memory_entries < 1000) throw InvalidArgumentError("--memory-entries must be at least 1000");
+}
+
+L1BenchReport run_l1_bench(const L1BenchOptions& o, std::ostream* progress) {
+  o.validate();
+  L1BenchReport report;
+  report.options = o;
+
+  // Memory first, on a quiet heap: a count-bounded cache of uint64 values.
+  const double key_bytes = static_cast<double>(key_of(0).size());
+  const double value_bytes = sizeof(Value);
+  report.key_bytes = key_bytes;
+  report.value_bytes = value_bytes;
+  report.overhead_bytes_per_entry =
+      overhead_per_entry(o.memory_entries, key_bytes + value_bytes, [&] {
+        auto cache = std::make_unique<StrataL1>(o.memory_entries);
+        for (std::uint64_t i = 0; i < o.memory_entries; ++i) cache->put(key_of(i), i);
+        return cache;
+      });
+  report.raw_map_overhead_bytes_per_entry =
+      overhead_per_entry(o.memory_entries, key_bytes + value_bytes, [&] {
+        auto map = std::make_unique<NodeMap>(shards_for(o.memory_entries));
+        for (std::uint64_t i = 0; i < o.memory_entries; ++i) map->put(key_of(i), i);
+        return map;
+      });
+
+  const Workload workload = make_workload(o);
+  StrataL1 strata(o.keys);
+  NodeMap raw(shards_for(o.keys));
+  FlatMap flat(shards_for(o.keys));
+  MutexLru lru(o.keys);
+  for (std::uint64_t i = 0; i < o.keys; ++i) {
+    strata.put(workload.keys[i], i);
+    raw.put(workload.keys[i], i);
+    flat.put(workload.keys[i], i);
+    lru.put(workload.keys[i], i);
+  }
+
+  const std::pair<const char*, double> mixes[] = {{"read-only", 1.0}, {"90/10", 0.9}, {"50/50", 0.5}};
+  for (const auto& [name, read_share] : mixes) {
+    std::vector<double> a, b, c, d;
+    for (int round = 0; round < o.rounds; ++round) {
+      if (progress) *progress << "\r  " << name << " round " << (round + 1) << "/" << o.rounds << std::flush;
+      a.push_back(measure(strata, workload, o.threads, read_share, o.seconds_per_round));
+      b.push_back(measure(raw, workload, o.threads, read_share, o.seconds_per_round));
+      c.push_back(measure(lru, workload, o.threads, read_share, o.seconds_per_round));
+      d.push_back(measure(flat, workload, o.threads, read_share, o.seconds_per_round));
+    }
+    report.mixes.push_back({name, read_share, median(a), median(b), median(c), median(d)});
+  }
+  if (progress) *progress << "\r" << std::string(40, ' ') << "\r" << std::flush;
+  return report;
+}
+
+void print_l1_report(std::ostream& out, const L1BenchReport& r) {
+  const auto& o = r.options;
+  char line[256];
+  std::snprintf(line, sizeof line,
+                "strata bench l1: %d threads, %llu keys (Zipf s=%.2f), %d rounds of %.2fs per "
+                "implementation (alternating), medians\n\n",
+                o.threads, static_cast<unsigned long long>(o.keys), o.zipf_s, o.rounds,
+                o.seconds_per_round);
+  out << line;
+  std::snprintf(line, sizeof line, "%-10s %13s %13s %13s %13s %8s %8s %8s\n", "mix",
+                "strata ops/s", "raw map", "flat map", "mutex LRU", "vs raw", "vs flat", "vs LRU");
+  out << line;
+  for (const auto& m : r.mixes) {
+    std::snprintf(line, sizeof line, "%-10s %13.0f %13.0f %13.0f %13.0f %7.2fx %7.2fx %7.2fx\n",
+                  m.mix.c_str(), m.strata_ops_per_sec, m.raw_map_ops_per_sec,
+                  m.flat_map_ops_per_sec, m.mutex_lru_ops_per_sec, m.ratio_vs_raw_map(),
+                  m.ratio_vs_flat_map(), m.ratio_vs_mutex_lru());
+    out << line;
+  }
+  out << "\nraw map: sharded absl::node_hash_map behind reader-writer locks (LocalCache minus its\n"
+         "policy); flat map: the same with absl::flat_hash_map (entries inline, no stable\n"
+         "addresses for a policy to link); mutex LRU: std::list + std::unordered_map, one mutex.\n";
+  std::snprintf(line, sizeof line,
+                "\nmemory: %.1f bytes per entry beyond the %.0f key + %.0f value bytes "
+                "(raw map: %.1f), %llu entries, measured with %s\n",
+                r.overhead_bytes_per_entry, r.key_bytes, r.value_bytes,
+                r.raw_map_overhead_bytes_per_entry,
+                static_cast<unsigned long long>(o.memory_entries), kHeapCounter);
+  out << line;
+}
+
+nlohmann::ordered_json to_json(const L1BenchReport& r) {
+  nlohmann::ordered_json out;
+  const auto& read_only = r.mixes.front();
+  out["threads"] = r.options.threads;
+  out["keys"] = r.options.keys;
+  out["zipf_s"] = r.options.zipf_s;
+  out["rounds"] = r.options.rounds;
+  out["strata_ops_per_sec"] = read_only.strata_ops_per_sec;
+  out["raw_map_ops_per_sec"] = read_only.raw_map_ops_per_sec;
+  out["mutex_lru_ops_per_sec"] = read_only.mutex_lru_ops_per_sec;
+  out["flat_map_ops_per_sec"] = read_only.flat_map_ops_per_sec;
+  out["ratio_vs_raw_map"] = read_only.ratio_vs_raw_map();
+  out["ratio_vs_mutex_lru"] = read_only.ratio_vs_mutex_lru();
+  out["ratio_vs_flat_map"] = read_only.ratio_vs_flat_map();
+  out["overhead_bytes_per_entry"] = r.overhead_bytes_per_entry;
+  out["raw_map_overhead_bytes_per_entry"] = r.raw_map_overhead_bytes_per_entry;
+  nlohmann::ordered_json mixes = nlohmann::ordered_json::array();
+  for (const auto& m : r.mixes) {
+    mixes.push_back({{"mix", m.mix},
+                     {"read_share", m.read_share},
+                     {"strata_ops_per_sec", m.strata_ops_per_sec},
+                     {"raw_map_ops_per_sec", m.raw_map_ops_per_sec},
+                     {"mutex_lru_ops_per_sec", m.mutex_lru_ops_per_sec},
+                     {"ratio_vs_raw_map", m.ratio_vs_raw_map()},
+                     {"ratio_vs_mutex_lru", m.ratio_vs_mutex_lru()},
+                     {"flat_map_ops_per_sec", m.flat_map_ops_per_sec},
+                     {"ratio_vs_flat_map", m.ratio_vs_flat_map()}});
+  }
+  out["mixes"] = std::move(mixes);
+  return out;
+}
+
+}  // namespace strata::bench

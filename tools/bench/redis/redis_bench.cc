@@ -1,0 +1,387 @@
+#include "bench/redis/redis_bench.h"
+
+#include <hiredis/hiredis.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <memory>
+#include <stdexcept>
+
+#include "strata/error.h"
+#include "strata/redis/key_slot.h"
+#include "strata/redis/redis_client.h"
+#include "strata/redis/redis_url.h"
+
+namespace strata::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// --- raw hiredis, as a careful user would write it -----------------------------------------
+
+struct ContextDeleter {
+  void operator()(redisContext* c) const noexcept { redisFree(c); }
+};
+using Context = std::unique_ptr<redisContext, ContextDeleter>;
+struct ReplyDeleter {
+  void operator()(void* r) const noexcept { freeReplyObject(r); }
+};
+using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
+
+Reply take_reply(redisContext* c) {
+  void* raw = nullptr;
+  if (redisGetReply(c, &raw) != REDIS_OK || raw == nullptr) {
+    throw UnavailableError(std::string("raw hiredis: ") + c->errstr);
+  }
+  Reply reply(static_cast<redisReply*>(raw));
+  if (reply->type == REDIS_REPLY_ERROR) throw ReplyError(std::string("raw hiredis: ") + reply->str);
+  return reply;
+}
+
+Reply raw_command(redisContext* c, std::initializer_list<std::string_view> args) {
+  std::vector<const char*> ptrs;
+  std::vector<size_t> lens;
+  for (auto a : args) {
+    ptrs.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  redisAppendCommandArgv(c, static_cast<int>(ptrs.size()), ptrs.data(), lens.data());
+  return take_reply(c);
+}
+
+Context raw_connect(const RedisEndpoint& endpoint, const RedisUrl& url) {
+  timeval connect{static_cast<time_t>(url.connect_timeout.count() / 1000),
+                  static_cast<suseconds_t>(url.connect_timeout.count() % 1000 * 1000)};
+  Context c(redisConnectWithTimeout(endpoint.host.c_str(), endpoint.port, connect));
+  if (!c || c->err) {
+    throw UnavailableError("raw hiredis: cannot connect to " + endpoint.host + ":" +
+                           std::to_string(endpoint.port));
+  }
+  timeval command{static_cast<time_t>(url.command_timeout.count() / 1000),
+                  static_cast<suseconds_t>(url.command_timeout.count() % 1000 * 1000)};
+  redisSetTimeout(c.get(), command);
+  if (!url.password.empty()) {
+    if (url.user.empty()) {
+      (void)raw_command(c.get(), {"AUTH", url.password});
+    } else {
+      (void)raw_command(c.get(), {"AUTH", url.user, url.password});
+    }
+  }
+  if (url.db != 0) (void)raw_command(c.get(), {"SELECT", std::to_string(url.db)});
+  return c;
+}
+
+// One hiredis context per node; a slot table for a cluster (loaded once, before measuring).
+class RawRedis {
+ public:
+  explicit RawRedis(const RedisUrl& url) {
+    contexts_.push_back(raw_connect(url.nodes.front(), url));
+    slot_owner_.assign(kClusterSlots, contexts_.front().get());
+    if (!url.cluster) return;
+    const Reply slots = raw_command(contexts_.front().get(), {"CLUSTER", "SLOTS"});
+    std::map<std::pair<std::string, long long>, redisContext*> by_address;
+    for (std::size_t i = 0; i < slots->elements; ++i) {
+      const redisReply* range = slots->element[i];
+      const redisReply* master = range->element[2];
+      const std::pair<std::string, long long> address(master->element[0]->str, master->element[1]->integer);
+      auto& context = by_address[address];
+      if (context == nullptr) {
+        contexts_.push_back(raw_connect({address.first, static_cast<std::uint16_t>(address.second)}, url));
+        context = contexts_.back().get();
+      }
+      for (long long s = range->element[0]->integer; s <= range->element[1]->integer; ++s) {
+        slot_owner_[static_cast<std::size_t>(s)] = context;
+      }
+    }
+    cluster_ = true;
+  }
+
+  redisContext* for_key(std::string_view key) const {
+    return cluster_ ? slot_owner_[static_cast<std::size_t>(key_slot(key))] : slot_owner_[0];
+  }
+
+  void get(std::string_view key) {
+    const char* argv[] = {"GET", key.data()};
+    const size_t lens[] = {3, key.size()};
+    Reply reply(static_cast<redisReply*>(redisCommandArgv(for_key(key), 2, argv, lens)));
+    if (!reply || reply->type != REDIS_REPLY_STRING) throw UnavailableError("raw hiredis: GET failed");
+  }
+
+  void set(std::string_view key, std::string_view value) {
+    const char* argv[] = {"SET", key.data(), value.data()};
+    const size_t lens[] = {3, key.size(), value.size()};
+    Reply reply(static_cast<redisReply*>(redisCommandArgv(for_key(key), 3, argv, lens)));
+    if (!reply || reply->type != REDIS_REPLY_STATUS) throw UnavailableError("raw hiredis: SET failed");
+  }
+
+  // A pipeline of GETs: appended per node, every node written, then every reply read.
+  void get_pipeline(std::span<const std::string_view> keys) {
+    pending_.clear();
+    for (const auto key : keys) {
+      const char* argv[] = {"GET", key.data()};
+      const size_t lens[] = {3, key.size()};
+      redisContext* c = for_key(key);
+      redisAppendCommandArgv(c, 2, argv, lens);
+      add_pending(c, 1);
+    }
+    drain();
+  }
+
+  // MGET: one per slot (one in all for a standalone server), pipelined per node.
+  void mget(std::span<const std::string_view> keys) {
+    pending_.clear();
+    if (!cluster_) {
+      send_mget(keys);
+    } else {
+      sorted_.clear();
+      for (const auto key : keys) sorted_.emplace_back(key_slot(key), key);
+      std::sort(sorted_.begin(), sorted_.end());
+      std::size_t first = 0;
+      for (std::size_t i = 1; i <= sorted_.size(); ++i) {
+        if (i == sorted_.size() || sorted_[i].first != sorted_[first].first) {
+          group_.clear();
+          for (std::size_t k = first; k < i; ++k) group_.push_back(sorted_[k].second);
+          send_mget(group_);
+          first = i;
+        }
+      }
+    }
+    drain();
+  }
+
+ private:
+  void send_mget(std::span<const std::string_view> keys) {
+    argv_.assign(1, "MGET");
+    lens_.assign(1, 4);
+    for (const auto key : keys) {
+      argv_.push_back(key.data());
+      lens_.push_back(key.size());
+    }
+    redisContext* c = for_key(keys.front());
+    redisAppendCommandArgv(c, static_cast<int>(argv_.size()), argv_.data(), lens_.data());
+    add_pending(c, 1);
+  }
+  void add_pending(redisContext* c, int n) {
+    for (auto& [context, count] : pending_) {
+      if (context == c) {
+        count += n;
+        return;
+      }
+    }
+    pending_.emplace_back(c, n);
+  }
+  void drain() {
+    for (auto& [c, count] : pending_) {
+      int done = 0;
+      while (!done) {
+        if (redisBufferWrite(c, &done) != REDIS_OK) throw UnavailableError("raw hiredis: write failed");
+      }
+    }
+    for (auto& [c, count] : pending_) {
+      for (int i = 0; i < count; ++i) (void)take_reply(c);
+    }
+  }
+
+  std::vector<Context> contexts_;
+  std::vector<redisContext*> slot_owner_;
+  bool cluster_ = false;
+  std::vector<std::pair<redisContext*, int>> pending_;
+  std::vector<std::pair<int, std::string_view>> sorted_;
+  std::vector<std::string_view> group_;
+  std::vector<const char*> argv_;
+  std::vector<size_t> lens_;
+};
+
+// --- measuring ------------------------------------------------------------------------------
+
+template <typename Op>
+double ops_per_sec(int count, Op&& op) {
+  const auto start = Clock::now();
+  for (int i = 0; i < count; ++i) op(i);
+  const std::chrono::duration<double> elapsed = Clock::now() - start;
+  return count / std::max(elapsed.count(), 1e-9);
+}
+
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  const std::size_t n = values.size();
+  return n == 0 ? 0 : (n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2);
+}
+
+struct Samples {
+  std::vector<double> strata, raw, ratio;
+};
+
+RedisBenchTarget run_target(const std::string& name, const std::string& url_text,
+                            const RedisBenchOptions& options) {
+  RedisUrl url = parse_redis_url(url_text);
+  url.pool_size = 1;  // one connection per node, like the raw side
+  RedisBenchTarget target{name, url.redacted(), {}};
+  RedisClient strata(url);
+  RawRedis raw(url);
+
+  const std::string prefix = "strata-bench:redis:" + std::to_string(::getpid()) + ":";
+  std::vector<std::string> keys;
+  for (int i = 0; i < options.keyspace; ++i) keys.push_back(prefix + std::to_string(i));
+  const std::string value(static_cast<std::size_t>(options.value_size), 'v');
+  std::vector<KeyValueView> items;
+  for (const auto& k : keys) items.emplace_back(k, value);
+  strata.set_many(items, std::chrono::minutes(10));
+
+  // 16 distinct MGET key sets, cycled.
+  std::vector<std::vector<std::string_view>> batches(16);
+  for (std::size_t b = 0; b < batches.size(); ++b) {
+    for (int j = 0; j < options.mget_keys; ++j) {
+      batches[b].push_back(keys[(b * 37 + static_cast<std::size_t>(j) * 7) % keys.size()]);
+    }
+  }
+  auto key_of = [&](int i) -> const std::string& { return keys[static_cast<std::size_t>(i) % keys.size()]; };
+  const auto strata_get = [&](int i) {
+    if (!strata.get(key_of(i))) throw InternalError("bench: missing key");
+  };
+  const auto raw_get = [&](int i) { raw.get(key_of(i)); };
+  const auto strata_set = [&](int i) { strata.set(key_of(i), value); };
+  const auto raw_set = [&](int i) { raw.set(key_of(i), value); };
+  const auto strata_mget = [&](int i) { (void)strata.mget(batches[static_cast<std::size_t>(i) % batches.size()]); };
+  const auto raw_pipeline = [&](int i) { raw.get_pipeline(batches[static_cast<std::size_t>(i) % batches.size()]); };
+  const auto raw_mget = [&](int i) { raw.mget(batches[static_cast<std::size_t>(i) % batches.size()]); };
+
+  // Warm up both sides (connections, slot maps, caches).
+  const int warm = std::max(1, options.operations / 10);
+  ops_per_sec(warm, strata_get), ops_per_sec(warm, raw_get);
+  ops_per_sec(std::max(1, options.mget_batches / 10), strata_mget);
+  ops_per_sec(std::max(1, options.mget_batches / 10), raw_pipeline);
+
+  Samples get, set, pipeline, mget;
+  auto pair = [&](Samples& s, int count, const auto& a, const auto& b, bool a_first) {
+    double x, y;
+    if (a_first) {
+      x = ops_per_sec(count, a);
+      y = ops_per_sec(count, b);
+    } else {
+      y = ops_per_sec(count, b);
+      x = ops_per_sec(count, a);
+    }
+    s.strata.push_back(x);
+    s.raw.push_back(y);
+    s.ratio.push_back(x / y);
+  };
+  for (int round = 0; round < options.rounds; ++round) {
+    const bool strata_first = round % 2 == 0;
+    pair(get, options.operations, strata_get, raw_get, strata_first);
+    pair(set, options.operations, strata_set, raw_set, strata_first);
+    pair(pipeline, options.mget_batches, strata_mget, raw_pipeline, strata_first);
+    pair(mget, options.mget_batches, strata_mget, raw_mget, !strata_first);
+  }
+  std::vector<std::string_view> views(keys.begin(), keys.end());
+  (void)strata.del(views);
+
+  auto row = [](std::string op, std::string baseline, const Samples& s) {
+    return RedisBenchRow{std::move(op), std::move(baseline), median(s.strata), median(s.raw), median(s.ratio)};
+  };
+  const std::string n = std::to_string(options.mget_keys);
+  target.rows.push_back(row("GET", "hiredis GET", get));
+  target.rows.push_back(row("SET", "hiredis SET", set));
+  target.rows.push_back(row("MGET", name == "cluster" ? "hiredis pipeline of " + n + " GETs, per node"
+                                                      : "hiredis pipeline of " + n + " GETs",
+                            pipeline));
+  target.rows.push_back(row("MGET", name == "cluster" ? "hiredis MGET per slot, pipelined per node"
+                                                      : "hiredis MGET",
+                            mget));
+  return target;
+}
+
+}  // namespace
+
+void RedisBenchOptions::validate() const {
+  auto positive = [](int value, const char* option) {
+    if (value < 1) throw InvalidArgumentError(std::string(option) + " must be at least 1");
+  };
+  positive(rounds, "--rounds");
+  positive(operations, "--operations");
+  positive(mget_batches, "--mget-batches");
+  positive(mget_keys, "--mget-keys");
+  positive(value_size, "--value-size");
+  positive(keyspace, "--keys");
+  if (redis_url.empty() && cluster_url.empty()) {
+    throw InvalidArgumentError("give --redis URL and/or --redis-cluster URL");
+  }
+}
+
+const RedisBenchRow& RedisBenchTarget::row(const std::string& op, const std::string& baseline) const {
+  for (const auto& r : rows) {
+    if (r.op == op && r.baseline.find(baseline) != std::string::npos) return r;
+  }
+  throw InternalError("redis bench: no row " + op + " vs " + baseline);
+}
+
+RedisBenchReport run_redis_bench(const RedisBenchOptions& options) {
+  options.validate();
+  RedisBenchReport report{options, {}};
+  if (!options.redis_url.empty()) report.targets.push_back(run_target("standalone", options.redis_url, options));
+  if (!options.cluster_url.empty()) report.targets.push_back(run_target("cluster", options.cluster_url, options));
+  return report;
+}
+
+void print_redis_bench(std::ostream& out, const RedisBenchReport& report) {
+  const auto& o = report.options;
+  out << "strata bench redis: " << o.rounds << " rounds, strata and raw hiredis alternating (medians); "
+      << o.operations << " GET/SET and " << o.mget_batches << " MGET of " << o.mget_keys
+      << " keys per round and side; " << o.value_size << "-byte values, " << o.keyspace
+      << " keys; one connection per node on both sides\n";
+  for (const auto& target : report.targets) out << "  " << target.name << ": " << target.url << '\n';
+  out << '\n';
+  char line[256];
+  std::snprintf(line, sizeof line, "%-11s %-5s %14s %14s %7s  %s\n", "target", "op", "strata ops/s",
+                "hiredis ops/s", "ratio", "baseline");
+  out << line;
+  for (const auto& target : report.targets) {
+    for (const auto& r : target.rows) {
+      std::snprintf(line, sizeof line, "%-11s %-5s %14.0f %14.0f %7.2f  %s\n", target.name.c_str(),
+                    r.op.c_str(), r.strata_ops_per_sec, r.raw_ops_per_sec, r.ratio, r.baseline.c_str());
+      out << line;
+    }
+  }
+  out << "\nratio = strata ops/s / hiredis ops/s (median of per-round ratios); MGET ops are calls of "
+      << o.mget_keys << " keys.\n";
+}
+
+nlohmann::json to_json(const RedisBenchReport& report) {
+  const auto& o = report.options;
+  nlohmann::json json = {{"rounds", o.rounds},         {"operations", o.operations},
+                         {"mget_batches", o.mget_batches}, {"mget_keys", o.mget_keys},
+                         {"value_size", o.value_size}, {"keys", o.keyspace}};
+  nlohmann::json targets = nlohmann::json::object();
+  for (const auto& target : report.targets) {
+    nlohmann::json t = {{"url", target.url},
+                        {"get_ratio_vs_hiredis", target.row("GET", "hiredis GET").ratio},
+                        {"set_ratio_vs_hiredis", target.row("SET", "hiredis SET").ratio},
+                        {"mget_ratio_vs_hiredis_pipeline", target.row("MGET", "pipeline").ratio},
+                        {"mget_ratio_vs_hiredis_mget", target.row("MGET", "hiredis MGET").ratio}};
+    nlohmann::json rows = nlohmann::json::array();
+    for (const auto& r : target.rows) {
+      rows.push_back({{"op", r.op}, {"baseline", r.baseline}, {"strata_ops_per_sec", r.strata_ops_per_sec},
+                      {"hiredis_ops_per_sec", r.raw_ops_per_sec}, {"ratio", r.ratio}});
+    }
+    t["rows"] = rows;
+    targets[target.name] = t;
+  }
+  if (!report.targets.empty()) {
+    const auto& first = targets[report.targets.front().name];
+    json["target"] = report.targets.front().name;
+    for (const char* field : {"get_ratio_vs_hiredis", "set_ratio_vs_hiredis",
+                              "mget_ratio_vs_hiredis_pipeline", "mget_ratio_vs_hiredis_mget"}) {
+      json[field] = first[field];
+    }
+  }
+  json["mget_baselines"] = "pipeline: raw hiredis pipeline of the same GETs (per node in a cluster); "
+                           "mget: raw hiredis MGET (one per slot, pipelined per node, in a cluster)";
+  json["targets"] = targets;
+  return json;
+}
+
+}  // namespace strata::bench

@@ -1,0 +1,656 @@
+#include "bench/user_service/user_service.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <random>
+#include <span>
+#include <string>
+#include <thread>
+#include <utility>
+
+#include "common/temp_dir.h"
+#include "strata/cache/cache.h"
+#include "strata/error.h"
+#include "strata/source/function_source.h"
+#include "strata/source/postgres_source.h"
+#include "strata/redis/redis_client.h"
+#include "strata/redis/redis_url.h"
+#include "strata/source/sqlite_source.h"
+#include "strata/source/table_mapping.h"
+#include "strata/write_behind/write_behind.h"
+#include "source/pg_connection.h"
+#include "source/schema.h"
+#include "common/zipf.h"
+
+namespace strata::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct User {
+  std::string name;
+  std::string email;
+  std::int64_t version = 0;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(User, name, email, version)
+
+struct Request {
+  bool write;
+  std::int64_t id;
+};
+
+User user_at(std::int64_t id, std::int64_t version) {
+  const std::string n = std::to_string(id);
+  return User{"user " + n, "user" + n + ".v" + std::to_string(version) + "@example.com", version};
+}
+
+// Rows read from and written to the source, counted by the wrapper (the write-behind flusher
+// writes from its own thread, hence atomics).
+struct SourceCounters {
+  std::atomic<std::uint64_t> reads{0};
+  std::atomic<std::uint64_t> writes{0};
+};
+
+TableMapping<User> users_mapping(const std::string& table) {
+  return TableMapping<User>::columns(table, "id",
+                                     {column("name", &User::name), column("email", &User::email),
+                                      column("version", &User::version)})
+      .create_table_if_missing();
+}
+
+// A table name no other run uses (PostgreSQL is shared; SQLite gets a fresh file anyway).
+std::string unique_table() {
+  static std::atomic<std::uint64_t> next{0};
+  return "strata_bench_users_" + std::to_string(::getpid()) + "_" +
+         std::to_string(std::chrono::steady_clock::now().time_since_epoch().count() % 1000000) +
+         "_" + std::to_string(next++);
+}
+
+// Drops a PostgreSQL table on destruction (best effort).
+class TableDropper {
+ public:
+  TableDropper(std::string url, std::string table) : url_(std::move(url)), table_(std::move(table)) {}
+  TableDropper(const TableDropper&) = delete;
+  TableDropper& operator=(const TableDropper&) = delete;
+  ~TableDropper() {
+    try {
+      pg::Connection admin(url_, std::chrono::seconds(5));
+      (void)admin.exec("DROP TABLE IF EXISTS " + source::quote(table_));
+    } catch (...) {
+      // Left behind: the table name says which run made it.
+    }
+  }
+
+ private:
+  std::string url_;
+  std::string table_;
+};
+
+// The source of record: a users table in a fresh SQLite database in a temporary directory (or
+// a fresh table in PostgreSQL), and the counting FunctionSource every pattern reads and writes
+// it through; the counting wrapper also adds the configured source latency to every call.
+class UserDb {
+ public:
+  explicit UserDb(const UserServiceOptions& options) {
+    if (options.postgres_url.empty()) {
+      auto sqlite = std::make_shared<SqliteSource<User>>(
+          SqliteOptions{.path = (dir_.path() / "users.db").string()}, users_mapping("users"));
+      raw_ = make_raw(sqlite);
+    } else {
+      const std::string table = unique_table();
+      auto pg = std::make_shared<PostgresSource<User>>(PostgresOptions{.url = options.postgres_url},
+                                                       users_mapping(table));
+      dropper_ = std::make_unique<TableDropper>(options.postgres_url, table);
+      raw_ = make_raw(pg);
+    }
+    std::vector<KeyValue<User>> rows;
+    const auto users = static_cast<std::int64_t>(options.users);
+    rows.reserve(static_cast<std::size_t>(users));
+    for (std::int64_t id = 1; id <= users; ++id) rows.emplace_back(key(id), user_at(id, 0));
+    raw_->write_batch(std::span<const KeyValue<User>>(rows));
+
+    auto raw = raw_;
+    auto counters = counters_;
+    const auto latency = options.source_latency;
+    const auto pause = [latency] {
+      if (latency.count() > 0) std::this_thread::sleep_for(latency);
+    };
+    source_ = std::make_shared<FunctionSource<User>>(
+        SourceFunctions<User>{.load =
+                                  [raw, counters, pause](std::string_view k) {
+                                    pause();
+                                    ++counters->reads;
+                                    return raw->load(k);
+                                  },
+                              .load_many =
+                                  [raw, counters, pause](std::span<const std::string> keys) {
+                                    pause();
+                                    counters->reads += keys.size();
+                                    return raw->load_many(keys);
+                                  },
+                              .write_batch =
+                                  [raw, counters, pause](std::span<const KeyValue<User>> entries) {
+                                    pause();
+                                    counters->writes += entries.size();
+                                    raw->write_batch(entries);
+                                  },
+                              .erase_batch =
+                                  [raw, counters, pause](std::span<const std::string> keys) {
+                                    pause();
+                                    counters->writes += keys.size();
+                                    raw->erase_batch(keys);
+                                  }});
+  }
+  UserDb(const UserDb&) = delete;
+  UserDb& operator=(const UserDb&) = delete;
+  ~UserDb() {
+    source_.reset();
+    raw_.reset();  // close the connections before dropping the table
+    dropper_.reset();
+  }
+
+  static std::string key(std::int64_t id) { return std::to_string(id); }
+
+  // The counted source the patterns use.
+  [[nodiscard]] const std::shared_ptr<FunctionSource<User>>& source() const { return source_; }
+  [[nodiscard]] const SourceCounters& counters() const { return *counters_; }
+  // The table itself, uncounted: for the read-back at the end.
+  [[nodiscard]] std::optional<User> read_back(std::int64_t id) { return raw_->load(key(id)); }
+  [[nodiscard]] const std::filesystem::path& dir() const { return dir_.path(); }
+
+ private:
+  // The table as a FunctionSource (SQLite or PostgreSQL behind the same type).
+  template <typename S>
+  static std::shared_ptr<FunctionSource<User>> make_raw(std::shared_ptr<S> table) {
+    return std::make_shared<FunctionSource<User>>(SourceFunctions<User>{
+        .load = [table](std::string_view k) { return table->load(k); },
+        .load_many = [table](std::span<const std::string> keys) { return table->load_many(keys); },
+        .write_batch = [table](std::span<const KeyValue<User>> e) { table->write_batch(e); },
+        .erase_batch = [table](std::span<const std::string> keys) { table->erase_batch(keys); }});
+  }
+
+  tools::TempDir dir_{"strata-bench"};  // first: outlives the database and the journal
+  std::unique_ptr<TableDropper> dropper_;
+  std::shared_ptr<FunctionSource<User>> raw_;
+  std::shared_ptr<SourceCounters> counters_ = std::make_shared<SourceCounters>();
+  std::shared_ptr<FunctionSource<User>> source_;
+};
+
+// How a pattern serves requests. It owns its cache (and write-behind), destroyed before the
+// database. `drain` runs after the requests, before the read-back (write-behind flushes).
+struct PatternRun {
+  std::function<std::optional<User>(const std::string& key)> read;
+  std::function<void(const std::string& key, const User& user)> write;
+  std::function<void()> drain = [] {};
+  // Registers the pattern's cache and writer with a metrics registry, under `name`.
+  std::function<void(MetricsRegistry&, const std::string& name)> register_metrics =
+      [](MetricsRegistry&, const std::string&) {};
+};
+
+struct Pattern {
+  std::string name;
+  std::function<PatternRun(UserDb&)> start;
+};
+
+std::vector<Request> make_requests(const UserServiceOptions& options) {
+  std::mt19937_64 rng(options.seed);
+  workload::ZipfGenerator zipf(options.users, options.zipf_s);
+  std::bernoulli_distribution is_write(options.write_fraction);
+  std::vector<Request> requests;
+  requests.reserve(options.operations);
+  for (std::uint64_t i = 0; i < options.operations; ++i) {
+    const bool write = is_write(rng);
+    requests.push_back({write, static_cast<std::int64_t>(zipf(rng))});
+  }
+  return requests;
+}
+
+PatternResult replay(const UserServiceOptions& options, const std::vector<Request>& requests,
+                     const Pattern& pattern) {
+  UserDb db(options);
+  PatternRun run = pattern.start(db);
+  if (options.metrics) run.register_metrics(*options.metrics, pattern.name);
+  const std::uint64_t total = requests.size();
+  const std::uint64_t progress_every = std::max<std::uint64_t>(1, total / 200);
+  std::vector<std::int64_t> truth(options.users + 1, 0);  // last acknowledged version, per id
+
+  PatternResult result;
+  result.pattern = pattern.name;
+  const auto& counters = db.counters();
+  const auto start = Clock::now();
+  for (const Request& request : requests) {
+    const std::string key = UserDb::key(request.id);
+    auto& last = truth[static_cast<std::size_t>(request.id)];
+    const auto t0 = Clock::now();
+    try {
+      if (request.write) {
+        ++result.writes;
+        run.write(key, user_at(request.id, last + 1));
+        ++last;  // acknowledged
+      } else {
+        ++result.reads;
+        const std::uint64_t reads_before = counters.reads.load();
+        const auto user = run.read(key);
+        if (counters.reads.load() == reads_before) ++result.hits;
+        if (!user || user->version != last) ++result.stale_reads;
+      }
+    } catch (const Error&) {
+      ++result.errors;
+    }
+    result.latency.record(Clock::now() - t0);
+    ++result.operations;
+    if (options.progress && result.operations % progress_every == 0) {
+      options.progress(pattern.name, result.operations, total);
+    }
+  }
+  result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  try {
+    run.drain();
+  } catch (const Error&) {
+    ++result.errors;
+  }
+  if (options.progress) options.progress(pattern.name, total, total);
+  result.source_reads = counters.reads.load();
+  result.source_writes = counters.writes.load();
+
+  // Read every row back: an acknowledged write the source does not hold is a lost write.
+  for (std::int64_t id = 1; id <= static_cast<std::int64_t>(options.users); ++id) {
+    const auto user = db.read_back(id);
+    if (!user || user->version != truth[static_cast<std::size_t>(id)]) ++result.lost_writes;
+  }
+  return result;
+}
+
+// A Cache<User> as one pattern's PatternRun keeps it (shared: std::function needs copies).
+using SharedCache = std::shared_ptr<Cache<User>>;
+
+SharedCache share(Cache<User> cache) {
+  return std::make_shared<Cache<User>>(std::move(cache));
+}
+
+// Registers `cache` under the pattern's name.
+void with_metrics(PatternRun& run, const SharedCache& cache) {
+  run.register_metrics = [cache](MetricsRegistry& registry, const std::string& name) {
+    registry.add_cache(name, *cache);
+  };
+}
+
+// Reads with get(), writes the table then invalidates.
+PatternRun read_through_run(SharedCache cache, std::shared_ptr<FunctionSource<User>> source) {
+  PatternRun run{[cache](const std::string& key) { return cache->get(key); },
+                 [cache, source](const std::string& key, const User& user) {
+                   source->write(key, user);
+                   cache->invalidate(key);
+                 }};
+  with_metrics(run, cache);
+  return run;
+}
+
+// A key prefix no earlier run used: each run starts from a fresh database, so it must not read
+// an earlier run's values out of Redis.
+std::string unique_prefix() {
+  return "strata-bench:" + std::to_string(::getpid()) + "-" +
+         std::to_string(std::chrono::system_clock::now().time_since_epoch().count()) + ":user:";
+}
+
+std::vector<Pattern> patterns(const UserServiceOptions& options) {
+  const LocalTierOptions l1{.maximum_size = std::max<std::uint64_t>(
+                                1, static_cast<std::uint64_t>(static_cast<double>(options.users) *
+                                                              options.cache_fraction))};
+  std::vector<Pattern> out;
+  out.push_back({"no cache", [](UserDb& db) {
+                   auto source = db.source();
+                   return PatternRun{[source](const std::string& key) { return source->load(key); },
+                                     [source](const std::string& key, const User& user) {
+                                       source->write(key, user);
+                                     }};
+                 }});
+  out.push_back({"cache-aside", [l1](UserDb& db) {
+                   auto source = db.source();
+                   auto cache = share(CacheBuilder<User>().local(l1).build());
+                   PatternRun run{[cache, source](const std::string& key) {
+                                    return cache->get_or_load(
+                                        key, [&](std::string_view k) { return source->load(k); });
+                                  },
+                                  [cache, source](const std::string& key, const User& user) {
+                                    source->write(key, user);
+                                    cache->invalidate(key);
+                                  }};
+                   with_metrics(run, cache);
+                   return run;
+                 }});
+  out.push_back({"read-through", [l1](UserDb& db) {
+                   return read_through_run(
+                       share(CacheBuilder<User>().local(l1).source(db.source()).build()),
+                       db.source());
+                 }});
+  out.push_back({"write-through", [l1](UserDb& db) {
+                   auto cache = share(CacheBuilder<User>()
+                                          .local(l1)
+                                          .source(db.source())
+                                          .write_mode(WriteMode::kWriteThrough)
+                                          .build());
+                   PatternRun run{[cache](const std::string& key) { return cache->get(key); },
+                                  [cache](const std::string& key, const User& user) {
+                                    cache->put(key, user);
+                                  }};
+                   with_metrics(run, cache);
+                   return run;
+                 }});
+  out.push_back({"write-behind", [l1](UserDb& db) {
+                   using namespace std::chrono_literals;
+                   auto journal = std::make_shared<WriteBehind<User>>(
+                       WriteBehindOptions{.directory = db.dir() / "write-behind",
+                                          .fsync = FsyncPolicy::kInterval(10ms)},
+                       db.source());
+                   auto cache = share(CacheBuilder<User>()
+                                          .local(l1)
+                                          .source(db.source())
+                                          .write_mode(WriteMode::kWriteBehind)
+                                          .write_behind_sink(journal)
+                                          .build());
+                   PatternRun run{
+                       [cache](const std::string& key) { return cache->get(key); },
+                       [cache](const std::string& key, const User& user) { cache->put(key, user); },
+                       [journal] { journal->flush(); }};
+                   run.register_metrics = [cache, journal](MetricsRegistry& registry,
+                                                           const std::string& name) {
+                     registry.add_cache(name, *cache);
+                     registry.add_write_behind(name, journal);
+                   };
+                   return run;
+                 }});
+  auto two_tier = [&](std::string name, std::string url) {
+    out.push_back({std::move(name), [l1, url = std::move(url)](UserDb& db) {
+                     using namespace std::chrono_literals;
+                     auto cache = share(CacheBuilder<User>()
+                                            .local(l1)
+                                            .remote(RedisClient(url), {.ttl = 5min})
+                                            .key_prefix(unique_prefix())
+                                            .source(db.source())
+                                            .build());
+                     PatternRun run{[cache](const std::string& key) { return cache->get(key); },
+                                    [cache](const std::string& key, const User& user) {
+                                      // write-around: the table, then invalidate
+                                      cache->put(key, user);
+                                    }};
+                     with_metrics(run, cache);
+                     return run;
+                   }});
+  };
+  if (!options.redis_url.empty()) two_tier("two-tier", options.redis_url);
+  if (!options.redis_cluster_url.empty()) two_tier("two-tier cluster", options.redis_cluster_url);
+  return out;
+}
+
+}  // namespace
+
+void UserServiceOptions::validate() const {
+  if (users < 1) throw InvalidArgumentError("--users must be at least 1");
+  if (operations < 1) throw InvalidArgumentError("--operations must be at least 1");
+  if (!(zipf_s > 0.0)) throw InvalidArgumentError("--zipf must be > 0");
+  if (!(write_fraction >= 0.0 && write_fraction <= 1.0)) {
+    throw InvalidArgumentError("--write-fraction must be within [0, 1]");
+  }
+  if (!(cache_fraction > 0.0 && cache_fraction <= 1.0)) {
+    throw InvalidArgumentError("--cache-fraction must be within (0, 1]");
+  }
+  if (!redis_url.empty() && parse_redis_url(redis_url).cluster) {
+    throw InvalidArgumentError("--redis takes a redis:// URL (use --redis-cluster for a cluster)");
+  }
+  if (!redis_cluster_url.empty() && !parse_redis_url(redis_cluster_url).cluster) {
+    throw InvalidArgumentError("--redis-cluster takes a redis+cluster:// URL");
+  }
+  if (source_latency.count() < 0) throw InvalidArgumentError("--source-latency must be >= 0");
+}
+
+void apply_scenario(const nlohmann::json& scenario, UserServiceOptions& options) {
+  if (!scenario.is_object()) throw InvalidArgumentError("scenario: must be a JSON object");
+  for (const auto& [key, value] : scenario.items()) {
+    try {
+      if (key == "name" || key == "description") {
+        (void)value.get<std::string>();
+      } else if (key == "users") {
+        options.users = value.get<std::uint64_t>();
+      } else if (key == "operations") {
+        options.operations = value.get<std::uint64_t>();
+      } else if (key == "zipf_s") {
+        options.zipf_s = value.get<double>();
+      } else if (key == "write_fraction") {
+        options.write_fraction = value.get<double>();
+      } else if (key == "cache_fraction") {
+        options.cache_fraction = value.get<double>();
+      } else if (key == "seed") {
+        options.seed = value.get<std::uint64_t>();
+      } else if (key == "source_latency_us") {
+        options.source_latency = std::chrono::microseconds(value.get<std::int64_t>());
+      } else {
+        throw InvalidArgumentError("scenario: unknown key \"" + key + "\"");
+      }
+    } catch (const nlohmann::json::exception& e) {
+      throw InvalidArgumentError("scenario: \"" + key + "\" has the wrong type (" + e.what() + ")");
+    }
+  }
+}
+
+void load_scenario(const std::filesystem::path& file, UserServiceOptions& options) {
+  std::ifstream in(file);
+  if (!in) throw InvalidArgumentError("--scenario: cannot read " + file.string());
+  nlohmann::json scenario;
+  try {
+    scenario = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    throw InvalidArgumentError("--scenario: " + file.string() + " is not JSON: " + e.what());
+  }
+  apply_scenario(scenario, options);
+}
+
+nlohmann::ordered_json scenario_json(const UserServiceOptions& o) {
+  return {{"users", o.users},
+          {"operations", o.operations},
+          {"zipf_s", o.zipf_s},
+          {"write_fraction", o.write_fraction},
+          {"cache_fraction", o.cache_fraction},
+          {"seed", o.seed},
+          {"source_latency_us", o.source_latency.count()}};
+}
+
+UserServiceReport run_user_service(const UserServiceOptions& options) {
+  options.validate();
+  const auto requests = make_requests(options);
+  UserServiceReport report{options, {}};
+  for (const Pattern& pattern : patterns(options)) {
+    report.patterns.push_back(replay(options, requests, pattern));
+  }
+  return report;
+}
+
+void print_table(std::ostream& out, const UserServiceReport& report) {
+  const auto& o = report.options;
+  char line[256];
+  std::snprintf(line, sizeof line,
+                "strata bench: %llu users in %s, %llu requests (Zipf s=%.2f, %.0f%% writes, "
+                "seed %llu), L1 sized for %.0f%% of the users, %.1f ms added per source call\n\n",
+                static_cast<unsigned long long>(o.users),
+                o.postgres_url.empty() ? "SQLite" : "PostgreSQL",
+                static_cast<unsigned long long>(o.operations), o.zipf_s, o.write_fraction * 100,
+                static_cast<unsigned long long>(o.seed), o.cache_fraction * 100,
+                static_cast<double>(o.source_latency.count()) / 1000.0);
+  out << line;
+  std::snprintf(line, sizeof line, "%-16s %12s %9s %12s %13s %9s %9s %7s %6s %6s\n", "pattern",
+                "ops/s", "hit ratio", "source reads", "source writes", "p50 us", "p99 us", "stale",
+                "lost", "errors");
+  out << line;
+  for (const auto& p : report.patterns) {
+    std::snprintf(
+        line, sizeof line, "%-16s %12.0f %8.1f%% %12llu %13llu %9.1f %9.1f %7llu %6llu %6llu\n",
+        p.pattern.c_str(), p.ops_per_sec(), p.hit_ratio() * 100,
+        static_cast<unsigned long long>(p.source_reads),
+        static_cast<unsigned long long>(p.source_writes), p.latency.percentile(50).count() / 1000.0,
+        p.latency.percentile(99).count() / 1000.0, static_cast<unsigned long long>(p.stale_reads),
+        static_cast<unsigned long long>(p.lost_writes), static_cast<unsigned long long>(p.errors));
+    out << line;
+  }
+}
+
+nlohmann::ordered_json to_json(const UserServiceReport& report) {
+  const auto& o = report.options;
+  nlohmann::ordered_json patterns = nlohmann::ordered_json::array();
+  for (const auto& p : report.patterns) {
+    patterns.push_back({{"pattern", p.pattern},
+                        {"operations", p.operations},
+                        {"ops_per_sec", p.ops_per_sec()},
+                        {"hit_ratio", p.hit_ratio()},
+                        {"source_reads", p.source_reads},
+                        {"source_writes", p.source_writes},
+                        {"p50_us", p.latency.percentile(50).count() / 1000.0},
+                        {"p99_us", p.latency.percentile(99).count() / 1000.0},
+                        {"stale_reads", p.stale_reads},
+                        {"lost_writes", p.lost_writes},
+                        {"errors", p.errors}});
+  }
+  return {{"source", o.postgres_url.empty() ? "sqlite" : "postgres"},
+          {"source_latency_us", o.source_latency.count()},
+          {"users", o.users},
+          {"operations", o.operations},
+          {"zipf_s", o.zipf_s},
+          {"write_fraction", o.write_fraction},
+          {"cache_fraction", o.cache_fraction},
+          {"seed", o.seed},
+          {"patterns", std::move(patterns)}};
+}
+
+}  // namespace strata::bench
+
+namespace strata::bench {
+namespace {
+
+// Text for SVG: &, <, >, " escaped.
+std::string xml_escape(std::string_view text) {
+  std::string out;
+  for (const char c : text) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+std::string fmt(const char* format, double value) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, format, value);
+  return buf;
+}
+
+}  // namespace
+
+// Two panels side by side: hit ratio (0-100%) and latency (p50 and p99, log scale in us, so the
+// no-cache and cached patterns both stay readable), one group of bars per pattern.
+void write_svg(std::ostream& out, const UserServiceReport& report) {
+  const auto& ps = report.patterns;
+  const double n = static_cast<double>(std::max<std::size_t>(1, ps.size()));
+  const double panel_w = std::max(360.0, 70.0 * n + 80);
+  const double left = 60, top = 50, plot_h = 200, gap = 40;
+  const double width = 2 * panel_w + gap, height = top + plot_h + 75;
+  const double plot_w = panel_w - left - 20;
+  const double slot = plot_w / n;
+  double max_us = 1;
+  for (const auto& p : ps) {
+    max_us = std::max(max_us, static_cast<double>(p.latency.percentile(99).count()) / 1000.0);
+  }
+  const double decades = std::max(1.0, std::ceil(std::log10(max_us)) + 1);  // from 0.1 us
+  const auto y_latency = [&](double us) {
+    const double v = std::clamp(std::log10(std::max(us, 0.1)) + 1, 0.0, decades);
+    return top + plot_h - plot_h * v / decades;
+  };
+  out << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << width << "\" height=\"" << height
+      << "\" viewBox=\"0 0 " << width << " " << height << "\" font-family=\"sans-serif\" "
+      << "font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
+  out << "<text x=\"" << width / 2 << "\" y=\"20\" text-anchor=\"middle\" font-size=\"15\">"
+      << xml_escape("strata bench: " + std::to_string(report.options.users) + " users, " +
+                    std::to_string(report.options.operations) + " requests, " +
+                    (report.options.postgres_url.empty() ? "SQLite" : "PostgreSQL"))
+      << "</text>\n";
+  const char* colors[] = {"#4e79a7", "#f28e2b", "#e15759"};
+  for (int panel = 0; panel < 2; ++panel) {
+    const double x0 = panel * (panel_w + gap) + left;
+    out << "<g>\n<text x=\"" << x0 + plot_w / 2 << "\" y=\"" << top - 10
+        << "\" text-anchor=\"middle\" font-weight=\"bold\">"
+        << (panel == 0 ? "hit ratio (%)" : "latency (us, log scale): p50, p99") << "</text>\n";
+    // Axes and grid.
+    out << "<line x1=\"" << x0 << "\" y1=\"" << top << "\" x2=\"" << x0 << "\" y2=\"" << top + plot_h
+        << "\" stroke=\"black\"/>\n<line x1=\"" << x0 << "\" y1=\"" << top + plot_h << "\" x2=\""
+        << x0 + plot_w << "\" y2=\"" << top + plot_h << "\" stroke=\"black\"/>\n";
+    const int ticks = panel == 0 ? 5 : static_cast<int>(decades);
+    for (int t = 0; t <= ticks; ++t) {
+      const double y = top + plot_h - plot_h * t / ticks;
+      const std::string label =
+          panel == 0 ? fmt("%.0f", 100.0 * t / ticks) : fmt("%g", std::pow(10.0, t - 1));
+      out << "<line x1=\"" << x0 << "\" y1=\"" << y << "\" x2=\"" << x0 + plot_w << "\" y2=\"" << y
+          << "\" stroke=\"#ddd\"/>\n<text x=\"" << x0 - 5 << "\" y=\"" << y + 4
+          << "\" text-anchor=\"end\">" << label << "</text>\n";
+    }
+    for (std::size_t i = 0; i < ps.size(); ++i) {
+      const auto& p = ps[i];
+      const double cx = x0 + slot * (static_cast<double>(i) + 0.5);
+      if (panel == 0) {
+        const double h = plot_h * p.hit_ratio();
+        out << "<rect x=\"" << cx - slot * 0.3 << "\" y=\"" << top + plot_h - h << "\" width=\""
+            << slot * 0.6 << "\" height=\"" << h << "\" fill=\"" << colors[0] << "\"/>\n";
+        out << "<text x=\"" << cx << "\" y=\"" << top + plot_h - h - 4
+            << "\" text-anchor=\"middle\" font-size=\"10\">" << fmt("%.1f", p.hit_ratio() * 100)
+            << "</text>\n";
+      } else {
+        const double values[] = {static_cast<double>(p.latency.percentile(50).count()) / 1000.0,
+                                 static_cast<double>(p.latency.percentile(99).count()) / 1000.0};
+        for (int k = 0; k < 2; ++k) {
+          const double y = y_latency(values[k]);
+          const double x = cx - slot * 0.35 + k * slot * 0.35;
+          out << "<rect x=\"" << x << "\" y=\"" << y << "\" width=\"" << slot * 0.33
+              << "\" height=\"" << top + plot_h - y << "\" fill=\"" << colors[k + 1] << "\"/>\n";
+          out << "<text x=\"" << x + slot * 0.165 << "\" y=\"" << y - 3
+              << "\" text-anchor=\"middle\" font-size=\"9\">" << fmt("%.3g", values[k])
+              << "</text>\n";
+        }
+      }
+      out << "<text x=\"" << cx << "\" y=\"" << top + plot_h + 14
+          << "\" text-anchor=\"end\" font-size=\"10\" transform=\"rotate(-30 " << cx << " "
+          << top + plot_h + 14 << ")\">" << xml_escape(p.pattern) << "</text>\n";
+    }
+    if (panel == 1) {
+      const double lx = x0 + 10;  // top left: the bars grow from the bottom
+      for (int k = 0; k < 2; ++k) {
+        out << "<rect x=\"" << lx << "\" y=\"" << top + 5 + 16 * k << "\" width=\"10\" height=\"10\" fill=\""
+            << colors[k + 1] << "\"/>\n<text x=\"" << lx + 14 << "\" y=\"" << top + 14 + 16 * k << "\">"
+            << (k == 0 ? "p50" : "p99") << "</text>\n";
+      }
+    }
+    out << "</g>\n";
+  }
+  out << "</svg>\n";
+}
+
+}  // namespace strata::bench
