@@ -4,6 +4,7 @@
 #   make test   install, build, start real Redis / Redis Cluster / PostgreSQL on loopback, run
 #               every test, stop the servers (also when tests fail)
 # `make test` (with the default preset) runs, one phase after the other, each timed:
+#   0. the formatting check (scripts/check-format.sh: clang-format --dry-run -Werror);
 #   1. the whole suite (unit, integration, fault, cli, example, package) on the default build;
 #   2. the `concurrency` suites under ThreadSanitizer (test-concurrency-tsan);
 #   3. the `unit` and `integration` suites under AddressSanitizer + UBSan (test-sanitized-asan),
@@ -25,7 +26,7 @@ TIMED := scripts/timed.sh
 CCACHE := $(if $(shell command -v ccache),-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 export CCACHE_BASEDIR ?= $(CURDIR)
 
-.PHONY: all deps deps-test configure build run test test-asan test-tsan test-concurrency-tsan \
+.PHONY: all deps deps-test configure build run test check-format test-asan test-tsan test-concurrency-tsan \
         test-sanitized-asan fuzz-short fuzz bench-micro format clean
 
 all: build
@@ -49,6 +50,7 @@ run: build
 
 test: deps-test configure
 	@start=$$(date +%s); \
+	$(TIMED) "format check" scripts/check-format.sh && \
 	$(TIMED) "build ($(PRESET))" cmake --build $(BUILD_DIR) && \
 	$(TIMED) "tests ($(PRESET))" scripts/run-tests.sh $(BUILD_DIR) && \
 	if [ "$(PRESET)" = default ]; then \
@@ -93,8 +95,12 @@ test-tsan:
 bench-micro: build
 	./$(BUILD_DIR)/bench/strata_micro
 
+# clang-format every tracked C++ file; `make test` fails on any difference (check-format).
 format:
-	find include src tools tests bench examples -name '*.h' -o -name '*.cc' | xargs clang-format -i
+	git ls-files '*.h' '*.cc' | xargs clang-format -i
+
+check-format:
+	@scripts/check-format.sh
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz

@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "strata/redis/key_slot.h"
-#include "strata/metrics/latency_histogram.h"
 #include "common/zipf.h"
+#include "strata/metrics/latency_histogram.h"
+#include "strata/redis/key_slot.h"
 
 namespace {
 

@@ -91,7 +91,9 @@ int run(const std::string& redis_url) {
   db->save("user_profile:7", "alice's profile");
   db->save("user_list", "alice,bob");
   // A prefix of its own, so that runs do not see each other's L2 values.
-  const std::string prefix = "example:events:" + std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()) + ":";
+  const std::string prefix =
+      "example:events:" +
+      std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()) + ":";
   Instance a = start_instance(redis_url, prefix, db);
   Instance b = start_instance(redis_url, prefix, db);
 

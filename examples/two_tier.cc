@@ -31,9 +31,9 @@ using namespace std::chrono_literals;
 std::shared_ptr<strata::SqliteSource<Product>> open_products(const std::string& path) {
   return std::make_shared<strata::SqliteSource<Product>>(
       strata::SqliteOptions{.path = path},
-      strata::TableMapping<Product>::columns(
-          "products", "id",
-          {strata::column("name", &Product::name), strata::column("price_cents", &Product::price_cents)})
+      strata::TableMapping<Product>::columns("products", "id",
+                                             {strata::column("name", &Product::name),
+                                              strata::column("price_cents", &Product::price_cents)})
           .create_table_if_missing());
 }
 

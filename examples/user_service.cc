@@ -40,8 +40,8 @@ strata::TableMapping<User> users_mapping(const std::string& table) {
 class UserTable {
  public:
   explicit UserTable(const std::string& sqlite_path)
-      : sqlite_(std::make_unique<strata::SqliteSource<User>>(strata::SqliteOptions{.path = sqlite_path},
-                                                             users_mapping("users"))) {}
+      : sqlite_(std::make_unique<strata::SqliteSource<User>>(
+            strata::SqliteOptions{.path = sqlite_path}, users_mapping("users"))) {}
   UserTable(const std::string& postgres_url, const std::string& table)
       : pg_(std::make_unique<strata::PostgresSource<User>>(
             strata::PostgresOptions{.url = postgres_url}, users_mapping(table))) {}
@@ -65,8 +65,9 @@ int run(const std::optional<std::string>& redis_url,
         const std::optional<std::string>& postgres_url) {
   const auto path = std::filesystem::temp_directory_path() /
                     ("strata-example-users-" + std::to_string(::getpid()) + ".db");
-  UserTable table = postgres_url ? UserTable(*postgres_url, "example_users_" + std::to_string(::getpid()))
-                                 : UserTable(path.string());
+  UserTable table = postgres_url
+                        ? UserTable(*postgres_url, "example_users_" + std::to_string(::getpid()))
+                        : UserTable(path.string());
   table.save("1", {"Ada", "ada@example.com", 0});
   table.save("2", {"Grace", "grace@example.com", 0});
 

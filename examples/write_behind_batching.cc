@@ -42,8 +42,8 @@ struct Options {
 
 strata::TableMapping<PageViews> mapping(const std::string& table) {
   return strata::TableMapping<PageViews>::columns(
-             table, "page", {strata::column("path", &PageViews::path),
-                             strata::column("views", &PageViews::views)})
+             table, "page",
+             {strata::column("path", &PageViews::path), strata::column("views", &PageViews::views)})
       .create_table_if_missing();
 }
 
@@ -85,8 +85,7 @@ int run(const Options& options, std::shared_ptr<S> table, const std::filesystem:
       for (int i = 0; i < kViewsPerThread; ++i) {
         const int page = t + kThreads * (i % (kPages / kThreads));  // this thread's pages only
         const std::int64_t next = ++counts[static_cast<std::size_t>(page)];
-        views.put("page-" + std::to_string(page),
-                  PageViews{"/page/" + std::to_string(page), next});
+        views.put("page-" + std::to_string(page), PageViews{"/page/" + std::to_string(page), next});
       }
     });
   }
@@ -131,23 +130,23 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("strata-example-wb-" + std::to_string(::getpid()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("strata-example-wb-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   int status = 1;
   try {
     if (options.postgres_url) {
-      status = run(options,
-                   std::make_shared<strata::PostgresSource<PageViews>>(
-                       strata::PostgresOptions{.url = *options.postgres_url},
-                       mapping("example_page_views")),
-                   dir);
+      status = run(
+          options,
+          std::make_shared<strata::PostgresSource<PageViews>>(
+              strata::PostgresOptions{.url = *options.postgres_url}, mapping("example_page_views")),
+          dir);
     } else {
-      status = run(options,
-                   std::make_shared<strata::SqliteSource<PageViews>>(
-                       strata::SqliteOptions{.path = (dir / "views.db").string()},
-                       mapping("page_views")),
-                   dir);
+      status = run(
+          options,
+          std::make_shared<strata::SqliteSource<PageViews>>(
+              strata::SqliteOptions{.path = (dir / "views.db").string()}, mapping("page_views")),
+          dir);
     }
   } catch (const strata::Error& e) {
     std::cerr << "write_behind_batching: " << e.what() << "\n";

@@ -24,10 +24,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         (void)strata::MsgpackCodec<Profile>{}.decode(strata::MsgpackCodec<Profile>{}.encode(p));
         break;
       }
-      case 2: (void)strata::decompress(strata::Compression::kZstd, bytes, declared); break;
-      case 3: (void)strata::decompress(strata::Compression::kLz4, bytes, declared); break;
-      case 4: (void)strata::ValueFormat<Profile>::plain_json().decode(bytes); break;
-      case 5: (void)strata::MsgpackCodec<std::vector<std::string>>{}.decode(bytes); break;
+      case 2:
+        (void)strata::decompress(strata::Compression::kZstd, bytes, declared);
+        break;
+      case 3:
+        (void)strata::decompress(strata::Compression::kLz4, bytes, declared);
+        break;
+      case 4:
+        (void)strata::ValueFormat<Profile>::plain_json().decode(bytes);
+        break;
+      case 5:
+        (void)strata::MsgpackCodec<std::vector<std::string>>{}.decode(bytes);
+        break;
     }
   } catch (const strata::CorruptedError&) {
   }

@@ -29,7 +29,8 @@ std::size_t check(const strata::RedisReply& reply, int depth) {
     case strata::RedisReply::Type::kError:
       if (!reply.elements.empty()) std::abort();
       break;
-    default: std::abort();
+    default:
+      std::abort();
   }
   return n;
 }

@@ -14,9 +14,10 @@ build_packages=(
   libabsl-dev libcli11-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
-# clang and its runtime libraries build the libFuzzer targets that `make test` runs (fuzz/).
+# clang and its runtime libraries build the libFuzzer targets that `make test` runs (fuzz/);
+# clang-format checks the formatting (the first phase of `make test`).
 test_packages=(redis-server redis-tools postgresql-15 postgresql-client-15 sqlite3 util-linux procps
-               clang libclang-rt-14-dev)
+               clang libclang-rt-14-dev clang-format)
 
 packages=("${build_packages[@]}")
 case "${1:-build}" in

@@ -35,7 +35,9 @@ class ManualClock final : public Clock {
   void advance(std::chrono::nanoseconds by) noexcept {
     nanos_.fetch_add(by.count(), std::memory_order_acq_rel);
   }
-  void set(std::chrono::nanoseconds to) noexcept { nanos_.store(to.count(), std::memory_order_release); }
+  void set(std::chrono::nanoseconds to) noexcept {
+    nanos_.store(to.count(), std::memory_order_release);
+  }
 
  private:
   std::atomic<std::int64_t> nanos_{1'000'000'000};

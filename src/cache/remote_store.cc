@@ -98,7 +98,8 @@ std::optional<std::string_view> RemoteStore::cache_key_of(std::string_view redis
       redis_key[prefix_.size()] != '{' || redis_key.back() != '}') {
     return std::nullopt;
   }
-  std::string_view key = redis_key.substr(prefix_.size() + 1, redis_key.size() - prefix_.size() - 2);
+  std::string_view key =
+      redis_key.substr(prefix_.size() + 1, redis_key.size() - prefix_.size() - 2);
   // value_key() puts a NUL in front of keys that start with '}' or NUL: take it away again.
   if (!key.empty() && key.front() == '\0') key.remove_prefix(1);
   return key;

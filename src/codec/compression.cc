@@ -25,16 +25,20 @@ void CompressionOptions::validate() const {
 
 std::string_view to_string(Compression algorithm) noexcept {
   switch (algorithm) {
-    case Compression::kNone: return "none";
-    case Compression::kZstd: return "zstd";
-    case Compression::kLz4: return "lz4";
+    case Compression::kNone:
+      return "none";
+    case Compression::kZstd:
+      return "zstd";
+    case Compression::kLz4:
+      return "lz4";
   }
   return "unknown";
 }
 
 std::string compress(Compression algorithm, std::string_view bytes, int zstd_level) {
   switch (algorithm) {
-    case Compression::kNone: return std::string(bytes);
+    case Compression::kNone:
+      return std::string(bytes);
     case Compression::kZstd: {
       std::string out(ZSTD_compressBound(bytes.size()), '\0');
       const std::size_t n =

@@ -17,12 +17,13 @@
 //
 // All integers little-endian. The checksum covers every byte but its own, so any single-bit
 // flip is detected (CRC32C detects all 1-, 2- and 3-bit errors at these lengths).
+#include "strata/codec/envelope.h"
+
 #include <algorithm>
 #include <cstring>
 #include <limits>
 
 #include "core/crc32c.h"
-#include "strata/codec/envelope.h"
 
 namespace strata {
 namespace {
@@ -40,13 +41,15 @@ void put_u64(std::string& out, std::size_t offset, std::uint64_t v) {
 
 std::uint32_t get_u32(std::string_view in, std::size_t offset) {
   std::uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) v |= std::uint32_t{static_cast<unsigned char>(in[offset + i])} << (8 * i);
+  for (int i = 0; i < 4; ++i)
+    v |= std::uint32_t{static_cast<unsigned char>(in[offset + i])} << (8 * i);
   return v;
 }
 
 std::uint64_t get_u64(std::string_view in, std::size_t offset) {
   std::uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v |= std::uint64_t{static_cast<unsigned char>(in[offset + i])} << (8 * i);
+  for (int i = 0; i < 8; ++i)
+    v |= std::uint64_t{static_cast<unsigned char>(in[offset + i])} << (8 * i);
   return v;
 }
 
@@ -78,7 +81,8 @@ std::string encode_envelope(std::uint8_t codec_id, std::string_view payload,
     compressed = compress(compression.algorithm, payload, compression.zstd_level);
     if (compressed.size() < payload.size()) used = compression.algorithm;
   }
-  const std::string_view stored = used == Compression::kNone ? payload : std::string_view(compressed);
+  const std::string_view stored =
+      used == Compression::kNone ? payload : std::string_view(compressed);
 
   std::string out(kEnvelopeHeaderSize + stored.size(), '\0');
   put_u32(out, 0, kEnvelopeMagic);

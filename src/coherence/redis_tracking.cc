@@ -87,8 +87,8 @@ struct RedisTracking::State final : redis::ConnectionHook {
     redis::NodePool& pool;
     std::mutex mutex;
     std::condition_variable changed;
-    bool connected = false;             // mutex
-    std::int64_t id = -1;               // CLIENT ID of the invalidation connection; mutex
+    bool connected = false;               // mutex
+    std::int64_t id = -1;                 // CLIENT ID of the invalidation connection; mutex
     std::atomic<std::uint64_t> epoch{1};  // bumped (under mutex) when a new connection is up
     WakeFd wake;
     std::thread thread;
@@ -128,7 +128,8 @@ struct RedisTracking::State final : redis::ConnectionHook {
     std::uint64_t epoch;
     {
       std::unique_lock lock(node.mutex);
-      const auto wait = connect.connect_timeout + std::max(connect.command_timeout, std::chrono::milliseconds(100));
+      const auto wait = connect.connect_timeout +
+                        std::max(connect.command_timeout, std::chrono::milliseconds(100));
       if (!node.changed.wait_for(lock, wait, [&] { return node.connected || stopping.load(); }) ||
           !node.connected) {
         throw UnavailableError("redis tracking: no invalidation connection to " + pool.address() +
@@ -191,13 +192,14 @@ struct RedisTracking::State final : redis::ConnectionHook {
         auto connection = redis::Connection::open(node.pool.endpoint(), connect);
         static constexpr std::string_view kClientId[] = {"CLIENT", "ID"};
         const RedisReply id = connection->command(kClientId);
-        if (!id.is_integer()) throw ProtocolError("redis " + node.pool.address() + ": bad CLIENT ID reply");
+        if (!id.is_integer())
+          throw ProtocolError("redis " + node.pool.address() + ": bad CLIENT ID reply");
         const std::string_view subscribe[] = {"SUBSCRIBE", kChannel};
         const RedisReply confirmed = connection->command(subscribe);
         if (!confirmed.is_array() || confirmed.elements.empty() ||
             confirmed.elements[0].str != "subscribe") {
-          throw ProtocolError("redis " + node.pool.address() + ": SUBSCRIBE " + std::string(kChannel) +
-                              " not confirmed");
+          throw ProtocolError("redis " + node.pool.address() + ": SUBSCRIBE " +
+                              std::string(kChannel) + " not confirmed");
         }
         {
           std::lock_guard lock(node.mutex);
@@ -224,8 +226,9 @@ struct RedisTracking::State final : redis::ConnectionHook {
       if (established) counters.losses.fetch_add(1, std::memory_order_relaxed);
       flush(counters.flushes_lost);
       ++failures;
-      const auto backoff = std::min(
-          kMaxBackoff, std::chrono::milliseconds(kFirstBackoff.count() << std::min(failures - 1, 10)));
+      const auto backoff =
+          std::min(kMaxBackoff,
+                   std::chrono::milliseconds(kFirstBackoff.count() << std::min(failures - 1, 10)));
       if (wait_stop(node, established ? std::chrono::milliseconds(0) : backoff)) return;
     }
   }
@@ -234,7 +237,8 @@ struct RedisTracking::State final : redis::ConnectionHook {
     using Clock = std::chrono::steady_clock;
     static constexpr std::string_view kPing[] = {"PING"};
     const auto interval = options.health_interval;
-    const auto dead_after = interval + std::max(connect.command_timeout, std::chrono::milliseconds(100));
+    const auto dead_after =
+        interval + std::max(connect.command_timeout, std::chrono::milliseconds(100));
     auto next_check = Clock::now() + interval;
     bool ping_outstanding = false;
     Clock::time_point ping_sent{};
@@ -313,16 +317,18 @@ struct RedisTracking::State final : redis::ConnectionHook {
       const std::string& field = info.elements[i].str;
       const RedisReply& value = info.elements[i + 1];
       if (field == "flags") {
-        for (const RedisReply& flag : value.elements) broken = broken || flag.str == "broken_redirect";
+        for (const RedisReply& flag : value.elements)
+          broken = broken || flag.str == "broken_redirect";
       } else if (field == "redirect" && value.is_integer()) {
         redirect = value.integer;
       }
     }
     if (broken || redirect != ours) {
       counters.broken_redirects.fetch_add(1, std::memory_order_relaxed);
-      throw UnavailableError("redis " + node.pool.address() + ": the server reports the tracking "
-                             "redirect target gone (redirect " + std::to_string(redirect) + ", ours " +
-                             std::to_string(ours) + ")");
+      throw UnavailableError("redis " + node.pool.address() +
+                             ": the server reports the tracking "
+                             "redirect target gone (redirect " +
+                             std::to_string(redirect) + ", ours " + std::to_string(ours) + ")");
     }
   }
 
@@ -390,7 +396,9 @@ std::vector<std::pair<std::string, std::int64_t>> RedisTracking::subscribers() c
 }
 
 TrackingStats RedisTracking::stats() const {
-  const auto load = [](const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); };
+  const auto load = [](const std::atomic<std::uint64_t>& a) {
+    return a.load(std::memory_order_relaxed);
+  };
   const auto& c = state_->counters;
   TrackingStats s;
   s.messages = load(c.messages);

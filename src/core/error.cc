@@ -4,14 +4,22 @@ namespace strata {
 
 std::string_view to_string(ErrorCode code) noexcept {
   switch (code) {
-    case ErrorCode::kInvalidArgument: return "invalid argument";
-    case ErrorCode::kUnavailable: return "unavailable";
-    case ErrorCode::kTimeout: return "timeout";
-    case ErrorCode::kCorrupted: return "corrupted";
-    case ErrorCode::kReply: return "reply error";
-    case ErrorCode::kProtocol: return "protocol error";
-    case ErrorCode::kResourceExhausted: return "resource exhausted";
-    case ErrorCode::kInternal: return "internal error";
+    case ErrorCode::kInvalidArgument:
+      return "invalid argument";
+    case ErrorCode::kUnavailable:
+      return "unavailable";
+    case ErrorCode::kTimeout:
+      return "timeout";
+    case ErrorCode::kCorrupted:
+      return "corrupted";
+    case ErrorCode::kReply:
+      return "reply error";
+    case ErrorCode::kProtocol:
+      return "protocol error";
+    case ErrorCode::kResourceExhausted:
+      return "resource exhausted";
+    case ErrorCode::kInternal:
+      return "internal error";
   }
   return "unknown";
 }

@@ -91,10 +91,9 @@ InvalidationBus::InvalidationBus(std::string_view redis_url, InvalidationBusOpti
   (void)subscriber_->subscribe(options_.channel,
                                [this](std::string_view, std::string_view m) { receive(m); });
   if (!options_.textbook_channel.empty()) {
-    (void)subscriber_->subscribe(options_.textbook_channel, [this](std::string_view,
-                                                                   std::string_view m) {
-      receive_textbook(m);
-    });
+    (void)subscriber_->subscribe(
+        options_.textbook_channel,
+        [this](std::string_view, std::string_view m) { receive_textbook(m); });
   }
 }
 
@@ -140,7 +139,8 @@ bool InvalidationBus::send(std::string_view ns, std::vector<std::string> keys, b
     sequence = it->second.get();  // never erased: stable
   }
   std::lock_guard order(sequence->mutex);
-  InvalidationMessage message{instance_id_, std::string(ns), sequence->next, std::move(keys), flush};
+  InvalidationMessage message{instance_id_, std::string(ns), sequence->next, std::move(keys),
+                              flush};
   // The number is used even if the PUBLISH fails: the receivers then see a gap and flush, which
   // is what a lost invalidation calls for.
   ++sequence->next;
@@ -213,8 +213,12 @@ void InvalidationBus::publish(std::span<const std::string> entities) {
   for (const auto& entity : entities) (void)publish(entity);
 }
 
-std::int64_t InvalidationBus::subscriber_client_id() const { return subscriber_->client_id(); }
-bool InvalidationBus::connected() const { return subscriber_->connected(); }
+std::int64_t InvalidationBus::subscriber_client_id() const {
+  return subscriber_->client_id();
+}
+bool InvalidationBus::connected() const {
+  return subscriber_->connected();
+}
 bool InvalidationBus::wait_connected(std::chrono::milliseconds timeout) const {
   return subscriber_->wait_connected(timeout);
 }

@@ -40,7 +40,9 @@ std::string random_suffix() {
   return std::to_string(rng());
 }
 
-bool is_cache_value_key(std::string_view key) { return split_cache_key(key).has_value(); }
+bool is_cache_value_key(std::string_view key) {
+  return split_cache_key(key).has_value();
+}
 
 std::vector<std::string> strings_of(const RedisReply& reply) {
   std::vector<std::string> out;
@@ -106,7 +108,8 @@ std::vector<std::string> DependencyIndex::invalidate(std::string_view entity,
     keys.insert(keys.end(), entity_keys.begin(), entity_keys.end());
     return strings_of(client_.eval(kInvalidateAll, keys, {}));
   }
-  const std::string snapshot = prefix_ + "{" + std::string(entity) + "}:snapshot:" + random_suffix();
+  const std::string snapshot =
+      prefix_ + "{" + std::string(entity) + "}:snapshot:" + random_suffix();
   std::vector<std::string_view> keys{set, snapshot};
   keys.insert(keys.end(), entity_keys.begin(), entity_keys.end());
   const std::string ttl = std::to_string(ttl_.count());

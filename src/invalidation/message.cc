@@ -1,4 +1,5 @@
-// The bus's message format, glob escaping and the Cache<V> key layout (strata/invalidation/invalidation.h).
+// The bus's message format, glob escaping and the Cache<V> key layout
+// (strata/invalidation/invalidation.h).
 #include <nlohmann/json.hpp>
 
 #include "strata/invalidation/invalidation.h"

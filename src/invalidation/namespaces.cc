@@ -39,7 +39,8 @@ std::uint64_t NamespaceVersions::generation(std::string_view name) {
   const std::string key = counter_key(name);
   if (bus_) {
     std::lock_guard lock(generations_->mutex);
-    if (auto it = generations_->cached.find(std::string(name)); it != generations_->cached.end()) return it->second;
+    if (auto it = generations_->cached.find(std::string(name)); it != generations_->cached.end())
+      return it->second;
   }
   const std::optional<std::string> value = client_.get(key);
   std::uint64_t gen = 1;

@@ -4,10 +4,14 @@ namespace strata {
 
 std::string_view to_string(RemovalCause cause) noexcept {
   switch (cause) {
-    case RemovalCause::kExplicit: return "explicit";
-    case RemovalCause::kReplaced: return "replaced";
-    case RemovalCause::kExpired: return "expired";
-    case RemovalCause::kSize: return "size";
+    case RemovalCause::kExplicit:
+      return "explicit";
+    case RemovalCause::kReplaced:
+      return "replaced";
+    case RemovalCause::kExpired:
+      return "expired";
+    case RemovalCause::kSize:
+      return "size";
   }
   return "unknown";
 }

@@ -15,16 +15,32 @@ StrataPolicy::StrataPolicy(StrataPolicy&&) noexcept = default;
 StrataPolicy& StrataPolicy::operator=(StrataPolicy&&) noexcept = default;
 StrataPolicy::~StrataPolicy() = default;
 
-void StrataPolicy::on_insert(PolicyNode* n) { impl_->policy.on_insert(n); }
-void StrataPolicy::on_access(PolicyNode* n) { impl_->policy.on_access(n); }
-void StrataPolicy::prefetch(const PolicyNode* n) const noexcept { impl_->policy.prefetch(n); }
+void StrataPolicy::on_insert(PolicyNode* n) {
+  impl_->policy.on_insert(n);
+}
+void StrataPolicy::on_access(PolicyNode* n) {
+  impl_->policy.on_access(n);
+}
+void StrataPolicy::prefetch(const PolicyNode* n) const noexcept {
+  impl_->policy.prefetch(n);
+}
 void StrataPolicy::on_update(PolicyNode* n, std::uint32_t old_weight) {
   impl_->policy.on_update(n, old_weight);
 }
-void StrataPolicy::on_remove(PolicyNode* n) { impl_->policy.on_remove(n); }
-PolicyNode* StrataPolicy::evict() { return impl_->policy.evict(); }
-void StrataPolicy::set_capacity(std::uint64_t capacity) { impl_->policy.set_capacity(capacity); }
-std::uint64_t StrataPolicy::capacity() const { return impl_->policy.capacity(); }
-std::uint64_t StrataPolicy::weight() const { return impl_->policy.weight(); }
+void StrataPolicy::on_remove(PolicyNode* n) {
+  impl_->policy.on_remove(n);
+}
+PolicyNode* StrataPolicy::evict() {
+  return impl_->policy.evict();
+}
+void StrataPolicy::set_capacity(std::uint64_t capacity) {
+  impl_->policy.set_capacity(capacity);
+}
+std::uint64_t StrataPolicy::capacity() const {
+  return impl_->policy.capacity();
+}
+std::uint64_t StrataPolicy::weight() const {
+  return impl_->policy.weight();
+}
 
 }  // namespace strata

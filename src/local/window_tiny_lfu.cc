@@ -44,10 +44,17 @@ void WindowTinyLfu::add_to(Queue q, PolicyNode* n) {
 void WindowTinyLfu::remove_from_queue(PolicyNode* n) {
   NodeList::unlink(n);
   switch (n->queue) {
-    case kWindow: window_weight_ -= n->weight; break;
-    case kProbation: probation_weight_ -= n->weight; break;
-    case kProtected: protected_weight_ -= n->weight; break;
-    default: break;
+    case kWindow:
+      window_weight_ -= n->weight;
+      break;
+    case kProbation:
+      probation_weight_ -= n->weight;
+      break;
+    case kProtected:
+      protected_weight_ -= n->weight;
+      break;
+    default:
+      break;
   }
   n->queue = 0;
 }
@@ -65,14 +72,16 @@ void WindowTinyLfu::on_insert(PolicyNode* n) {
 void WindowTinyLfu::remember(const PolicyNode* n, Side side) {
   if (!options_.ghost_adapt) return;
   if (ghost_ring_.empty()) {
-    const auto size = static_cast<std::size_t>(options_.ghost_size * static_cast<double>(capacity_)) + 1;
+    const auto size =
+        static_cast<std::size_t>(options_.ghost_size * static_cast<double>(capacity_)) + 1;
     ghost_ring_.assign(size, 0);
     ghosts_.reserve(size);
   }
   const std::size_t slot = ghost_next_;
   ghost_next_ = (ghost_next_ + 1) % ghost_ring_.size();
   // The slot's previous ghost is forgotten, unless its hash was remembered again since.
-  if (const auto old = ghosts_.find(ghost_ring_[slot]); old != ghosts_.end() && (old->second >> 1) == slot) {
+  if (const auto old = ghosts_.find(ghost_ring_[slot]);
+      old != ghosts_.end() && (old->second >> 1) == slot) {
     --ghost_counts_[old->second & 1];
     ghosts_.erase(old);
   }
@@ -110,14 +119,19 @@ void WindowTinyLfu::on_access(PolicyNode* n) {
   sketch_.increment(n->hash);
   ++hits_in_sample_;
   switch (n->queue) {
-    case kWindow: window_.move_to_back(n); break;
+    case kWindow:
+      window_.move_to_back(n);
+      break;
     case kProbation:
       remove_from_queue(n);
       add_to(kProtected, n);
       demote_protected();
       break;
-    case kProtected: protected_.move_to_back(n); break;
-    default: break;
+    case kProtected:
+      protected_.move_to_back(n);
+      break;
+    default:
+      break;
   }
   climb();
 }
@@ -183,7 +197,7 @@ PolicyNode* WindowTinyLfu::evict() {
       }
     } else {
       // Over capacity without a window overflow (a weight grew, or the window shrank).
-      loser = !probation_.empty() ? probation_.front()
+      loser = !probation_.empty()   ? probation_.front()
               : !protected_.empty() ? protected_.front()
                                     : window_.front();
     }

@@ -51,20 +51,20 @@
 namespace strata::local {
 
 struct WindowTinyLfuOptions {
-  double initial_window = 0.01;     // share of the capacity given to the window at start
-  double protected_share = 0.80;    // share of the main space that is protected
-  bool adaptive = false;            // hill-climb the window size (Caffeine's climber)
-  double climber_step = 0.0625;     // step as a share of the capacity
-  double climber_restart = 0.05;    // a hit-rate change this large restarts the step
-  double climber_decay = 0.98;      // the step shrinks by this factor each sample
-  double climber_sample = 10.0;     // requests per hit-rate sample, as a multiple of capacity
-  std::uint64_t seed = 0x5eed;      // for the random admission against hash flooding
-  double sketch_width = 1.0;        // sketch words (16 counters each) per entry of capacity
-  bool ghost_adapt = true;          // move the window on misses that hit recently evicted keys
-  double ghost_step = 0.0005;       // window change per ghost hit, as a share of capacity
-  double ghost_size = 0.25;         // ghost entries remembered, as a multiple of capacity
-  bool ghost_boost = true;          // a rejected key that returns soon counts once more
-  bool ghost_balance = true;        // scale steps by the ratio of the two ghost kinds (ARC)
+  double initial_window = 0.01;   // share of the capacity given to the window at start
+  double protected_share = 0.80;  // share of the main space that is protected
+  bool adaptive = false;          // hill-climb the window size (Caffeine's climber)
+  double climber_step = 0.0625;   // step as a share of the capacity
+  double climber_restart = 0.05;  // a hit-rate change this large restarts the step
+  double climber_decay = 0.98;    // the step shrinks by this factor each sample
+  double climber_sample = 10.0;   // requests per hit-rate sample, as a multiple of capacity
+  std::uint64_t seed = 0x5eed;    // for the random admission against hash flooding
+  double sketch_width = 1.0;      // sketch words (16 counters each) per entry of capacity
+  bool ghost_adapt = true;        // move the window on misses that hit recently evicted keys
+  double ghost_step = 0.0005;     // window change per ghost hit, as a share of capacity
+  double ghost_size = 0.25;       // ghost entries remembered, as a multiple of capacity
+  bool ghost_boost = true;        // a rejected key that returns soon counts once more
+  bool ghost_balance = true;      // scale steps by the ratio of the two ghost kinds (ARC)
 };
 
 class WindowTinyLfu {
@@ -79,7 +79,9 @@ class WindowTinyLfu {
   [[nodiscard]] PolicyNode* evict();
   void set_capacity(std::uint64_t capacity);
   [[nodiscard]] std::uint64_t capacity() const { return capacity_; }
-  [[nodiscard]] std::uint64_t weight() const { return window_weight_ + probation_weight_ + protected_weight_; }
+  [[nodiscard]] std::uint64_t weight() const {
+    return window_weight_ + probation_weight_ + protected_weight_;
+  }
   [[nodiscard]] std::uint64_t window_capacity() const { return window_max_; }
 
  private:

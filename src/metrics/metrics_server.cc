@@ -62,7 +62,8 @@ MetricsServer::MetricsServer(MetricsRegistry& registry, MetricsServerOptions opt
   if (options_.alert_check_interval.count() > 0) {
     alert_thread_ = std::thread([this] {
       std::unique_lock lock(alert_mutex_);
-      while (!alert_cv_.wait_for(lock, options_.alert_check_interval, [this] { return stopping_; })) {
+      while (
+          !alert_cv_.wait_for(lock, options_.alert_check_interval, [this] { return stopping_; })) {
         lock.unlock();
         try {
           (void)registry_.check_alerts();

@@ -85,7 +85,9 @@ void append_number(std::string& out, double value) {
   out.append(buf, ec == std::errc() ? end : buf);
 }
 
-void append_number(std::string& out, std::uint64_t value) { out += std::to_string(value); }
+void append_number(std::string& out, std::uint64_t value) {
+  out += std::to_string(value);
+}
 
 class Writer {
  public:
@@ -102,7 +104,8 @@ class Writer {
   }
   // name{k1="v1",k2="v2"} value
   template <typename T>
-  void sample(std::string_view name, std::initializer_list<std::pair<std::string_view, std::string_view>> labels,
+  void sample(std::string_view name,
+              std::initializer_list<std::pair<std::string_view, std::string_view>> labels,
               T value) {
     out_ += name;
     if (labels.size() > 0) {
@@ -223,19 +226,22 @@ std::string to_prometheus_text(const MetricsSnapshot& snapshot) {
 
     w.family("strata_cache_l1_entries", "gauge", "Entries resident in L1.");
     for (const auto& [name, m] : caches) {
-      if (m.stats.l1.enabled) w.sample("strata_cache_l1_entries", {{"cache", name}}, m.stats.l1.cache.entries);
+      if (m.stats.l1.enabled)
+        w.sample("strata_cache_l1_entries", {{"cache", name}}, m.stats.l1.cache.entries);
     }
     w.family("strata_cache_l1_bytes", "gauge",
              "Weight resident in L1 (bytes when L1 is bounded by maximum_weight).");
     for (const auto& [name, m] : caches) {
-      if (m.stats.l1.enabled) w.sample("strata_cache_l1_bytes", {{"cache", name}}, m.stats.l1.cache.weight);
+      if (m.stats.l1.enabled)
+        w.sample("strata_cache_l1_bytes", {{"cache", name}}, m.stats.l1.cache.weight);
     }
 
     w.family("strata_cache_l2_breaker_state", "gauge",
              "The L2 circuit breaker: 0 closed, 1 half-open, 2 open.");
     for (const auto& [name, m] : caches) {
       if (m.stats.l2.enabled) {
-        w.sample("strata_cache_l2_breaker_state", {{"cache", name}}, breaker_value(m.stats.l2.breaker));
+        w.sample("strata_cache_l2_breaker_state", {{"cache", name}},
+                 breaker_value(m.stats.l2.breaker));
       }
     }
 
@@ -264,7 +270,8 @@ std::string to_prometheus_text(const MetricsSnapshot& snapshot) {
     for (const auto& [name, m] : writers) {
       w.sample("strata_write_behind_flushed_total", {{"writer", name}}, m.stats.flushed);
     }
-    w.family("strata_write_behind_acknowledged_total", "counter", "Writes acknowledged to callers.");
+    w.family("strata_write_behind_acknowledged_total", "counter",
+             "Writes acknowledged to callers.");
     for (const auto& [name, m] : writers) {
       w.sample("strata_write_behind_acknowledged_total", {{"writer", name}}, m.stats.acknowledged);
     }

@@ -16,20 +16,20 @@ constexpr std::string_view kAsking[] = {"ASKING"};
 constexpr std::string_view kClusterSlotsCommand[] = {"CLUSTER", "SLOTS"};
 
 bool iequals(std::string_view a, std::string_view b) noexcept {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::toupper(static_cast<unsigned char>(x)) == std::toupper(static_cast<unsigned char>(y));
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::toupper(static_cast<unsigned char>(x)) ==
+                  std::toupper(static_cast<unsigned char>(y));
          });
 }
 
 // Commands whose second argument is not a key: they go to any node.
 constexpr std::string_view kKeyless[] = {
-    "PING",     "ECHO",     "INFO",    "TIME",     "DBSIZE",   "PUBLISH", "SCRIPT",
-    "CLUSTER",  "CLIENT",   "CONFIG",  "FLUSHALL", "FLUSHDB",  "COMMAND", "SCAN",
-    "RANDOMKEY", "KEYS",    "WAIT",    "LASTSAVE", "SAVE",     "BGSAVE",  "ACL",
-    "FUNCTION", "MEMORY",   "SLOWLOG", "LATENCY",  "DEBUG",    "ROLE",    "READONLY",
-    "READWRITE", "HELLO",   "AUTH",    "SELECT",   "SWAPDB",   "PUBSUB",  "MULTI",
-    "EXEC",     "DISCARD",  "UNWATCH", "QUIT",     "RESET",    "LOLWUT"};
+    "PING",      "ECHO",    "INFO",    "TIME",     "DBSIZE",  "PUBLISH", "SCRIPT",
+    "CLUSTER",   "CLIENT",  "CONFIG",  "FLUSHALL", "FLUSHDB", "COMMAND", "SCAN",
+    "RANDOMKEY", "KEYS",    "WAIT",    "LASTSAVE", "SAVE",    "BGSAVE",  "ACL",
+    "FUNCTION",  "MEMORY",  "SLOWLOG", "LATENCY",  "DEBUG",   "ROLE",    "READONLY",
+    "READWRITE", "HELLO",   "AUTH",    "SELECT",   "SWAPDB",  "PUBSUB",  "MULTI",
+    "EXEC",      "DISCARD", "UNWATCH", "QUIT",     "RESET",   "LOLWUT"};
 
 }  // namespace
 
@@ -53,7 +53,8 @@ struct CommandRouter::Redirect {
       int slot = -1;
       std::uint16_t port = 0;
       if (colon == std::string_view::npos ||
-          std::from_chars(slot_text.data(), slot_text.data() + slot_text.size(), slot).ec != std::errc{} ||
+          std::from_chars(slot_text.data(), slot_text.data() + slot_text.size(), slot).ec !=
+              std::errc{} ||
           std::from_chars(address.data() + colon + 1, address.data() + address.size(), port).ec !=
               std::errc{} ||
           slot < 0 || slot >= kClusterSlots) {
@@ -75,7 +76,8 @@ struct CommandRouter::Redirect {
 };
 
 CommandRouter::CommandRouter(RedisUrl url)
-    : url_(std::move(url)), options_(std::make_shared<const ConnectOptions>(connect_options(url_))) {
+    : url_(std::move(url)),
+      options_(std::make_shared<const ConnectOptions>(connect_options(url_))) {
   if (url_.nodes.empty()) throw InvalidArgumentError("redis url: missing host");
   if (url_.cluster) {
     slot_owner_.assign(kClusterSlots, nullptr);
@@ -225,10 +227,12 @@ void CommandRouter::refresh_slots() {
         }
         RedisEndpoint endpoint;
         endpoint.host = range.elements[2].elements[0].str;
-        if (endpoint.host.empty() || endpoint.host == "?") endpoint.host = candidate->endpoint().host;
+        if (endpoint.host.empty() || endpoint.host == "?")
+          endpoint.host = candidate->endpoint().host;
         endpoint.port = static_cast<std::uint16_t>(range.elements[2].elements[1].integer);
         NodePool* node = pool_for(endpoint);
-        if (std::find(masters.begin(), masters.end(), node) == masters.end()) masters.push_back(node);
+        if (std::find(masters.begin(), masters.end(), node) == masters.end())
+          masters.push_back(node);
         std::fill(owner.begin() + first, owner.begin() + last + 1, node);
       }
       std::unique_lock lock(slots_mutex_);
@@ -337,12 +341,14 @@ std::vector<RedisReply> CommandRouter::run_batch(std::span<const RoutedCommand> 
     (void)node_for_slot(kAnySlot);  // loads the slot map if needed
     std::shared_lock lock(slots_mutex_);
     for (std::size_t i = 0; i < commands.size(); ++i) {
-      if (commands[i].slot != kAnySlot) owners[i] = slot_owner_[static_cast<std::size_t>(commands[i].slot)];
+      if (commands[i].slot != kAnySlot)
+        owners[i] = slot_owner_[static_cast<std::size_t>(commands[i].slot)];
     }
   }
   for (std::size_t i = 0; i < commands.size(); ++i) {
     NodePool* node = owners[i] != nullptr ? owners[i] : node_for_slot(commands[i].slot);
-    auto group = std::find_if(groups.begin(), groups.end(), [&](const Group& g) { return g.node == node; });
+    auto group =
+        std::find_if(groups.begin(), groups.end(), [&](const Group& g) { return g.node == node; });
     if (group == groups.end()) {
       groups.push_back(Group{node, {}, std::nullopt, 0, false});
       group = std::prev(groups.end());
@@ -352,9 +358,8 @@ std::vector<RedisReply> CommandRouter::run_batch(std::span<const RoutedCommand> 
   }
   // Leases are taken in one global order (by address of the pool) so that two threads
   // batching over the same nodes never wait on each other's connections in a cycle.
-  std::sort(groups.begin(), groups.end(), [](const Group& a, const Group& b) {
-    return std::less<NodePool*>{}(a.node, b.node);
-  });
+  std::sort(groups.begin(), groups.end(),
+            [](const Group& a, const Group& b) { return std::less<NodePool*>{}(a.node, b.node); });
   bool failed = false;
   for (auto& group : groups) {  // write every node's pipeline before reading any
     try {
@@ -388,7 +393,8 @@ std::vector<RedisReply> CommandRouter::run_batch(std::span<const RoutedCommand> 
       if (!replies[i].is_error()) continue;
       const Redirect redirect = Redirect::parse(replies[i].str, *group.node);
       if (redirect.kind == Redirect::Kind::kNone) continue;
-      if (redirect.kind == Redirect::Kind::kMoved) patch_slot(redirect.slot, pool_for(redirect.endpoint));
+      if (redirect.kind == Redirect::Kind::kMoved)
+        patch_slot(redirect.slot, pool_for(redirect.endpoint));
       redo.push_back(i);
     }
   }

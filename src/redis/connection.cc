@@ -42,7 +42,8 @@ using ReplyPtr = std::unique_ptr<RedisReply>;
 // a command allocates nothing of its own.
 class ArgvBuffer {
  public:
-  explicit ArgvBuffer(std::span<const std::string_view> argv) : argc_(static_cast<int>(argv.size())) {
+  explicit ArgvBuffer(std::span<const std::string_view> argv)
+      : argc_(static_cast<int>(argv.size())) {
     if (argv.size() > kInline) {
       thread_local std::vector<const char*> heap_ptrs;
       thread_local std::vector<size_t> heap_lens;
@@ -97,8 +98,8 @@ std::unique_ptr<Connection> Connection::open(const RedisEndpoint& endpoint,
                                              const ConnectOptions& options) {
   ignore_sigpipe_once();
   std::string address = to_address(endpoint);
-  std::unique_ptr<redisContext, ContextDeleter> context(
-      redisConnectWithTimeout(endpoint.host.c_str(), endpoint.port, to_timeval(options.connect_timeout)));
+  std::unique_ptr<redisContext, ContextDeleter> context(redisConnectWithTimeout(
+      endpoint.host.c_str(), endpoint.port, to_timeval(options.connect_timeout)));
   if (!context) throw UnavailableError("redis " + address + ": cannot allocate a connection");
   if (context->err != 0) {
     const int saved = errno;
@@ -112,7 +113,8 @@ std::unique_ptr<Connection> Connection::open(const RedisEndpoint& endpoint,
   }
   if (options.command_timeout.count() > 0 &&
       redisSetTimeout(context.get(), to_timeval(options.command_timeout)) != REDIS_OK) {
-    throw UnavailableError("redis " + address + ": cannot set the command timeout: " + context->errstr);
+    throw UnavailableError("redis " + address +
+                           ": cannot set the command timeout: " + context->errstr);
   }
   context->reader->fn = reply_functions();
   redisEnableKeepAlive(context.get());  // best effort: notices dead peers on idle connections
@@ -141,7 +143,8 @@ std::unique_ptr<Connection> Connection::open(const RedisEndpoint& endpoint,
     const std::string_view argv[] = {"SELECT", db};
     const RedisReply reply = connection->command(argv);
     if (reply.is_error()) {
-      throw ReplyError("redis " + connection->address_ + ": SELECT " + db + " failed: " + reply.str);
+      throw ReplyError("redis " + connection->address_ + ": SELECT " + db +
+                       " failed: " + reply.str);
     }
   }
   return connection;
@@ -177,7 +180,8 @@ RedisReply Connection::command(std::span<const std::string_view> argv) {
 
 void Connection::append(std::span<const std::string_view> argv) {
   ArgvBuffer buffer(argv);
-  if (redisAppendCommandArgv(context_.get(), buffer.argc(), buffer.ptrs(), buffer.lens()) != REDIS_OK) {
+  if (redisAppendCommandArgv(context_.get(), buffer.argc(), buffer.ptrs(), buffer.lens()) !=
+      REDIS_OK) {
     fail(errno);
   }
 }

@@ -30,7 +30,9 @@ NodePool::Lease& NodePool::Lease::operator=(Lease&& other) noexcept {
   return *this;
 }
 
-NodePool::Lease::~Lease() { give_back(); }
+NodePool::Lease::~Lease() {
+  give_back();
+}
 
 void NodePool::Lease::give_back() noexcept {
   if (connection_) pool_->release(std::move(connection_));
@@ -73,8 +75,9 @@ std::unique_ptr<Connection> NodePool::connect() {
     // AUTH/SELECT refusals are configuration errors: no backoff, report them as they are.
     if (e.code() == ErrorCode::kUnavailable || e.code() == ErrorCode::kTimeout) {
       ++connect_failures_;
-      const auto backoff =
-          std::min(kMaxBackoff, std::chrono::milliseconds(kFirstBackoff.count() << std::min(connect_failures_ - 1, 10)));
+      const auto backoff = std::min(
+          kMaxBackoff,
+          std::chrono::milliseconds(kFirstBackoff.count() << std::min(connect_failures_ - 1, 10)));
       retry_at_ = std::chrono::steady_clock::now() + backoff;
       last_error_ = e.what();
     }
@@ -128,7 +131,8 @@ NodePool::Lease NodePool::acquire() {
       lock.unlock();
       try {  // health check of a long-idle connection: PING, drop it if it fails
         static constexpr std::string_view kPing[] = {"PING"};
-        if (!connection->command(kPing).is_error()) return prepared(Lease(this, std::move(connection)));
+        if (!connection->command(kPing).is_error())
+          return prepared(Lease(this, std::move(connection)));
       } catch (const Error&) {
       }
       lock.lock();

@@ -80,9 +80,9 @@ class NodePool {
 
   std::mutex mutex_;
   std::condition_variable returned_;
-  std::vector<std::unique_ptr<Connection>> idle_;  // guarded by mutex_
-  int open_ = 0;                                   // idle + leased + connecting; mutex_
-  int connect_failures_ = 0;                       // consecutive; mutex_
+  std::vector<std::unique_ptr<Connection>> idle_;     // guarded by mutex_
+  int open_ = 0;                                      // idle + leased + connecting; mutex_
+  int connect_failures_ = 0;                          // consecutive; mutex_
   std::chrono::steady_clock::time_point retry_at_{};  // no connect before this; mutex_
   std::string last_error_;                            // mutex_
   std::shared_ptr<ConnectionHook> hook_;              // mutex_

@@ -19,10 +19,12 @@ using redis::RoutedCommand;
 class Digits {
  public:
   explicit Digits(long long value) {
-    size_ = static_cast<std::size_t>(std::to_chars(buffer_, buffer_ + sizeof buffer_, value).ptr - buffer_);
+    size_ = static_cast<std::size_t>(std::to_chars(buffer_, buffer_ + sizeof buffer_, value).ptr -
+                                     buffer_);
   }
   explicit Digits(double value) {
-    size_ = static_cast<std::size_t>(std::to_chars(buffer_, buffer_ + sizeof buffer_, value).ptr - buffer_);
+    size_ = static_cast<std::size_t>(std::to_chars(buffer_, buffer_ + sizeof buffer_, value).ptr -
+                                     buffer_);
   }
   [[nodiscard]] std::string_view view() const noexcept { return {buffer_, size_}; }
 
@@ -98,9 +100,9 @@ std::vector<std::string_view> views(std::span<const std::string> strings) {
 // `single_name` replaces `name` for a slot that holds one key (GET rather than a one-key MGET,
 // whose reply would need an array).
 template <typename OnReply>
-void run_per_slot(CommandRouter& router, std::string_view name, std::span<const std::string_view> keys,
-                  std::span<const std::string_view> values, OnReply&& on_reply,
-                  std::string_view single_name = {}) {
+void run_per_slot(CommandRouter& router, std::string_view name,
+                  std::span<const std::string_view> keys, std::span<const std::string_view> values,
+                  OnReply&& on_reply, std::string_view single_name = {}) {
   const bool with_values = !values.empty();
   std::vector<std::size_t> order(keys.size());
   std::iota(order.begin(), order.end(), std::size_t{0});
@@ -117,7 +119,8 @@ void run_per_slot(CommandRouter& router, std::string_view name, std::span<const 
   }
   std::vector<int> slots(keys.size());
   for (std::size_t i = 0; i < keys.size(); ++i) slots[i] = key_slot(keys[i]);
-  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return slots[a] < slots[b]; });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return slots[a] < slots[b]; });
   struct Run {
     std::size_t first_arg, arg_count, first_key, key_count;
     int slot;
@@ -141,10 +144,12 @@ void run_per_slot(CommandRouter& router, std::string_view name, std::span<const 
   std::vector<RoutedCommand> commands;
   commands.reserve(runs.size());
   const std::span<const std::string_view> all(args);
-  for (const Run& run : runs) commands.push_back({all.subspan(run.first_arg, run.arg_count), run.slot});
+  for (const Run& run : runs)
+    commands.push_back({all.subspan(run.first_arg, run.arg_count), run.slot});
   std::vector<RedisReply> replies = router.run_batch(commands);
   for (std::size_t r = 0; r < runs.size(); ++r) {
-    on_reply(std::move(replies[r]), std::span<const std::size_t>(order).subspan(runs[r].first_key, runs[r].key_count));
+    on_reply(std::move(replies[r]),
+             std::span<const std::size_t>(order).subspan(runs[r].first_key, runs[r].key_count));
   }
 }
 
@@ -198,13 +203,18 @@ RedisClient::RedisClient(const RedisUrl& url) : router_(std::make_shared<Command
 
 RedisClient::RedisClient(std::string_view url) : RedisClient(parse_redis_url(url)) {}
 
-bool RedisClient::is_cluster() const noexcept { return router_->cluster(); }
+bool RedisClient::is_cluster() const noexcept {
+  return router_->cluster();
+}
 
-std::string RedisClient::description() const { return router_->url().redacted(); }
+std::string RedisClient::description() const {
+  return router_->url().redacted();
+}
 
 void RedisClient::ping() {
   static constexpr std::string_view kPing[] = {"PING"};
-  for (redis::NodePool* node : router_->masters()) (void)checked(router_->run_on(*node, kPing), "PING");
+  for (redis::NodePool* node : router_->masters())
+    (void)checked(router_->run_on(*node, kPing), "PING");
 }
 
 std::optional<std::string> RedisClient::get(std::string_view key) {
@@ -217,7 +227,8 @@ bool RedisClient::set(std::string_view key, std::string_view value, const SetOpt
   std::string_view argv[6] = {"SET", key, value};
   std::size_t argc = 3;
   const bool whole_seconds = options.ttl.count() % 1000 == 0;
-  const Digits ttl(static_cast<long long>(whole_seconds ? options.ttl.count() / 1000 : options.ttl.count()));
+  const Digits ttl(
+      static_cast<long long>(whole_seconds ? options.ttl.count() / 1000 : options.ttl.count()));
   if (options.ttl.count() > 0) {
     argv[argc++] = whole_seconds ? "EX" : "PX";
     argv[argc++] = ttl.view();
@@ -267,7 +278,8 @@ std::vector<std::optional<std::string>> RedisClient::mget(std::span<const std::s
   return mget(views(keys));
 }
 
-std::vector<std::optional<std::string>> RedisClient::mget(std::initializer_list<std::string_view> keys) {
+std::vector<std::optional<std::string>> RedisClient::mget(
+    std::initializer_list<std::string_view> keys) {
   return mget(std::span<const std::string_view>(keys.begin(), keys.size()));
 }
 
@@ -339,7 +351,9 @@ long long RedisClient::del(std::span<const std::string_view> keys) {
   return removed;
 }
 
-long long RedisClient::del(std::span<const std::string> keys) { return del(views(keys)); }
+long long RedisClient::del(std::span<const std::string> keys) {
+  return del(views(keys));
+}
 
 long long RedisClient::del(std::initializer_list<std::string_view> keys) {
   return del(std::span<const std::string_view>(keys.begin(), keys.size()));
@@ -385,13 +399,14 @@ std::chrono::milliseconds RedisClient::pttl(std::string_view key) {
   return std::chrono::milliseconds(as_integer(router_->run(argv, router_->slot_of(key)), "PTTL"));
 }
 
-void RedisClient::scan(std::string_view pattern, const std::function<void(std::string_view)>& on_key,
-                       std::size_t count) {
+void RedisClient::scan(std::string_view pattern,
+                       const std::function<void(std::string_view)>& on_key, std::size_t count) {
   const Digits count_text(static_cast<long long>(std::max<std::size_t>(count, 1)));
   for (redis::NodePool* node : router_->masters()) {
     std::string cursor = "0";
     do {
-      const std::string_view argv[] = {"SCAN", cursor, "MATCH", pattern, "COUNT", count_text.view()};
+      const std::string_view argv[] = {"SCAN",  cursor,  "MATCH",
+                                       pattern, "COUNT", count_text.view()};
       RedisReply reply = router_->run_on(*node, argv);
       if (!reply.is_array() || reply.elements.size() != 2 || !reply.elements[0].is_string() ||
           !reply.elements[1].is_array()) {
@@ -408,7 +423,8 @@ void RedisClient::scan(std::string_view pattern, const std::function<void(std::s
 
 std::vector<std::string> RedisClient::scan(std::string_view pattern, std::size_t count) {
   std::vector<std::string> keys;
-  scan(pattern, [&](std::string_view key) { keys.emplace_back(key); }, count);
+  scan(
+      pattern, [&](std::string_view key) { keys.emplace_back(key); }, count);
   std::sort(keys.begin(), keys.end());
   keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
   return keys;
@@ -488,13 +504,15 @@ long long RedisClient::zadd(std::string_view key, std::initializer_list<ScoreMem
   return zadd(key, std::span<const ScoreMemberView>(members.begin(), members.size()));
 }
 
-std::vector<std::string> RedisClient::zrange(std::string_view key, long long start, long long stop) {
+std::vector<std::string> RedisClient::zrange(std::string_view key, long long start,
+                                             long long stop) {
   const Digits a(start), b(stop);
   const std::string_view argv[] = {"ZRANGE", key, a.view(), b.view()};
   return as_strings(router_->run(argv, router_->slot_of(key)), "ZRANGE");
 }
 
-std::vector<std::string> RedisClient::zrevrange(std::string_view key, long long start, long long stop) {
+std::vector<std::string> RedisClient::zrevrange(std::string_view key, long long start,
+                                                long long stop) {
   const Digits a(start), b(stop);
   const std::string_view argv[] = {"ZREVRANGE", key, a.view(), b.view()};
   return as_strings(router_->run(argv, router_->slot_of(key)), "ZREVRANGE");
@@ -550,7 +568,8 @@ RedisReply RedisClient::eval(const RedisScript& script, std::span<const std::str
   return checked(std::move(reply), "EVALSHA");
 }
 
-RedisReply RedisClient::eval(const RedisScript& script, std::initializer_list<std::string_view> keys,
+RedisReply RedisClient::eval(const RedisScript& script,
+                             std::initializer_list<std::string_view> keys,
                              std::initializer_list<std::string_view> args) {
   return eval(script, std::span<const std::string_view>(keys.begin(), keys.size()),
               std::span<const std::string_view>(args.begin(), args.size()));
@@ -565,6 +584,8 @@ RedisReply RedisClient::command(std::initializer_list<std::string_view> args) {
   return command(std::span<const std::string_view>(args.begin(), args.size()));
 }
 
-Pipeline RedisClient::pipeline() const { return Pipeline(router_); }
+Pipeline RedisClient::pipeline() const {
+  return Pipeline(router_);
+}
 
 }  // namespace strata

@@ -11,12 +11,18 @@ namespace strata {
 
 const char* to_string(RedisReply::Type type) noexcept {
   switch (type) {
-    case RedisReply::Type::kNil: return "nil";
-    case RedisReply::Type::kString: return "string";
-    case RedisReply::Type::kInteger: return "integer";
-    case RedisReply::Type::kArray: return "array";
-    case RedisReply::Type::kStatus: return "status";
-    case RedisReply::Type::kError: return "error";
+    case RedisReply::Type::kNil:
+      return "nil";
+    case RedisReply::Type::kString:
+      return "string";
+    case RedisReply::Type::kInteger:
+      return "integer";
+    case RedisReply::Type::kArray:
+      return "array";
+    case RedisReply::Type::kStatus:
+      return "status";
+    case RedisReply::Type::kError:
+      return "error";
   }
   return "unknown";
 }
@@ -62,8 +68,8 @@ void* create_array(const redisReadTask* task, int elements) noexcept {
   try {
     // Reserve what a real reply plausibly holds; the rest grows as elements arrive.
     constexpr int kReserveAtMost = 1024;
-    reply->elements.reserve(static_cast<std::size_t>(elements < kReserveAtMost ? elements
-                                                                              : kReserveAtMost));
+    reply->elements.reserve(
+        static_cast<std::size_t>(elements < kReserveAtMost ? elements : kReserveAtMost));
   } catch (...) {
     return nullptr;
   }
@@ -78,16 +84,22 @@ void* create_integer(const redisReadTask* task, long long value) noexcept {
   return reply;
 }
 
-void* create_nil(const redisReadTask* task) noexcept { return place(task); }
+void* create_nil(const redisReadTask* task) noexcept {
+  return place(task);
+}
 
-void free_reply(void* reply) noexcept { delete static_cast<RedisReply*>(reply); }
+void free_reply(void* reply) noexcept {
+  delete static_cast<RedisReply*>(reply);
+}
 
 redisReplyObjectFunctions kReplyFunctions = {create_string, create_array, create_integer,
                                              create_nil, free_reply};
 
 }  // namespace
 
-redisReplyObjectFunctions* reply_functions() noexcept { return &kReplyFunctions; }
+redisReplyObjectFunctions* reply_functions() noexcept {
+  return &kReplyFunctions;
+}
 
 void ReplyReader::Deleter::operator()(redisReader* reader) const noexcept {
   redisReaderFree(reader);

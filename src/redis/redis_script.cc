@@ -1,16 +1,18 @@
-// RedisScript, and the SHA1 (FIPS 180-4) of script sources: Redis names cached scripts by it, and EVALSHA needs it
-// before any round trip. Small, self-contained, not used for security.
+// RedisScript, and the SHA1 (FIPS 180-4) of script sources: Redis names cached scripts by it, and
+// EVALSHA needs it before any round trip. Small, self-contained, not used for security.
+#include "strata/redis/redis_script.h"
+
 #include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
 
-#include "strata/redis/redis_script.h"
-
 namespace strata {
 namespace {
 
-std::uint32_t rotl(std::uint32_t x, int n) { return (x << n) | (x >> (32 - n)); }
+std::uint32_t rotl(std::uint32_t x, int n) {
+  return (x << n) | (x >> (32 - n));
+}
 
 void compress(std::array<std::uint32_t, 5>& h, const unsigned char* block) {
   std::uint32_t w[80];
@@ -75,6 +77,7 @@ std::string sha1_hex(std::string_view bytes) {
   return out;
 }
 
-RedisScript::RedisScript(std::string source) : source_(std::move(source)), sha1_(sha1_hex(source_)) {}
+RedisScript::RedisScript(std::string source)
+    : source_(std::move(source)), sha1_(sha1_hex(source_)) {}
 
 }  // namespace strata

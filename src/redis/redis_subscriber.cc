@@ -69,10 +69,14 @@ enum class Op { kSubscribe, kUnsubscribe, kPsubscribe, kPunsubscribe };
 
 std::string_view op_name(Op op) {
   switch (op) {
-    case Op::kSubscribe: return "SUBSCRIBE";
-    case Op::kUnsubscribe: return "UNSUBSCRIBE";
-    case Op::kPsubscribe: return "PSUBSCRIBE";
-    case Op::kPunsubscribe: return "PUNSUBSCRIBE";
+    case Op::kSubscribe:
+      return "SUBSCRIBE";
+    case Op::kUnsubscribe:
+      return "UNSUBSCRIBE";
+    case Op::kPsubscribe:
+      return "PSUBSCRIBE";
+    case Op::kPunsubscribe:
+      return "PUNSUBSCRIBE";
   }
   return "PING";
 }
@@ -149,7 +153,8 @@ std::unique_ptr<redis::Connection> RedisSubscriber::State::open(
   auto connection = redis::Connection::open(candidates[candidate % candidates.size()], connect);
   static constexpr std::string_view kClientId[] = {"CLIENT", "ID"};
   const RedisReply id = connection->command(kClientId);
-  if (!id.is_integer()) throw ProtocolError("redis " + connection->address() + ": bad CLIENT ID reply");
+  if (!id.is_integer())
+    throw ProtocolError("redis " + connection->address() + ": bad CLIENT ID reply");
   if (url.cluster) {  // learn every node, so that we can move when this one dies
     static constexpr std::string_view kSlots[] = {"CLUSTER", "SLOTS"};
     const RedisReply slots = connection->command(kSlots);
@@ -157,7 +162,8 @@ std::unique_ptr<redis::Connection> RedisSubscriber::State::open(
       for (std::size_t i = 2; i < range.elements.size(); ++i) {
         const RedisReply& node = range.elements[i];
         if (node.elements.size() < 2 || !node.elements[1].is_integer()) continue;
-        RedisEndpoint endpoint{node.elements[0].str, static_cast<std::uint16_t>(node.elements[1].integer)};
+        RedisEndpoint endpoint{node.elements[0].str,
+                               static_cast<std::uint16_t>(node.elements[1].integer)};
         if (endpoint.host.empty()) endpoint.host = candidates[candidate % candidates.size()].host;
         if (std::find(candidates.begin(), candidates.end(), endpoint) == candidates.end()) {
           candidates.push_back(std::move(endpoint));
@@ -222,7 +228,8 @@ void RedisSubscriber::State::dispatch(RedisReply& reply) {
 void RedisSubscriber::State::serve(redis::Connection& connection) {
   using Clock = std::chrono::steady_clock;
   const auto keepalive = options.keepalive_interval;
-  const auto dead_after = keepalive + std::max(connect.command_timeout, std::chrono::milliseconds(1000));
+  const auto dead_after =
+      keepalive + std::max(connect.command_timeout, std::chrono::milliseconds(1000));
   auto last_activity = Clock::now();
   bool ping_outstanding = false;
   Clock::time_point ping_sent{};
@@ -298,7 +305,9 @@ void RedisSubscriber::State::run() noexcept {
     if (established) call_quietly(options.on_connection_lost, std::string_view(reason));
     ++candidate;  // a cluster moves on to another node; a single server is tried again
     ++failures;
-    const auto backoff = std::min(kMaxBackoff, std::chrono::milliseconds(kFirstBackoff.count() << std::min(failures - 1, 10)));
+    const auto backoff =
+        std::min(kMaxBackoff,
+                 std::chrono::milliseconds(kFirstBackoff.count() << std::min(failures - 1, 10)));
     std::unique_lock lock(mutex);
     if (changed.wait_for(lock, backoff, [&] { return stopping; })) return;
   }
@@ -312,7 +321,9 @@ RedisSubscriber::RedisSubscriber(const RedisUrl& url, SubscriberOptions options)
 RedisSubscriber::RedisSubscriber(std::string_view url, SubscriberOptions options)
     : RedisSubscriber(parse_redis_url(url), std::move(options)) {}
 
-RedisSubscriber::~RedisSubscriber() { stop(); }
+RedisSubscriber::~RedisSubscriber() {
+  stop();
+}
 
 void RedisSubscriber::stop() noexcept {
   {
@@ -354,8 +365,10 @@ bool RedisSubscriber::psubscribe(std::string_view pattern, PatternCallback callb
 void RedisSubscriber::unsubscribe(std::string_view channel) {
   {
     std::lock_guard lock(state_->mutex);
-    if (auto it = state_->channels.find(channel); it != state_->channels.end()) state_->channels.erase(it);
-    if (auto it = state_->confirmed_channels.find(channel); it != state_->confirmed_channels.end()) {
+    if (auto it = state_->channels.find(channel); it != state_->channels.end())
+      state_->channels.erase(it);
+    if (auto it = state_->confirmed_channels.find(channel);
+        it != state_->confirmed_channels.end()) {
       state_->confirmed_channels.erase(it);
     }
   }
@@ -365,8 +378,10 @@ void RedisSubscriber::unsubscribe(std::string_view channel) {
 void RedisSubscriber::punsubscribe(std::string_view pattern) {
   {
     std::lock_guard lock(state_->mutex);
-    if (auto it = state_->patterns.find(pattern); it != state_->patterns.end()) state_->patterns.erase(it);
-    if (auto it = state_->confirmed_patterns.find(pattern); it != state_->confirmed_patterns.end()) {
+    if (auto it = state_->patterns.find(pattern); it != state_->patterns.end())
+      state_->patterns.erase(it);
+    if (auto it = state_->confirmed_patterns.find(pattern);
+        it != state_->confirmed_patterns.end()) {
       state_->confirmed_patterns.erase(it);
     }
   }
@@ -380,8 +395,9 @@ bool RedisSubscriber::connected() const {
 
 bool RedisSubscriber::wait_connected(std::chrono::milliseconds timeout) const {
   std::unique_lock lock(state_->mutex);
-  return state_->changed.wait_for(lock, timeout, [&] { return state_->connected || state_->stopping; }) &&
-         state_->connected;
+  return state_->changed.wait_for(lock, timeout, [&] {
+    return state_->connected || state_->stopping;
+  }) && state_->connected;
 }
 
 std::int64_t RedisSubscriber::client_id() const {

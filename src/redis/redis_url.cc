@@ -71,7 +71,8 @@ void check_host(std::string_view host, bool bracketed) {
   for (std::size_t i = 0; i < host.size(); ++i) {
     const auto c = static_cast<unsigned char>(host[i]);
     const bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-    const bool ok = alnum || c == '.' || (bracketed ? (c == ':' || c == '%') : (c == '-' || c == '_'));
+    const bool ok =
+        alnum || c == '.' || (bracketed ? (c == ':' || c == '%') : (c == '-' || c == '_'));
     if (!ok) {
       bad_url("host has a byte it cannot contain (" + std::to_string(c) + ") at offset " +
               std::to_string(i));
@@ -84,7 +85,8 @@ RedisEndpoint parse_endpoint(std::string_view text, bool port_required) {
   std::string_view port_text;
   if (text.starts_with('[')) {  // [ipv6]:port
     const auto close = text.find(']');
-    if (close == std::string_view::npos) bad_url("unclosed '[' in host '" + std::string(text) + "'");
+    if (close == std::string_view::npos)
+      bad_url("unclosed '[' in host '" + std::string(text) + "'");
     endpoint.host = std::string(text.substr(1, close - 1));
     const auto rest = text.substr(close + 1);
     if (!rest.empty()) {

@@ -7,7 +7,8 @@ namespace strata::pg {
 namespace {
 
 void put_be32(std::string& out, std::uint32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xff));
+  for (int shift = 24; shift >= 0; shift -= 8)
+    out.push_back(static_cast<char>((v >> shift) & 0xff));
 }
 
 std::string trimmed(const char* message) {
@@ -39,20 +40,26 @@ const char* const* Params::values() {
 std::string encode_int8(std::int64_t v) {
   std::string out;
   const auto u = static_cast<std::uint64_t>(v);
-  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>((u >> shift) & 0xff));
+  for (int shift = 56; shift >= 0; shift -= 8)
+    out.push_back(static_cast<char>((u >> shift) & 0xff));
   return out;
 }
 
-std::string encode_float8(double v) { return encode_int8(std::bit_cast<std::int64_t>(v)); }
+std::string encode_float8(double v) {
+  return encode_int8(std::bit_cast<std::int64_t>(v));
+}
 
 std::int64_t decode_int8(std::string_view bytes) {
-  if (bytes.size() != 8) throw ProtocolError("int8 value of " + std::to_string(bytes.size()) + " bytes");
+  if (bytes.size() != 8)
+    throw ProtocolError("int8 value of " + std::to_string(bytes.size()) + " bytes");
   std::uint64_t u = 0;
   for (const char c : bytes) u = (u << 8) | static_cast<unsigned char>(c);
   return static_cast<std::int64_t>(u);
 }
 
-double decode_float8(std::string_view bytes) { return std::bit_cast<double>(decode_int8(bytes)); }
+double decode_float8(std::string_view bytes) {
+  return std::bit_cast<double>(decode_int8(bytes));
+}
 
 void ArrayBuilder::add_null() {
   put_be32(body_, 0xffffffffu);  // length -1
@@ -217,11 +224,20 @@ void CopyIn::row(std::initializer_list<std::string_view> fields) {
     first = false;
     for (const char c : field) {
       switch (c) {
-        case '\\': chunk_ += "\\\\"; break;
-        case '\t': chunk_ += "\\t"; break;
-        case '\n': chunk_ += "\\n"; break;
-        case '\r': chunk_ += "\\r"; break;
-        default: chunk_ += c;
+        case '\\':
+          chunk_ += "\\\\";
+          break;
+        case '\t':
+          chunk_ += "\\t";
+          break;
+        case '\n':
+          chunk_ += "\\n";
+          break;
+        case '\r':
+          chunk_ += "\\r";
+          break;
+        default:
+          chunk_ += c;
       }
     }
   }

@@ -1,5 +1,5 @@
-// PostgresTable: a source of record in PostgreSQL over libpq (see strata/source/postgres_source.h for
-// the contract, the threading model and the reconnection rules).
+// PostgresTable: a source of record in PostgreSQL over libpq (see strata/source/postgres_source.h
+// for the contract, the threading model and the reconnection rules).
 //
 // Every statement is prepared once per connection with explicit casts on its parameters, so
 // the server knows each parameter's type; parameters and results travel in binary format, which
@@ -23,22 +23,32 @@ using source::quote;
 
 std::string sql_type(ColumnType type) {
   switch (type) {
-    case ColumnType::kText: return "text";
-    case ColumnType::kBytes: return "bytea";
-    case ColumnType::kInt64: return "int8";
-    case ColumnType::kDouble: return "float8";
-    case ColumnType::kJson: return "jsonb";
+    case ColumnType::kText:
+      return "text";
+    case ColumnType::kBytes:
+      return "bytea";
+    case ColumnType::kInt64:
+      return "int8";
+    case ColumnType::kDouble:
+      return "float8";
+    case ColumnType::kJson:
+      return "jsonb";
   }
   return "bytea";
 }
 
 std::uint32_t element_oid(ColumnType type) {
   switch (type) {
-    case ColumnType::kText: return pg::kTextOid;
-    case ColumnType::kBytes: return pg::kByteaOid;
-    case ColumnType::kInt64: return pg::kInt8Oid;
-    case ColumnType::kDouble: return pg::kFloat8Oid;
-    case ColumnType::kJson: return pg::kJsonbOid;
+    case ColumnType::kText:
+      return pg::kTextOid;
+    case ColumnType::kBytes:
+      return pg::kByteaOid;
+    case ColumnType::kInt64:
+      return pg::kInt8Oid;
+    case ColumnType::kDouble:
+      return pg::kFloat8Oid;
+    case ColumnType::kJson:
+      return pg::kJsonbOid;
   }
   return pg::kByteaOid;
 }
@@ -94,13 +104,16 @@ SqlValue decode_value(const ColumnSpec& column, const PGresult* result, int row,
   const std::string_view bytes(PQgetvalue(result, row, field),
                                static_cast<std::size_t>(PQgetlength(result, row, field)));
   switch (column.type) {
-    case ColumnType::kInt64: return pg::decode_int8(bytes);
-    case ColumnType::kDouble: return pg::decode_float8(bytes);
+    case ColumnType::kInt64:
+      return pg::decode_int8(bytes);
+    case ColumnType::kDouble:
+      return pg::decode_float8(bytes);
     case ColumnType::kJson:
       if (bytes.empty() || bytes[0] != 1) throw ProtocolError("unknown jsonb binary version");
       return std::string(bytes.substr(1));
     case ColumnType::kText:
-    case ColumnType::kBytes: return std::string(bytes);
+    case ColumnType::kBytes:
+      return std::string(bytes);
   }
   return SqlValue{};
 }
@@ -149,7 +162,8 @@ void PostgresOptions::validate() const {
   if (connect_timeout.count() < 1) {
     throw InvalidArgumentError("postgres.connect_timeout must be at least 1 second");
   }
-  if (acquire_timeout.count() < 0) throw InvalidArgumentError("postgres.acquire_timeout must be >= 0");
+  if (acquire_timeout.count() < 0)
+    throw InvalidArgumentError("postgres.acquire_timeout must be >= 0");
 }
 
 struct PostgresTable::Impl {

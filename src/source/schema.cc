@@ -8,7 +8,9 @@ namespace strata {
 
 bool is_valid_identifier(std::string_view name) noexcept {
   if (name.empty() || name.size() > 63) return false;
-  const auto letter = [](char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_'; };
+  const auto letter = [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
+  };
   if (!letter(name[0])) return false;
   for (const char c : name) {
     if (!letter(c) && !(c >= '0' && c <= '9')) return false;
@@ -36,11 +38,16 @@ void validate_identifier(std::string_view what, std::string_view name) {
 
 std::string_view to_string(ColumnType type) noexcept {
   switch (type) {
-    case ColumnType::kText: return "text";
-    case ColumnType::kBytes: return "bytes";
-    case ColumnType::kInt64: return "int64";
-    case ColumnType::kDouble: return "double";
-    case ColumnType::kJson: return "json";
+    case ColumnType::kText:
+      return "text";
+    case ColumnType::kBytes:
+      return "bytes";
+    case ColumnType::kInt64:
+      return "int64";
+    case ColumnType::kDouble:
+      return "double";
+    case ColumnType::kJson:
+      return "json";
   }
   return "unknown";
 }

@@ -10,16 +10,20 @@ void throw_sqlite_error(sqlite3* db, int rc, std::string_view context) {
                               " (sqlite code " + std::to_string(rc) + ")";
   switch (rc & 0xff) {
     case SQLITE_BUSY:
-    case SQLITE_LOCKED: throw TimeoutError("sqlite " + message);
+    case SQLITE_LOCKED:
+      throw TimeoutError("sqlite " + message);
     case SQLITE_CORRUPT:
-    case SQLITE_NOTADB: throw CorruptedError("sqlite " + message);
+    case SQLITE_NOTADB:
+      throw CorruptedError("sqlite " + message);
     case SQLITE_ERROR:
     case SQLITE_MISUSE:
     case SQLITE_RANGE:
     case SQLITE_CONSTRAINT:
     case SQLITE_MISMATCH:
-    case SQLITE_TOOBIG: throw InvalidArgumentError("sqlite " + message);
-    default: throw UnavailableError("sqlite " + message);
+    case SQLITE_TOOBIG:
+      throw InvalidArgumentError("sqlite " + message);
+    default:
+      throw UnavailableError("sqlite " + message);
   }
 }
 
@@ -104,15 +108,15 @@ std::string_view Statement::column_text(int column) const noexcept {
 std::string_view Statement::column_blob(int column) const noexcept {
   const void* blob = sqlite3_column_blob(stmt_.get(), column);
   const int size = sqlite3_column_bytes(stmt_.get(), column);
-  return blob == nullptr ? std::string_view{}
-                         : std::string_view(static_cast<const char*>(blob),
-                                            static_cast<std::size_t>(size));
+  return blob == nullptr
+             ? std::string_view{}
+             : std::string_view(static_cast<const char*>(blob), static_cast<std::size_t>(size));
 }
 
 Database::Database(const std::string& path, const OpenOptions& options) {
   sqlite3* raw = nullptr;
-  const int flags = SQLITE_OPEN_READWRITE | (options.create ? SQLITE_OPEN_CREATE : 0) |
-                    SQLITE_OPEN_NOMUTEX;
+  const int flags =
+      SQLITE_OPEN_READWRITE | (options.create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX;
   const int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
   db_.reset(raw);
   if (rc != SQLITE_OK) throw_sqlite_error(raw, rc, "open '" + path + "'");
@@ -140,7 +144,9 @@ std::string Database::journal_mode() {
   return stmt.step() ? std::string(stmt.column_text(0)) : std::string();
 }
 
-Transaction::Transaction(Database& db) : db_(db) { db_.exec("BEGIN IMMEDIATE"); }
+Transaction::Transaction(Database& db) : db_(db) {
+  db_.exec("BEGIN IMMEDIATE");
+}
 
 Transaction::~Transaction() {
   if (!done_) {

@@ -27,7 +27,10 @@ class Statement {
   // Runs one step: true when a row is ready, false when the statement is done.
   [[nodiscard]] bool step();
   // Runs a statement that returns no rows.
-  void run() { while (step()) {} }
+  void run() {
+    while (step()) {
+    }
+  }
   void reset() noexcept;
 
   [[nodiscard]] bool is_null(int column) const noexcept;
@@ -45,9 +48,9 @@ class Statement {
 };
 
 struct OpenOptions {
-  bool wal = true;                                        // journal_mode=WAL, synchronous=NORMAL
-  std::chrono::milliseconds busy_timeout{5000};           // wait for a lock this long
-  bool create = true;                                     // create the file when missing
+  bool wal = true;                               // journal_mode=WAL, synchronous=NORMAL
+  std::chrono::milliseconds busy_timeout{5000};  // wait for a lock this long
+  bool create = true;                            // create the file when missing
 };
 
 // One connection. Not thread-safe: give each thread its own, or guard it.

@@ -47,10 +47,14 @@ struct Sql {
   static std::string sql_type(ColumnType type) {
     switch (type) {
       case ColumnType::kText:
-      case ColumnType::kJson: return "TEXT";
-      case ColumnType::kBytes: return "BLOB";
-      case ColumnType::kInt64: return "INTEGER";
-      case ColumnType::kDouble: return "REAL";
+      case ColumnType::kJson:
+        return "TEXT";
+      case ColumnType::kBytes:
+        return "BLOB";
+      case ColumnType::kInt64:
+        return "INTEGER";
+      case ColumnType::kDouble:
+        return "REAL";
     }
     return "BLOB";
   }
@@ -85,11 +89,19 @@ Row read_row(const sqlite::Statement& stmt, const TableSchema& schema) {
       continue;
     }
     switch (schema.columns[i].type) {
-      case ColumnType::kInt64: row.emplace_back(stmt.column_int64(col)); break;
-      case ColumnType::kDouble: row.emplace_back(stmt.column_double(col)); break;
-      case ColumnType::kBytes: row.emplace_back(std::string(stmt.column_blob(col))); break;
+      case ColumnType::kInt64:
+        row.emplace_back(stmt.column_int64(col));
+        break;
+      case ColumnType::kDouble:
+        row.emplace_back(stmt.column_double(col));
+        break;
+      case ColumnType::kBytes:
+        row.emplace_back(std::string(stmt.column_blob(col)));
+        break;
       case ColumnType::kText:
-      case ColumnType::kJson: row.emplace_back(std::string(stmt.column_text(col))); break;
+      case ColumnType::kJson:
+        row.emplace_back(std::string(stmt.column_text(col)));
+        break;
     }
   }
   return row;
@@ -305,8 +317,9 @@ std::vector<std::optional<Row>> SqliteTable::load_many(std::span<const std::stri
   for (const auto& key : keys) {
     ResetOnExit reset(reader->select);
     reader->select.bind_text(1, key);
-    rows.push_back(reader->select.step() ? std::optional<Row>(read_row(reader->select, impl_->schema))
-                                         : std::nullopt);
+    rows.push_back(reader->select.step()
+                       ? std::optional<Row>(read_row(reader->select, impl_->schema))
+                       : std::nullopt);
   }
   snapshot.finish();
   return rows;

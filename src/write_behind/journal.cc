@@ -58,13 +58,15 @@ void put_u64(std::string& out, std::uint64_t v) {
 
 std::uint32_t get_u32(const char* p) {
   std::uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) v |= static_cast<std::uint32_t>(static_cast<unsigned char>(p[i])) << (8 * i);
+  for (int i = 0; i < 4; ++i)
+    v |= static_cast<std::uint32_t>(static_cast<unsigned char>(p[i])) << (8 * i);
   return v;
 }
 
 std::uint64_t get_u64(const char* p) {
   std::uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v |= static_cast<std::uint64_t>(static_cast<unsigned char>(p[i])) << (8 * i);
+  for (int i = 0; i < 8; ++i)
+    v |= static_cast<std::uint64_t>(static_cast<unsigned char>(p[i])) << (8 * i);
   return v;
 }
 
@@ -270,8 +272,8 @@ std::uint64_t read_checkpoint(const std::filesystem::path& dir) {
   const auto path = dir / "checkpoint";
   if (!std::filesystem::exists(path)) return 0;
   const std::string data = read_file(path);
-  if (data.size() != 12 || core::crc32c(std::string_view(data).substr(0, 8)) !=
-                               get_u32(data.data() + 8)) {
+  if (data.size() != 12 ||
+      core::crc32c(std::string_view(data).substr(0, 8)) != get_u32(data.data() + 8)) {
     // The checkpoint is written by rename, so a bad one is real corruption; 0 replays the whole
     // journal, which is safe (writes are idempotent upserts and deletes, replayed in order).
     return 0;

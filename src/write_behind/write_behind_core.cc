@@ -191,7 +191,8 @@ struct WriteBehindCore::Impl {
   std::mutex checkpoint_mu;  // serialises checkpoint writes; never taken while holding mu
   std::thread syncer;
 
-  Impl(WriteBehindOptions options, BatchApplier a) : opt(std::move(options)), applier(std::move(a)) {
+  Impl(WriteBehindOptions options, BatchApplier a)
+      : opt(std::move(options)), applier(std::move(a)) {
     opt.validate();
     if (!applier.write || !applier.erase) throw InvalidArgumentError("WriteBehind: no applier");
     clock = opt.clock ? opt.clock : std::make_shared<SteadyClock>();
@@ -277,7 +278,7 @@ struct WriteBehindCore::Impl {
     // record (they would have sequences >= next_seq), so it is replaced.
     if (!segments.empty() && segments.back().first == next_seq) {
       counters.journal_bytes -= std::min<std::uint64_t>(counters.journal_bytes,
-                                                         fs::file_size(segments.back().second, ec));
+                                                        fs::file_size(segments.back().second, ec));
       segments.pop_back();
     }
     const auto path = write_behind::segment_path(opt.directory, next_seq);
@@ -375,9 +376,9 @@ struct WriteBehindCore::Impl {
   void append(std::span<const EncodedWrite> writes) {
     if (writes.empty()) return;
     if (writes.size() > opt.max_queue_entries) {
-      throw InvalidArgumentError("write-behind: " + std::to_string(writes.size()) +
-                                 " writes in one call exceed max_queue_entries=" +
-                                 std::to_string(opt.max_queue_entries));
+      throw InvalidArgumentError(
+          "write-behind: " + std::to_string(writes.size()) +
+          " writes in one call exceed max_queue_entries=" + std::to_string(opt.max_queue_entries));
     }
     std::unique_lock lock(mu);
     const auto check_open = [&] {
@@ -486,8 +487,7 @@ struct WriteBehindCore::Impl {
 
   // Drops the resolved items of a batch from in_flight_writes (mu held). Unresolved ones (close()
   // gave up on them) stay: their writes are still only in the journal.
-  void forget_resolved_writes(const std::vector<Item>& batch,
-                              std::vector<std::uint64_t> resolved) {
+  void forget_resolved_writes(const std::vector<Item>& batch, std::vector<std::uint64_t> resolved) {
     std::sort(resolved.begin(), resolved.end());
     for (const Item& item : batch) {
       if (!std::binary_search(resolved.begin(), resolved.end(), item.first_seq)) continue;
@@ -616,8 +616,8 @@ struct WriteBehindCore::Impl {
     }
   }
 
-  bool dead_letter(const Item& item, const std::string& error,
-                   std::vector<std::uint64_t>& resolved, std::mt19937_64& rng) {
+  bool dead_letter(const Item& item, const std::string& error, std::vector<std::uint64_t>& resolved,
+                   std::mt19937_64& rng) {
     std::string record;
     write_behind::encode_record(record, item.last_seq, item.write.op, item.write.key,
                                 item.write.value, error.empty() ? "error" : error);
@@ -650,9 +650,8 @@ struct WriteBehindCore::Impl {
     flusher_cv.notify_all();
     // Done when the persisted checkpoint covers every write acknowledged before the call (so
     // the source holds them and the journal no longer needs them).
-    const bool done = progress_cv.wait_until(lock, deadline, [&] {
-      return persisted_checkpoint >= target || stop;
-    });
+    const bool done = progress_cv.wait_until(
+        lock, deadline, [&] { return persisted_checkpoint >= target || stop; });
     --flush_requests;
     if (!done || persisted_checkpoint < target) {
       throw TimeoutError("write-behind flush: " + std::to_string(pending()) +
@@ -737,7 +736,9 @@ WriteBehindCore::~WriteBehindCore() {
   }
 }
 
-void WriteBehindCore::append(std::span<const EncodedWrite> writes) { impl_->append(writes); }
+void WriteBehindCore::append(std::span<const EncodedWrite> writes) {
+  impl_->append(writes);
+}
 
 void WriteBehindCore::flush(std::chrono::steady_clock::time_point deadline) {
   impl_->flush(deadline);
@@ -769,7 +770,9 @@ WriteBehindStats WriteBehindCore::stats() const {
   return s;
 }
 
-const RecoveryReport& WriteBehindCore::recovery() const noexcept { return impl_->recovery; }
+const RecoveryReport& WriteBehindCore::recovery() const noexcept {
+  return impl_->recovery;
+}
 
 std::optional<EncodedWrite> WriteBehindCore::pending_write(std::string_view key) const {
   std::lock_guard lock(impl_->mu);

@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "common/temp_dir.h"
 #include "cache/cache_fixtures.h"
+#include "common/temp_dir.h"
 #include "redis/redis_test_util.h"
 #include "strata/cache/cache.h"
 #include "strata/redis/redis_url.h"
@@ -81,7 +81,7 @@ TEST(BadInput, EmptyAndOversizedKeysAreRefusedByEveryCall) {
     check([&] { (void)cache.get_many(keys); });
   }
   EXPECT_EQ(cache.stats().source.writes, 0u);  // nothing reached the source
-  cache.put(longest, make_user(7));              // the limit itself is accepted
+  cache.put(longest, make_user(7));            // the limit itself is accepted
   EXPECT_EQ(cache.get(longest), make_user(7));
 
   expect_invalid([] { (void)CacheBuilder<User>().max_key_size(0); }, {"max_key_size"});
@@ -92,12 +92,21 @@ TEST(BadInput, EmptyAndOversizedKeysAreRefusedByEveryCall) {
 TEST(BadInput, BinaryKeysRoundTripThroughL1L2AndSqliteAndDoNotCollide) {
   STRATA_SERVER_URL(url, "STRATA_TEST_REDIS_URL");
   STRATA_SERVER_URL(cluster_url, "STRATA_TEST_REDIS_CLUSTER_URL");
-  const std::vector<std::string> keys = {
-      std::string("a\0b", 3), std::string("a", 1), std::string("\xff\xfe\x00", 3),
-      "line\nbreak\r\n",      "tab\there",         "*glob?[x]",
-      "{tag}",                "}{",                "  spaced  ",
-      "'; DROP TABLE users; --", "\\x00",          std::string(300, '\xff'),
-      "}starts-with-brace",   std::string("\0}", 2), std::string("\0", 1)};
+  const std::vector<std::string> keys = {std::string("a\0b", 3),
+                                         std::string("a", 1),
+                                         std::string("\xff\xfe\x00", 3),
+                                         "line\nbreak\r\n",
+                                         "tab\there",
+                                         "*glob?[x]",
+                                         "{tag}",
+                                         "}{",
+                                         "  spaced  ",
+                                         "'; DROP TABLE users; --",
+                                         "\\x00",
+                                         std::string(300, '\xff'),
+                                         "}starts-with-brace",
+                                         std::string("\0}", 2),
+                                         std::string("\0", 1)};
   for (const std::string& redis_url : {url, cluster_url}) {
     SCOPED_TRACE(redis_url);
     SqliteCache db;
@@ -194,7 +203,8 @@ TEST(BadInput, CorruptedOrForeignBytesInRedisAreAMissDeletedAndCounted) {
       {"empty", ""},
       {"random bytes", std::string("\x00\xff\x13garbage\n\r", 12)},
       {"truncated envelope", good.substr(0, good.size() / 2)},
-      {"envelope with a flipped byte", [&] {
+      {"envelope with a flipped byte",
+       [&] {
          std::string g = good;
          g[g.size() - 3] ^= 0x55;
          return g;

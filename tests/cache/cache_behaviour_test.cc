@@ -158,7 +158,7 @@ TEST(RemoteStoreKeys, CacheKeyOfInvertsValueKey) {
   internal::RemoteStore store(RedisClient(url), "app:", BreakerOptions{},
                               std::make_shared<SteadyClock>());
   for (const std::string& key : {std::string("42"), std::string("}x"), std::string("\0y", 2),
-                                std::string("{z}"), std::string("a}b"), std::string("\xff\n")}) {
+                                 std::string("{z}"), std::string("a}b"), std::string("\xff\n")}) {
     const std::string redis_key = store.value_key(key);  // cache_key_of returns a view into it
     const auto back = store.cache_key_of(redis_key);
     ASSERT_TRUE(back.has_value()) << key;

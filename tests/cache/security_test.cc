@@ -8,14 +8,14 @@
 #include <string>
 #include <vector>
 
-#include "common/temp_dir.h"
 #include "cache/cache_fixtures.h"
+#include "common/temp_dir.h"
 #include "redis/redis_test_util.h"
 #include "source/pg_connection.h"
 #include "source/schema.h"
 #include "strata/cache/cache.h"
-#include "strata/source/postgres_source.h"
 #include "strata/redis/redis_url.h"
+#include "strata/source/postgres_source.h"
 #include "strata/source/sqlite_source.h"
 #include "support/redis_process.h"
 #include "support/run_command.h"
@@ -92,9 +92,8 @@ TEST(Security, WrongPasswordNeitherFailsReadsNorLeaksTheSecret) {
 TEST(Security, UnreachableOrMalformedUrlsNeverEchoThePassword) {
   const std::string port = std::to_string(testing::free_port());
   std::vector<std::string> messages;
-  for (const auto& url :
-       {"redis://app:" + std::string(kSecret) + "@127.0.0.1:" + port,
-        "redis+cluster://app:" + std::string(kSecret) + "@127.0.0.1:" + port}) {
+  for (const auto& url : {"redis://app:" + std::string(kSecret) + "@127.0.0.1:" + port,
+                          "redis+cluster://app:" + std::string(kSecret) + "@127.0.0.1:" + port}) {
     RedisClient redis(url + "?connect_timeout=200ms&command_timeout=200ms");
     try {
       (void)redis.get("k");
@@ -108,11 +107,10 @@ TEST(Security, UnreachableOrMalformedUrlsNeverEchoThePassword) {
     messages.push_back(parse_redis_url(url).redacted());
   }
   // Parse errors anywhere in a URL with a password (which may itself hold '?', '/', '@').
-  for (const std::string tail :
-       {"@h:99999", "@h:1/x", "@h:1?pool_size=0", "@h:1?bogus", "@h:1?x=1", "@[::1", "@",
-        "@h:1,h:2", "@h\n:1"}) {
-    for (const auto& secret : {std::string(kSecret), "pa?ss" + std::string(kSecret),
-                                     "pa/ss@" + std::string(kSecret)}) {
+  for (const std::string tail : {"@h:99999", "@h:1/x", "@h:1?pool_size=0", "@h:1?bogus", "@h:1?x=1",
+                                 "@[::1", "@", "@h:1,h:2", "@h\n:1"}) {
+    for (const auto& secret :
+         {std::string(kSecret), "pa?ss" + std::string(kSecret), "pa/ss@" + std::string(kSecret)}) {
       try {
         (void)parse_redis_url("redis://app:" + secret + tail);
         ADD_FAILURE() << "accepted a bad URL ending in " << tail;
@@ -123,12 +121,11 @@ TEST(Security, UnreachableOrMalformedUrlsNeverEchoThePassword) {
   }
   // PostgreSQL: an unreachable server with a password in the URL.
   try {
-    PostgresSource<User> source(
-        PostgresOptions{.url = "postgresql://app:" + std::string(kSecret) + "@127.0.0.1:" + port +
-                               "/db",
-                        .pool_size = 1,
-                        .connect_timeout = 2s},
-        testing::user_columns("users"));
+    PostgresSource<User> source(PostgresOptions{.url = "postgresql://app:" + std::string(kSecret) +
+                                                       "@127.0.0.1:" + port + "/db",
+                                                .pool_size = 1,
+                                                .connect_timeout = 2s},
+                                testing::user_columns("users"));
     (void)source.load("k");
     ADD_FAILURE() << "expected an error";
   } catch (const Error& e) {
@@ -168,12 +165,9 @@ template <typename S>
 void injection_round_trip(std::shared_ptr<S> source, RedisClient* redis, const std::string& t,
                           bool text_may_hold_nul) {
   std::vector<std::string> evil = {
-      "'; DROP TABLE " + t + "; --",
-      "x' OR '1'='1",
-      "\"; DELETE FROM " + t + "; --",
-      "1); DROP TABLE " + t + "; --",
-      "$1; SELECT pg_sleep(10); --",
-      std::string("nul\0", 4) + "'; DROP TABLE " + t + "; --",
+      "'; DROP TABLE " + t + "; --",   "x' OR '1'='1",
+      "\"; DELETE FROM " + t + "; --", "1); DROP TABLE " + t + "; --",
+      "$1; SELECT pg_sleep(10); --",   std::string("nul\0", 4) + "'; DROP TABLE " + t + "; --",
       "\\'; DROP TABLE " + t + "; --",
   };
   if (!text_may_hold_nul) evil.erase(evil.begin() + 5);  // PostgreSQL text cannot hold NUL
@@ -194,7 +188,7 @@ void injection_round_trip(std::shared_ptr<S> source, RedisClient* redis, const s
     EXPECT_EQ(cache.get(evil[i]), value) << evil[i];
   }
   EXPECT_EQ(source->load("innocent"), make_user(1));  // the table is still there, row intact
-  EXPECT_EQ(source->load("x"), std::nullopt);          // "' OR '1'='1" matched nothing else
+  EXPECT_EQ(source->load("x"), std::nullopt);         // "' OR '1'='1" matched nothing else
   for (const auto& key : evil) cache.erase(key);
   for (const auto& key : evil) EXPECT_EQ(source->load(key), std::nullopt) << key;
   EXPECT_EQ(source->load("innocent"), make_user(1));
@@ -213,8 +207,8 @@ TEST(Security, SqlInjectionThroughKeysAndValuesOnPostgres) {
   STRATA_SERVER_URL(url, "STRATA_TEST_POSTGRES_URL");
   // A table of its own (tests share the database); the payloads name it.
   const std::string table = testing::unique_table("strata_injection");
-  auto source = std::make_shared<PostgresSource<User>>(
-      PostgresOptions{.url = url, .pool_size = 2}, testing::user_columns(table));
+  auto source = std::make_shared<PostgresSource<User>>(PostgresOptions{.url = url, .pool_size = 2},
+                                                       testing::user_columns(table));
   injection_round_trip(source, nullptr, table, false);
   pg::Connection admin(url, std::chrono::seconds(5));
   (void)admin.exec("DROP TABLE IF EXISTS " + source::quote(table));

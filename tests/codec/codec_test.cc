@@ -1,12 +1,13 @@
 // Codec round trips (JSON, MessagePack, raw bytes) for nested structures, compression, and
 // rejection of bad bytes with CorruptedError.
+#include "strata/codec/codec.h"
+
 #include <gtest/gtest.h>
 
 #include <random>
 
 #include "codec/test_types.h"
 #include "core/crc32c.h"
-#include "strata/codec/codec.h"
 
 namespace strata {
 namespace {
@@ -40,7 +41,7 @@ TEST(JsonCodec, RejectsBadBytesWithCorruptedError) {
   const JsonCodec<Profile> codec;
   EXPECT_THROW((void)codec.decode(""), CorruptedError);
   EXPECT_THROW((void)codec.decode("{\"name\": "), CorruptedError);
-  EXPECT_THROW((void)codec.decode("{\"name\": 1}"), CorruptedError);     // wrong shape
+  EXPECT_THROW((void)codec.decode("{\"name\": 1}"), CorruptedError);  // wrong shape
   EXPECT_THROW((void)codec.decode("[1,2,3]"), CorruptedError);
   EXPECT_THROW((void)codec.decode(std::string("\xff\xfe\x00", 3)), CorruptedError);
 }

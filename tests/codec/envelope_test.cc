@@ -1,13 +1,14 @@
 // The envelope: round trips with each codec and compression, and a property test: EVERY
 // truncation and EVERY single-bit flip of valid envelopes is rejected with CorruptedError, as are
 // foreign bytes, hostile headers with a valid checksum, and decompression bombs.
+#include "strata/codec/envelope.h"
+
 #include <gtest/gtest.h>
 
 #include <random>
 
 #include "codec/test_types.h"
 #include "core/crc32c.h"
-#include "strata/codec/envelope.h"
 
 namespace strata {
 namespace {
@@ -164,9 +165,9 @@ TEST(EnvelopeProperty, EveryTruncationAndEveryBitFlipIsRejected) {
 // Random multi-byte damage and random buffers: no crash, no other exception type.
 TEST(EnvelopeProperty, RandomDamageIsRejected) {
   std::mt19937_64 rng(42);
-  const std::string good = encode_envelope(
-      kJsonCodecId, JsonCodec<Profile>{}.encode(sample_profile(3000)), sample_times(),
-      {Compression::kZstd, 64});
+  const std::string good =
+      encode_envelope(kJsonCodecId, JsonCodec<Profile>{}.encode(sample_profile(3000)),
+                      sample_times(), {Compression::kZstd, 64});
   for (int i = 0; i < 20000; ++i) {
     std::string bad = good;
     const int damaged = 2 + static_cast<int>(rng() % 8);

@@ -32,8 +32,9 @@ struct Profile {
 };
 
 inline void to_json(nlohmann::json& j, const Profile& p) {
-  j = nlohmann::json{{"name", p.name},     {"id", p.id},         {"score", p.score},
-                     {"active", p.active}, {"addresses", p.addresses}, {"tags", p.tags}};
+  j = nlohmann::json{{"name", p.name},           {"id", p.id},
+                     {"score", p.score},         {"active", p.active},
+                     {"addresses", p.addresses}, {"tags", p.tags}};
   j["nickname"] = p.nickname ? nlohmann::json(*p.nickname) : nlohmann::json(nullptr);
 }
 
@@ -50,7 +51,10 @@ inline void from_json(const nlohmann::json& j, Profile& p) {
 
 // A profile whose JSON is about `approx_bytes` long and compresses well (repeated tags).
 inline Profile sample_profile(std::size_t approx_bytes = 0) {
-  Profile p{"Zoë Ålberg ✓ 東京", -42, 3.25, true,
+  Profile p{"Zoë Ålberg ✓ 東京",
+            -42,
+            3.25,
+            true,
             {{"Paris", {75, 1}}, {"Zürich", {8, 0, 0, 1}}},
             {{"roles", {"admin", "ops"}}, {"empty", {}}},
             std::string("zozo")};

@@ -25,7 +25,8 @@ using testing::User;
 class TrackingStress : public ::testing::TestWithParam<const char*> {};
 
 INSTANTIATE_TEST_SUITE_P(Servers, TrackingStress,
-                         ::testing::Values("STRATA_TEST_REDIS_URL", "STRATA_TEST_REDIS_CLUSTER_URL"),
+                         ::testing::Values("STRATA_TEST_REDIS_URL",
+                                           "STRATA_TEST_REDIS_CLUSTER_URL"),
                          [](const auto& param_info) {
                            return std::string(param_info.param).find("CLUSTER") != std::string::npos
                                       ? std::string("cluster")

@@ -2,7 +2,8 @@
 // (each its own RedisClient, so its own connections and its own invalidation connections, as
 // separate processes would have) sharing one source of record. Standalone and cluster (the shared
 // servers), and private servers for what would disturb the others: FLUSHALL, a slot migration.
-// The several-processes case is `strata bench coherence` (tests/tools/bench/coherence_bench_test.cc).
+// The several-processes case is `strata bench coherence`
+// (tests/tools/bench/coherence_bench_test.cc).
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -16,8 +17,8 @@
 #include "cache/cache_fixtures.h"
 #include "redis/redis_test_util.h"
 #include "strata/cache/cache.h"
-#include "strata/redis/key_slot.h"
 #include "strata/coherence/redis_tracking.h"
+#include "strata/redis/key_slot.h"
 #include "support/redis_process.h"
 #include "support/test_servers.h"
 
@@ -35,8 +36,8 @@ constexpr auto kPatience = 10s;  // liveness bound for eventually(): never a tim
 
 // One instance: its own RedisClient and a write-through two-tier cache with kTracking.
 struct Instance {
-  Instance(const std::string& url, const std::string& prefix, std::shared_ptr<ControlledStore> store,
-           TrackingOptions options = {})
+  Instance(const std::string& url, const std::string& prefix,
+           std::shared_ptr<ControlledStore> store, TrackingOptions options = {})
       : cache(CacheBuilder<User>()
                   .local({.maximum_size = 10'000})
                   .remote(RedisClient(url), {.ttl = 1min})
@@ -100,7 +101,8 @@ class Tracking : public ::testing::TestWithParam<const char*> {
 };
 
 INSTANTIATE_TEST_SUITE_P(Servers, Tracking,
-                         ::testing::Values("STRATA_TEST_REDIS_URL", "STRATA_TEST_REDIS_CLUSTER_URL"),
+                         ::testing::Values("STRATA_TEST_REDIS_URL",
+                                           "STRATA_TEST_REDIS_CLUSTER_URL"),
                          [](const auto& param_info) {
                            return std::string(param_info.param).find("CLUSTER") != std::string::npos
                                       ? std::string("cluster")
@@ -159,9 +161,9 @@ TEST_P(Tracking, NoInstanceHoldsAStaleValueAfterQuiescence) {
   reading.join();
   for (Instance* instance : {&w1, &w2, &reader}) {
     for (const auto& key : keys) {
-      EXPECT_TRUE(eventually(kPatience, [&] {
-        return instance->version(key) == source_version(*store, key);
-      })) << key << ": stale after quiescence";
+      EXPECT_TRUE(eventually(kPatience,
+                             [&] { return instance->version(key) == source_version(*store, key); }))
+          << key << ": stale after quiescence";
     }
   }
   EXPECT_GT(reader.tracking().keys_invalidated, 0u);
@@ -318,7 +320,8 @@ TEST(TrackingPrivate, SlotMigrationLeavesNoStaleL1Entries) {
       redis_keys.push_back(b.cache.remote_key(keys[i]));
       redis_keys.push_back(b.cache.remote_token_key(keys[i]));
     }
-    std::vector<std::string_view> argv = {"MIGRATE", "127.0.0.1", target_port, "", "0", "5000", "KEYS"};
+    std::vector<std::string_view> argv = {"MIGRATE", "127.0.0.1", target_port, "",
+                                          "0",       "5000",      "KEYS"};
     argv.insert(argv.end(), redis_keys.begin(), redis_keys.end());
     const RedisReply reply = source.command(argv);
     ASSERT_TRUE(reply == RedisReply::status("OK") || reply == RedisReply::status("NOKEY"))
@@ -327,7 +330,8 @@ TEST(TrackingPrivate, SlotMigrationLeavesNoStaleL1Entries) {
   const auto before_migrate = b.tracking().keys_invalidated;
   migrate(0, 5);
   // MIGRATE deletes the keys on the source: B, which read them there, is told.
-  ASSERT_TRUE(eventually(kPatience, [&] { return b.tracking().keys_invalidated >= before_migrate + 5; }));
+  ASSERT_TRUE(
+      eventually(kPatience, [&] { return b.tracking().keys_invalidated >= before_migrate + 5; }));
   // During the migration B reads every key again: the moved ones through ASK on the target
   // (tracked there), the others on the source. (Writes wait: the cache's multi-key scripts get
   // TRYAGAIN in a migrating slot, see docs/coherence.md.)
@@ -335,7 +339,8 @@ TEST(TrackingPrivate, SlotMigrationLeavesNoStaleL1Entries) {
   for (const auto& key : keys) cache_in_l1(b, key);
   migrate(5, 10);
   for (std::size_t i = 0; i < cluster.size(); ++i) {
-    (void)RedisClient(cluster.node(i).url()).command({"CLUSTER", "SETSLOT", slot_text, "NODE", target_id});
+    (void)RedisClient(cluster.node(i).url())
+        .command({"CLUSTER", "SETSLOT", slot_text, "NODE", target_id});
   }
   for (const auto& key : keys) cache_in_l1(b, key);
   for (const auto& key : keys) a.cache.put(key, make_user(2));

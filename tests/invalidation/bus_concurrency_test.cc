@@ -25,7 +25,8 @@ using namespace std::chrono_literals;
 class BusConcurrencyTest : public ::testing::TestWithParam<const char*> {};
 
 INSTANTIATE_TEST_SUITE_P(Servers, BusConcurrencyTest,
-                         ::testing::Values("STRATA_TEST_REDIS_URL", "STRATA_TEST_REDIS_CLUSTER_URL"),
+                         ::testing::Values("STRATA_TEST_REDIS_URL",
+                                           "STRATA_TEST_REDIS_CLUSTER_URL"),
                          [](const auto& param_info) {
                            return std::string(param_info.param).find("CLUSTER") != std::string::npos
                                       ? std::string("Cluster")
@@ -70,8 +71,8 @@ TEST_P(BusConcurrencyTest, NoStaleValueAfterQuiescence) {
     threads.emplace_back([&, r] {
       std::mt19937 rng(static_cast<unsigned>(r));
       while (!done.load()) {
-        const std::string key = "w" + std::to_string(rng() % kWriters) + "k" +
-                                std::to_string(rng() % kKeysPerWriter);
+        const std::string key =
+            "w" + std::to_string(rng() % kWriters) + "k" + std::to_string(rng() % kKeysPerWriter);
         (void)b.get(key);
       }
     });
@@ -105,7 +106,8 @@ TEST_P(BusConcurrencyTest, NoStaleValueAfterQuiescence) {
   const InvalidationBusStats stats = bus_b->stats();
   EXPECT_EQ(stats.sequence_gaps, 0u);
   EXPECT_EQ(bus_a->stats().publish_failures, 0u);
-  EXPECT_EQ(bus_a->stats().published, static_cast<std::uint64_t>(kWriters * kKeysPerWriter * kRounds));
+  EXPECT_EQ(bus_a->stats().published,
+            static_cast<std::uint64_t>(kWriters * kKeysPerWriter * kRounds));
 }
 
 }  // namespace

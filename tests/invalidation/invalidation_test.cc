@@ -1,6 +1,8 @@
 // Invalidation against real servers (standalone and cluster): the bus across processes and
 // instances, the textbook JSON channel, sequence gaps, a killed subscriber connection,
 // namespaces, dependency sets across slots, SCAN invalidation, glob escaping, L2 TTL jitter.
+#include "strata/invalidation/invalidation.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -12,7 +14,6 @@
 
 #include "redis/redis_test_util.h"
 #include "strata/cache/cache.h"
-#include "strata/invalidation/invalidation.h"
 #include "strata/redis/key_slot.h"
 #include "support/run_command.h"
 #include "support/test_servers.h"
@@ -78,7 +79,9 @@ class BusTest : public ::testing::TestWithParam<const char*> {
     prefix_ = unique_prefix();
     channel_ = prefix_ + "bus";
   }
-  [[nodiscard]] bool cluster() const { return std::string(GetParam()).find("CLUSTER") != std::string::npos; }
+  [[nodiscard]] bool cluster() const {
+    return std::string(GetParam()).find("CLUSTER") != std::string::npos;
+  }
 
   std::string url_;
   std::string prefix_;
@@ -86,7 +89,8 @@ class BusTest : public ::testing::TestWithParam<const char*> {
 };
 
 INSTANTIATE_TEST_SUITE_P(Servers, BusTest,
-                         ::testing::Values("STRATA_TEST_REDIS_URL", "STRATA_TEST_REDIS_CLUSTER_URL"),
+                         ::testing::Values("STRATA_TEST_REDIS_URL",
+                                           "STRATA_TEST_REDIS_CLUSTER_URL"),
                          [](const auto& param_info) {
                            return std::string(param_info.param).find("CLUSTER") != std::string::npos
                                       ? std::string("Cluster")
@@ -357,7 +361,8 @@ TEST_P(BusTest, PatternInvalidationRemovesExactlyTheMatchingKeys) {
   EXPECT_EQ(redis.exists(std::span<const std::string_view>(
                 std::vector<std::string_view>(match.begin(), match.end()))),
             static_cast<long long>(match.size()));
-  const PatternInvalidationResult done = invalidate_pattern(redis, pattern, pattern_options(40, false, false));
+  const PatternInvalidationResult done =
+      invalidate_pattern(redis, pattern, pattern_options(40, false, false));
   EXPECT_EQ(done.deleted, match.size());
   EXPECT_EQ(done.matched, match.size());
   EXPECT_GE(done.batches, match.size() / 40);
@@ -413,7 +418,7 @@ TEST(InvalidationUnitTest, EscapeGlobEscapesEveryMetacharacter) {
 // Against Redis: a key holding '*' never widens the match.
 TEST_P(BusTest, AnEscapedGlobMatchesOnlyItself) {
   RedisClient redis(url_);
-  const std::vector<std::string> keys = {prefix_ + "a*", prefix_ + "ab", prefix_ + "a*x",
+  const std::vector<std::string> keys = {prefix_ + "a*", prefix_ + "ab",  prefix_ + "a*x",
                                          prefix_ + "a?", prefix_ + "[a]", prefix_ + "a",
                                          prefix_ + "a\\"};
   for (const auto& k : keys) redis.set(k, "v", {.ttl = 60s});

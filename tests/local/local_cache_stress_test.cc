@@ -48,7 +48,8 @@ TEST(LocalCacheStress, EverythingAtOnce) {
         } else if (choice < 75) {
           cache.put(key, key + std::string(static_cast<std::size_t>(choice), 'v'));
         } else if (choice < 85) {
-          const auto v = cache.get_or_load(key, [](std::string_view k) { return std::string(k) + "L"; });
+          const auto v =
+              cache.get_or_load(key, [](std::string_view k) { return std::string(k) + "L"; });
           ASSERT_EQ(v.substr(0, key.size()), key);
         } else if (choice < 90) {
           cache.erase(key);

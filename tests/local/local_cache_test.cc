@@ -25,10 +25,11 @@ struct Recorder {
   std::shared_ptr<std::vector<Removed>> events = std::make_shared<std::vector<Removed>>();
   std::shared_ptr<std::mutex> mutex = std::make_shared<std::mutex>();
   auto listener() {
-    return [events = events, mutex = mutex](std::string_view k, const std::string& v, RemovalCause c) {
-      std::lock_guard lock(*mutex);
-      events->push_back({std::string(k), v, c});
-    };
+    return
+        [events = events, mutex = mutex](std::string_view k, const std::string& v, RemovalCause c) {
+          std::lock_guard lock(*mutex);
+          events->push_back({std::string(k), v, c});
+        };
   }
   int count(RemovalCause cause) const {
     std::lock_guard lock(*mutex);
@@ -50,14 +51,18 @@ TEST(LocalCacheBuilder, ValidatesEachOptionNamingIt) {
   using B = LocalCacheBuilder<int>;
   EXPECT_NE(message_of([] { B().maximum_weight(0); }).find("maximum_weight"), std::string::npos);
   EXPECT_NE(message_of([] { B().maximum_size(0); }).find("maximum_size"), std::string::npos);
-  EXPECT_NE(message_of([] { B().maximum_size(10).maximum_weight(10); }).find("conflicts"), std::string::npos);
-  EXPECT_NE(message_of([] { B().expire_after_write(0s); }).find("expire_after_write"), std::string::npos);
-  EXPECT_NE(message_of([] { B().expire_after_access(-1s); }).find("expire_after_access"), std::string::npos);
+  EXPECT_NE(message_of([] { B().maximum_size(10).maximum_weight(10); }).find("conflicts"),
+            std::string::npos);
+  EXPECT_NE(message_of([] { B().expire_after_write(0s); }).find("expire_after_write"),
+            std::string::npos);
+  EXPECT_NE(message_of([] { B().expire_after_access(-1s); }).find("expire_after_access"),
+            std::string::npos);
   EXPECT_NE(message_of([] { B().ttl_jitter(1.0); }).find("ttl_jitter"), std::string::npos);
   EXPECT_NE(message_of([] { B().shards(3); }).find("shards"), std::string::npos);
   EXPECT_NE(message_of([] { B().max_key_size(70000); }).find("max_key_size"), std::string::npos);
   EXPECT_NE(message_of([] { B().clock(nullptr); }).find("clock"), std::string::npos);
-  EXPECT_NE(message_of([] { (void)B().build(); }).find("maximum_weight or maximum_size"), std::string::npos);
+  EXPECT_NE(message_of([] { (void)B().build(); }).find("maximum_weight or maximum_size"),
+            std::string::npos);
 }
 
 TEST(LocalCache, PutGetEraseClear) {
@@ -156,7 +161,7 @@ TEST(LocalCache, ListenerSeesEveryCause) {
   cache.put("c", "1");
   cache.put("d", "1");  // size: one of b, c, d goes
   clock->advance(11s);
-  cache.cleanup();      // expired: the rest
+  cache.cleanup();  // expired: the rest
   EXPECT_EQ(recorder.count(RemovalCause::kReplaced), 1);
   EXPECT_EQ(recorder.count(RemovalCause::kExplicit), 1);
   EXPECT_EQ(recorder.count(RemovalCause::kSize), 1);
@@ -172,7 +177,8 @@ TEST(LocalCache, ListenerSeesEveryCause) {
 
 TEST(LocalCache, ExpireAfterWriteNeverReturnsAnExpiredEntry) {
   auto clock = std::make_shared<ManualClock>();
-  auto cache = LocalCacheBuilder<int>().maximum_size(100).expire_after_write(5s).clock(clock).build();
+  auto cache =
+      LocalCacheBuilder<int>().maximum_size(100).expire_after_write(5s).clock(clock).build();
   cache.put("a", 1);
   clock->advance(4999ms);
   EXPECT_EQ(cache.get("a"), 1);
@@ -185,7 +191,8 @@ TEST(LocalCache, ExpireAfterWriteNeverReturnsAnExpiredEntry) {
 
 TEST(LocalCache, PerEntryTtlOverridesTheDefault) {
   auto clock = std::make_shared<ManualClock>();
-  auto cache = LocalCacheBuilder<int>().maximum_size(100).expire_after_write(1h).clock(clock).build();
+  auto cache =
+      LocalCacheBuilder<int>().maximum_size(100).expire_after_write(1h).clock(clock).build();
   cache.put("short", 1, 2s);
   cache.put("long", 2);
   clock->advance(3s);
@@ -194,7 +201,8 @@ TEST(LocalCache, PerEntryTtlOverridesTheDefault) {
   clock->advance(1h);
   EXPECT_FALSE(cache.get("long"));
   // Without a default TTL, per-entry TTLs still apply (a cache with expiry configured).
-  auto plain = LocalCacheBuilder<int>().maximum_size(10).expire_after_access(1h).clock(clock).build();
+  auto plain =
+      LocalCacheBuilder<int>().maximum_size(10).expire_after_access(1h).clock(clock).build();
   plain.put("x", 1, 1s);
   clock->advance(2s);
   EXPECT_FALSE(plain.get("x"));
@@ -202,7 +210,8 @@ TEST(LocalCache, PerEntryTtlOverridesTheDefault) {
 
 TEST(LocalCache, ExpireAfterAccessExtendsOnRead) {
   auto clock = std::make_shared<ManualClock>();
-  auto cache = LocalCacheBuilder<int>().maximum_size(100).expire_after_access(10s).clock(clock).build();
+  auto cache =
+      LocalCacheBuilder<int>().maximum_size(100).expire_after_access(10s).clock(clock).build();
   cache.put("a", 1);
   for (int i = 0; i < 5; ++i) {
     clock->advance(8s);
@@ -216,8 +225,10 @@ TEST(LocalCache, ExpireAfterAccessExtendsOnRead) {
 
 TEST(LocalCache, CleanupRemovesExpiredEntriesThroughTheWheel) {
   auto clock = std::make_shared<ManualClock>();
-  auto cache = LocalCacheBuilder<int>().maximum_size(10000).expire_after_write(1min).clock(clock).build();
-  for (int i = 0; i < 1000; ++i) cache.put("k" + std::to_string(i), i, std::chrono::seconds(1 + i % 600));
+  auto cache =
+      LocalCacheBuilder<int>().maximum_size(10000).expire_after_write(1min).clock(clock).build();
+  for (int i = 0; i < 1000; ++i)
+    cache.put("k" + std::to_string(i), i, std::chrono::seconds(1 + i % 600));
   clock->advance(301s);
   cache.cleanup();
   // 602 entries have TTLs <= 301 s (i % 600 < 301): they are gone, give or take the few
@@ -272,7 +283,7 @@ TEST(LocalCache, StaleWindowAndOneRefresher) {
   cache.put("k", "v2");                    // the refresh lands
   EXPECT_FALSE(cache.lookup("k")->stale);
   clock->advance(55s);
-  EXPECT_TRUE(cache.begin_refresh("k"));   // a new write re-arms it
+  EXPECT_TRUE(cache.begin_refresh("k"));  // a new write re-arms it
   cache.end_refresh("k");
   EXPECT_TRUE(cache.begin_refresh("k"));
 }
@@ -370,7 +381,8 @@ TEST(LocalCache, EraseDuringALoadKeepsTheLoadedValueOutOfTheCache) {
 
 TEST(LocalCache, StatsCountHitsMissesAndLoads) {
   auto clock = std::make_shared<ManualClock>();
-  auto cache = LocalCacheBuilder<int>().maximum_size(100).expire_after_write(1h).clock(clock).build();
+  auto cache =
+      LocalCacheBuilder<int>().maximum_size(100).expire_after_write(1h).clock(clock).build();
   cache.put("a", 1);
   (void)cache.get("a");
   (void)cache.get("a");

@@ -1,5 +1,7 @@
 // MetricsServer: scraped over HTTP on loopback, as Prometheus would, and checked against the
 // registry's snapshot.
+#include "strata/metrics/metrics_server.h"
+
 #include <gtest/gtest.h>
 #include <httplib.h>
 
@@ -8,7 +10,6 @@
 
 #include "strata/cache/cache.h"
 #include "strata/metrics/metrics.h"
-#include "strata/metrics/metrics_server.h"
 
 namespace strata {
 namespace {
@@ -65,7 +66,8 @@ TEST(MetricsServer, ServesTheSnapshotAtMetrics) {
   EXPECT_EQ(sample(body, R"(strata_cache_load_latency_seconds_count{cache="users"})"),
             double(m.latency.load.count));
   EXPECT_DOUBLE_EQ(
-      *sample(body, R"(strata_cache_get_latency_seconds{cache="users",layer="source",quantile="0.99"})"),
+      *sample(body,
+              R"(strata_cache_get_latency_seconds{cache="users",layer="source",quantile="0.99"})"),
       m.latency.get_source.p99);
   EXPECT_EQ(sample(body, R"(strata_cache_l1_entries{cache="users"})"),
             double(m.stats.l1.cache.entries));

@@ -1,5 +1,7 @@
 // Cache<V>::metrics() and MetricsRegistry: per-layer counts and latencies, writers, the
 // hit-rate alert driven by a ManualClock, and the Prometheus text format.
+#include "strata/metrics/metrics.h"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -13,7 +15,6 @@
 #include "common/temp_dir.h"
 #include "strata/cache/cache.h"
 #include "strata/source/function_source.h"
-#include "strata/metrics/metrics.h"
 #include "strata/write_behind/write_behind.h"
 
 namespace strata {
@@ -71,9 +72,9 @@ TEST(CacheMetrics, EvictionsByCause) {
   const CacheMetrics m = cache.metrics();
   EXPECT_GT(m.stats.l1.cache.evicted_size, 0u);
   EXPECT_LE(m.stats.l1.cache.entries, 100u);
-  EXPECT_EQ(m.stats.l1.cache.evicted_size + m.stats.l1.cache.removed_explicit +
-                m.stats.l1.cache.entries,
-            300u - m.stats.l1.cache.rejected_too_heavy);
+  EXPECT_EQ(
+      m.stats.l1.cache.evicted_size + m.stats.l1.cache.removed_explicit + m.stats.l1.cache.entries,
+      300u - m.stats.l1.cache.rejected_too_heavy);
 }
 
 TEST(MetricsRegistry, SnapshotsCachesAndWritersByNameAndForgetsDestroyedOnes) {
@@ -89,14 +90,14 @@ TEST(MetricsRegistry, SnapshotsCachesAndWritersByNameAndForgetsDestroyedOnes) {
   tools::TempDir dir("strata-metrics-test");
   std::mutex mutex;
   std::map<std::string, int> rows;
-  auto source = std::make_shared<FunctionSource<int>>(SourceFunctions<int>{
-      .load = [](std::string_view) { return std::optional<int>(); },
-      .write_batch =
-          [&](std::span<const KeyValue<int>> entries) {
-            std::lock_guard lock(mutex);
-            for (const auto& [k, v] : entries) rows[k] = v;
-          },
-      .erase_batch = [](std::span<const std::string>) {}});
+  auto source = std::make_shared<FunctionSource<int>>(
+      SourceFunctions<int>{.load = [](std::string_view) { return std::optional<int>(); },
+                           .write_batch =
+                               [&](std::span<const KeyValue<int>> entries) {
+                                 std::lock_guard lock(mutex);
+                                 for (const auto& [k, v] : entries) rows[k] = v;
+                               },
+                           .erase_batch = [](std::span<const std::string>) {}});
   auto writer = std::make_shared<WriteBehind<int>>(
       WriteBehindOptions{.directory = dir.path() / "wb"}, source);
   registry.add_write_behind("users-wb", writer);
@@ -137,9 +138,10 @@ struct CapturedLog {
 TEST(HitRateAlert, WarnsWhenTheHitRatioStaysUnderTheThresholdOverAWindow) {
   auto clock = std::make_shared<ManualClock>();
   CapturedLog log;
-  MetricsRegistry registry({.hit_rate_alert = {.threshold = 0.5, .window = 1min, .min_requests = 50},
-                            .clock = clock,
-                            .log = log.sink()});
+  MetricsRegistry registry(
+      {.hit_rate_alert = {.threshold = 0.5, .window = 1min, .min_requests = 50},
+       .clock = clock,
+       .log = log.sink()});
   std::atomic<int> loads{0};
   Cache<int> cache = make_cache(loads);
   registry.add_cache("users", cache);
@@ -224,8 +226,7 @@ TEST(PrometheusText, NamesLabelsAndEscaping) {
   EXPECT_TRUE(has("strata_cache_requests_total{" + label + R"(,layer="l1",result="miss"} 3)"));
   EXPECT_TRUE(has("strata_cache_requests_total{" + label + R"(,layer="source",result="hit"} 2)"));
   EXPECT_TRUE(has("strata_cache_requests_total{" + label + R"(,layer="source",result="miss"} 1)"));
-  EXPECT_TRUE(
-      has("strata_cache_requests_total{" + label + R"(,layer="source",result="error"} 2)"));
+  EXPECT_TRUE(has("strata_cache_requests_total{" + label + R"(,layer="source",result="error"} 2)"));
   EXPECT_EQ(text.find(R"(layer="l2")"), std::string::npos) << "no L2: no L2 series";
   EXPECT_TRUE(has("# TYPE strata_cache_load_latency_seconds summary"));
   EXPECT_TRUE(has("strata_cache_load_latency_seconds{" + label + R"(,quantile="0.99"} 0.125)"));

@@ -126,8 +126,8 @@ TEST(FaultClusterTopology, MasterKilledReplicaPromotedThenSlotsMovedClientFollow
   (void)source.command({"CLUSTER", "SETSLOT", slot_text, "MIGRATING", target_id});
   const RedisReply keys = source.command({"CLUSTER", "GETKEYSINSLOT", slot_text, "1000"});
   if (!keys.elements.empty()) {
-    std::vector<std::string> argv = {"MIGRATE", "127.0.0.1", std::to_string(cluster.node(to).port()),
-                                     "", "0", "5000", "KEYS"};
+    std::vector<std::string> argv = {
+        "MIGRATE", "127.0.0.1", std::to_string(cluster.node(to).port()), "", "0", "5000", "KEYS"};
     for (const auto& k : keys.elements) argv.push_back(k.str);
     std::vector<std::string_view> views(argv.begin(), argv.end());
     ASSERT_EQ(source.command(views), RedisReply::status("OK"));
@@ -152,8 +152,8 @@ TEST(FaultClusterTopology, MasterKilledReplicaPromotedThenSlotsMovedClientFollow
       "%llu/200; slot %d moved from node %zu to node %zu\n",
       written.size(), static_cast<unsigned long long>(found),
       static_cast<unsigned long long>(failed_during_failover),
-      static_cast<unsigned long long>(attempts),
-      static_cast<unsigned long long>(users_found), moved_slot, from, to);
+      static_cast<unsigned long long>(attempts), static_cast<unsigned long long>(users_found),
+      moved_slot, from, to);
   EXPECT_EQ(found, written.size());
 }
 

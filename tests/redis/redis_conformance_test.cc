@@ -212,7 +212,8 @@ TEST_P(RedisConformance, Hashes) {
   EXPECT_EQ(redis.hget(k, "f"), "3");
   auto all = redis.hgetall(k);
   std::sort(all.begin(), all.end());
-  const std::vector<std::pair<std::string, std::string>> expected = {{"a", "x"}, {"b", "y"}, {"f", "3"}};
+  const std::vector<std::pair<std::string, std::string>> expected = {
+      {"a", "x"}, {"b", "y"}, {"f", "3"}};
   EXPECT_EQ(all, expected);
   EXPECT_EQ(redis.hdel(k, {"a", "nope"}), 1);
   EXPECT_EQ(redis.hgetall(k).size(), 2u);
@@ -222,7 +223,8 @@ TEST_P(RedisConformance, SortedSetsWithScores) {
   auto& redis = *client_;
   const auto k = key("zset");
   EXPECT_TRUE(redis.zadd(k, 2.5, "b"));
-  EXPECT_EQ(redis.zadd(k, {{1.0, "a"}, {-0.125, "neg"}, {std::numeric_limits<double>::infinity(), "top"}}),
+  EXPECT_EQ(redis.zadd(
+                k, {{1.0, "a"}, {-0.125, "neg"}, {std::numeric_limits<double>::infinity(), "top"}}),
             3);
   EXPECT_FALSE(redis.zadd(k, 3.75, "b"));  // new score, not a new member
   EXPECT_EQ(redis.zrange(k, 0, -1), (std::vector<std::string>{"neg", "a", "b", "top"}));
@@ -264,8 +266,7 @@ TEST_P(RedisConformance, ScanWithPatternFindsExactlyTheMatchingKeys) {
 
 TEST_P(RedisConformance, ScriptsFallBackToEvalAfterScriptFlush) {
   auto& redis = *client_;
-  const RedisScript script(
-      "return {KEYS[1], ARGV[1], redis.call('INCRBY', KEYS[1], ARGV[2])}");
+  const RedisScript script("return {KEYS[1], ARGV[1], redis.call('INCRBY', KEYS[1], ARGV[2])}");
   const auto k = key("{script}:n");
   auto reply = redis.eval(script, {k}, {std::string_view("a\0b", 3), "5"});
   ASSERT_TRUE(reply.is_array()) << to_string(reply.type);
@@ -367,20 +368,21 @@ TEST_P(RedisConformance, PublishReachesChannelAndPatternSubscribers) {
     messages.emplace_back(message);
     arrived.notify_all();
   }));
-  ASSERT_TRUE(subscriber.psubscribe(key("pchan:*"), [&](std::string_view pattern, std::string_view ch,
-                                                        std::string_view message) {
-    std::lock_guard lock(mutex);
-    EXPECT_EQ(pattern, key("pchan:*"));
-    pattern_hits.push_back(std::string(ch) + "=" + std::string(message));
-    arrived.notify_all();
-  }));
+  ASSERT_TRUE(subscriber.psubscribe(
+      key("pchan:*"), [&](std::string_view pattern, std::string_view ch, std::string_view message) {
+        std::lock_guard lock(mutex);
+        EXPECT_EQ(pattern, key("pchan:*"));
+        pattern_hits.push_back(std::string(ch) + "=" + std::string(message));
+        arrived.notify_all();
+      }));
   EXPECT_TRUE(subscriber.connected());
   EXPECT_GT(subscriber.client_id(), 0);
 
   (void)client_->publish(channel, payload);
   (void)client_->publish(key("pchan:x"), "hello");
   std::unique_lock lock(mutex);
-  ASSERT_TRUE(arrived.wait_for(lock, 10s, [&] { return !messages.empty() && !pattern_hits.empty(); }));
+  ASSERT_TRUE(
+      arrived.wait_for(lock, 10s, [&] { return !messages.empty() && !pattern_hits.empty(); }));
   EXPECT_EQ(messages, std::vector<std::string>{payload});
   EXPECT_EQ(pattern_hits, std::vector<std::string>{key("pchan:x") + "=hello"});
   lock.unlock();
@@ -424,10 +426,12 @@ TEST_P(RedisConformance, ManyThreadsShareOneClient) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Servers, RedisConformance,
-                         ::testing::Values("STRATA_TEST_REDIS_URL", "STRATA_TEST_REDIS_CLUSTER_URL"),
+                         ::testing::Values("STRATA_TEST_REDIS_URL",
+                                           "STRATA_TEST_REDIS_CLUSTER_URL"),
                          [](const auto& param_info) {
-                           return std::string(param_info.param) == "STRATA_TEST_REDIS_URL" ? "Standalone"
-                                                                                     : "Cluster";
+                           return std::string(param_info.param) == "STRATA_TEST_REDIS_URL"
+                                      ? "Standalone"
+                                      : "Cluster";
                          });
 
 }  // namespace

@@ -101,11 +101,11 @@ TEST(FaultRedisKilled, CacheKeepsServingNoAcknowledgedWriteIsLostAndCachingResum
   const auto during = cache.stats();
 
   server.start();  // same port, empty
-  const bool closed = eventually(30s, [&] {
-    return cache.stats().l2.breaker == BreakerState::kClosed;
-  });
+  const bool closed =
+      eventually(30s, [&] { return cache.stats().l2.breaker == BreakerState::kClosed; });
   const auto hits_after_restart = cache.stats().l2.hits;
-  const bool hits_again = eventually(30s, [&] { return cache.stats().l2.hits > hits_after_restart; });
+  const bool hits_again =
+      eventually(30s, [&] { return cache.stats().l2.hits > hits_after_restart; });
   ASSERT_TRUE(wait_reads(2000));
   stop = true;
   for (auto& thread : threads) thread.join();
@@ -127,7 +127,8 @@ TEST(FaultRedisKilled, CacheKeepsServingNoAcknowledgedWriteIsLostAndCachingResum
   }
   const auto after = cache.stats();
   std::printf(
-      "fault redis-kill: reads attempted %llu, failed %llu; writes acknowledged %llu (refused %llu),"
+      "fault redis-kill: reads attempted %llu, failed %llu; writes acknowledged %llu (refused "
+      "%llu),"
       " keys written %llu, last acknowledged value found %llu; L2 errors %llu, short-circuited"
       " %llu, breaker opens %llu, source loads before/during/after %llu/%llu/%llu, L2 hits "
       "before/after %llu/%llu\n",

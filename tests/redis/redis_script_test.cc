@@ -1,9 +1,10 @@
 // Unit tests of the Redis layer's pure parts (no server).
+#include "strata/redis/redis_script.h"
+
 #include <gtest/gtest.h>
 
 #include "strata/error.h"
 #include "strata/redis/redis_client.h"
-#include "strata/redis/redis_script.h"
 
 namespace strata {
 namespace {

@@ -15,7 +15,9 @@ inline std::string unique_prefix() {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
   std::string name = std::string(info->test_suite_name()) + "." + info->name();
   for (char& c : name) {
-    if (c == '/' || c == '*' || c == '?' || c == '[' || c == ']' || c == '\\' || c == '{' || c == '}') c = '_';
+    if (c == '/' || c == '*' || c == '?' || c == '[' || c == ']' || c == '\\' || c == '{' ||
+        c == '}')
+      c = '_';
   }
   static thread_local std::mt19937_64 rng{std::random_device{}()};
   return "strata-test:" + name + ":" + std::to_string(rng() % 1000000000) + ":";

@@ -38,8 +38,8 @@ TEST(RedisUrl, ParsesClusterSeedsAndIpv6) {
 }
 
 TEST(RedisUrl, ParsesOptions) {
-  const auto url = parse_redis_url(
-      "redis://h:1?connect_timeout=250ms&command_timeout=2s&pool_size=8&retries=0");
+  const auto url =
+      parse_redis_url("redis://h:1?connect_timeout=250ms&command_timeout=2s&pool_size=8&retries=0");
   EXPECT_EQ(url.connect_timeout, std::chrono::milliseconds(250));
   EXPECT_EQ(url.command_timeout, std::chrono::milliseconds(2000));
   EXPECT_EQ(url.pool_size, 8);

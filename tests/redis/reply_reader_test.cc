@@ -1,9 +1,10 @@
 // strata's RESP reply handling (src/redis/redis_reply.cc) on bytes no well-behaved server
 // sends: replies split at every byte, nested arrays, binary strings, a header announcing two
 // billion elements (must cost nothing until they arrive), and bytes that are not RESP.
+#include "redis/reply_reader.h"
+
 #include <gtest/gtest.h>
 
-#include "redis/reply_reader.h"
 #include "strata/error.h"
 
 namespace strata {
@@ -20,9 +21,10 @@ TEST(ReplyReader, ParsesRepliesSplitAtEveryByte) {
       RedisReply::from_integer(-42),
       RedisReply::string(std::string("he\0lo", 5)),
       RedisReply::nil(),
-      RedisReply::array({RedisReply::string("a"),
-                         RedisReply::array({RedisReply::from_integer(1), RedisReply::error("ERR no")}),
-                         RedisReply::nil()}),
+      RedisReply::array(
+          {RedisReply::string("a"),
+           RedisReply::array({RedisReply::from_integer(1), RedisReply::error("ERR no")}),
+           RedisReply::nil()}),
       RedisReply::array({}),
   };
   ReplyReader reader;

@@ -32,7 +32,9 @@ struct Backend {
 };
 
 // Shows the backend's name (not its bytes) in CTest's test list.
-void PrintTo(const Backend& backend, std::ostream* out) { *out << backend.name; }
+void PrintTo(const Backend& backend, std::ostream* out) {
+  *out << backend.name;
+}
 
 template <typename S>
 std::unique_ptr<AnySource> erase_type(S source) {

@@ -21,8 +21,9 @@ struct RestartGuard {
 
 TEST(PostgresRestart, CallsFailTypedDuringTheOutageAndSucceedAfterIt) {
   STRATA_SERVER_URL(url, "STRATA_TEST_POSTGRES_URL");
-  PostgresSource<User> source({.url = url, .pool_size = 3, .connect_timeout = std::chrono::seconds(2)},
-                              testing::user_columns(testing::unique_table("strata_restart")));
+  PostgresSource<User> source(
+      {.url = url, .pool_size = 3, .connect_timeout = std::chrono::seconds(2)},
+      testing::user_columns(testing::unique_table("strata_restart")));
   source.write("before", User{"b", {}, 1, 0, {}});
   // Open several pooled connections so that more than one is stale after the restart.
   {

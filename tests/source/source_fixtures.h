@@ -2,6 +2,8 @@
 // a type-erased Source<User> so that one parameterised suite runs over every implementation.
 #pragma once
 
+#include <unistd.h>
+
 #include <atomic>
 #include <map>
 #include <memory>
@@ -11,7 +13,6 @@
 #include <optional>
 #include <random>
 #include <string>
-#include <unistd.h>
 
 #include "strata/source/function_source.h"
 #include "strata/source/postgres_source.h"
@@ -65,11 +66,11 @@ inline void from_json(const nlohmann::json& j, User& u) {
 }
 
 inline TableMapping<User> user_columns(const std::string& table) {
-  return TableMapping<User>::columns(table, "id",
-                                     {column("name", &User::name), column("email", &User::email),
-                                      column("version", &User::version),
-                                      column("score", &User::score),
-                                      column("avatar", ColumnType::kBytes, &User::avatar)})
+  return TableMapping<User>::columns(
+             table, "id",
+             {column("name", &User::name), column("email", &User::email),
+              column("version", &User::version), column("score", &User::score),
+              column("avatar", ColumnType::kBytes, &User::avatar)})
       .create_table_if_missing();
 }
 
@@ -113,9 +114,7 @@ class SourceModel final : public AnySource {
   }
   void erase(std::string_view key) override { source_.erase(key); }
   void erase_batch(std::span<const std::string> keys) override { source_.erase_batch(keys); }
-  std::unique_ptr<Txn> begin() override {
-    return std::make_unique<TxnModel>(source_.begin());
-  }
+  std::unique_ptr<Txn> begin() override { return std::make_unique<TxnModel>(source_.begin()); }
   S& source() { return source_; }
 
  private:

@@ -3,8 +3,8 @@
 #include <gtest/gtest.h>
 
 #include "common/temp_dir.h"
-#include "source/source_fixtures.h"
 #include "source/pg_connection.h"
+#include "source/source_fixtures.h"
 #include "source/sqlite_db.h"
 #include "support/test_servers.h"
 
@@ -28,8 +28,9 @@ TEST(Identifiers, PatternAcceptsPlainNamesOnly) {
   EXPECT_TRUE(is_valid_identifier("_T1"));
   EXPECT_TRUE(is_valid_identifier(std::string(63, 'a')));
   EXPECT_TRUE(is_valid_identifier("select"));  // quoted in SQL, so reserved words are fine
-  for (const std::string& bad : std::vector<std::string>{"", "1users", "my table", "users\"", "users'", "users;", "users; DROP TABLE x; --",
-        "a-b", "naïve", "tab\tle", std::string(64, 'a'), std::string("a\0b", 3)}) {
+  for (const std::string& bad : std::vector<std::string>{
+           "", "1users", "my table", "users\"", "users'", "users;", "users; DROP TABLE x; --",
+           "a-b", "naïve", "tab\tle", std::string(64, 'a'), std::string("a\0b", 3)}) {
     EXPECT_FALSE(is_valid_identifier(bad)) << bad;
   }
 }
@@ -40,9 +41,8 @@ TEST(Identifiers, BadTableAndColumnNamesAreRejectedNamingThem) {
   EXPECT_NE(table_message.find("table name"), std::string::npos) << table_message;
   EXPECT_NE(table_message.find("users\"; DROP TABLE x; --"), std::string::npos) << table_message;
 
-  const std::string column_message = error_of([] {
-    (void)TableMapping<User>::columns("users", "id", {column("my name", &User::name)});
-  });
+  const std::string column_message = error_of(
+      [] { (void)TableMapping<User>::columns("users", "id", {column("my name", &User::name)}); });
   EXPECT_NE(column_message.find("column name 'my name'"), std::string::npos) << column_message;
 
   const std::string key_message = error_of([] {
@@ -63,16 +63,17 @@ TEST(SqliteSource, BadTableNameNeverReachesTheDatabase) {
   tools::TempDir dir("strata-source");
   TableSchema schema{"x\" (a); DROP TABLE y; --", "id", {{"v", ColumnType::kText}}, true};
   EXPECT_THROW(SqliteTable({.path = (dir.path() / "a.db").string()}, schema), InvalidArgumentError);
-  EXPECT_THROW(SqliteTable({.path = ":memory:"}, TableSchema{"t", "id", {{"v", ColumnType::kText}}}),
-               InvalidArgumentError);
+  EXPECT_THROW(
+      SqliteTable({.path = ":memory:"}, TableSchema{"t", "id", {{"v", ColumnType::kText}}}),
+      InvalidArgumentError);
 }
 
 TEST(SqliteSource, KeysAreBinarySafeAndTheFileIsInWalMode) {
   tools::TempDir dir("strata-source");
   const std::string path = (dir.path() / "s.db").string();
-  SqliteSource<std::string> source({.path = path},
-                                   TableMapping<std::string>::document("blobs", BytesCodec{})
-                                       .create_table_if_missing());
+  SqliteSource<std::string> source(
+      {.path = path},
+      TableMapping<std::string>::document("blobs", BytesCodec{}).create_table_if_missing());
   const std::string key("k\0ey\xff", 5);
   source.write(key, std::string("v\0", 2));
   EXPECT_EQ(source.load(key), std::string("v\0", 2));
@@ -191,7 +192,8 @@ TEST(FunctionSource, NeedsALoadAndReportsMissingFunctions) {
   EXPECT_THROW(read_only.erase("k"), InvalidArgumentError);
   FunctionSource<User> wrong_many(SourceFunctions<User>{
       .load = [](std::string_view) { return std::optional<User>(); },
-      .load_many = [](std::span<const std::string>) { return std::vector<std::optional<User>>(); }});
+      .load_many =
+          [](std::span<const std::string>) { return std::vector<std::optional<User>>(); }});
   const std::vector<std::string> keys{"a"};
   EXPECT_THROW((void)wrong_many.load_many(keys), InvalidArgumentError);
 }

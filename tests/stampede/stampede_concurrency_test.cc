@@ -79,8 +79,9 @@ TEST(StampedeSingleFlight, EveryWaiterGetsTheErrorWithL1) {
 
 TEST(StampedeSingleFlight, EveryWaiterGetsTheErrorWithL2Only) {
   STRATA_SERVER_URL(url, "STRATA_TEST_REDIS_URL");
-  expect_every_waiter_gets_the_error(
-      CacheBuilder<int>().remote(RedisClient(url), {.ttl = 60s}).key_prefix(unique_key("t:sfe:") + ":"));
+  expect_every_waiter_gets_the_error(CacheBuilder<int>()
+                                         .remote(RedisClient(url), {.ttl = 60s})
+                                         .key_prefix(unique_key("t:sfe:") + ":"));
 }
 
 // The lease: several caches ("processes") x several threads miss one key together; one load.
@@ -188,14 +189,12 @@ TEST_P(StampedeLease, XFetchAndSwrRefreshWhileManyThreadsRead) {
   EXPECT_GT(refreshes, 0u);
 }
 
-INSTANTIATE_TEST_SUITE_P(Redis, StampedeLease,
-                         ::testing::Values("STRATA_TEST_REDIS_URL",
-                                           "STRATA_TEST_REDIS_CLUSTER_URL"),
-                         [](const ::testing::TestParamInfo<std::string>& param_info) {
-                           return std::string(param_info.param == "STRATA_TEST_REDIS_URL"
-                                                  ? "Standalone"
-                                                  : "Cluster");
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Redis, StampedeLease,
+    ::testing::Values("STRATA_TEST_REDIS_URL", "STRATA_TEST_REDIS_CLUSTER_URL"),
+    [](const ::testing::TestParamInfo<std::string>& param_info) {
+      return std::string(param_info.param == "STRATA_TEST_REDIS_URL" ? "Standalone" : "Cluster");
+    });
 
 }  // namespace
 }  // namespace strata

@@ -3,6 +3,8 @@
 // waiter's deadline fallback, owner-only release; XFetch's decision rule (statistical, fixed
 // seed) and through the cache; stale-while-revalidate; past the hard TTL; stale-if-error within
 // and beyond its bound; negative entries expiring in L1 and L2.
+#include "strata/stampede/stampede.h"
+
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -22,7 +24,6 @@
 
 #include "cache/cache_fixtures.h"
 #include "strata/cache/cache.h"
-#include "strata/stampede/stampede.h"
 #include "support/test_servers.h"
 
 namespace strata {
@@ -164,9 +165,9 @@ TEST_P(Stampede, LeaseOfAKilledHolderExpires) {
   EXPECT_EQ(cache.get("hot"), 2);
   EXPECT_EQ(loads, 1);
   const auto s = cache.stats().stampede;
-  EXPECT_EQ(s.lease_waits, 1u);      // it found the dead holder's lease...
-  EXPECT_EQ(s.lease_acquired, 1u);   // ...and took it once it expired
-  EXPECT_EQ(s.lease_timeouts, 0u);   // not through the deadline fallback
+  EXPECT_EQ(s.lease_waits, 1u);     // it found the dead holder's lease...
+  EXPECT_EQ(s.lease_acquired, 1u);  // ...and took it once it expired
+  EXPECT_EQ(s.lease_timeouts, 0u);  // not through the deadline fallback
 }
 
 // A waiter whose deadline passes loads itself (the textbook's fallback); the holder's release
@@ -281,7 +282,7 @@ TEST_P(Stampede, XFetchTriggersMoreOftenNearExpiry) {
     for (int i = 0; i < kReads; ++i) ASSERT_EQ(cache.get("hot"), 7);
     shares.push_back(static_cast<double>(cache.stats().stampede.early_refreshes - before) / kReads);
   }
-  EXPECT_EQ(shares[0], 0.0);  // exp(-20): none in 400
+  EXPECT_EQ(shares[0], 0.0);   // exp(-20): none in 400
   EXPECT_LT(shares[1], 0.15);  // exp(-3) = 0.05
   EXPECT_GT(shares[2], 0.2);   // exp(-1) = 0.37
   EXPECT_LT(shares[2], 0.55);
@@ -332,9 +333,10 @@ TEST_P(Stampede, XFetchRecomputesOnceAcrossProcesses) {
   EXPECT_EQ(b.get("hot"), 2);
 }
 
-// --- stale-while-revalidate -----------------------------------------------------------------------
-// Past the soft TTL every reader of every process is served the stale value at once, and one
-// refresh (one process, through the refresh lease) reloads it.
+// --- stale-while-revalidate
+// ----------------------------------------------------------------------- Past the soft TTL every
+// reader of every process is served the stale value at once, and one refresh (one process, through
+// the refresh lease) reloads it.
 TEST_P(Stampede, StaleWhileRevalidateServesStaleAndRefreshesOnce) {
   auto clock = std::make_shared<ManualClock>();
   std::atomic<int> loads{0};
@@ -367,7 +369,7 @@ TEST_P(Stampede, StaleWhileRevalidateServesStaleAndRefreshesOnce) {
   EXPECT_EQ(b.stats().stampede.stale_served, 5u);
   EXPECT_EQ(ex_a->run_all(), 1u);  // one refresh per key per process...
   EXPECT_EQ(ex_b->run_all(), 1u);
-  EXPECT_EQ(loads, 2);             // ...and one load across both
+  EXPECT_EQ(loads, 2);  // ...and one load across both
   EXPECT_EQ(a.get("hot"), 2);
   EXPECT_EQ(b.get("hot"), 2);
 }
@@ -404,9 +406,9 @@ TEST_P(Stampede, StaleIfErrorWithinAndBeyondItsBound) {
   ASSERT_EQ(cache.get("u"), make_user(1));
   RedisClient redis(url_);
   EXPECT_GT(redis.pttl(cache.remote_key("u")), 10s);  // kept past the hard TTL for the bound
-  clock->advance(15s);          // past the hard TTL, within the bound
+  clock->advance(15s);                                // past the hard TTL, within the bound
   {
-    store->fail_loads = true;      // get_many treats it as a miss: it goes to the source
+    store->fail_loads = true;  // get_many treats it as a miss: it goes to the source
     const std::vector<std::string> keys{"u"};
     EXPECT_THROW((void)cache.get_many(keys), UnavailableError);
   }
@@ -448,14 +450,11 @@ TEST_P(Stampede, NegativeEntriesExpireInL2) {
   EXPECT_EQ(loads, 2);
 }
 
-INSTANTIATE_TEST_SUITE_P(Redis, Stampede,
-                         ::testing::Values("STRATA_TEST_REDIS_URL",
-                                           "STRATA_TEST_REDIS_CLUSTER_URL"),
-                         [](const ::testing::TestParamInfo<std::string>& param_info) {
-                           return std::string(param_info.param == "STRATA_TEST_REDIS_URL"
-                                                  ? "Standalone"
-                                                  : "Cluster");
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Redis, Stampede, ::testing::Values("STRATA_TEST_REDIS_URL", "STRATA_TEST_REDIS_CLUSTER_URL"),
+    [](const ::testing::TestParamInfo<std::string>& param_info) {
+      return std::string(param_info.param == "STRATA_TEST_REDIS_URL" ? "Standalone" : "Cluster");
+    });
 
 TEST(StampedeL1, NegativeEntriesExpireInL1) {
   auto clock = std::make_shared<ManualClock>();

@@ -56,7 +56,9 @@ RedisProcess::~RedisProcess() {
   }
 }
 
-std::string RedisProcess::url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
+std::string RedisProcess::url() const {
+  return "redis://127.0.0.1:" + std::to_string(port_);
+}
 
 std::string RedisProcess::cli(const std::string& args) const {
   auto result = run_command("redis-cli -p " + std::to_string(port_) + " " + args + " 2>&1");

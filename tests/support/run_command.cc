@@ -19,12 +19,15 @@ CommandResult run_command(const std::string& command_line) {
     if (!pipe) return result;
     char buffer[4096];
     std::size_t n;
-    while ((n = std::fread(buffer, 1, sizeof buffer, pipe.get())) > 0) result.output.append(buffer, n);
+    while ((n = std::fread(buffer, 1, sizeof buffer, pipe.get())) > 0)
+      result.output.append(buffer, n);
   }
   result.exit_code = (status != -1 && WIFEXITED(status)) ? WEXITSTATUS(status) : -1;
   return result;
 }
 
-std::string strata_cli() { return STRATA_CLI_PATH; }
+std::string strata_cli() {
+  return STRATA_CLI_PATH;
+}
 
 }  // namespace strata::testing

@@ -1,10 +1,9 @@
 // The first integration suite: proves that each real server `make test` starts is reachable and
 // really used from C++, with round trips through the client libraries strata builds on
 // (hiredis, libpq, SQLite).
+#include <gtest/gtest.h>
 #include <hiredis/hiredis.h>
 #include <libpq-fe.h>
-
-#include <gtest/gtest.h>
 
 #include <filesystem>
 #include <memory>
@@ -62,7 +61,8 @@ TEST(RedisStandalone, PingAndBinarySafeSetGet) {
 
   const std::string key = "strata-it:standalone:" + unique_suffix();
   const std::string value("bytes\0with\xffNUL", 14);
-  auto set = command(c.get(), "SET %b %b PX 60000", key.data(), key.size(), value.data(), value.size());
+  auto set =
+      command(c.get(), "SET %b %b PX 60000", key.data(), key.size(), value.data(), value.size());
   ASSERT_TRUE(set);
   EXPECT_EQ(set->type, REDIS_REPLY_STATUS);
   auto get = command(c.get(), "GET %b", key.data(), key.size());
@@ -129,7 +129,8 @@ TEST(RedisCluster, EveryMasterServesTheKeysOfItsSlots) {
     const redisReply* range = slots->element[i];
     ASSERT_GE(range->elements, 3u);
     const redisReply* node = range->element[2];  // the master: [host, port, id, ...]
-    masters.push_back({range->element[0]->integer, range->element[1]->integer,
+    masters.push_back({range->element[0]->integer,
+                       range->element[1]->integer,
                        {std::string(node->element[0]->str, node->element[0]->len),
                         static_cast<std::uint16_t>(node->element[1]->integer)}});
   }
@@ -166,7 +167,8 @@ TEST(RedisCluster, EveryMasterServesTheKeysOfItsSlots) {
       ASSERT_TRUE(moved);
       ASSERT_EQ(moved->type, REDIS_REPLY_ERROR);
       const std::string expected = "MOVED " + std::to_string(key_slot(key)) + " " +
-                                   master.endpoint.host + ":" + std::to_string(master.endpoint.port);
+                                   master.endpoint.host + ":" +
+                                   std::to_string(master.endpoint.port);
       EXPECT_EQ(std::string(moved->str, moved->len), expected);
     }
     auto del = command(owner.get(), "DEL %b", key.data(), key.size());
@@ -196,18 +198,19 @@ TEST(PostgreSQL, SelectOneAndARoundTripThroughATable) {
   EXPECT_GE(std::stoi(PQgetvalue(version.get(), 0, 0)), 150000);
 
   const std::string table = "strata_it_" + std::to_string(std::random_device{}() % 1000000);
-  PgResult create(PQexec(conn.get(), ("CREATE TABLE " + table + " (k text PRIMARY KEY, v bytea)").c_str()));
+  PgResult create(
+      PQexec(conn.get(), ("CREATE TABLE " + table + " (k text PRIMARY KEY, v bytea)").c_str()));
   ASSERT_EQ(PQresultStatus(create.get()), PGRES_COMMAND_OK) << PQerrorMessage(conn.get());
 
   const std::string value("\x00\x01\xfe\xff", 4);
   const char* params[] = {"user:1", value.data()};
   const int lengths[] = {6, static_cast<int>(value.size())};
   const int formats[] = {0, 1};  // text key, binary value
-  PgResult insert(PQexecParams(conn.get(), ("INSERT INTO " + table + " VALUES ($1, $2)").c_str(),
-                               2, nullptr, params, lengths, formats, 0));
+  PgResult insert(PQexecParams(conn.get(), ("INSERT INTO " + table + " VALUES ($1, $2)").c_str(), 2,
+                               nullptr, params, lengths, formats, 0));
   ASSERT_EQ(PQresultStatus(insert.get()), PGRES_COMMAND_OK) << PQerrorMessage(conn.get());
-  PgResult select(PQexecParams(conn.get(), ("SELECT v FROM " + table + " WHERE k = $1").c_str(),
-                               1, nullptr, params, lengths, formats, 1));
+  PgResult select(PQexecParams(conn.get(), ("SELECT v FROM " + table + " WHERE k = $1").c_str(), 1,
+                               nullptr, params, lengths, formats, 1));
   ASSERT_EQ(PQresultStatus(select.get()), PGRES_TUPLES_OK) << PQerrorMessage(conn.get());
   ASSERT_EQ(PQntuples(select.get()), 1);
   EXPECT_EQ(std::string(PQgetvalue(select.get(), 0, 0), PQgetlength(select.get(), 0, 0)), value);

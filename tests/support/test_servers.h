@@ -23,12 +23,12 @@ void control_servers(const std::string& command);
 }  // namespace strata::testing
 
 // Declares `std::string var` holding the URL in environment variable `variable`, or fails/skips.
-#define STRATA_SERVER_URL(var, variable)                                         \
-  std::string var;                                                               \
-  if (auto strata_found_ = ::strata::testing::find_server(variable)) {           \
-    var = *strata_found_;                                                        \
-  } else if (::strata::testing::servers_required()) {                            \
-    FAIL() << ::strata::testing::missing_server_message(variable);               \
-  } else {                                                                       \
-    GTEST_SKIP() << ::strata::testing::missing_server_message(variable);         \
+#define STRATA_SERVER_URL(var, variable)                                 \
+  std::string var;                                                       \
+  if (auto strata_found_ = ::strata::testing::find_server(variable)) {   \
+    var = *strata_found_;                                                \
+  } else if (::strata::testing::servers_required()) {                    \
+    FAIL() << ::strata::testing::missing_server_message(variable);       \
+  } else {                                                               \
+    GTEST_SKIP() << ::strata::testing::missing_server_message(variable); \
   }

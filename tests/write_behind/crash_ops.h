@@ -14,8 +14,12 @@ inline constexpr long kCrashKeysPerThread = 300;
 inline std::string crash_key(int thread, long op) {
   return "t" + std::to_string(thread) + ":k" + std::to_string((op * 7) % kCrashKeysPerThread);
 }
-inline bool crash_is_erase(long op) { return op % 13 == 7; }
-inline std::string crash_value(long op) { return "v" + std::to_string(op); }
+inline bool crash_is_erase(long op) {
+  return op % 13 == 7;
+}
+inline std::string crash_value(long op) {
+  return "v" + std::to_string(op);
+}
 
 inline TableMapping<std::string> crash_mapping(const std::string& table) {
   return TableMapping<std::string>::document<BytesCodec>(table, {}).create_table_if_missing();

@@ -10,7 +10,6 @@
 // defined. Nothing else is accepted: a missing row after an acknowledged put, an older value, or
 // a resurrected row after an acknowledged erase all fail.
 #include <gtest/gtest.h>
-
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -21,11 +20,11 @@
 
 #include "source/pg_connection.h"
 #include "source/schema.h"
+#include "strata/source/postgres_source.h"
+#include "strata/source/sqlite_source.h"
 #include "support/test_servers.h"
 #include "write_behind/crash_ops.h"
 #include "write_behind/wb_fixtures.h"
-#include "strata/source/postgres_source.h"
-#include "strata/source/sqlite_source.h"
 
 namespace strata {
 namespace {
@@ -86,7 +85,7 @@ std::string run_and_kill(const std::vector<std::string>& args, std::size_t min_a
 template <typename S>
 void check_acknowledged(const std::string& out, S& source, std::size_t min_acks) {
   std::vector<long> last_printed(kCrashThreads, -1);
-  std::map<std::string, long> last_op;  // key -> last printed op number
+  std::map<std::string, long> last_op;                        // key -> last printed op number
   std::istringstream in(out.substr(0, out.rfind('\n') + 1));  // drop a torn last line
   int t = 0;
   long i = 0;
@@ -149,8 +148,7 @@ TEST(WriteBehindCrash, SqliteEveryAcknowledgedWriteSurvivesKill9) {
     tools::TempDir dir("strata-wb-crash");
     const auto db = (dir.path() / "crash.db").string();
     const auto journal = dir.path() / "journal";
-    const std::string out =
-        run_and_kill({journal.string(), "sqlite:" + db, "crash", policy}, 3000);
+    const std::string out = run_and_kill({journal.string(), "sqlite:" + db, "crash", policy}, 3000);
     auto source = std::make_shared<SqliteSource<std::string>>(SqliteOptions{.path = db},
                                                               testing::crash_mapping("crash"));
     const auto report = recover(journal, source);
@@ -166,7 +164,8 @@ TEST(WriteBehindCrash, PostgresEveryAcknowledgedWriteSurvivesKill9) {
   tools::TempDir dir("strata-wb-crash");
   const auto journal = dir.path() / "journal";
   const std::string table = unique_table();
-  const std::string out = run_and_kill({journal.string(), "postgres:" + url, table, "interval"}, 2000);
+  const std::string out =
+      run_and_kill({journal.string(), "postgres:" + url, table, "interval"}, 2000);
   auto source = std::make_shared<PostgresSource<std::string>>(PostgresOptions{.url = url},
                                                               testing::crash_mapping(table));
   const auto report = recover(journal, source);

@@ -26,8 +26,9 @@ int run(const std::string& dir, std::shared_ptr<S> source, const std::string& po
   strata::WriteBehindOptions options;
   options.directory = dir;
   options.fsync = policy == "every-write" ? strata::FsyncPolicy::kEveryWrite
-                  : policy == "never"     ? strata::FsyncPolicy::kNever
-                                          : strata::FsyncPolicy::kInterval(std::chrono::milliseconds(2));
+                  : policy == "never"
+                      ? strata::FsyncPolicy::kNever
+                      : strata::FsyncPolicy::kInterval(std::chrono::milliseconds(2));
   options.batch_size = 64;
   options.flush_interval = std::chrono::milliseconds(2);
   options.segment_bytes = 16 << 10;  // rotate and delete segments under load
@@ -62,12 +63,14 @@ int main(int argc, char** argv) {
   try {
     auto mapping = strata::testing::crash_mapping(table);
     if (target.rfind("sqlite:", 0) == 0) {
-      return run(dir, std::make_shared<strata::SqliteSource<std::string>>(
-                          strata::SqliteOptions{.path = target.substr(7)}, mapping),
+      return run(dir,
+                 std::make_shared<strata::SqliteSource<std::string>>(
+                     strata::SqliteOptions{.path = target.substr(7)}, mapping),
                  policy);
     }
-    return run(dir, std::make_shared<strata::PostgresSource<std::string>>(
-                        strata::PostgresOptions{.url = target.substr(9)}, mapping),
+    return run(dir,
+               std::make_shared<strata::PostgresSource<std::string>>(
+                   strata::PostgresOptions{.url = target.substr(9)}, mapping),
                policy);
   } catch (const std::exception& e) {
     std::cerr << "crash_writer: " << e.what() << '\n';

@@ -1,13 +1,13 @@
 // The write-behind journal: record round trips, every truncation and every bit flip of the last
 // record detected and cut off with its offset reported, checkpoint + segment deletion, and a
 // restart that replays exactly the unflushed records.
-#include <gtest/gtest.h>
+#include "write_behind/journal.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 
 #include <fstream>
 
-#include "write_behind/journal.h"
 #include "write_behind/wb_fixtures.h"
 
 namespace strata {
@@ -20,7 +20,9 @@ using testing::StringWriteBehind;
 using testing::test_options;
 namespace wbj = strata::write_behind;
 
-std::string slurp(const std::filesystem::path& p) { return wbj::read_file(p); }
+std::string slurp(const std::filesystem::path& p) {
+  return wbj::read_file(p);
+}
 
 void spit(const std::filesystem::path& p, const std::string& bytes) {
   std::ofstream out(p, std::ios::binary | std::ios::trunc);
@@ -160,7 +162,8 @@ TEST(JournalRecovery, CheckpointAdvancesAndFlushedSegmentsAreDeleted) {
   options.batch_size = 50;
   StringWriteBehind wb(options, map_source(state));
   std::vector<KeyValue<std::string>> entries;
-  for (int i = 0; i < 400; ++i) entries.emplace_back("key" + std::to_string(i), std::string(100, 'v'));
+  for (int i = 0; i < 400; ++i)
+    entries.emplace_back("key" + std::to_string(i), std::string(100, 'v'));
   for (std::size_t i = 0; i < entries.size(); i += 10) {
     wb.put_many(std::span<const KeyValue<std::string>>(entries).subspan(i, 10));
   }

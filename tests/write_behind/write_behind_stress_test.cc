@@ -10,7 +10,9 @@
 namespace strata {
 
 // Test names and failure messages print the policy, not its bytes.
-void PrintTo(const FsyncPolicy& policy, std::ostream* out) { *out << to_string(policy); }
+void PrintTo(const FsyncPolicy& policy, std::ostream* out) {
+  *out << to_string(policy);
+}
 
 namespace {
 
@@ -69,7 +71,9 @@ void stress(FsyncPolicy policy, std::size_t flush_threads) {
 
 class WriteBehindStress : public ::testing::TestWithParam<FsyncPolicy> {};
 
-TEST_P(WriteBehindStress, EveryKeyEndsWithItsLastWrite) { stress(GetParam(), 1); }
+TEST_P(WriteBehindStress, EveryKeyEndsWithItsLastWrite) {
+  stress(GetParam(), 1);
+}
 
 // Several flusher lanes: keys partitioned by hash, per-key order still holds.
 TEST(WriteBehindStressLanes, EveryKeyEndsWithItsLastWriteWithThreeFlushers) {

@@ -246,7 +246,8 @@ TEST_F(WriteBehindTest, TransientFailuresAreRetriedWithBackoffNotDeadLettered) {
   EXPECT_EQ(wb.stats().dead_lettered, 0u);
   std::lock_guard lock(sleeps_mu);
   ASSERT_EQ(sleeps.size(), 5u);
-  // Exponential with "equal jitter": attempt n sleeps within [d/2, d], d = min(10ms * 2^(n-1), 100ms).
+  // Exponential with "equal jitter": attempt n sleeps within [d/2, d], d = min(10ms * 2^(n-1),
+  // 100ms).
   const std::chrono::nanoseconds caps[] = {10ms, 20ms, 40ms, 80ms, 100ms};
   for (std::size_t i = 0; i < sleeps.size(); ++i) {
     EXPECT_GE(sleeps[i], caps[i] / 2) << i;

@@ -12,7 +12,8 @@ CLI::App& add_bench(CLI::App& app);
 
 // `strata bench redis` (tools/bench/redis/): strata's Redis client against raw hiredis.
 void add_bench_redis(CLI::App& bench);
-// `strata bench source` (tools/bench/source/): PostgreSQL batch upserts against row-per-txn and COPY.
+// `strata bench source` (tools/bench/source/): PostgreSQL batch upserts against row-per-txn and
+// COPY.
 void add_bench_source(CLI::App& bench);
 // `strata bench write-behind` (tools/bench/write_behind/): write-behind vs write-through vs COPY.
 void add_bench_write_behind(CLI::App& bench);
@@ -21,7 +22,8 @@ void add_bench_l1(CLI::App& bench);
 // `strata bench stampede` (tools/bench/stampede/): source loads per expiry across processes, with
 // and without each stampede protection.
 void add_bench_stampede(CLI::App& bench);
-// `strata bench coherence` (tools/bench/coherence/): L1 staleness across processes per coherence mode.
+// `strata bench coherence` (tools/bench/coherence/): L1 staleness across processes per coherence
+// mode.
 void add_bench_coherence(CLI::App& bench);
 // `strata sim` (tools/sim/): replays cache traces through eviction policies.
 void add_sim(CLI::App& app);

@@ -1,18 +1,19 @@
 #include "common/temp_dir.h"
 
+#include <stdlib.h>
+
 #include <cerrno>
 #include <cstring>
 #include <system_error>
 #include <vector>
-
-#include <stdlib.h>
 
 #include "strata/error.h"
 
 namespace strata::tools {
 
 TempDir::TempDir(const std::string& prefix) {
-  const std::string pattern = (std::filesystem::temp_directory_path() / (prefix + "-XXXXXX")).string();
+  const std::string pattern =
+      (std::filesystem::temp_directory_path() / (prefix + "-XXXXXX")).string();
   std::vector<char> buffer(pattern.begin(), pattern.end());
   buffer.push_back('\0');
   if (mkdtemp(buffer.data()) == nullptr) {

@@ -8,9 +8,13 @@ namespace strata::workload {
 namespace {
 
 // log1p(x)/x, continuous at 0.
-double helper1(double x) { return std::abs(x) > 1e-8 ? std::log1p(x) / x : 1.0 - x * (0.5 - x / 3.0); }
+double helper1(double x) {
+  return std::abs(x) > 1e-8 ? std::log1p(x) / x : 1.0 - x * (0.5 - x / 3.0);
+}
 // expm1(x)/x, continuous at 0.
-double helper2(double x) { return std::abs(x) > 1e-8 ? std::expm1(x) / x : 1.0 + x * 0.5 * (1.0 + x / 3.0); }
+double helper2(double x) {
+  return std::abs(x) > 1e-8 ? std::expm1(x) / x : 1.0 + x * 0.5 * (1.0 + x / 3.0);
+}
 
 }  // namespace
 
@@ -22,7 +26,9 @@ ZipfGenerator::ZipfGenerator(std::uint64_t n, double s) : n_(n), s_(s) {
   threshold_ = 2.0 - h_integral_inverse(h_integral(2.5) - h(2.0));
 }
 
-double ZipfGenerator::h(double x) const { return std::exp(-s_ * std::log(x)); }
+double ZipfGenerator::h(double x) const {
+  return std::exp(-s_ * std::log(x));
+}
 
 double ZipfGenerator::h_integral(double x) const {
   const double log_x = std::log(x);

@@ -9,7 +9,9 @@ namespace strata::ops {
 
 namespace {
 
-std::string op_name(WriteOp op) { return op == WriteOp::kPut ? "put" : "erase"; }
+std::string op_name(WriteOp op) {
+  return op == WriteOp::kPut ? "put" : "erase";
+}
 
 Json decode_value(const ConnectionOptions& o, WriteOp op, std::string_view bytes, Json& entry) {
   if (op != WriteOp::kPut) return nullptr;
@@ -21,7 +23,9 @@ Json decode_value(const ConnectionOptions& o, WriteOp op, std::string_view bytes
   }
 }
 
-std::string dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
+std::string dump(const Json& j) {
+  return j.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
 
 Json truncation_json(const JournalTruncation& t) {
   return Json{{"file", t.file},
@@ -59,8 +63,11 @@ Json list_dead_letters(const std::filesystem::path& directory, const ConnectionO
   }
   const write_behind::ScanResult scan = write_behind::scan_file(path, /*repair=*/false);
   for (const auto& r : scan.records) {
-    Json entry{{"sequence", r.sequence}, {"key", r.key}, {"op", op_name(r.op)},
-               {"value_bytes", r.value.size()}, {"error", r.error}};
+    Json entry{{"sequence", r.sequence},
+               {"key", r.key},
+               {"op", op_name(r.op)},
+               {"value_bytes", r.value.size()},
+               {"error", r.error}};
     entry["value"] = decode_value(o, r.op, r.value, entry);
     report["letters"].push_back(std::move(entry));
   }
@@ -77,9 +84,9 @@ std::string render_dead_letters(const Json& r) {
     out << "  #" << l["sequence"].get<std::uint64_t>() << "  " << l["op"].get<std::string>() << ' '
         << l["key"].get<std::string>();
     if (!l["value"].is_null()) out << " = " << dump(l["value"]);
-    if (l.contains("decode_error")) out << " (" << l["value_bytes"].get<std::size_t>()
-                                        << " bytes, undecodable: "
-                                        << l["decode_error"].get<std::string>() << ")";
+    if (l.contains("decode_error"))
+      out << " (" << l["value_bytes"].get<std::size_t>()
+          << " bytes, undecodable: " << l["decode_error"].get<std::string>() << ")";
     out << "\n      error: " << l["error"].get<std::string>() << '\n';
   }
   if (r.contains("damaged_tail")) {
@@ -151,8 +158,8 @@ Json verify_journal(const std::filesystem::path& directory, const ConnectionOpti
   if (std::filesystem::exists(checkpoint_path)) {
     const std::string data = write_behind::read_file(checkpoint_path);
     if (data.size() != 12) {
-      report["checkpoint"] = Json{{"ok", false},
-                                  {"error", "size " + std::to_string(data.size()) + ", want 12"}};
+      report["checkpoint"] =
+          Json{{"ok", false}, {"error", "size " + std::to_string(data.size()) + ", want 12"}};
       ok = false;
     } else if (core::crc32c(std::string_view(data).substr(0, 8)) != u32_le(data.data() + 8)) {
       report["checkpoint"] = Json{{"ok", false}, {"error", "checksum mismatch"}};
@@ -180,8 +187,8 @@ Json verify_journal(const std::filesystem::path& directory, const ConnectionOpti
     std::uint64_t seg_pending = 0;
     for (const auto& r : scan.records) {
       if (r.sequence <= last_sequence) {
-        seg["order_error"] = "sequence " + std::to_string(r.sequence) + " after " +
-                             std::to_string(last_sequence);
+        seg["order_error"] =
+            "sequence " + std::to_string(r.sequence) + " after " + std::to_string(last_sequence);
         ok = false;
       }
       last_sequence = std::max(last_sequence, r.sequence);
@@ -229,8 +236,8 @@ std::string render_journal_verify(const Json& r) {
       out << " (#" << s["first_sequence"].get<std::uint64_t>() << "..#"
           << s["last_sequence"].get<std::uint64_t>() << ")";
     }
-    out << ", " << s["pending"].get<std::uint64_t>() << " pending, " << s["bytes"].get<std::uint64_t>()
-        << " bytes";
+    out << ", " << s["pending"].get<std::uint64_t>() << " pending, "
+        << s["bytes"].get<std::uint64_t>() << " bytes";
     if (s.contains("damaged_tail")) {
       const Json& t = s["damaged_tail"];
       out << "\n    DAMAGED TAIL at offset " << t["offset"].get<std::uint64_t>() << ": "
@@ -239,7 +246,8 @@ std::string render_journal_verify(const Json& r) {
     } else {
       out << ", checksums ok";
     }
-    if (s.contains("order_error")) out << "\n    OUT OF ORDER: " << s["order_error"].get<std::string>();
+    if (s.contains("order_error"))
+      out << "\n    OUT OF ORDER: " << s["order_error"].get<std::string>();
     out << '\n';
   }
   if (r.contains("dead_letters")) {
@@ -280,11 +288,11 @@ Json replay_journal(const std::filesystem::path& directory, const ConnectionOpti
 
 std::string render_journal_replay(const Json& r) {
   std::ostringstream out;
-  out << "replayed " << r["records_replayed"].get<std::uint64_t>()
-      << " record(s) after checkpoint " << r["checkpoint"].get<std::uint64_t>() << " ("
-      << r["records_skipped"].get<std::uint64_t>() << " already in the source): "
-      << r["flushed"].get<std::uint64_t>() << " written, " << r["coalesced"].get<std::uint64_t>()
-      << " coalesced, " << r["dead_lettered"].get<std::uint64_t>() << " dead-lettered\n";
+  out << "replayed " << r["records_replayed"].get<std::uint64_t>() << " record(s) after checkpoint "
+      << r["checkpoint"].get<std::uint64_t>() << " (" << r["records_skipped"].get<std::uint64_t>()
+      << " already in the source): " << r["flushed"].get<std::uint64_t>() << " written, "
+      << r["coalesced"].get<std::uint64_t>() << " coalesced, "
+      << r["dead_lettered"].get<std::uint64_t>() << " dead-lettered\n";
   for (const auto& t : r["truncations"]) {
     out << "  truncated " << t["file"].get<std::string>() << " at offset "
         << t["offset"].get<std::uint64_t>() << ": " << t["reason"].get<std::string>() << " ("

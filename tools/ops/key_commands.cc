@@ -4,8 +4,8 @@
 #include <cstdio>
 #include <sstream>
 
-#include "strata/codec/envelope.h"
 #include "strata/cache/internal/cache_state.h"
+#include "strata/codec/envelope.h"
 
 namespace strata::ops {
 
@@ -22,13 +22,15 @@ std::string hex_preview(std::string_view bytes, std::size_t max = 32) {
   return out;
 }
 
-std::int64_t micros(EnvelopeTime t) { return t.time_since_epoch().count(); }
+std::int64_t micros(EnvelopeTime t) {
+  return t.time_since_epoch().count();
+}
 
 Json time_json(EnvelopeTime t, EnvelopeTime now) {
-  return Json{{"unix_us", micros(t)},
-              {"utc", format_time(t)},
-              {"from_now_ms",
-               std::chrono::duration_cast<std::chrono::milliseconds>(t - now).count()}};
+  return Json{
+      {"unix_us", micros(t)},
+      {"utc", format_time(t)},
+      {"from_now_ms", std::chrono::duration_cast<std::chrono::milliseconds>(t - now).count()}};
 }
 
 // The L2 half of an inspection.
@@ -43,8 +45,8 @@ Json inspect_l2(OpsContext& ctx, std::string_view key) {
   const auto pttl = redis.pttl(rkey).count();
   l2["ttl_ms"] = pttl;  // -1: no expiry (-2 if it went meanwhile)
   l2["bytes"] = bytes->size();
-  const auto now = std::chrono::time_point_cast<std::chrono::microseconds>(
-      std::chrono::system_clock::now());
+  const auto now =
+      std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
   if (*bytes == internal::kNegativeMarker) {
     l2["kind"] = "negative";
     l2["note"] = "cached \"not found\" (negative caching or a write-behind delete)";
@@ -81,8 +83,9 @@ Json inspect_l2(OpsContext& ctx, std::string_view key) {
     l2["kind"] = "plain";
     l2["value"] = std::move(parsed);
     if (ctx.options().format != "plain") {
-      l2["warning"] = "bare JSON: a cache configured with --format envelope reads it as "
-                      "corrupted (and deletes it)";
+      l2["warning"] =
+          "bare JSON: a cache configured with --format envelope reads it as "
+          "corrupted (and deletes it)";
     }
     return l2;
   }
@@ -92,7 +95,9 @@ Json inspect_l2(OpsContext& ctx, std::string_view key) {
   return l2;
 }
 
-std::string dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
+std::string dump(const Json& j) {
+  return j.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
 
 std::string when(const Json& t) {
   if (t.is_null()) return "-";
@@ -168,7 +173,8 @@ std::string render_inspect(const Json& r) {
         out << "  ERROR      " << l2["error"].get<std::string>() << '\n';
         out << "  head       " << l2["head_hex"].get<std::string>() << '\n';
       }
-      if (l2.contains("warning")) out << "  warning    " << l2["warning"].get<std::string>() << '\n';
+      if (l2.contains("warning"))
+        out << "  warning    " << l2["warning"].get<std::string>() << '\n';
     }
     out << "fill token   " << (l2["fill_token"].get<bool>() ? "present" : "none") << '\n';
   }
@@ -278,12 +284,9 @@ Json invalidate_tags(OpsContext& ctx, std::span<const std::string> tags, bool dr
                         {"entity_had_value", own},
                         {"dependents", dependents}});
   }
-  return Json{{"by", "tag"},
-              {"dry_run", dry_run},
-              {"tags", list},
-              {"invalidated", dry_run ? 0 : total},
-              {"matched", total},
-              {"broadcast", !dry_run && ctx.bus() != nullptr}};
+  return Json{{"by", "tag"},      {"dry_run", dry_run},
+              {"tags", list},     {"invalidated", dry_run ? 0 : total},
+              {"matched", total}, {"broadcast", !dry_run && ctx.bus() != nullptr}};
 }
 
 Json invalidate_by_pattern(OpsContext& ctx, const std::string& pattern, bool dry_run,

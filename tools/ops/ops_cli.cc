@@ -20,14 +20,17 @@ using ops::ConnectionOptions;
 using ops::Json;
 
 // Exit status 1 without a message (the report said it): `get` of a missing key, a damaged journal.
-[[noreturn]] void fail_quietly(int code) { throw CLI::RuntimeError(code); }
+[[noreturn]] void fail_quietly(int code) {
+  throw CLI::RuntimeError(code);
+}
 
 void add_key_commands(CLI::App& app) {
   {
     auto* cmd = app.add_subcommand(
-        "inspect", "Show what is cached for KEY: the L2 bytes, the decoded envelope (codec, "
-                   "compression, computed-at, soft and hard expiry, recompute time), the value "
-                   "as JSON, the TTL, and the source row when a table is given");
+        "inspect",
+        "Show what is cached for KEY: the L2 bytes, the decoded envelope (codec, "
+        "compression, computed-at, soft and hard expiry, recompute time), the value "
+        "as JSON, the TTL, and the source row when a table is given");
     auto o = std::make_shared<ConnectionOptions>();
     auto key = std::make_shared<std::string>();
     cmd->add_option("KEY", *key, "the cache key (without --key-prefix)")->required();
@@ -43,8 +46,9 @@ void add_key_commands(CLI::App& app) {
   }
   {
     auto* cmd = app.add_subcommand(
-        "get", "Read KEY through Cache<json>::get (L2, then the source on a miss, filling L2), "
-               "printed as JSON; exit status 1 when there is no value");
+        "get",
+        "Read KEY through Cache<json>::get (L2, then the source on a miss, filling L2), "
+        "printed as JSON; exit status 1 when there is no value");
     auto o = std::make_shared<ConnectionOptions>();
     auto key = std::make_shared<std::string>();
     cmd->add_option("KEY", *key, "the cache key")->required();
@@ -59,9 +63,10 @@ void add_key_commands(CLI::App& app) {
   }
   {
     auto* cmd = app.add_subcommand(
-        "put", "Write KEY = VALUE (JSON text) through Cache<json>::put, per --write-mode: around "
-               "(write the source, invalidate the caches; without a source, store in L2), "
-               "through (source in a transaction, then L2), behind (journal, then L2)");
+        "put",
+        "Write KEY = VALUE (JSON text) through Cache<json>::put, per --write-mode: around "
+        "(write the source, invalidate the caches; without a source, store in L2), "
+        "through (source in a transaction, then L2), behind (journal, then L2)");
     auto o = std::make_shared<ConnectionOptions>();
     auto key = std::make_shared<std::string>();
     auto value = std::make_shared<std::string>();
@@ -90,8 +95,9 @@ void add_key_commands(CLI::App& app) {
   }
   {
     auto* cmd = app.add_subcommand(
-        "del", "Delete KEY through Cache<json>::erase, per --write-mode (from the source, then "
-               "the caches; without a source, from the caches)");
+        "del",
+        "Delete KEY through Cache<json>::erase, per --write-mode (from the source, then "
+        "the caches; without a source, from the caches)");
     auto o = std::make_shared<ConnectionOptions>();
     auto key = std::make_shared<std::string>();
     cmd->add_option("KEY", *key, "the cache key")->required();
@@ -161,8 +167,9 @@ void add_invalidate(CLI::App& app) {
 
 void add_stats(CLI::App& app) {
   auto* cmd = app.add_subcommand(
-      "stats", "Read a running process's metrics endpoint and print hit ratios per layer, "
-               "latency percentiles, L1 size, breaker, write-behind queue depth and oldest age");
+      "stats",
+      "Read a running process's metrics endpoint and print hit ratios per layer, "
+      "latency percentiles, L1 size, breaker, write-behind queue depth and oldest age");
   struct StatsOptions {
     std::string url;
     bool watch = false;
@@ -185,8 +192,7 @@ void add_stats(CLI::App& app) {
       ->check(CLI::PositiveNumber);
   cmd->add_flag("--json", o->json, "machine-readable output (one JSON object per refresh)");
   cmd->callback([o] {
-    const auto timeout =
-        std::chrono::milliseconds(static_cast<std::int64_t>(o->timeout * 1000));
+    const auto timeout = std::chrono::milliseconds(static_cast<std::int64_t>(o->timeout * 1000));
     const bool tty = isatty(STDOUT_FILENO) != 0;
     std::optional<ops::Exposition> previous;
     auto last = std::chrono::steady_clock::now();
@@ -212,8 +218,8 @@ void add_stats(CLI::App& app) {
       } else {
         if (o->watch && tty) std::cout << "\x1b[H\x1b[2J";
         if (summary.contains("error")) {
-          std::cout << "strata stats  " << o->url << "\n" << summary["error"].get<std::string>()
-                    << '\n';
+          std::cout << "strata stats  " << o->url << "\n"
+                    << summary["error"].get<std::string>() << '\n';
         } else {
           std::cout << ops::render_stats(summary);
         }
@@ -225,9 +231,10 @@ void add_stats(CLI::App& app) {
 }
 
 void add_write_behind_commands(CLI::App& app) {
-  auto* dl = app.add_subcommand(
-      "dead-letters", "The write-behind dead-letter store of a journal directory: list what "
-                      "failed and why, replay it into the source, or drop it");
+  auto* dl =
+      app.add_subcommand("dead-letters",
+                         "The write-behind dead-letter store of a journal directory: list what "
+                         "failed and why, replay it into the source, or drop it");
   dl->require_subcommand(1);
   auto add = [&](const char* name, const char* help, bool needs_source) {
     auto* cmd = dl->add_subcommand(name, help);
@@ -267,15 +274,17 @@ void add_write_behind_commands(CLI::App& app) {
     });
   }
 
-  auto* journal = app.add_subcommand(
-      "journal", "A write-behind journal directory: verify its records and checksums, or "
-                 "replay it into the source");
+  auto* journal =
+      app.add_subcommand("journal",
+                         "A write-behind journal directory: verify its records and checksums, or "
+                         "replay it into the source");
   journal->require_subcommand(1);
   {
     auto* cmd = journal->add_subcommand(
-        "verify", "Check every segment's records and checksums, the checkpoint and the "
-                  "dead-letter file without changing anything; a damaged tail is reported with "
-                  "its offset (exit status 1)");
+        "verify",
+        "Check every segment's records and checksums, the checkpoint and the "
+        "dead-letter file without changing anything; a damaged tail is reported with "
+        "its offset (exit status 1)");
     auto o = std::make_shared<ConnectionOptions>();
     auto dir = std::make_shared<std::string>();
     cmd->add_option("DIR", *dir, "the write-behind directory")->required();
@@ -288,9 +297,10 @@ void add_write_behind_commands(CLI::App& app) {
   }
   {
     auto* cmd = journal->add_subcommand(
-        "replay", "Recover the directory as the application would at start-up (truncate a torn "
-                  "tail, replay the records after the checkpoint into the source) and flush it; "
-                  "stop the application first");
+        "replay",
+        "Recover the directory as the application would at start-up (truncate a torn "
+        "tail, replay the records after the checkpoint into the source) and flush it; "
+        "stop the application first");
     auto o = std::make_shared<ConnectionOptions>();
     auto dir = std::make_shared<std::string>();
     cmd->add_option("DIR", *dir, "the write-behind directory")->required();

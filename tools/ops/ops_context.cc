@@ -71,7 +71,8 @@ void ConnectionOptions::validate() const {
     throw InvalidArgumentError("--write-mode must be around, through or behind");
   }
   if (write_mode != "around" && !has_source()) {
-    throw InvalidArgumentError("--write-mode " + write_mode + " needs a source (--sqlite/--postgres)");
+    throw InvalidArgumentError("--write-mode " + write_mode +
+                               " needs a source (--sqlite/--postgres)");
   }
   if (write_mode == "behind" && journal.empty()) {
     throw InvalidArgumentError("--write-mode behind needs --journal DIR");
@@ -148,17 +149,15 @@ TableMapping<Json> make_mapping(const ConnectionOptions& o) {
   }
   DocumentColumns names{o.key_column, o.value_column, std::nullopt};
   if (!o.value_column_type.empty()) names.type = parse_column_type(o.value_column_type);
-  return with_codec(o, [&](auto codec) {
-    return TableMapping<Json>::document(o.table, codec, names);
-  });
+  return with_codec(
+      o, [&](auto codec) { return TableMapping<Json>::document(o.table, codec, names); });
 }
 
 JsonSource make_source(const ConnectionOptions& o) {
   if (!o.sqlite.empty()) {
     return std::make_shared<SqliteJsonSource>(SqliteOptions{.path = o.sqlite}, make_mapping(o));
   }
-  return std::make_shared<PostgresJsonSource>(PostgresOptions{.url = o.postgres},
-                                              make_mapping(o));
+  return std::make_shared<PostgresJsonSource>(PostgresOptions{.url = o.postgres}, make_mapping(o));
 }
 
 Json row_to_json(const TableSchema& schema, std::string_view key, const Row& row) {
@@ -245,7 +244,9 @@ void OpsContext::close() {
   }
 }
 
-std::string OpsContext::remote_key(std::string_view key) const { return cache_->remote_key(key); }
+std::string OpsContext::remote_key(std::string_view key) const {
+  return cache_->remote_key(key);
+}
 
 std::optional<Json> OpsContext::load_row(std::string_view key) {
   if (!source_) throw InvalidArgumentError("no source: give --sqlite or --postgres and --table");
@@ -300,10 +301,14 @@ Json decode_by_codec_id(std::uint8_t codec_id, std::string_view bytes) {
 
 std::string codec_name(std::uint8_t codec_id) {
   switch (codec_id) {
-    case kJsonCodecId: return "json";
-    case kMsgpackCodecId: return "msgpack";
-    case kBytesCodecId: return "bytes";
-    default: return "unknown(" + std::to_string(codec_id) + ")";
+    case kJsonCodecId:
+      return "json";
+    case kMsgpackCodecId:
+      return "msgpack";
+    case kBytesCodecId:
+      return "bytes";
+    default:
+      return "unknown(" + std::to_string(codec_id) + ")";
   }
 }
 
@@ -323,8 +328,7 @@ void print_report(const ConnectionOptions& o, const Json& report,
 
 std::string format_time(std::chrono::sys_time<std::chrono::microseconds> t) {
   const auto secs = std::chrono::floor<std::chrono::seconds>(t);
-  const auto millis =
-      std::chrono::duration_cast<std::chrono::milliseconds>(t - secs).count();
+  const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(t - secs).count();
   const std::time_t tt = static_cast<std::time_t>(secs.time_since_epoch().count());
   std::tm tm{};
   gmtime_r(&tt, &tm);

@@ -23,8 +23,8 @@
 
 #include "strata/cache/cache.h"
 #include "strata/invalidation/invalidation.h"
-#include "strata/source/postgres_source.h"
 #include "strata/redis/redis_client.h"
+#include "strata/source/postgres_source.h"
 #include "strata/source/sqlite_source.h"
 #include "strata/source/table_mapping.h"
 #include "strata/write_behind/write_behind.h"
@@ -35,31 +35,32 @@ using Json = nlohmann::json;
 
 // The options every operator command accepts (the names match the library's options).
 struct ConnectionOptions {
-  std::string redis;          // --redis redis://host:port
-  std::string redis_cluster;  // --redis-cluster redis+cluster://seed,seed
-  std::string postgres;       // --postgres postgresql://...
-  std::string sqlite;         // --sqlite PATH
-  std::string key_prefix;     // --key-prefix: CacheBuilder::key_prefix
-  std::string format = "envelope";  // --format envelope|plain
-  std::string codec = "json";       // --codec json|msgpack
+  std::string redis;                 // --redis redis://host:port
+  std::string redis_cluster;         // --redis-cluster redis+cluster://seed,seed
+  std::string postgres;              // --postgres postgresql://...
+  std::string sqlite;                // --sqlite PATH
+  std::string key_prefix;            // --key-prefix: CacheBuilder::key_prefix
+  std::string format = "envelope";   // --format envelope|plain
+  std::string codec = "json";        // --codec json|msgpack
   std::string compression = "zstd";  // --compression zstd|lz4|none (for writes)
   std::size_t compression_threshold = 1024;
   // The table mapping (TableMapping<V>): typed columns ("name:type") or one document column.
   std::string table;
   std::string key_column = "key";
   std::string value_column = "value";
-  std::string value_column_type;     // document column: json|text|bytes (default per codec)
-  std::vector<std::string> columns;  // --column name:type (repeatable): a typed mapping
-  double ttl_seconds = 600;          // --ttl: RemoteTierOptions::ttl
-  double ttl_jitter = 0.1;           // --ttl-jitter: RemoteTierOptions::ttl_jitter
+  std::string value_column_type;      // document column: json|text|bytes (default per codec)
+  std::vector<std::string> columns;   // --column name:type (repeatable): a typed mapping
+  double ttl_seconds = 600;           // --ttl: RemoteTierOptions::ttl
+  double ttl_jitter = 0.1;            // --ttl-jitter: RemoteTierOptions::ttl_jitter
   std::string write_mode = "around";  // --write-mode around|through|behind
   std::string journal;                // --journal DIR: the write-behind directory
-  // Invalidation (strata/invalidation/invalidation.h): commands that change L2 announce it on the bus so
-  // every instance's L1 drops the key (CacheBuilder::coherence(kBus)), unless --no-broadcast.
+  // Invalidation (strata/invalidation/invalidation.h): commands that change L2 announce it on the
+  // bus so every instance's L1 drops the key (CacheBuilder::coherence(kBus)), unless
+  // --no-broadcast.
   bool broadcast = true;
   std::string bus_channel = "strata:invalidation";  // InvalidationBusOptions::channel
   std::string dependency_prefix = "deps:";          // InvalidationBusOptions::dependency_prefix
-  bool json = false;                  // --json: machine-readable output
+  bool json = false;                                // --json: machine-readable output
 
   // Throws InvalidArgumentError naming the option.
   void validate() const;

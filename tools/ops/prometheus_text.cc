@@ -14,8 +14,12 @@ namespace {
 bool name_start(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':';
 }
-bool name_char(char c) { return name_start(c) || (c >= '0' && c <= '9'); }
-bool blank(char c) { return c == ' ' || c == '\t'; }
+bool name_char(char c) {
+  return name_start(c) || (c >= '0' && c <= '9');
+}
+bool blank(char c) {
+  return c == ' ' || c == '\t';
+}
 
 // A cursor over one line.
 struct Cursor {

@@ -20,7 +20,9 @@ constexpr const char* kQuantiles[] = {"0.5", "0.9", "0.99", "0.999"};
 constexpr const char* kQuantileNames[] = {"p50", "p90", "p99", "p999"};
 constexpr const char* kEvictionCauses[] = {"size", "expired", "explicit", "replaced"};
 
-Json opt(std::optional<double> v) { return v && std::isfinite(*v) ? Json(*v) : Json(); }
+Json opt(std::optional<double> v) {
+  return v && std::isfinite(*v) ? Json(*v) : Json();
+}
 
 // {p50, p90, p99, p999, mean, count} of a summary, null where missing.
 Json summary_json(const Exposition& e, const std::string& name, Labels labels) {
@@ -147,8 +149,10 @@ Json summarize_metrics(const Exposition& e, const Exposition* previous, double s
       if (auto it = s.labels.find("writer"); it != s.labels.end()) writers.insert(it->second);
     }
   }
-  Json out{{"caches", Json::array()}, {"writers", Json::array()},
-           {"samples", e.samples.size()}, {"skipped_lines", e.skipped_lines}};
+  Json out{{"caches", Json::array()},
+           {"writers", Json::array()},
+           {"samples", e.samples.size()},
+           {"skipped_lines", e.skipped_lines}};
   if (!e.first_error.empty()) out["parse_error"] = e.first_error;
   for (const auto& cache : caches) {
     const Labels c{{"cache", cache}};
@@ -184,16 +188,16 @@ Json summarize_metrics(const Exposition& e, const Exposition* previous, double s
     if (const auto b = e.value("strata_cache_l2_breaker_state", c)) {
       breaker = *b == 0 ? "closed" : *b == 1 ? "half-open" : *b == 2 ? "open" : "unknown";
     }
-    out["caches"].push_back(Json{
-        {"cache", cache},
-        {"layers", std::move(layers)},
-        {"load_latency", summary_json(e, "strata_cache_load_latency_seconds", c)},
-        {"l1_entries", opt(e.value("strata_cache_l1_entries", c))},
-        {"l1_bytes", opt(e.value("strata_cache_l1_bytes", c))},
-        {"breaker", breaker},
-        {"stale_served", opt(e.value("strata_cache_stale_served_total", c))},
-        {"lease_waits", opt(e.value("strata_cache_lease_waits_total", c))},
-        {"evictions", std::move(evictions)}});
+    out["caches"].push_back(
+        Json{{"cache", cache},
+             {"layers", std::move(layers)},
+             {"load_latency", summary_json(e, "strata_cache_load_latency_seconds", c)},
+             {"l1_entries", opt(e.value("strata_cache_l1_entries", c))},
+             {"l1_bytes", opt(e.value("strata_cache_l1_bytes", c))},
+             {"breaker", breaker},
+             {"stale_served", opt(e.value("strata_cache_stale_served_total", c))},
+             {"lease_waits", opt(e.value("strata_cache_lease_waits_total", c))},
+             {"evictions", std::move(evictions)}});
   }
   for (const auto& writer : writers) {
     const Labels w{{"writer", writer}};
@@ -231,27 +235,28 @@ std::string render_stats(const Json& s) {
     }
     const Json& load = c["load_latency"];
     out << "  loads    " << fmt_count(load["count"]) << "  p50 " << fmt_seconds(load["p50"])
-        << "  p99 " << fmt_seconds(load["p99"]) << "  p99.9 " << fmt_seconds(load["p999"])
-        << '\n';
+        << "  p99 " << fmt_seconds(load["p99"]) << "  p99.9 " << fmt_seconds(load["p999"]) << '\n';
     out << "  L1       " << fmt_count(c["l1_entries"]) << " entries, " << fmt_bytes(c["l1_bytes"])
         << "   breaker " << (c["breaker"].is_null() ? "-" : c["breaker"].get<std::string>())
         << "   stale served " << fmt_count(c["stale_served"]) << "   lease waits "
         << fmt_count(c["lease_waits"]) << '\n';
     out << "  evicted ";
-    for (const auto& [cause, n] : c["evictions"].items()) out << " " << cause << " " << fmt_count(n);
+    for (const auto& [cause, n] : c["evictions"].items())
+      out << " " << cause << " " << fmt_count(n);
     out << '\n';
   }
   if (!s["writers"].empty()) {
     out << "\nwrite-behind\n  " << pad("writer", 16) << pad("queue", 10) << pad("oldest", 12)
         << "dead letters\n";
     for (const auto& w : s["writers"]) {
-      out << "  " << pad(printable(w["writer"].get<std::string>()), 16) << pad(fmt_count(w["queue_depth"]), 10)
-          << pad(fmt_seconds(w["oldest_age_seconds"]), 12) << fmt_count(w["dead_letters"]) << '\n';
+      out << "  " << pad(printable(w["writer"].get<std::string>()), 16)
+          << pad(fmt_count(w["queue_depth"]), 10) << pad(fmt_seconds(w["oldest_age_seconds"]), 12)
+          << fmt_count(w["dead_letters"]) << '\n';
     }
   }
   if (s["skipped_lines"].get<std::size_t>() > 0) {
-    out << "\n(" << s["skipped_lines"].get<std::size_t>() << " malformed lines skipped; first: "
-        << s.value("parse_error", std::string()) << ")\n";
+    out << "\n(" << s["skipped_lines"].get<std::size_t>()
+        << " malformed lines skipped; first: " << s.value("parse_error", std::string()) << ")\n";
   }
   return out.str();
 }

@@ -14,8 +14,8 @@
 #include <ostream>
 #include <sstream>
 
-#include "sim/compression.h"
 #include "common/text_table.h"
+#include "sim/compression.h"
 #include "strata/error.h"
 
 namespace strata::sim {

@@ -1,5 +1,5 @@
-// strata/cache/cache.h: Cache<V>, strata's composed cache: an in-process L1 (LocalCache), a Redis or
-// Redis Cluster L2, and a source of record, with every textbook pattern (cache-aside,
+// strata/cache/cache.h: Cache<V>, strata's composed cache: an in-process L1 (LocalCache), a Redis
+// or Redis Cluster L2, and a source of record, with every textbook pattern (cache-aside,
 // read-through, write-through, a write-behind seam, refresh-ahead), guarded fills, negative
 // caching, a circuit breaker on L2 and per-layer stats. Use it between a service and its database.
 //
@@ -31,20 +31,20 @@
 #include <utility>
 #include <vector>
 
-#include "strata/local/cache_stats.h"
 #include "strata/cache/circuit_breaker.h"
+#include "strata/cache/internal/cache_state.h"
 #include "strata/clock.h"
 #include "strata/codec/codec.h"
-#include "strata/coherence/coherence.h"
 #include "strata/codec/envelope.h"
+#include "strata/coherence/coherence.h"
+#include "strata/coherence/redis_tracking.h"
 #include "strata/error.h"
 #include "strata/executor.h"
-#include "strata/cache/internal/cache_state.h"
 #include "strata/invalidation/invalidation.h"
+#include "strata/local/cache_stats.h"
 #include "strata/local/local_cache.h"
 #include "strata/metrics/metrics.h"
 #include "strata/redis/redis_client.h"
-#include "strata/coherence/redis_tracking.h"
 #include "strata/source/source.h"
 #include "strata/stampede/stampede.h"
 
@@ -276,8 +276,8 @@ class Cache {
   [[nodiscard]] CacheMetrics metrics() const { return {state_->stats(), state_->latencies()}; }
   // What MetricsRegistry::add_cache keeps: reads metrics() while the cache lives, then nullopt.
   [[nodiscard]] MetricsRegistry::CacheReader metrics_reader() const {
-    return [weak = std::weak_ptr<const internal::CacheState<V>>(state_)]()
-               -> std::optional<CacheMetrics> {
+    return [weak = std::weak_ptr<const internal::CacheState<V>>(
+                state_)]() -> std::optional<CacheMetrics> {
       const auto state = weak.lock();
       if (!state) return std::nullopt;
       return CacheMetrics{state->stats(), state->latencies()};
@@ -458,7 +458,8 @@ class CacheBuilder {
     coherence_ = mode;
     return *this;
   }
-  // The bus kBus coherence uses (one per process, shared by its caches; strata/invalidation/invalidation.h).
+  // The bus kBus coherence uses (one per process, shared by its caches;
+  // strata/invalidation/invalidation.h).
   CacheBuilder& invalidation_bus(std::shared_ptr<InvalidationBus> bus) {
     if (!bus) throw InvalidArgumentError("CacheBuilder: invalidation_bus must not be null");
     bus_ = std::move(bus);

@@ -1,6 +1,6 @@
-// strata/codec/codec.h: codecs that turn a value into bytes and back (JSON, MessagePack, raw bytes),
-// and the compression (zstd, lz4) applied to those bytes above a size threshold.
-// Use a codec wherever strata stores a value: in the L2 envelope, in a source's document column.
+// strata/codec/codec.h: codecs that turn a value into bytes and back (JSON, MessagePack, raw
+// bytes), and the compression (zstd, lz4) applied to those bytes above a size threshold. Use a
+// codec wherever strata stores a value: in the L2 envelope, in a source's document column.
 //
 //   strata::JsonCodec<User> codec;           // User has to_json/from_json (nlohmann-json)
 //   std::string bytes = codec.encode(user);  // codec.decode(bytes) throws CorruptedError if bad

@@ -1,6 +1,6 @@
-// strata/codec/envelope.h: the versioned envelope every value strata stores carries (magic, version,
-// codec id, compression, computed-at / soft / hard expiry, compute time, CRC32C), and the plain
-// mode without it. Use ValueFormat<V> to turn values into stored bytes and back.
+// strata/codec/envelope.h: the versioned envelope every value strata stores carries (magic,
+// version, codec id, compression, computed-at / soft / hard expiry, compute time, CRC32C), and the
+// plain mode without it. Use ValueFormat<V> to turn values into stored bytes and back.
 //
 //   strata::ValueFormat<User> format = strata::ValueFormat<User>::envelope();
 //   std::string bytes = format.encode(user, {.computed_at = now});  // format.decode(bytes)
@@ -29,10 +29,10 @@ using EnvelopeTime = std::chrono::sys_time<std::chrono::microseconds>;
 // What the envelope records about a value besides its bytes. XFetch needs computed_at and
 // compute_time; stale-while-revalidate needs soft_expiry; hard_expiry is when it must go.
 struct EnvelopeTimes {
-  EnvelopeTime computed_at{};                  // when the value was computed
-  std::optional<EnvelopeTime> soft_expiry{};     // stale after this (may still be served)
-  std::optional<EnvelopeTime> hard_expiry{};     // never served after this
-  std::chrono::microseconds compute_time{0};   // how long computing it took (saturates at ~71 min)
+  EnvelopeTime computed_at{};                 // when the value was computed
+  std::optional<EnvelopeTime> soft_expiry{};  // stale after this (may still be served)
+  std::optional<EnvelopeTime> hard_expiry{};  // never served after this
+  std::chrono::microseconds compute_time{0};  // how long computing it took (saturates at ~71 min)
 
   friend bool operator==(const EnvelopeTimes&, const EnvelopeTimes&) = default;
 };
@@ -83,7 +83,7 @@ struct StoredValue {
 // detection beyond what a JSON parse notices (docs/sources-and-codecs.md).
 // A ValueFormat is immutable and safe to share between threads.
 template <typename V, typename C = JsonCodec<V>>
-  requires Codec<C, V>
+requires Codec<C, V>
 class ValueFormat {
  public:
   // Values in the envelope, encoded with `codec`, compressed per `compression`.
@@ -94,9 +94,7 @@ class ValueFormat {
   }
 
   // Values as bare JSON text, no envelope (only with the JSON codec).
-  [[nodiscard]] static ValueFormat plain_json()
-    requires std::same_as<C, JsonCodec<V>>
-  {
+  [[nodiscard]] static ValueFormat plain_json() requires std::same_as<C, JsonCodec<V>> {
     return ValueFormat(C{}, CompressionOptions{}, kDefaultMaxValueSize, true);
   }
 

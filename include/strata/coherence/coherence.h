@@ -1,5 +1,5 @@
-// strata/coherence/coherence.h: how the L1 of a Cache<V> learns about writes and invalidations made by
-// other instances (docs/coherence.md). Choose it with CacheBuilder::coherence().
+// strata/coherence/coherence.h: how the L1 of a Cache<V> learns about writes and invalidations made
+// by other instances (docs/coherence.md). Choose it with CacheBuilder::coherence().
 #pragma once
 
 #include <cstdint>

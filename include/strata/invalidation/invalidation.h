@@ -1,7 +1,7 @@
-// strata/invalidation/invalidation.h: invalidation across processes: the InvalidationBus (pub/sub events that
-// drop keys from every instance's L1), a typed registry of domain events (the textbook's
-// CacheInvalidator), dependency sets per entity (tags), namespace generations, and SCAN-based
-// pattern invalidation with glob escaping. docs/invalidation.md explains each guarantee.
+// strata/invalidation/invalidation.h: invalidation across processes: the InvalidationBus (pub/sub
+// events that drop keys from every instance's L1), a typed registry of domain events (the
+// textbook's CacheInvalidator), dependency sets per entity (tags), namespace generations, and
+// SCAN-based pattern invalidation with glob escaping. docs/invalidation.md explains each guarantee.
 //
 //   auto bus = std::make_shared<strata::InvalidationBus>("redis://127.0.0.1:6379");
 //   auto users = strata::CacheBuilder<User>().local({...}).remote(redis, {...})
@@ -182,14 +182,14 @@ class InvalidationBus {
   std::map<std::uint64_t, BusParticipant> participants_;
   std::uint64_t next_participant_ = 1;
   std::map<std::string, std::unique_ptr<Sequence>, std::less<>> sequences_;  // ns -> next
-  std::map<std::pair<std::string, std::string>, std::uint64_t> last_seen_;  // (sender, ns)
+  std::map<std::pair<std::string, std::string>, std::uint64_t> last_seen_;   // (sender, ns)
   std::vector<std::function<void(std::string_view)>> flush_callbacks_;
   std::vector<std::function<void(const InvalidationMessage&)>> message_callbacks_;
   bool lost_ = false;
   struct Counters {
     std::atomic<std::uint64_t> published{0}, publish_failures{0}, received{0}, own_skipped{0},
-        textbook_received{0}, malformed{0}, keys_dropped{0}, sequence_gaps{0},
-        connection_losses{0}, reconnects{0}, l1_flushes{0};
+        textbook_received{0}, malformed{0}, keys_dropped{0}, sequence_gaps{0}, connection_losses{0},
+        reconnects{0}, l1_flushes{0};
   } counters_;
   std::unique_ptr<RedisSubscriber> subscriber_;  // last: stopped first
 };
@@ -211,11 +211,11 @@ class InvalidationRegistry {
   InvalidationRegistry& on(std::string name,
                            std::function<std::vector<std::string>(const Event&)> keys) {
     if (!keys) throw InvalidArgumentError("InvalidationRegistry: handler must not be empty");
-    handlers_.insert_or_assign(std::move(name),
-                               Handler{std::type_index(typeid(Event)),
-                                       [keys = std::move(keys)](const void* event) {
-                                         return keys(*static_cast<const Event*>(event));
-                                       }});
+    handlers_.insert_or_assign(
+        std::move(name),
+        Handler{std::type_index(typeid(Event)), [keys = std::move(keys)](const void* event) {
+                  return keys(*static_cast<const Event*>(event));
+                }});
     return *this;
   }
 
@@ -340,10 +340,10 @@ struct PatternInvalidationOptions {
 };
 
 struct PatternInvalidationResult {
-  std::uint64_t matched = 0;        // distinct keys SCAN reported
-  std::uint64_t deleted = 0;        // keys DEL removed (0 in a dry run)
-  std::uint64_t batches = 0;        // DEL batches sent
-  std::vector<std::string> keys;    // sorted: the keys (dry run or collect)
+  std::uint64_t matched = 0;      // distinct keys SCAN reported
+  std::uint64_t deleted = 0;      // keys DEL removed (0 in a dry run)
+  std::uint64_t batches = 0;      // DEL batches sent
+  std::vector<std::string> keys;  // sorted: the keys (dry run or collect)
 };
 
 // Deletes every key matching the glob `pattern` with SCAN (never KEYS) on the server or on every

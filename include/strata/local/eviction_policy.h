@@ -36,7 +36,8 @@ struct PolicyNode {
 //   the policy declines to admit it. Returns nullptr once the weight fits.
 // Not thread-safe: the cache serializes calls (LocalCache calls it under a shard lock).
 template <typename P>
-concept EvictionPolicy = requires(P p, const P cp, PolicyNode* n, std::uint32_t w, std::uint64_t c) {
+concept EvictionPolicy = requires(P p, const P cp, PolicyNode* n, std::uint32_t w,
+                                  std::uint64_t c) {
   { p.on_insert(n) } -> std::same_as<void>;
   { p.on_access(n) } -> std::same_as<void>;
   { p.on_update(n, w) } -> std::same_as<void>;

@@ -31,9 +31,9 @@
 #include <type_traits>
 #include <vector>
 
-#include "strata/local/cache_stats.h"
 #include "strata/clock.h"
 #include "strata/error.h"
+#include "strata/local/cache_stats.h"
 #include "strata/local/eviction_policy.h"
 #include "strata/local/internal/local_cache_core.h"
 
@@ -48,7 +48,10 @@ template <typename V>
 [[nodiscard]] std::uint64_t default_weight(std::string_view key, const V& value) {
   if constexpr (std::is_convertible_v<const V&, std::string_view>) {
     return key.size() + std::string_view(value).size();
-  } else if constexpr (requires { value.size(); value.data(); }) {
+  } else if constexpr (requires {
+                         value.size();
+                         value.data();
+                       }) {
     return key.size() + value.size() * sizeof(*value.data());
   } else {
     return key.size() + sizeof(V);
@@ -80,7 +83,8 @@ class LocalCacheBuilder {
     if (!options_.counting_entries && options_.maximum > 0) {
       throw InvalidArgumentError("LocalCacheBuilder: maximum_size conflicts with maximum_weight");
     }
-    if (weigher_) throw InvalidArgumentError("LocalCacheBuilder: maximum_size conflicts with weigher");
+    if (weigher_)
+      throw InvalidArgumentError("LocalCacheBuilder: maximum_size conflicts with weigher");
     options_.maximum = entries;
     options_.counting_entries = true;
     return *this;
@@ -204,14 +208,12 @@ class LocalCache {
   auto get_or_load(std::string_view key, Loader&& loader) {
     using Result = std::invoke_result_t<Loader&, std::string_view>;
     if constexpr (std::is_same_v<std::remove_cvref_t<Result>, std::optional<V>>) {
-      return core_->get_or_load(key, [&](std::string_view k) -> std::optional<V> {
-        return loader(k);
-      });
+      return core_->get_or_load(key,
+                                [&](std::string_view k) -> std::optional<V> { return loader(k); });
     } else {
       static_assert(std::is_convertible_v<Result, V>, "the loader must return V or optional<V>");
-      auto value = core_->get_or_load(key, [&](std::string_view k) -> std::optional<V> {
-        return std::optional<V>(loader(k));
-      });
+      auto value = core_->get_or_load(
+          key, [&](std::string_view k) -> std::optional<V> { return std::optional<V>(loader(k)); });
       return std::move(*value);
     }
   }
@@ -259,11 +261,11 @@ LocalCache<V> LocalCacheBuilder<V>::build() const {
     weigher = [](std::string_view key, const V& value) { return default_weight(key, value); };
   }
   auto clock = clock_ ? clock_ : std::shared_ptr<const Clock>(std::make_shared<SteadyClock>());
-  const bool timed = options.expire_after_write.has_value() ||
-                     options.expire_after_access.has_value();
+  const bool timed =
+      options.expire_after_write.has_value() || options.expire_after_access.has_value();
   auto make = [&]<typename Policy, bool kTimed>() -> std::unique_ptr<internal::CacheCore<V>> {
     return std::make_unique<internal::ShardedCache<V, Policy, kTimed>>(options, std::move(weigher),
-                                                                      listener_, std::move(clock));
+                                                                       listener_, std::move(clock));
   };
   if (options.policy == PolicyKind::kLru) {
     return LocalCache<V>(timed ? make.template operator()<LruPolicy, true>()

@@ -23,10 +23,10 @@
 #include <utility>
 #include <vector>
 
-#include "strata/local/cache_stats.h"
 #include "strata/cache/circuit_breaker.h"
-#include "strata/clock.h"
 #include "strata/cache/internal/cache_state.h"
+#include "strata/clock.h"
+#include "strata/local/cache_stats.h"
 #include "strata/metrics/latency_summary.h"
 #include "strata/write_behind/write_behind_options.h"
 
@@ -111,17 +111,17 @@ class MetricsRegistry {
   // Registers a write-behind writer (e.g. WriteBehind<V>), held weakly, under `name`.
   template <typename W>
   void add_write_behind(std::string name, const std::shared_ptr<W>& writer) {
-    add_writer_reader(std::move(name), [weak = std::weak_ptr<W>(writer)]()
-                                           -> std::optional<WriterMetrics> {
-      const auto w = weak.lock();
-      if (!w) return std::nullopt;
-      WriterMetrics m;
-      m.stats = w->stats();
-      m.queue_depth = m.stats.queue_depth;
-      m.oldest_age = m.stats.oldest_unflushed_age;
-      m.dead_letters = w->dead_letters().size();
-      return m;
-    });
+    add_writer_reader(std::move(name),
+                      [weak = std::weak_ptr<W>(writer)]() -> std::optional<WriterMetrics> {
+                        const auto w = weak.lock();
+                        if (!w) return std::nullopt;
+                        WriterMetrics m;
+                        m.stats = w->stats();
+                        m.queue_depth = m.stats.queue_depth;
+                        m.oldest_age = m.stats.oldest_unflushed_age;
+                        m.dead_letters = w->dead_letters().size();
+                        return m;
+                      });
   }
   void add_writer_reader(std::string name, WriterReader reader);
 

@@ -1,6 +1,6 @@
-// strata/metrics/metrics_server.h: MetricsServer, the Prometheus endpoint: serves a MetricsRegistry's
-// snapshot at GET /metrics (text format 0.0.4) over HTTP (cpp-httplib), on its own thread.
-// Use it to let Prometheus (or `strata stats --metrics URL`) scrape a service's caches.
+// strata/metrics/metrics_server.h: MetricsServer, the Prometheus endpoint: serves a
+// MetricsRegistry's snapshot at GET /metrics (text format 0.0.4) over HTTP (cpp-httplib), on its
+// own thread. Use it to let Prometheus (or `strata stats --metrics URL`) scrape a service's caches.
 //
 //   strata::MetricsRegistry registry;  registry.add_cache("users", users);
 //   strata::MetricsServer server(registry, {.port = 9464});   // port 0: any free port

@@ -107,9 +107,11 @@ class RedisClient {
   bool set(std::string_view key, std::string_view value, const SetOptions& options = {});
   // MGET: the values in request order (nullopt for misses). In a cluster the keys are split
   // per slot and per node, sent pipelined, and reassembled in request order.
-  [[nodiscard]] std::vector<std::optional<std::string>> mget(std::span<const std::string_view> keys);
+  [[nodiscard]] std::vector<std::optional<std::string>> mget(
+      std::span<const std::string_view> keys);
   [[nodiscard]] std::vector<std::optional<std::string>> mget(std::span<const std::string> keys);
-  [[nodiscard]] std::vector<std::optional<std::string>> mget(std::initializer_list<std::string_view> keys);
+  [[nodiscard]] std::vector<std::optional<std::string>> mget(
+      std::initializer_list<std::string_view> keys);
   // MSET: stores every pair (split per slot in a cluster; atomic only within one slot).
   void mset(std::span<const KeyValueView> items);
   void mset(std::initializer_list<KeyValueView> items);
@@ -165,7 +167,8 @@ class RedisClient {
   long long zadd(std::string_view key, std::span<const ScoreMemberView> members);
   long long zadd(std::string_view key, std::initializer_list<ScoreMemberView> members);
   // ZRANGE / ZREVRANGE start stop (inclusive ranks, negative from the end).
-  [[nodiscard]] std::vector<std::string> zrange(std::string_view key, long long start, long long stop);
+  [[nodiscard]] std::vector<std::string> zrange(std::string_view key, long long start,
+                                                long long stop);
   [[nodiscard]] std::vector<std::string> zrevrange(std::string_view key, long long start,
                                                    long long stop);
   // The same WITHSCORES.

@@ -21,15 +21,15 @@ struct RedisEndpoint {
 
 // What a Redis URL says. Defaults are those of an URL that leaves a part out.
 struct RedisUrl {
-  bool cluster = false;                // redis+cluster:// (seed nodes) rather than redis://
-  std::vector<RedisEndpoint> nodes;    // one for a standalone server, one or more cluster seeds
-  std::string user;                    // ACL user; empty means the "default" user
-  std::string password;                // empty means no AUTH
-  int db = 0;                          // SELECT db (standalone only; a cluster has db 0)
+  bool cluster = false;              // redis+cluster:// (seed nodes) rather than redis://
+  std::vector<RedisEndpoint> nodes;  // one for a standalone server, one or more cluster seeds
+  std::string user;                  // ACL user; empty means the "default" user
+  std::string password;              // empty means no AUTH
+  int db = 0;                        // SELECT db (standalone only; a cluster has db 0)
   std::chrono::milliseconds connect_timeout{1000};
   std::chrono::milliseconds command_timeout{1000};
-  int pool_size = 4;                   // connections per node
-  int retries = 2;                     // retries of a failed command on a fresh connection
+  int pool_size = 4;  // connections per node
+  int retries = 2;    // retries of a failed command on a fresh connection
 
   // The URL again, with the password replaced by "***": safe for logs and error messages.
   [[nodiscard]] std::string redacted() const;

@@ -1,6 +1,6 @@
-// strata/redis/remote_tier.h: the RemoteTier concept, the contract of strata's L2 (the shared cache).
-// Use it to write cache layers that work over any remote tier (RedisClient satisfies it, for a
-// standalone server and for a Redis Cluster alike); everything is binary-safe.
+// strata/redis/remote_tier.h: the RemoteTier concept, the contract of strata's L2 (the shared
+// cache). Use it to write cache layers that work over any remote tier (RedisClient satisfies it,
+// for a standalone server and for a Redis Cluster alike); everything is binary-safe.
 //
 //   template <strata::RemoteTier Tier> void warm(Tier& l2) {
 //     l2.set("user:1", bytes, strata::SetOptions{.ttl = std::chrono::minutes(5)});

@@ -1,5 +1,6 @@
-// strata/source/function_source.h: FunctionSource<V>, a Source built from your own functions (an RPC
-// client, a legacy DAO, a computation). Use it when the data does not live in a table strata maps.
+// strata/source/function_source.h: FunctionSource<V>, a Source built from your own functions (an
+// RPC client, a legacy DAO, a computation). Use it when the data does not live in a table strata
+// maps.
 //
 //   strata::FunctionSource<User> users({.load = [&](std::string_view id) { return dao.find(id); },
 //                                       .write = [&](std::string_view id, const User& u) { ... }});

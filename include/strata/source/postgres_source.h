@@ -36,10 +36,10 @@
 namespace strata {
 
 struct PostgresOptions {
-  std::string url{};                                    // libpq URI or "key=value" conninfo
-  std::size_t pool_size = 4;                            // connections at most
-  std::chrono::seconds connect_timeout{5};              // per connection attempt
-  std::chrono::milliseconds acquire_timeout{10'000};    // wait for a free connection
+  std::string url{};                                  // libpq URI or "key=value" conninfo
+  std::size_t pool_size = 4;                          // connections at most
+  std::chrono::seconds connect_timeout{5};            // per connection attempt
+  std::chrono::milliseconds acquire_timeout{10'000};  // wait for a free connection
 
   // Throws InvalidArgumentError naming the option.
   void validate() const;

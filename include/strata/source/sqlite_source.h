@@ -27,9 +27,9 @@
 namespace strata {
 
 struct SqliteOptions {
-  std::string path{};                             // the database file (created when missing)
-  std::size_t max_idle_readers = 4;               // reader connections kept open between calls
-  std::chrono::milliseconds busy_timeout{5000};   // wait this long for another process's lock
+  std::string path{};                            // the database file (created when missing)
+  std::size_t max_idle_readers = 4;              // reader connections kept open between calls
+  std::chrono::milliseconds busy_timeout{5000};  // wait this long for another process's lock
 
   // Throws InvalidArgumentError naming the option.
   void validate() const;

@@ -109,9 +109,9 @@ void from_sql(const SqlValue& value, M& member, const std::string& column) {
     from_sql(value, inner, column);
     member = std::move(inner);
   } else {
-    using Want = std::conditional_t<
-        std::is_same_v<M, std::string>, std::string,
-        std::conditional_t<std::is_floating_point_v<M>, double, std::int64_t>>;
+    using Want =
+        std::conditional_t<std::is_same_v<M, std::string>, std::string,
+                           std::conditional_t<std::is_floating_point_v<M>, double, std::int64_t>>;
     const Want* got = std::get_if<Want>(&value);
     if (got == nullptr) {
       throw CorruptedError("column \"" + column + "\" holds a value of another type");
@@ -134,11 +134,11 @@ template <typename V, typename M>
 template <typename V, typename M>
 [[nodiscard]] Column<V> column(std::string name, ColumnType type, M V::*member) {
   std::string column_name = name;
-  return Column<V>{
-      std::move(name), type, [member](const V& v) { return detail::to_sql(v.*member); },
-      [member, column_name](V& v, const SqlValue& value) {
-        detail::from_sql(value, v.*member, column_name);
-      }};
+  return Column<V>{std::move(name), type,
+                   [member](const V& v) { return detail::to_sql(v.*member); },
+                   [member, column_name](V& v, const SqlValue& value) {
+                     detail::from_sql(value, v.*member, column_name);
+                   }};
 }
 
 // The names of a document mapping's columns and the document column's type (by default kJson
@@ -174,7 +174,7 @@ class TableMapping {
 
   // One document column holding codec.encode(value).
   template <typename C = JsonCodec<V>>
-    requires Codec<C, V>
+  requires Codec<C, V>
   [[nodiscard]] static TableMapping document(std::string table, C codec = {},
                                              DocumentColumns names = {}) {
     const ColumnType type =
@@ -191,8 +191,7 @@ class TableMapping {
                   }};
     std::vector<Column<V>> columns;
     columns.push_back(std::move(doc));
-    return TableMapping::columns(std::move(table), std::move(names.key_column),
-                                 std::move(columns));
+    return TableMapping::columns(std::move(table), std::move(names.key_column), std::move(columns));
   }
 
   // Creates the table (CREATE TABLE IF NOT EXISTS) when the source opens.

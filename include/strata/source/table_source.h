@@ -1,5 +1,5 @@
-// strata/source/table_source.h: TableSource<V, Table>, a Source of V over a SQL table (SqliteTable or
-// PostgresTable) through a TableMapping<V>. Use it through its aliases SqliteSource<V>
+// strata/source/table_source.h: TableSource<V, Table>, a Source of V over a SQL table (SqliteTable
+// or PostgresTable) through a TableMapping<V>. Use it through its aliases SqliteSource<V>
 // (strata/source/sqlite_source.h) and PostgresSource<V> (strata/source/postgres_source.h).
 //
 //   strata::SqliteSource<User> users({.path = "app.db"}, mapping);  // users.load("42")

@@ -1,14 +1,14 @@
-// strata/stampede/stampede.h: the options of Cache<V>'s cross-process stampede protection (a lease on a
-// miss, XFetch's probabilistic early recomputation, stale-if-error) and XFetch's decision rule.
-// docs/stampede.md states the formulae, the guarantees and when to use which.
+// strata/stampede/stampede.h: the options of Cache<V>'s cross-process stampede protection (a lease
+// on a miss, XFetch's probabilistic early recomputation, stale-if-error) and XFetch's decision
+// rule. docs/stampede.md states the formulae, the guarantees and when to use which.
 //
 //   auto cache = strata::CacheBuilder<User>()
 //                    .remote(redis, {.ttl = 10min})
 //                    .source(source)
-//                    .lease({.ttl = 5s, .wait_deadline = 2s})      // one load per miss, all processes
-//                    .xfetch({.beta = 1.0})                        // recompute before the TTL ends
-//                    .stale_if_error(1min)                         // serve stale when the source fails
-//                    .build();
+//                    .lease({.ttl = 5s, .wait_deadline = 2s})      // one load per miss, all
+//                    processes .xfetch({.beta = 1.0})                        // recompute before
+//                    the TTL ends .stale_if_error(1min)                         // serve stale when
+//                    the source fails .build();
 #pragma once
 
 #include <chrono>
@@ -72,8 +72,8 @@ struct XFetchOptions {
 // that took `delta` to compute, given u in (0, 1] (u outside it is clamped). The probability
 // over u is exp(-(expiry - now) / (delta * beta)) before expiry, 1 at and after it.
 template <typename Duration>
-[[nodiscard]] bool xfetch_should_refresh(Duration now, Duration expiry, Duration delta,
-                                         double beta, double u) noexcept {
+[[nodiscard]] bool xfetch_should_refresh(Duration now, Duration expiry, Duration delta, double beta,
+                                         double u) noexcept {
   if (now >= expiry) return true;
   if (delta <= Duration::zero()) return false;
   if (!(u > 0.0)) u = 0x1p-60;  // (0, 1]: never ln(0)

@@ -1,9 +1,10 @@
-// strata/write_behind/write_behind.h: WriteBehind<V>, durable write-behind in front of a Source: a write is
-// acknowledged once it is in a local journal, and a flusher writes coalesced batches to the
-// source later. Use it when the source cannot take every write synchronously.
+// strata/write_behind/write_behind.h: WriteBehind<V>, durable write-behind in front of a Source: a
+// write is acknowledged once it is in a local journal, and a flusher writes coalesced batches to
+// the source later. Use it when the source cannot take every write synchronously.
 //
 //   auto users = std::make_shared<strata::SqliteSource<User>>(sqlite_options, mapping);
-//   strata::WriteBehind<User> wb({.directory = "wb", .fsync = strata::FsyncPolicy::kInterval(10ms)},
+//   strata::WriteBehind<User> wb({.directory = "wb", .fsync =
+//   strata::FsyncPolicy::kInterval(10ms)},
 //                                users);
 //   wb.put("42", user);  // returns once the journal record is fsynced; the row comes later
 //
@@ -27,27 +28,27 @@
 
 #include "strata/codec/codec.h"
 #include "strata/error.h"
-#include "strata/write_behind/internal/write_behind_core.h"
 #include "strata/source/source.h"
-#include "strata/write_behind/write_behind_sink.h"
+#include "strata/write_behind/internal/write_behind_core.h"
 #include "strata/write_behind/write_behind_options.h"
+#include "strata/write_behind/write_behind_sink.h"
 
 namespace strata {
 
 // A write the flusher gave up on (a permanent error, after retries and batch splitting).
 template <typename V>
 struct DeadLetter {
-  std::uint64_t sequence = 0;      // the journal sequence of the write
+  std::uint64_t sequence = 0;  // the journal sequence of the write
   std::string key;
   WriteOp op = WriteOp::kPut;
-  std::optional<V> value;          // the put's value; nullopt for an erase or undecodable bytes
-  std::string encoded_value;       // the codec's bytes, as journaled
-  std::string error;               // the last error's message
+  std::optional<V> value;     // the put's value; nullopt for an erase or undecodable bytes
+  std::string encoded_value;  // the codec's bytes, as journaled
+  std::string error;          // the last error's message
 };
 
 // Durable write-behind of V values into a Source, encoding values in the journal with codec C.
 template <typename V, typename C = JsonCodec<V>>
-  requires Codec<C, V>
+requires Codec<C, V>
 class WriteBehind final : public WriteBehindSink<V> {
  public:
   // Recovers `options.directory` (replaying every unflushed journal record into the queue, see
@@ -55,8 +56,8 @@ class WriteBehind final : public WriteBehindSink<V> {
   // nothing: the WriteBehind keeps it alive. Throws InvalidArgumentError for bad options,
   // UnavailableError when the directory cannot be used.
   template <typename S>
-    requires Source<S> && std::same_as<typename S::value_type, V>
-  WriteBehind(WriteBehindOptions options, std::shared_ptr<S> source, C codec = {})
+  requires Source<S> && std::same_as<typename S::value_type, V> WriteBehind(
+      WriteBehindOptions options, std::shared_ptr<S> source, C codec = {})
       : codec_(codec), core_(std::move(options), make_applier(std::move(source), codec)) {}
 
   // Journals the write and returns when it is acknowledged (see FsyncPolicy). Throws
@@ -118,8 +119,8 @@ class WriteBehind final : public WriteBehindSink<V> {
   [[nodiscard]] std::vector<DeadLetter<V>> dead_letters() const {
     std::vector<DeadLetter<V>> out;
     for (auto& raw : core_.dead_letters()) {
-      DeadLetter<V> letter{raw.sequence, std::move(raw.key), raw.op, std::nullopt,
-                           std::move(raw.value), std::move(raw.error)};
+      DeadLetter<V> letter{raw.sequence, std::move(raw.key),   raw.op,
+                           std::nullopt, std::move(raw.value), std::move(raw.error)};
       if (letter.op == WriteOp::kPut) {
         try {
           letter.value = codec_.decode(letter.encoded_value);

@@ -53,10 +53,10 @@ inline constexpr FsyncPolicy FsyncPolicy::kNever{FsyncPolicy::Mode::kNever, {}};
 struct WriteBehindOptions {
   std::filesystem::path directory{};  // journal, checkpoint and dead letters (created if missing)
   FsyncPolicy fsync = FsyncPolicy::kEveryWrite;
-  std::size_t segment_bytes = 64u << 20;  // a journal segment is closed past this size
-  std::size_t max_queue_entries = 100'000;  // distinct keys queued or being flushed
+  std::size_t segment_bytes = 64u << 20;        // a journal segment is closed past this size
+  std::size_t max_queue_entries = 100'000;      // distinct keys queued or being flushed
   std::chrono::milliseconds put_timeout{1000};  // backpressure: how long put() waits for room
-  std::size_t batch_size = 1000;  // entries per write_batch / erase_batch
+  std::size_t batch_size = 1000;                // entries per write_batch / erase_batch
   // Flusher threads. Keys are partitioned among them by hash, so the writes of one key stay in
   // order; more than one helps a source that takes concurrent batches (a connection pool).
   std::size_t flush_threads = 1;
@@ -85,26 +85,26 @@ struct WriteBehindOptions {
 
 // A point-in-time snapshot of a WriteBehind's counters.
 struct WriteBehindStats {
-  std::size_t queue_depth = 0;                  // distinct keys queued or being flushed
+  std::size_t queue_depth = 0;                       // distinct keys queued or being flushed
   std::chrono::nanoseconds oldest_unflushed_age{0};  // age of the oldest pending write
-  std::uint64_t acknowledged = 0;               // writes acknowledged to callers
-  std::uint64_t recovered = 0;                  // records replayed from the journal at start
-  std::uint64_t flushed = 0;                    // entries written to the source
-  std::uint64_t coalesced = 0;                  // writes absorbed by a later write to the key
-  std::uint64_t batches = 0;                    // successful write_batch / erase_batch groups
-  std::uint64_t retried = 0;                    // failed attempts that were retried
-  std::uint64_t dead_lettered = 0;              // entries moved to the dead-letter store
-  std::uint64_t fsyncs = 0;                     // fsyncs of the journal
-  std::uint64_t journal_bytes = 0;              // bytes in live journal segments on disk
-  std::uint64_t checkpoint = 0;                 // highest sequence known to be in the source
+  std::uint64_t acknowledged = 0;                    // writes acknowledged to callers
+  std::uint64_t recovered = 0;                       // records replayed from the journal at start
+  std::uint64_t flushed = 0;                         // entries written to the source
+  std::uint64_t coalesced = 0;                       // writes absorbed by a later write to the key
+  std::uint64_t batches = 0;                         // successful write_batch / erase_batch groups
+  std::uint64_t retried = 0;                         // failed attempts that were retried
+  std::uint64_t dead_lettered = 0;                   // entries moved to the dead-letter store
+  std::uint64_t fsyncs = 0;                          // fsyncs of the journal
+  std::uint64_t journal_bytes = 0;                   // bytes in live journal segments on disk
+  std::uint64_t checkpoint = 0;                      // highest sequence known to be in the source
 };
 
 // A torn or corrupted journal tail found at start-up, truncated away.
 struct JournalTruncation {
-  std::string file;             // the segment
-  std::uint64_t offset = 0;     // where the first bad record started (the new file size)
+  std::string file;          // the segment
+  std::uint64_t offset = 0;  // where the first bad record started (the new file size)
   std::uint64_t bytes_dropped = 0;
-  std::string reason;           // "partial record", "checksum mismatch", ...
+  std::string reason;  // "partial record", "checksum mismatch", ...
 };
 
 // What start-up recovery did.
@@ -117,7 +117,7 @@ struct RecoveryReport {
 
 // The outcome of WriteBehind::replay_dead_letters().
 struct DeadLetterReplay {
-  std::uint64_t replayed = 0;      // written to the source and removed from the store
+  std::uint64_t replayed = 0;       // written to the source and removed from the store
   std::uint64_t still_failing = 0;  // kept, with the new error
 };
 

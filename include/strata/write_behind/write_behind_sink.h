@@ -1,5 +1,6 @@
-// strata/write_behind/write_behind_sink.h: the seam through which a Cache<V> in write-behind mode hands its
-// writes to a durable writer. strata::WriteBehind<V> (strata/write_behind/write_behind.h) implements it.
+// strata/write_behind/write_behind_sink.h: the seam through which a Cache<V> in write-behind mode
+// hands its writes to a durable writer. strata::WriteBehind<V> (strata/write_behind/write_behind.h)
+// implements it.
 //
 //   auto writer = std::make_shared<strata::WriteBehind<User>>(source, options);
 //   auto cache = strata::CacheBuilder<User>().write_behind_sink(writer)...build();

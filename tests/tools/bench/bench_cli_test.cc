@@ -96,7 +96,8 @@ TEST(BenchCli, TablePrintsOneRowPerPattern) {
 
 TEST(BenchCli, ScenarioFileFlagsOverrideItAndPlotWritesAnSvg) {
   const std::string svg = ::testing::TempDir() + "strata-bench-cli-plot.svg";
-  const auto result = run_command(strata_cli() + " bench --scenario '" STRATA_SOURCE_DIR
+  const auto result = run_command(strata_cli() +
+                                  " bench --scenario '" STRATA_SOURCE_DIR
                                   "/bench/scenarios/remote_database.json' --users 200 "
                                   "--operations 600 --source-latency 200us --plot '" +
                                   svg + "' --json 2>&1");
@@ -115,8 +116,8 @@ TEST(BenchCli, ScenarioFileFlagsOverrideItAndPlotWritesAnSvg) {
 }
 
 TEST(BenchCli, MetricsPortServesWhileRunning) {
-  const auto result = run_command(strata_cli() +
-                                  " bench --users 100 --operations 300 --metrics-port 0 2>&1");
+  const auto result =
+      run_command(strata_cli() + " bench --users 100 --operations 300 --metrics-port 0 2>&1");
   ASSERT_EQ(result.exit_code, 0) << result.output;
   EXPECT_NE(result.output.find("strata bench: metrics at http://127.0.0.1:"), std::string::npos)
       << result.output;

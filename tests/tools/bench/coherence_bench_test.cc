@@ -18,9 +18,9 @@ using testing::strata_cli;
 TEST(CoherenceBenchCli, EveryModeEndsWithNoStaleValueInAnyProcess) {
   STRATA_SERVER_URL(url, "STRATA_TEST_REDIS_URL");
   STRATA_SERVER_URL(cluster, "STRATA_TEST_REDIS_CLUSTER_URL");
-  const auto result = run_command(strata_cli() + " bench coherence --redis '" + url +
-                                  "' --redis-cluster '" + cluster +
-                                  "' --duration-ms 1500 --readers 2 --local-ttl-ms 500 --json");
+  const auto result =
+      run_command(strata_cli() + " bench coherence --redis '" + url + "' --redis-cluster '" +
+                  cluster + "' --duration-ms 1500 --readers 2 --local-ttl-ms 500 --json");
   ASSERT_EQ(result.exit_code, 0) << result.output;
   const auto report = nlohmann::json::parse(result.output);
   for (const char* target : {"standalone", "cluster"}) {
@@ -28,9 +28,9 @@ TEST(CoherenceBenchCli, EveryModeEndsWithNoStaleValueInAnyProcess) {
     for (const char* mode : {"none", "tracking", "bus"}) {
       SCOPED_TRACE(std::string(target) + " " + mode);
       const auto& m = report["results"][target][mode];
-      for (const char* field : {"staleness_ms_p50", "staleness_ms_p99", "staleness_ms_max",
-                                "stale_reads", "stale_after_quiesce", "l1_hit_ratio", "writes",
-                                "reads"}) {
+      for (const char* field :
+           {"staleness_ms_p50", "staleness_ms_p99", "staleness_ms_max", "stale_reads",
+            "stale_after_quiesce", "l1_hit_ratio", "writes", "reads"}) {
         ASSERT_TRUE(m.contains(field)) << field;
       }
       EXPECT_GT(m["writes"].get<int>(), 0);
@@ -45,10 +45,12 @@ TEST(CoherenceBenchCli, EveryModeEndsWithNoStaleValueInAnyProcess) {
 }
 
 TEST(CoherenceBenchCli, RejectsBadOptions) {
-  const auto result = run_command(strata_cli() + " bench coherence --redis redis://127.0.0.1:1 --writers 0 2>&1");
+  const auto result =
+      run_command(strata_cli() + " bench coherence --redis redis://127.0.0.1:1 --writers 0 2>&1");
   EXPECT_EQ(result.exit_code, 2) << result.output;
   EXPECT_NE(result.output.find("--writers"), std::string::npos) << result.output;
-  const auto modes = run_command(strata_cli() + " bench coherence --redis redis://127.0.0.1:1 --modes none,psychic 2>&1");
+  const auto modes = run_command(
+      strata_cli() + " bench coherence --redis redis://127.0.0.1:1 --modes none,psychic 2>&1");
   EXPECT_EQ(modes.exit_code, 2) << modes.output;
   EXPECT_NE(modes.output.find("psychic"), std::string::npos) << modes.output;
 }

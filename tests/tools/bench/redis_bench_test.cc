@@ -1,11 +1,12 @@
 // `strata bench redis`, through its library function and as a process (small runs; the
 // figures themselves are never asserted: the machine is shared and noisy).
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
+#include "bench/redis/redis_bench.h"
 
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "bench/redis/redis_bench.h"
 #include "strata/error.h"
 #include "support/run_command.h"
 #include "support/test_servers.h"

@@ -1,7 +1,8 @@
 // `strata bench source` as a library call (small sizes; no timing assertions).
+#include "bench/source/source_bench.h"
+
 #include <gtest/gtest.h>
 
-#include "bench/source/source_bench.h"
 #include "strata/error.h"
 #include "support/test_servers.h"
 

@@ -20,10 +20,10 @@ void check_stampede_report(const std::string& url_option) {
                                   " --load-latency-ms 20 --json");
   ASSERT_EQ(result.exit_code, 0) << result.output;
   const auto report = nlohmann::json::parse(result.output);
-  for (const char* field : {"processes", "threads", "expiries", "loads_per_expiry",
-                            "loads_per_expiry_unprotected", "xfetch_waiting_fraction",
-                            "p99_us_unprotected", "p99_us_single-flight", "p99_us_lease",
-                            "p99_us_xfetch", "p99_us_swr"}) {
+  for (const char* field :
+       {"processes", "threads", "expiries", "loads_per_expiry", "loads_per_expiry_unprotected",
+        "xfetch_waiting_fraction", "p99_us_unprotected", "p99_us_single-flight", "p99_us_lease",
+        "p99_us_xfetch", "p99_us_swr"}) {
     EXPECT_TRUE(report.contains(field)) << field;
   }
   EXPECT_EQ(report["processes"], 2);
@@ -56,8 +56,8 @@ TEST(StampedeBenchCli, RejectsBadOptions) {
   const auto none = run_command(strata_cli() + " bench stampede 2>&1");
   EXPECT_EQ(none.exit_code, 2);
   EXPECT_NE(none.output.find("--redis"), std::string::npos) << none.output;
-  const auto mode = run_command(strata_cli() +
-                                " bench stampede --redis redis://127.0.0.1:1 --modes nope 2>&1");
+  const auto mode =
+      run_command(strata_cli() + " bench stampede --redis redis://127.0.0.1:1 --modes nope 2>&1");
   EXPECT_EQ(mode.exit_code, 2);
   EXPECT_NE(mode.output.find("unknown mode"), std::string::npos) << mode.output;
 }

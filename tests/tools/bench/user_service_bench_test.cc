@@ -138,8 +138,8 @@ TEST(UserServiceScenario, DefaultFileMatchesTheBuiltInDefaults) {
 
 TEST(UserServiceScenario, EveryCheckedInScenarioIsValid) {
   int seen = 0;
-  for (const auto& entry :
-       std::filesystem::directory_iterator(std::filesystem::path(STRATA_SOURCE_DIR) / "bench/scenarios")) {
+  for (const auto& entry : std::filesystem::directory_iterator(
+           std::filesystem::path(STRATA_SOURCE_DIR) / "bench/scenarios")) {
     SCOPED_TRACE(entry.path().string());
     UserServiceOptions options;
     load_scenario(entry.path(), options);

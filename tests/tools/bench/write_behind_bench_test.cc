@@ -1,4 +1,6 @@
 // `strata bench write-behind` as a library call (small runs) and as a process with --json.
+#include "bench/write_behind/write_behind_bench.h"
+
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -6,7 +8,6 @@
 #include "strata/error.h"
 #include "support/run_command.h"
 #include "support/test_servers.h"
-#include "bench/write_behind/write_behind_bench.h"
 
 namespace strata {
 namespace {
@@ -65,8 +66,8 @@ TEST(WriteBehindBench, CliPrintsJson) {
   EXPECT_EQ(j["backend"], "sqlite");
   EXPECT_EQ(j["lost_writes"], 0);
   EXPECT_EQ(j["bulk_baseline"], "bulk_transaction");
-  const auto bad = testing::run_command(testing::strata_cli() +
-                                        " bench write-behind --writers 0 2>&1");
+  const auto bad =
+      testing::run_command(testing::strata_cli() + " bench write-behind --writers 0 2>&1");
   EXPECT_EQ(bad.exit_code, 2) << bad.output;
   EXPECT_NE(bad.output.find("--writers"), std::string::npos) << bad.output;
 }

@@ -7,10 +7,10 @@
 #include <string>
 #include <thread>
 
-#include "tools/ops/ops_test_support.h"
 #include "strata/cache/cache.h"
 #include "strata/invalidation/invalidation.h"
 #include "support/test_servers.h"
+#include "tools/ops/ops_test_support.h"
 
 namespace strata::testing {
 namespace {
@@ -154,9 +154,8 @@ TEST_P(InvalidateCommand, ReachesAnotherInstancesL1ThroughTheBus) {
   EXPECT_TRUE(eventually([&] { return !app.get("p1"); }));
 
   // A put by the CLI drops the old value from the application's L1.
-  ASSERT_EQ(strata_run("put k2 '{\"name\":\"new\",\"version\":2,\"balance\":0}'" + flags())
-                .exit_code,
-            0);
+  ASSERT_EQ(
+      strata_run("put k2 '{\"name\":\"new\",\"version\":2,\"balance\":0}'" + flags()).exit_code, 0);
   EXPECT_TRUE(eventually([&] { return app.get("k2") == Account{"new", 2, 0}; }));
 
   EXPECT_EQ(strata_json("invalidate --key k2 --no-broadcast" + flags())["broadcast"], false);
@@ -172,12 +171,11 @@ TEST_P(InvalidateCommand, NeedsExactlyOneKind) {
   EXPECT_NE(two.output.find("excludes"), std::string::npos) << two.output;
 }
 
-INSTANTIATE_TEST_SUITE_P(Redis, InvalidateCommand,
-                         ::testing::Values(RedisParam{"standalone", "STRATA_TEST_REDIS_URL",
-                                                      "--redis"},
-                                           RedisParam{"cluster", "STRATA_TEST_REDIS_CLUSTER_URL",
-                                                      "--redis-cluster"}),
-                         [](const auto& p) { return std::string(p.param.name); });
+INSTANTIATE_TEST_SUITE_P(
+    Redis, InvalidateCommand,
+    ::testing::Values(RedisParam{"standalone", "STRATA_TEST_REDIS_URL", "--redis"},
+                      RedisParam{"cluster", "STRATA_TEST_REDIS_CLUSTER_URL", "--redis-cluster"}),
+    [](const auto& p) { return std::string(p.param.name); });
 
 }  // namespace
 }  // namespace strata::testing

@@ -10,7 +10,6 @@
 #include <string>
 
 #include "common/temp_dir.h"
-#include "tools/ops/ops_test_support.h"
 #include "source/pg_connection.h"
 #include "source/sqlite_db.h"
 #include "strata/source/function_source.h"
@@ -18,6 +17,7 @@
 #include "strata/source/sqlite_source.h"
 #include "strata/write_behind/write_behind.h"
 #include "support/test_servers.h"
+#include "tools/ops/ops_test_support.h"
 
 namespace strata::testing {
 namespace {
@@ -139,8 +139,7 @@ TEST_P(DeadLetters, ListReplayAfterTheFix) {
 TEST_P(DeadLetters, Drop) {
   write_behind({{"b1", Account{"x", -1, 0}}, {"b2", Account{"y", -2, 0}}});
   ASSERT_EQ(strata_json("dead-letters list --journal " + journal_.string())["count"], 2);
-  const auto drop =
-      strata_run("dead-letters drop --journal " + journal_.string() + source_flags_);
+  const auto drop = strata_run("dead-letters drop --journal " + journal_.string() + source_flags_);
   ASSERT_EQ(drop.exit_code, 0) << drop.output;
   EXPECT_EQ(drop.output, "dropped 2 dead letter(s)\n");
   EXPECT_EQ(strata_json("dead-letters list --journal " + journal_.string())["count"], 0);
@@ -148,8 +147,7 @@ TEST_P(DeadLetters, Drop) {
   // replay and drop write to the source, so they need one.
   const auto no_source = strata_run("dead-letters drop --journal " + journal_.string() + " 2>&1");
   EXPECT_EQ(no_source.exit_code, 2);
-  EXPECT_NE(no_source.output.find("--sqlite or --postgres"), std::string::npos)
-      << no_source.output;
+  EXPECT_NE(no_source.output.find("--sqlite or --postgres"), std::string::npos) << no_source.output;
 }
 
 INSTANTIATE_TEST_SUITE_P(Sources, DeadLetters, ::testing::Values("sqlite", "postgres"),

@@ -7,11 +7,11 @@
 #include <string>
 
 #include "common/temp_dir.h"
-#include "tools/ops/ops_test_support.h"
 #include "strata/cache/cache.h"
 #include "strata/source/postgres_source.h"
 #include "strata/source/sqlite_source.h"
 #include "support/test_servers.h"
+#include "tools/ops/ops_test_support.h"
 
 namespace strata::testing {
 namespace {
@@ -36,8 +36,9 @@ class KeyCommands : public ::testing::TestWithParam<RedisParam> {
     return std::string(" ") + GetParam().flag + " " + url_ + " --key-prefix " + prefix_;
   }
   template <typename C = JsonCodec<Account>>
-  [[nodiscard]] Cache<Account> app(ValueFormat<Account, C> format = ValueFormat<Account>::envelope(),
-                                   std::chrono::milliseconds ttl = std::chrono::minutes(10)) const {
+  [[nodiscard]] Cache<Account> app(
+      ValueFormat<Account, C> format = ValueFormat<Account>::envelope(),
+      std::chrono::milliseconds ttl = std::chrono::minutes(10)) const {
     return CacheBuilder<Account>()
         .remote(RedisClient(url_), {.ttl = ttl, .ttl_jitter = 0})
         .format(std::move(format))
@@ -50,7 +51,8 @@ class KeyCommands : public ::testing::TestWithParam<RedisParam> {
 };
 
 TEST_P(KeyCommands, PutByCliReadsBackInTheApplication) {
-  const auto put = strata_run("put acc1 '{\"name\":\"ada\",\"version\":3,\"balance\":1.5}'" + flags());
+  const auto put =
+      strata_run("put acc1 '{\"name\":\"ada\",\"version\":3,\"balance\":1.5}'" + flags());
   ASSERT_EQ(put.exit_code, 0) << put.output;
   EXPECT_EQ(put.output, "stored acc1 (write mode around)\n");
   auto cache = app();
@@ -92,8 +94,8 @@ TEST_P(KeyCommands, MsgpackCodecBothWays) {
 
 TEST_P(KeyCommands, PlainFormatBothWays) {
   auto cache = app(ValueFormat<Account>::plain_json());
-  const auto put =
-      strata_run("put p1 '{\"name\":\"dan\",\"version\":1,\"balance\":0}' --format plain" + flags());
+  const auto put = strata_run(
+      "put p1 '{\"name\":\"dan\",\"version\":1,\"balance\":0}' --format plain" + flags());
   ASSERT_EQ(put.exit_code, 0) << put.output;
   RedisClient redis(url_);
   EXPECT_EQ(redis.get(cache.remote_key("p1")), R"({"balance":0,"name":"dan","version":1})");
@@ -144,7 +146,8 @@ TEST_P(KeyCommands, InspectShowsEnvelopeTtlAndValue) {
             0);
   const json b = strata_json("inspect big" + flags());
   EXPECT_EQ(b["l2"]["envelope"]["compression"], "zstd");
-  EXPECT_LT(b["l2"]["bytes"].get<std::size_t>(), b["l2"]["envelope"]["payload_bytes"].get<std::size_t>());
+  EXPECT_LT(b["l2"]["bytes"].get<std::size_t>(),
+            b["l2"]["envelope"]["payload_bytes"].get<std::size_t>());
   EXPECT_EQ(cache.get("big")->name, big);
 }
 
@@ -206,12 +209,11 @@ TEST_P(KeyCommands, BadOptionsAreReported) {
   EXPECT_EQ(strata_json("get s" + flags())["value"], "plain words");
 }
 
-INSTANTIATE_TEST_SUITE_P(Redis, KeyCommands,
-                         ::testing::Values(RedisParam{"standalone", "STRATA_TEST_REDIS_URL",
-                                                      "--redis"},
-                                           RedisParam{"cluster", "STRATA_TEST_REDIS_CLUSTER_URL",
-                                                      "--redis-cluster"}),
-                         [](const auto& p) { return std::string(p.param.name); });
+INSTANTIATE_TEST_SUITE_P(
+    Redis, KeyCommands,
+    ::testing::Values(RedisParam{"standalone", "STRATA_TEST_REDIS_URL", "--redis"},
+                      RedisParam{"cluster", "STRATA_TEST_REDIS_CLUSTER_URL", "--redis-cluster"}),
+    [](const auto& p) { return std::string(p.param.name); });
 
 // The same commands with a source of record (a typed table mapping).
 class SourceCommands : public ::testing::TestWithParam<const char*> {
@@ -276,7 +278,8 @@ TEST_P(SourceCommands, WriteThroughPutReachesTheSourceAndTheApplication) {
   EXPECT_EQ(r["l2"]["value"], json(Account{"ada", 3, 1.5}));
   EXPECT_EQ(r["source"]["table"], table_);
   EXPECT_EQ(r["source"]["found"], true);
-  EXPECT_EQ(r["source"]["row"], json::parse(R"({"id":"a1","name":"ada","version":3,"balance":1.5})"));
+  EXPECT_EQ(r["source"]["row"],
+            json::parse(R"({"id":"a1","name":"ada","version":3,"balance":1.5})"));
   const auto text = strata_run("inspect a1" + flags());
   EXPECT_NE(text.output.find("source       " + table_ + ": {"), std::string::npos) << text.output;
   const json none = strata_json("inspect a-none" + flags());

@@ -29,10 +29,10 @@ struct Account {
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Account, name, version, balance)
 
 inline TableMapping<Account> account_mapping(const std::string& table) {
-  return TableMapping<Account>::columns(table, "id",
-                                        {column("name", &Account::name),
-                                         column("version", &Account::version),
-                                         column("balance", &Account::balance)})
+  return TableMapping<Account>::columns(
+             table, "id",
+             {column("name", &Account::name), column("version", &Account::version),
+              column("balance", &Account::balance)})
       .create_table_if_missing();
 }
 

@@ -7,8 +7,8 @@
 #include <string>
 #include <thread>
 
-#include "tools/ops/ops_test_support.h"
 #include "ops/prometheus_text.h"
+#include "tools/ops/ops_test_support.h"
 
 namespace strata::testing {
 namespace {
@@ -17,7 +17,8 @@ using nlohmann::json;
 
 // Two caches (one with a label value that needs escapes), one writer, comments, a timestamp,
 // a malformed line, and no l1 metrics for "orders" (a cache without L1).
-constexpr const char* kExposition = R"(# HELP strata_cache_requests_total Requests per layer and result.
+constexpr const char* kExposition =
+    R"(# HELP strata_cache_requests_total Requests per layer and result.
 # TYPE strata_cache_requests_total counter
 strata_cache_requests_total{cache="users",layer="l1",result="hit"} 900
 strata_cache_requests_total{cache="users",layer="l1",result="miss"} 100
@@ -130,7 +131,7 @@ TEST(StatsCommand, SummarisesTheEndpointAsJson) {
   EXPECT_DOUBLE_EQ(users["layers"]["l1"]["latency"]["p99"].get<double>(), 1.2e-6);
   EXPECT_TRUE(users["layers"]["l1"]["latency"]["p999"].is_null());  // NaN: no observation
   EXPECT_DOUBLE_EQ(users["layers"]["l1"]["latency"]["mean"].get<double>(), 5e-7);
-  EXPECT_TRUE(users["layers"]["l2"]["latency"]["p90"].is_null());   // missing metric
+  EXPECT_TRUE(users["layers"]["l2"]["latency"]["p90"].is_null());  // missing metric
   EXPECT_DOUBLE_EQ(users["load_latency"]["p99"].get<double>(), 0.035);
   EXPECT_EQ(users["l1_entries"], 1234);
   EXPECT_EQ(users["l1_bytes"], 5242880);

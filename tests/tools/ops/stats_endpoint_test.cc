@@ -6,10 +6,10 @@
 #include <string>
 #include <string_view>
 
-#include "tools/ops/ops_test_support.h"
 #include "strata/cache/cache.h"
 #include "strata/metrics/metrics.h"
 #include "strata/metrics/metrics_server.h"
+#include "tools/ops/ops_test_support.h"
 
 namespace strata::testing {
 namespace {

@@ -44,13 +44,15 @@ void sleep_until_ns(std::int64_t t) {
   if (wait > 0) std::this_thread::sleep_for(std::chrono::nanoseconds(wait));
 }
 
-std::string key_of(int i) { return "item-" + std::to_string(i); }
+std::string key_of(int i) {
+  return "item-" + std::to_string(i);
+}
 
 std::shared_ptr<SqliteSource<Item>> open_source(const std::string& dir) {
   return std::make_shared<SqliteSource<Item>>(
       SqliteOptions{.path = (std::filesystem::path(dir) / "items.db").string()},
-      TableMapping<Item>::columns("items", "id",
-                                  {column("version", &Item::version), column("payload", &Item::payload)})
+      TableMapping<Item>::columns(
+          "items", "id", {column("version", &Item::version), column("payload", &Item::payload)})
           .create_table_if_missing());
 }
 
@@ -140,8 +142,8 @@ double percentile(std::vector<double>& sorted, double q) {
 CoherenceModeResult run_mode(const CoherenceBenchOptions& o, const std::string& url,
                              const std::string& mode) {
   tools::TempDir dir("strata-coherence");
-  const std::string prefix =
-      "strata-bench:coherence:" + std::to_string(::getpid()) + ":" + std::to_string(now_ns()) + ":" + mode + ":";
+  const std::string prefix = "strata-bench:coherence:" + std::to_string(::getpid()) + ":" +
+                             std::to_string(now_ns()) + ":" + mode + ":";
   {
     auto source = open_source(dir.path().string());
     std::vector<KeyValue<Item>> rows;
@@ -151,14 +153,38 @@ CoherenceModeResult run_mode(const CoherenceBenchOptions& o, const std::string& 
   const std::int64_t start = now_ns() + 500'000'000;  // time for every worker to connect
   Workers workers;
   auto spawn = [&](const std::string& role, int index) {
-    workers.spawn({o.executable, "bench", "coherence", "--worker", role, "--worker-index",
-                   std::to_string(index), "--worker-dir", dir.path().string(), "--worker-mode", mode,
-                   "--worker-url", url, "--worker-prefix", prefix, "--worker-start",
-                   std::to_string(start), "--writers", std::to_string(o.writers), "--readers",
-                   std::to_string(o.readers), "--keys", std::to_string(o.keys), "--write-rate",
-                   std::to_string(o.write_rate), "--read-rate", std::to_string(o.read_rate),
-                   "--duration-ms", std::to_string(o.duration.count()), "--quiesce-ms",
-                   std::to_string(o.quiesce.count()), "--local-ttl-ms",
+    workers.spawn({o.executable,
+                   "bench",
+                   "coherence",
+                   "--worker",
+                   role,
+                   "--worker-index",
+                   std::to_string(index),
+                   "--worker-dir",
+                   dir.path().string(),
+                   "--worker-mode",
+                   mode,
+                   "--worker-url",
+                   url,
+                   "--worker-prefix",
+                   prefix,
+                   "--worker-start",
+                   std::to_string(start),
+                   "--writers",
+                   std::to_string(o.writers),
+                   "--readers",
+                   std::to_string(o.readers),
+                   "--keys",
+                   std::to_string(o.keys),
+                   "--write-rate",
+                   std::to_string(o.write_rate),
+                   "--read-rate",
+                   std::to_string(o.read_rate),
+                   "--duration-ms",
+                   std::to_string(o.duration.count()),
+                   "--quiesce-ms",
+                   std::to_string(o.quiesce.count()),
+                   "--local-ttl-ms",
                    std::to_string(o.local_ttl.count())});
   };
   for (int i = 0; i < o.writers; ++i) spawn("writer", i);
@@ -166,7 +192,8 @@ CoherenceModeResult run_mode(const CoherenceBenchOptions& o, const std::string& 
   workers.wait_all();
 
   // Replay the logs.
-  std::vector<std::vector<Write>> writes(static_cast<std::size_t>(o.keys));  // per key, in version order
+  std::vector<std::vector<Write>> writes(
+      static_cast<std::size_t>(o.keys));  // per key, in version order
   CoherenceModeResult r;
   r.mode = mode;
   for (int i = 0; i < o.writers; ++i) {
@@ -178,7 +205,8 @@ CoherenceModeResult run_mode(const CoherenceBenchOptions& o, const std::string& 
     }
   }
   for (auto& list : writes) {
-    std::sort(list.begin(), list.end(), [](const Write& a, const Write& b) { return a.version < b.version; });
+    std::sort(list.begin(), list.end(),
+              [](const Write& a, const Write& b) { return a.version < b.version; });
   }
   std::vector<double> windows;  // one per (write, reader)
   std::uint64_t hits = 0, misses = 0;
@@ -220,7 +248,8 @@ CoherenceModeResult run_mode(const CoherenceBenchOptions& o, const std::string& 
   r.staleness_ms_p50 = percentile(windows, 0.50);
   r.staleness_ms_p99 = percentile(windows, 0.99);
   r.staleness_ms_max = windows.empty() ? 0 : windows.back();
-  r.l1_hit_ratio = hits + misses == 0 ? 0 : static_cast<double>(hits) / static_cast<double>(hits + misses);
+  r.l1_hit_ratio =
+      hits + misses == 0 ? 0 : static_cast<double>(hits) / static_cast<double>(hits + misses);
   return r;
 }
 
@@ -228,7 +257,8 @@ CoherenceModeResult run_mode(const CoherenceBenchOptions& o, const std::string& 
 
 void CoherenceBenchOptions::validate() const {
   auto positive = [](long long v, const char* name) {
-    if (v <= 0) throw InvalidArgumentError(std::string("bench coherence: ") + name + " must be > 0");
+    if (v <= 0)
+      throw InvalidArgumentError(std::string("bench coherence: ") + name + " must be > 0");
   };
   positive(writers, "--writers");
   positive(readers, "--readers");
@@ -255,7 +285,8 @@ void run_coherence_worker(const CoherenceBenchOptions& o, const CoherenceWorkerO
   if (w.mode == "bus") bus = std::make_shared<InvalidationBus>(w.url);
   Cache<Item> cache = make_cache(o, w, source, bus);
   const std::int64_t end = w.start_ns + std::chrono::nanoseconds(o.duration).count();
-  const std::string base = (std::filesystem::path(w.dir) / (w.role + "-" + std::to_string(w.index))).string();
+  const std::string base =
+      (std::filesystem::path(w.dir) / (w.role + "-" + std::to_string(w.index))).string();
   std::mt19937_64 rng(static_cast<std::uint64_t>(w.index) * 7919 + (w.role == "writer" ? 1 : 2));
   if (w.role == "writer") {
     // Writer i owns keys i, i + writers, ...: one writer per key, so versions grow in commit order.
@@ -276,7 +307,8 @@ void run_coherence_worker(const CoherenceBenchOptions& o, const CoherenceWorkerO
     std::ofstream(base + ".log") << log.str();
     return;
   }
-  if (w.role != "reader") throw InvalidArgumentError("bench coherence: unknown worker role " + w.role);
+  if (w.role != "reader")
+    throw InvalidArgumentError("bench coherence: unknown worker role " + w.role);
   // Readers: warm L1 before the start, then read at the set rate.
   for (int k = 0; k < o.keys; ++k) (void)cache.get(key_of(k));
   const TieredCacheStats warm = cache.stats();
@@ -295,7 +327,8 @@ void run_coherence_worker(const CoherenceBenchOptions& o, const CoherenceWorkerO
   // Quiescence: the writers are done; after the quiesce period no value read may be stale.
   auto quiesce = o.quiesce;
   if (w.mode == "none") quiesce += o.local_ttl;
-  sleep_until_ns(end + std::chrono::nanoseconds(quiesce).count() + 100'000'000);  // + writers' last write
+  sleep_until_ns(end + std::chrono::nanoseconds(quiesce).count() +
+                 100'000'000);  // + writers' last write
   std::uint64_t stale = 0;
   for (int k = 0; k < o.keys; ++k) {
     const std::optional<Item> cached = cache.get(key_of(k));
@@ -311,14 +344,15 @@ void run_coherence_worker(const CoherenceBenchOptions& o, const CoherenceWorkerO
     flushes = b.l1_flushes;
   }
   std::ofstream(base + ".log") << log.str();
-  std::ofstream(base + ".summary") << (run.l1.hits - warm.l1.hits) << ' '
-                                   << (run.l1.misses - warm.l1.misses) << ' ' << stale << ' '
-                                   << invalidations << ' ' << flushes << '\n';
+  std::ofstream(base + ".summary")
+      << (run.l1.hits - warm.l1.hits) << ' ' << (run.l1.misses - warm.l1.misses) << ' ' << stale
+      << ' ' << invalidations << ' ' << flushes << '\n';
 }
 
 CoherenceBenchReport run_coherence_bench(const CoherenceBenchOptions& options) {
   options.validate();
-  if (options.executable.empty()) throw InvalidArgumentError("bench coherence: no executable to spawn");
+  if (options.executable.empty())
+    throw InvalidArgumentError("bench coherence: no executable to spawn");
   CoherenceBenchReport report;
   report.options = options;
   auto run_target = [&](const std::string& name, const std::string& url) {
@@ -343,8 +377,8 @@ void print_coherence_bench(std::ostream& out, const CoherenceBenchReport& report
   out << std::left << std::setw(12) << "target" << std::setw(10) << "mode" << std::right
       << std::setw(8) << "writes" << std::setw(9) << "reads" << std::setw(8) << "stale"
       << std::setw(10) << "p50 ms" << std::setw(10) << "p99 ms" << std::setw(10) << "max ms"
-      << std::setw(16) << "stale at end" << std::setw(10) << "L1 hits" << std::setw(10) << "invalid."
-      << std::setw(9) << "flushes" << '\n';
+      << std::setw(16) << "stale at end" << std::setw(10) << "L1 hits" << std::setw(10)
+      << "invalid." << std::setw(9) << "flushes" << '\n';
   for (const auto& t : report.targets) {
     for (const auto& m : t.modes) {
       out << std::left << std::setw(12) << t.name << std::setw(10) << m.mode << std::right
@@ -361,10 +395,14 @@ void print_coherence_bench(std::ostream& out, const CoherenceBenchReport& report
 nlohmann::json to_json(const CoherenceBenchReport& report) {
   const auto& o = report.options;
   nlohmann::json j;
-  j["config"] = {{"writers", o.writers},        {"readers", o.readers},
-                 {"keys", o.keys},              {"write_rate", o.write_rate},
-                 {"read_rate", o.read_rate},    {"duration_ms", o.duration.count()},
-                 {"quiesce_ms", o.quiesce.count()}, {"local_ttl_ms", o.local_ttl.count()},
+  j["config"] = {{"writers", o.writers},
+                 {"readers", o.readers},
+                 {"keys", o.keys},
+                 {"write_rate", o.write_rate},
+                 {"read_rate", o.read_rate},
+                 {"duration_ms", o.duration.count()},
+                 {"quiesce_ms", o.quiesce.count()},
+                 {"local_ttl_ms", o.local_ttl.count()},
                  {"modes", o.modes}};
   j["results"] = nlohmann::json::object();
   for (const auto& t : report.targets) {

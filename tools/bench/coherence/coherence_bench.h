@@ -18,10 +18,9 @@
 // (bus: one InvalidationBus per worker process).
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <chrono>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -32,15 +31,15 @@ struct CoherenceBenchOptions {
   std::string redis_url;    // redis://...; empty: skipped
   std::string cluster_url;  // redis+cluster://...; empty: skipped
   std::vector<std::string> modes{"none", "tracking", "bus"};
-  int writers = 1;          // writer processes (each owns keys i, i+writers, ...)
-  int readers = 3;          // reader processes
-  int keys = 100;           // the shared keyspace
-  int write_rate = 200;     // writes per second, all writers together
-  int read_rate = 2000;     // reads per second per reader
+  int writers = 1;       // writer processes (each owns keys i, i+writers, ...)
+  int readers = 3;       // reader processes
+  int keys = 100;        // the shared keyspace
+  int write_rate = 200;  // writes per second, all writers together
+  int read_rate = 2000;  // reads per second per reader
   std::chrono::milliseconds duration{3000};
-  std::chrono::milliseconds quiesce{200};     // wait after the writers stop (plus local_ttl for none)
+  std::chrono::milliseconds quiesce{200};  // wait after the writers stop (plus local_ttl for none)
   std::chrono::milliseconds local_ttl{1000};  // L1 TTL in mode none
-  std::string executable;   // the program to spawn as workers (the CLI passes /proc/self/exe)
+  std::string executable;  // the program to spawn as workers (the CLI passes /proc/self/exe)
 
   // Throws InvalidArgumentError naming the option that is out of range.
   void validate() const;
@@ -82,13 +81,14 @@ void print_coherence_bench(std::ostream& out, const CoherenceBenchReport& report
 struct CoherenceWorkerOptions {
   std::string role;  // "writer" or "reader"
   int index = 0;
-  std::string dir;   // where the database is and the logs go
+  std::string dir;  // where the database is and the logs go
   std::string mode;
   std::string url;
   std::string prefix;
   std::int64_t start_ns = 0;  // CLOCK_MONOTONIC time to begin at
 };
 // Runs one worker; throws on failure (the CLI turns it into a non-zero exit).
-void run_coherence_worker(const CoherenceBenchOptions& options, const CoherenceWorkerOptions& worker);
+void run_coherence_worker(const CoherenceBenchOptions& options,
+                          const CoherenceWorkerOptions& worker);
 
 }  // namespace strata::bench

@@ -4,8 +4,8 @@
 #include <iostream>
 #include <memory>
 
-#include "cli/commands.h"
 #include "bench/coherence/coherence_bench.h"
+#include "cli/commands.h"
 
 namespace strata::cli {
 
@@ -33,7 +33,8 @@ void add_bench_coherence(CLI::App& bench) {
       ->capture_default_str();
   command->add_option("--read-rate", options->read_rate, "Reads per second per reader")
       ->capture_default_str();
-  command->add_option("--duration-ms", *duration_ms, "How long the writers write")->capture_default_str();
+  command->add_option("--duration-ms", *duration_ms, "How long the writers write")
+      ->capture_default_str();
   command->add_option("--quiesce-ms", *quiesce_ms, "Wait after the writers stop before the check")
       ->capture_default_str();
   command->add_option("--local-ttl-ms", *ttl_ms, "L1 TTL in mode none")->capture_default_str();

@@ -30,9 +30,9 @@ extern "C" size_t __sanitizer_get_current_allocated_bytes();
 #include <thread>
 #include <unordered_map>
 
+#include "common/zipf.h"
 #include "strata/error.h"
 #include "strata/local/local_cache.h"
-#include "common/zipf.h"
 
 namespace strata::bench {
 namespace {
@@ -42,7 +42,8 @@ using Value = std::uint64_t;
 
 std::string key_of(std::uint64_t i) {
   char buffer[32];
-  const int n = std::snprintf(buffer, sizeof buffer, "key:%08llu", static_cast<unsigned long long>(i));
+  const int n =
+      std::snprintf(buffer, sizeof buffer, "key:%08llu", static_cast<unsigned long long>(i));
   return std::string(buffer, static_cast<std::size_t>(n));
 }
 
@@ -126,7 +127,9 @@ class StrataL1 {
 };
 
 // The raw maps are sharded like LocalCache for the same capacity.
-std::size_t shards_for(std::uint64_t capacity) { return internal::default_shard_count(capacity); }
+std::size_t shards_for(std::uint64_t capacity) {
+  return internal::default_shard_count(capacity);
+}
 
 struct Workload {
   std::vector<std::string> keys;
@@ -269,11 +272,13 @@ L1BenchReport run_l1_bench(const L1BenchOptions& o, std::ostream* progress) {
     lru.put(workload.keys[i], i);
   }
 
-  const std::pair<const char*, double> mixes[] = {{"read-only", 1.0}, {"90/10", 0.9}, {"50/50", 0.5}};
+  const std::pair<const char*, double> mixes[] = {
+      {"read-only", 1.0}, {"90/10", 0.9}, {"50/50", 0.5}};
   for (const auto& [name, read_share] : mixes) {
     std::vector<double> a, b, c, d;
     for (int round = 0; round < o.rounds; ++round) {
-      if (progress) *progress << "\r  " << name << " round " << (round + 1) << "/" << o.rounds << std::flush;
+      if (progress)
+        *progress << "\r  " << name << " round " << (round + 1) << "/" << o.rounds << std::flush;
       a.push_back(measure(strata, workload, o.threads, read_share, o.seconds_per_round));
       b.push_back(measure(raw, workload, o.threads, read_share, o.seconds_per_round));
       c.push_back(measure(lru, workload, o.threads, read_share, o.seconds_per_round));
@@ -294,8 +299,8 @@ void print_l1_report(std::ostream& out, const L1BenchReport& r) {
                 o.threads, static_cast<unsigned long long>(o.keys), o.zipf_s, o.rounds,
                 o.seconds_per_round);
   out << line;
-  std::snprintf(line, sizeof line, "%-10s %13s %13s %13s %13s %8s %8s %8s\n", "mix",
-                "strata ops/s", "raw map", "flat map", "mutex LRU", "vs raw", "vs flat", "vs LRU");
+  std::snprintf(line, sizeof line, "%-10s %13s %13s %13s %13s %8s %8s %8s\n", "mix", "strata ops/s",
+                "raw map", "flat map", "mutex LRU", "vs raw", "vs flat", "vs LRU");
   out << line;
   for (const auto& m : r.mixes) {
     std::snprintf(line, sizeof line, "%-10s %13.0f %13.0f %13.0f %13.0f %7.2fx %7.2fx %7.2fx\n",

@@ -5,19 +5,18 @@
 
 #include <cstdint>
 #include <iosfwd>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace strata::bench {
 
 struct L1BenchOptions {
   int threads = 2;
-  std::uint64_t keys = 1'000'000;     // distinct keys, all resident (hits only for read-only)
+  std::uint64_t keys = 1'000'000;  // distinct keys, all resident (hits only for read-only)
   double zipf_s = 0.99;
-  double seconds_per_round = 0.5;     // each implementation runs this long per round
-  int rounds = 3;                     // A B C A B C ...: medians are reported
+  double seconds_per_round = 0.5;  // each implementation runs this long per round
+  int rounds = 3;                  // A B C A B C ...: medians are reported
   std::uint64_t memory_entries = 200'000;
   std::uint64_t seed = 7;
 
@@ -25,7 +24,7 @@ struct L1BenchOptions {
 };
 
 struct L1MixResult {
-  std::string mix;         // "read-only", "90/10", "50/50"
+  std::string mix;  // "read-only", "90/10", "50/50"
   double read_share = 1.0;
   double strata_ops_per_sec = 0;
   double raw_map_ops_per_sec = 0;

@@ -4,15 +4,16 @@
 #include <iostream>
 #include <memory>
 
-#include "cli/commands.h"
 #include "bench/l1/l1_bench.h"
+#include "cli/commands.h"
 
 namespace strata::cli {
 
 void add_bench_l1(CLI::App& bench) {
   auto* l1 = bench.add_subcommand(
-      "l1", "LocalCache throughput on Zipf keys against a raw sharded map and a mutex LRU, and "
-            "its memory overhead per entry");
+      "l1",
+      "LocalCache throughput on Zipf keys against a raw sharded map and a mutex LRU, and "
+      "its memory overhead per entry");
   auto options = std::make_shared<bench::L1BenchOptions>();
   auto json = std::make_shared<bool>(false);
   l1->add_option("--threads", options->threads, "Worker threads")->capture_default_str();

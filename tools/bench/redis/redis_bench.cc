@@ -87,10 +87,12 @@ class RawRedis {
     for (std::size_t i = 0; i < slots->elements; ++i) {
       const redisReply* range = slots->element[i];
       const redisReply* master = range->element[2];
-      const std::pair<std::string, long long> address(master->element[0]->str, master->element[1]->integer);
+      const std::pair<std::string, long long> address(master->element[0]->str,
+                                                      master->element[1]->integer);
       auto& context = by_address[address];
       if (context == nullptr) {
-        contexts_.push_back(raw_connect({address.first, static_cast<std::uint16_t>(address.second)}, url));
+        contexts_.push_back(
+            raw_connect({address.first, static_cast<std::uint16_t>(address.second)}, url));
         context = contexts_.back().get();
       }
       for (long long s = range->element[0]->integer; s <= range->element[1]->integer; ++s) {
@@ -108,14 +110,16 @@ class RawRedis {
     const char* argv[] = {"GET", key.data()};
     const size_t lens[] = {3, key.size()};
     Reply reply(static_cast<redisReply*>(redisCommandArgv(for_key(key), 2, argv, lens)));
-    if (!reply || reply->type != REDIS_REPLY_STRING) throw UnavailableError("raw hiredis: GET failed");
+    if (!reply || reply->type != REDIS_REPLY_STRING)
+      throw UnavailableError("raw hiredis: GET failed");
   }
 
   void set(std::string_view key, std::string_view value) {
     const char* argv[] = {"SET", key.data(), value.data()};
     const size_t lens[] = {3, key.size(), value.size()};
     Reply reply(static_cast<redisReply*>(redisCommandArgv(for_key(key), 3, argv, lens)));
-    if (!reply || reply->type != REDIS_REPLY_STATUS) throw UnavailableError("raw hiredis: SET failed");
+    if (!reply || reply->type != REDIS_REPLY_STATUS)
+      throw UnavailableError("raw hiredis: SET failed");
   }
 
   // A pipeline of GETs: appended per node, every node written, then every reply read.
@@ -178,7 +182,8 @@ class RawRedis {
     for (auto& [c, count] : pending_) {
       int done = 0;
       while (!done) {
-        if (redisBufferWrite(c, &done) != REDIS_OK) throw UnavailableError("raw hiredis: write failed");
+        if (redisBufferWrite(c, &done) != REDIS_OK)
+          throw UnavailableError("raw hiredis: write failed");
       }
     }
     for (auto& [c, count] : pending_) {
@@ -239,16 +244,24 @@ RedisBenchTarget run_target(const std::string& name, const std::string& url_text
       batches[b].push_back(keys[(b * 37 + static_cast<std::size_t>(j) * 7) % keys.size()]);
     }
   }
-  auto key_of = [&](int i) -> const std::string& { return keys[static_cast<std::size_t>(i) % keys.size()]; };
+  auto key_of = [&](int i) -> const std::string& {
+    return keys[static_cast<std::size_t>(i) % keys.size()];
+  };
   const auto strata_get = [&](int i) {
     if (!strata.get(key_of(i))) throw InternalError("bench: missing key");
   };
   const auto raw_get = [&](int i) { raw.get(key_of(i)); };
   const auto strata_set = [&](int i) { strata.set(key_of(i), value); };
   const auto raw_set = [&](int i) { raw.set(key_of(i), value); };
-  const auto strata_mget = [&](int i) { (void)strata.mget(batches[static_cast<std::size_t>(i) % batches.size()]); };
-  const auto raw_pipeline = [&](int i) { raw.get_pipeline(batches[static_cast<std::size_t>(i) % batches.size()]); };
-  const auto raw_mget = [&](int i) { raw.mget(batches[static_cast<std::size_t>(i) % batches.size()]); };
+  const auto strata_mget = [&](int i) {
+    (void)strata.mget(batches[static_cast<std::size_t>(i) % batches.size()]);
+  };
+  const auto raw_pipeline = [&](int i) {
+    raw.get_pipeline(batches[static_cast<std::size_t>(i) % batches.size()]);
+  };
+  const auto raw_mget = [&](int i) {
+    raw.mget(batches[static_cast<std::size_t>(i) % batches.size()]);
+  };
 
   // Warm up both sides (connections, slot maps, caches).
   const int warm = std::max(1, options.operations / 10);
@@ -281,17 +294,19 @@ RedisBenchTarget run_target(const std::string& name, const std::string& url_text
   (void)strata.del(views);
 
   auto row = [](std::string op, std::string baseline, const Samples& s) {
-    return RedisBenchRow{std::move(op), std::move(baseline), median(s.strata), median(s.raw), median(s.ratio)};
+    return RedisBenchRow{std::move(op), std::move(baseline), median(s.strata), median(s.raw),
+                         median(s.ratio)};
   };
   const std::string n = std::to_string(options.mget_keys);
   target.rows.push_back(row("GET", "hiredis GET", get));
   target.rows.push_back(row("SET", "hiredis SET", set));
-  target.rows.push_back(row("MGET", name == "cluster" ? "hiredis pipeline of " + n + " GETs, per node"
-                                                      : "hiredis pipeline of " + n + " GETs",
+  target.rows.push_back(row("MGET",
+                            name == "cluster" ? "hiredis pipeline of " + n + " GETs, per node"
+                                              : "hiredis pipeline of " + n + " GETs",
                             pipeline));
-  target.rows.push_back(row("MGET", name == "cluster" ? "hiredis MGET per slot, pipelined per node"
-                                                      : "hiredis MGET",
-                            mget));
+  target.rows.push_back(
+      row("MGET", name == "cluster" ? "hiredis MGET per slot, pipelined per node" : "hiredis MGET",
+          mget));
   return target;
 }
 
@@ -312,7 +327,8 @@ void RedisBenchOptions::validate() const {
   }
 }
 
-const RedisBenchRow& RedisBenchTarget::row(const std::string& op, const std::string& baseline) const {
+const RedisBenchRow& RedisBenchTarget::row(const std::string& op,
+                                           const std::string& baseline) const {
   for (const auto& r : rows) {
     if (r.op == op && r.baseline.find(baseline) != std::string::npos) return r;
   }
@@ -322,18 +338,22 @@ const RedisBenchRow& RedisBenchTarget::row(const std::string& op, const std::str
 RedisBenchReport run_redis_bench(const RedisBenchOptions& options) {
   options.validate();
   RedisBenchReport report{options, {}};
-  if (!options.redis_url.empty()) report.targets.push_back(run_target("standalone", options.redis_url, options));
-  if (!options.cluster_url.empty()) report.targets.push_back(run_target("cluster", options.cluster_url, options));
+  if (!options.redis_url.empty())
+    report.targets.push_back(run_target("standalone", options.redis_url, options));
+  if (!options.cluster_url.empty())
+    report.targets.push_back(run_target("cluster", options.cluster_url, options));
   return report;
 }
 
 void print_redis_bench(std::ostream& out, const RedisBenchReport& report) {
   const auto& o = report.options;
-  out << "strata bench redis: " << o.rounds << " rounds, strata and raw hiredis alternating (medians); "
-      << o.operations << " GET/SET and " << o.mget_batches << " MGET of " << o.mget_keys
+  out << "strata bench redis: " << o.rounds
+      << " rounds, strata and raw hiredis alternating (medians); " << o.operations
+      << " GET/SET and " << o.mget_batches << " MGET of " << o.mget_keys
       << " keys per round and side; " << o.value_size << "-byte values, " << o.keyspace
       << " keys; one connection per node on both sides\n";
-  for (const auto& target : report.targets) out << "  " << target.name << ": " << target.url << '\n';
+  for (const auto& target : report.targets)
+    out << "  " << target.name << ": " << target.url << '\n';
   out << '\n';
   char line[256];
   std::snprintf(line, sizeof line, "%-11s %-5s %14s %14s %7s  %s\n", "target", "op", "strata ops/s",
@@ -342,19 +362,21 @@ void print_redis_bench(std::ostream& out, const RedisBenchReport& report) {
   for (const auto& target : report.targets) {
     for (const auto& r : target.rows) {
       std::snprintf(line, sizeof line, "%-11s %-5s %14.0f %14.0f %7.2f  %s\n", target.name.c_str(),
-                    r.op.c_str(), r.strata_ops_per_sec, r.raw_ops_per_sec, r.ratio, r.baseline.c_str());
+                    r.op.c_str(), r.strata_ops_per_sec, r.raw_ops_per_sec, r.ratio,
+                    r.baseline.c_str());
       out << line;
     }
   }
-  out << "\nratio = strata ops/s / hiredis ops/s (median of per-round ratios); MGET ops are calls of "
+  out << "\nratio = strata ops/s / hiredis ops/s (median of per-round ratios); MGET ops are calls "
+         "of "
       << o.mget_keys << " keys.\n";
 }
 
 nlohmann::json to_json(const RedisBenchReport& report) {
   const auto& o = report.options;
-  nlohmann::json json = {{"rounds", o.rounds},         {"operations", o.operations},
-                         {"mget_batches", o.mget_batches}, {"mget_keys", o.mget_keys},
-                         {"value_size", o.value_size}, {"keys", o.keyspace}};
+  nlohmann::json json = {
+      {"rounds", o.rounds},       {"operations", o.operations}, {"mget_batches", o.mget_batches},
+      {"mget_keys", o.mget_keys}, {"value_size", o.value_size}, {"keys", o.keyspace}};
   nlohmann::json targets = nlohmann::json::object();
   for (const auto& target : report.targets) {
     nlohmann::json t = {{"url", target.url},
@@ -364,8 +386,11 @@ nlohmann::json to_json(const RedisBenchReport& report) {
                         {"mget_ratio_vs_hiredis_mget", target.row("MGET", "hiredis MGET").ratio}};
     nlohmann::json rows = nlohmann::json::array();
     for (const auto& r : target.rows) {
-      rows.push_back({{"op", r.op}, {"baseline", r.baseline}, {"strata_ops_per_sec", r.strata_ops_per_sec},
-                      {"hiredis_ops_per_sec", r.raw_ops_per_sec}, {"ratio", r.ratio}});
+      rows.push_back({{"op", r.op},
+                      {"baseline", r.baseline},
+                      {"strata_ops_per_sec", r.strata_ops_per_sec},
+                      {"hiredis_ops_per_sec", r.raw_ops_per_sec},
+                      {"ratio", r.ratio}});
     }
     t["rows"] = rows;
     targets[target.name] = t;
@@ -378,8 +403,9 @@ nlohmann::json to_json(const RedisBenchReport& report) {
       json[field] = first[field];
     }
   }
-  json["mget_baselines"] = "pipeline: raw hiredis pipeline of the same GETs (per node in a cluster); "
-                           "mget: raw hiredis MGET (one per slot, pipelined per node, in a cluster)";
+  json["mget_baselines"] =
+      "pipeline: raw hiredis pipeline of the same GETs (per node in a cluster); "
+      "mget: raw hiredis MGET (one per slot, pipelined per node, in a cluster)";
   json["targets"] = targets;
   return json;
 }

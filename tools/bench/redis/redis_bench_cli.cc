@@ -2,8 +2,8 @@
 #include <iostream>
 #include <memory>
 
-#include "cli/commands.h"
 #include "bench/redis/redis_bench.h"
+#include "cli/commands.h"
 
 namespace strata::cli {
 
@@ -22,7 +22,8 @@ void add_bench_redis(CLI::App& bench) {
   command->add_option("--mget-batches", options->mget_batches, "MGET calls per round and side")
       ->capture_default_str();
   command->add_option("--mget-keys", options->mget_keys, "Keys per MGET")->capture_default_str();
-  command->add_option("--value-size", options->value_size, "Bytes per value")->capture_default_str();
+  command->add_option("--value-size", options->value_size, "Bytes per value")
+      ->capture_default_str();
   command->add_option("--keys", options->keyspace, "Distinct keys")->capture_default_str();
   command->add_flag("--json", *json, "Print one JSON object instead of the table");
   command->callback([options, json] {

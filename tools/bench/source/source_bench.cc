@@ -1,11 +1,12 @@
 #include "bench/source/source_bench.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <ostream>
 #include <random>
-#include <unistd.h>
 
 #include "common/temp_dir.h"
 #include "source/pg_connection.h"
@@ -27,10 +28,10 @@ struct BenchUser {
 };
 
 TableMapping<BenchUser> mapping(const std::string& table) {
-  return TableMapping<BenchUser>::columns(table, "id",
-                                          {column("name", &BenchUser::name),
-                                           column("email", &BenchUser::email),
-                                           column("version", &BenchUser::version)})
+  return TableMapping<BenchUser>::columns(
+             table, "id",
+             {column("name", &BenchUser::name), column("email", &BenchUser::email),
+              column("version", &BenchUser::version)})
       .create_table_if_missing();
 }
 
@@ -38,10 +39,10 @@ std::vector<KeyValue<BenchUser>> make_rows(std::uint64_t n) {
   std::vector<KeyValue<BenchUser>> rows;
   rows.reserve(n);
   for (std::uint64_t i = 0; i < n; ++i) {
-    rows.emplace_back("user:" + std::to_string(i),
-                      BenchUser{"user " + std::to_string(i),
-                                "user" + std::to_string(i) + "@example.com",
-                                static_cast<std::int64_t>(i)});
+    rows.emplace_back(
+        "user:" + std::to_string(i),
+        BenchUser{"user " + std::to_string(i), "user" + std::to_string(i) + "@example.com",
+                  static_cast<std::int64_t>(i)});
   }
   return rows;
 }
@@ -120,13 +121,13 @@ SourceBenchReport run_postgres(const SourceBenchOptions& options,
   const std::uint64_t single = std::min(options.row_per_txn_rows, options.rows);
   const auto truncate = [&] { (void)admin.exec("TRUNCATE " + source::quote(table)); };
 
-  report.methods = {{"batch", options.rows, {}},
-                    {"row_per_txn", single, {}},
-                    {"copy", options.rows, {}}};
+  report.methods = {
+      {"batch", options.rows, {}}, {"row_per_txn", single, {}}, {"copy", options.rows, {}}};
   run_rounds(options, report.methods,
              {[&] {
                 truncate();
-                return rows_per_sec(options.rows, [&] { write_batches(source, rows, options.batch); });
+                return rows_per_sec(options.rows,
+                                    [&] { write_batches(source, rows, options.batch); });
               },
               [&] {
                 truncate();
@@ -154,7 +155,8 @@ SourceBenchReport run_sqlite(const SourceBenchOptions& options,
   run_rounds(options, report.methods,
              {[&] {
                 clear();
-                return rows_per_sec(options.rows, [&] { write_batches(source, rows, options.batch); });
+                return rows_per_sec(options.rows,
+                                    [&] { write_batches(source, rows, options.batch); });
               },
               [&] {
                 clear();

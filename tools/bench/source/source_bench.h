@@ -7,19 +7,18 @@
 #include <cstdint>
 #include <functional>
 #include <iosfwd>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 namespace strata::bench {
 
 struct SourceBenchOptions {
-  std::string postgres_url;              // empty: SQLite in a temporary directory
-  std::uint64_t rows = 20'000;           // rows per round for batch upserts and COPY
-  std::uint64_t batch = 1'000;           // rows per write_batch call
-  std::uint64_t rounds = 5;              // each method runs once per round, in rotating order
+  std::string postgres_url;                // empty: SQLite in a temporary directory
+  std::uint64_t rows = 20'000;             // rows per round for batch upserts and COPY
+  std::uint64_t batch = 1'000;             // rows per write_batch call
+  std::uint64_t rounds = 5;                // each method runs once per round, in rotating order
   std::uint64_t row_per_txn_rows = 2'000;  // rows per round for one transaction per row
 
   void validate() const;  // throws InvalidArgumentError naming the option

@@ -2,8 +2,8 @@
 #include <iostream>
 #include <memory>
 
-#include "cli/commands.h"
 #include "bench/source/source_bench.h"
+#include "cli/commands.h"
 
 namespace strata::cli {
 
@@ -30,8 +30,9 @@ void add_bench_source(CLI::App& bench) {
       return;
     }
     bench::print_configuration(std::cout, *options);
-    const auto report = bench::run_source_bench(
-        *options, [](const std::string& line) { std::cout << "  " << line << '\n' << std::flush; });
+    const auto report = bench::run_source_bench(*options, [](const std::string& line) {
+      std::cout << "  " << line << '\n' << std::flush;
+    });
     std::cout << '\n';
     bench::print_report(std::cout, report);
   });

@@ -76,7 +76,8 @@ class Buckets {
     std::uint64_t total = 0;
     for (const auto& [b, n] : counts_) total += n;
     if (total == 0) return 0;
-    const auto rank = static_cast<std::uint64_t>(std::ceil(pct / 100.0 * static_cast<double>(total)));
+    const auto rank =
+        static_cast<std::uint64_t>(std::ceil(pct / 100.0 * static_cast<double>(total)));
     std::uint64_t seen = 0;
     for (const auto& [b, n] : counts_) {
       seen += n;
@@ -181,12 +182,25 @@ StampedeModeResult run_mode(const StampedeBenchOptions& o, const std::string& mo
   RedisClient redis(o.url());
   Workers workers;
   for (int i = 0; i < o.processes; ++i) {
-    workers.pids.push_back(spawn_worker({"strata", "bench", "stampede", "--worker", "--redis-url",
-                                         o.url(), "--mode", mode, "--prefix", prefix, "--index",
-                                         std::to_string(i), "--threads", std::to_string(o.threads),
-                                         "--interval-ms", std::to_string(o.interval.count()),
+    workers.pids.push_back(spawn_worker({"strata",
+                                         "bench",
+                                         "stampede",
+                                         "--worker",
+                                         "--redis-url",
+                                         o.url(),
+                                         "--mode",
+                                         mode,
+                                         "--prefix",
+                                         prefix,
+                                         "--index",
+                                         std::to_string(i),
+                                         "--threads",
+                                         std::to_string(o.threads),
+                                         "--interval-ms",
+                                         std::to_string(o.interval.count()),
                                          "--load-latency-ms",
-                                         std::to_string(o.load_latency.count()), "--think-ms",
+                                         std::to_string(o.load_latency.count()),
+                                         "--think-ms",
                                          std::to_string(o.think.count())}));
   }
   // Barrier: every worker warmed up; then a common start instant and stop instant.
@@ -284,7 +298,8 @@ StampedeBenchReport run_stampede_bench(const StampedeBenchOptions& options) {
   report.options = options;
   const std::string run_prefix = "strata-bench:stampede:" + std::to_string(::getpid()) + ":" +
                                  std::to_string(std::random_device{}() % 100000) + ":";
-  for (const auto& mode : options.modes) report.modes.push_back(run_mode(options, mode, run_prefix));
+  for (const auto& mode : options.modes)
+    report.modes.push_back(run_mode(options, mode, run_prefix));
   return report;
 }
 
@@ -362,8 +377,8 @@ void print_stampede_bench(std::ostream& out, const StampedeBenchReport& report) 
       << " ms, source latency " << o.load_latency.count() << " ms, think " << o.think.count()
       << " ms\n";
   out << std::left << std::setw(15) << "mode" << std::right << std::setw(10) << "loads"
-      << std::setw(16) << "loads/expiry" << std::setw(12) << "reads" << std::setw(12)
-      << "waited" << std::setw(12) << "p50 us" << std::setw(12) << "p99 us" << '\n';
+      << std::setw(16) << "loads/expiry" << std::setw(12) << "reads" << std::setw(12) << "waited"
+      << std::setw(12) << "p50 us" << std::setw(12) << "p99 us" << '\n';
   for (const auto& m : report.modes) {
     out << std::left << std::setw(15) << m.mode << std::right << std::setw(10) << m.loads
         << std::setw(16) << std::fixed << std::setprecision(2) << m.loads_per_expiry

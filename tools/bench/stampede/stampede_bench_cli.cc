@@ -3,8 +3,8 @@
 #include <iostream>
 #include <memory>
 
-#include "cli/commands.h"
 #include "bench/stampede/stampede_bench.h"
+#include "cli/commands.h"
 #include "strata/error.h"
 
 namespace strata::cli {

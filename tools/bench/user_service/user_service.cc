@@ -3,9 +3,9 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cmath>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <functional>
@@ -19,18 +19,18 @@
 #include <utility>
 
 #include "common/temp_dir.h"
+#include "common/zipf.h"
+#include "source/pg_connection.h"
+#include "source/schema.h"
 #include "strata/cache/cache.h"
 #include "strata/error.h"
-#include "strata/source/function_source.h"
-#include "strata/source/postgres_source.h"
 #include "strata/redis/redis_client.h"
 #include "strata/redis/redis_url.h"
+#include "strata/source/function_source.h"
+#include "strata/source/postgres_source.h"
 #include "strata/source/sqlite_source.h"
 #include "strata/source/table_mapping.h"
 #include "strata/write_behind/write_behind.h"
-#include "source/pg_connection.h"
-#include "source/schema.h"
-#include "common/zipf.h"
 
 namespace strata::bench {
 namespace {
@@ -79,7 +79,8 @@ std::string unique_table() {
 // Drops a PostgreSQL table on destruction (best effort).
 class TableDropper {
  public:
-  TableDropper(std::string url, std::string table) : url_(std::move(url)), table_(std::move(table)) {}
+  TableDropper(std::string url, std::string table)
+      : url_(std::move(url)), table_(std::move(table)) {}
   TableDropper(const TableDropper&) = delete;
   TableDropper& operator=(const TableDropper&) = delete;
   ~TableDropper() {
@@ -601,9 +602,9 @@ void write_svg(std::ostream& out, const UserServiceReport& report) {
         << "\" text-anchor=\"middle\" font-weight=\"bold\">"
         << (panel == 0 ? "hit ratio (%)" : "latency (us, log scale): p50, p99") << "</text>\n";
     // Axes and grid.
-    out << "<line x1=\"" << x0 << "\" y1=\"" << top << "\" x2=\"" << x0 << "\" y2=\"" << top + plot_h
-        << "\" stroke=\"black\"/>\n<line x1=\"" << x0 << "\" y1=\"" << top + plot_h << "\" x2=\""
-        << x0 + plot_w << "\" y2=\"" << top + plot_h << "\" stroke=\"black\"/>\n";
+    out << "<line x1=\"" << x0 << "\" y1=\"" << top << "\" x2=\"" << x0 << "\" y2=\""
+        << top + plot_h << "\" stroke=\"black\"/>\n<line x1=\"" << x0 << "\" y1=\"" << top + plot_h
+        << "\" x2=\"" << x0 + plot_w << "\" y2=\"" << top + plot_h << "\" stroke=\"black\"/>\n";
     const int ticks = panel == 0 ? 5 : static_cast<int>(decades);
     for (int t = 0; t <= ticks; ++t) {
       const double y = top + plot_h - plot_h * t / ticks;
@@ -643,9 +644,10 @@ void write_svg(std::ostream& out, const UserServiceReport& report) {
     if (panel == 1) {
       const double lx = x0 + 10;  // top left: the bars grow from the bottom
       for (int k = 0; k < 2; ++k) {
-        out << "<rect x=\"" << lx << "\" y=\"" << top + 5 + 16 * k << "\" width=\"10\" height=\"10\" fill=\""
-            << colors[k + 1] << "\"/>\n<text x=\"" << lx + 14 << "\" y=\"" << top + 14 + 16 * k << "\">"
-            << (k == 0 ? "p50" : "p99") << "</text>\n";
+        out << "<rect x=\"" << lx << "\" y=\"" << top + 5 + 16 * k
+            << "\" width=\"10\" height=\"10\" fill=\"" << colors[k + 1] << "\"/>\n<text x=\""
+            << lx + 14 << "\" y=\"" << top + 14 + 16 * k << "\">" << (k == 0 ? "p50" : "p99")
+            << "</text>\n";
       }
     }
     out << "</g>\n";

@@ -23,10 +23,10 @@ struct UserServiceOptions {
   // record is fsynced (every 10 ms), so its row costs about 10 ms per write: 20'000 requests at
   // 5% writes keep `make run` well under a minute.
   std::uint64_t operations = 20'000;
-  double zipf_s = 0.99;           // key popularity skew (YCSB's default)
-  double write_fraction = 0.05;   // share of requests that update a user
-  double cache_fraction = 0.1;    // L1 capacity, as a share of the users
-  std::uint64_t seed = 42;        // the same seed replays the same requests
+  double zipf_s = 0.99;          // key popularity skew (YCSB's default)
+  double write_fraction = 0.05;  // share of requests that update a user
+  double cache_fraction = 0.1;   // L1 capacity, as a share of the users
+  std::uint64_t seed = 42;       // the same seed replays the same requests
   // Added to every source call (one load, one batch): mimics a remote database's round trip.
   std::chrono::microseconds source_latency{0};
   std::string redis_url;          // non-empty: adds the "two-tier" row (L1 + this L2)
@@ -35,8 +35,7 @@ struct UserServiceOptions {
 
   // Not part of a scenario: where the run reports.
   // Called every few hundred requests and at each pattern's end (done == total).
-  std::function<void(std::string_view pattern, std::uint64_t done, std::uint64_t total)>
-      progress{};
+  std::function<void(std::string_view pattern, std::uint64_t done, std::uint64_t total)> progress{};
   // When set, each pattern's cache (and write-behind writer) is registered under the pattern's
   // name while it runs (`--metrics-port`).
   MetricsRegistry* metrics = nullptr;

@@ -83,15 +83,14 @@ CLI::App& add_bench(CLI::App& app) {
   std::vector<std::pair<CLI::Option*, std::function<void(bench::UserServiceOptions&)>>> workload;
   const auto add_workload = [&](CLI::Option* option, auto member) {
     option->capture_default_str();
-    workload.emplace_back(option, [flags, member](bench::UserServiceOptions& o) {
-      o.*member = (*flags).*member;
-    });
+    workload.emplace_back(
+        option, [flags, member](bench::UserServiceOptions& o) { o.*member = (*flags).*member; });
   };
   add_workload(bench->add_option("--users", flags->users, "Rows in the users table"),
                &bench::UserServiceOptions::users);
-  add_workload(
-      bench->add_option("--operations", flags->operations, "Requests replayed through each pattern"),
-      &bench::UserServiceOptions::operations);
+  add_workload(bench->add_option("--operations", flags->operations,
+                                 "Requests replayed through each pattern"),
+               &bench::UserServiceOptions::operations);
   add_workload(bench->add_option("--zipf", flags->zipf_s, "Zipf exponent of key popularity"),
                &bench::UserServiceOptions::zipf_s);
   add_workload(
@@ -105,59 +104,62 @@ CLI::App& add_bench(CLI::App& app) {
   auto* latency_option = bench->add_option(
       "--source-latency", *latency,
       "Extra latency per source call, to mimic a remote database (e.g. 5ms, 250us)");
-  bench->add_option("--scenario", *scenario,
-                    "A scenario file (bench/scenarios/*.json); flags given override it")
+  bench
+      ->add_option("--scenario", *scenario,
+                   "A scenario file (bench/scenarios/*.json); flags given override it")
       ->check(CLI::ExistingFile);
   bench->add_option("--redis", flags->redis_url,
                     "Redis URL (redis://host:port): adds the two-tier row (L1 + Redis L2)");
   bench->add_option("--redis-cluster", flags->redis_cluster_url,
                     "Redis Cluster URL (redis+cluster://host:port,...): adds the two-tier "
                     "cluster row");
-  bench->add_option("--postgres", flags->postgres_url,
-                    "PostgreSQL URL (postgresql://...): the users table lives there, not in SQLite");
+  bench->add_option(
+      "--postgres", flags->postgres_url,
+      "PostgreSQL URL (postgresql://...): the users table lives there, not in SQLite");
   bench->add_flag("--json", *json, "Print one JSON object instead of the table");
   bench->add_option("--plot", *plot, "Write an SVG chart of hit ratio and latency per pattern");
-  bench->add_option("--metrics-port", *metrics_port,
-                    "Serve Prometheus metrics at http://127.0.0.1:PORT/metrics while the bench "
-                    "runs (0: any free port)")
+  bench
+      ->add_option("--metrics-port", *metrics_port,
+                   "Serve Prometheus metrics at http://127.0.0.1:PORT/metrics while the bench "
+                   "runs (0: any free port)")
       ->check(CLI::Range(0, 65535));
-  bench->callback([bench, flags, latency, latency_option, scenario, plot, json, metrics_port,
-                   workload] {
-    if (!bench->get_subcommands().empty()) return;  // `strata bench <name>` ran instead
-    bench::UserServiceOptions options;
-    if (!scenario->empty()) bench::load_scenario(*scenario, options);
-    for (const auto& [option, copy] : workload) {
-      if (option->count() > 0) copy(options);
-    }
-    if (latency_option->count() > 0) options.source_latency = parse_latency(*latency);
-    options.redis_url = flags->redis_url;
-    options.redis_cluster_url = flags->redis_cluster_url;
-    options.postgres_url = flags->postgres_url;
-    if (::isatty(STDERR_FILENO)) options.progress = ProgressBar();
+  bench->callback(
+      [bench, flags, latency, latency_option, scenario, plot, json, metrics_port, workload] {
+        if (!bench->get_subcommands().empty()) return;  // `strata bench <name>` ran instead
+        bench::UserServiceOptions options;
+        if (!scenario->empty()) bench::load_scenario(*scenario, options);
+        for (const auto& [option, copy] : workload) {
+          if (option->count() > 0) copy(options);
+        }
+        if (latency_option->count() > 0) options.source_latency = parse_latency(*latency);
+        options.redis_url = flags->redis_url;
+        options.redis_cluster_url = flags->redis_cluster_url;
+        options.postgres_url = flags->postgres_url;
+        if (::isatty(STDERR_FILENO)) options.progress = ProgressBar();
 
-    std::optional<MetricsRegistry> registry;
-    std::optional<MetricsServer> server;
-    if (*metrics_port >= 0) {
-      registry.emplace();
-      server.emplace(*registry,
-                     MetricsServerOptions{.port = static_cast<std::uint16_t>(*metrics_port)});
-      options.metrics = &*registry;
-      std::cerr << "strata bench: metrics at " << server->url() << '\n';
-    }
-    const auto report = bench::run_user_service(options);
-    if (*json) {
-      std::cout << bench::to_json(report).dump() << '\n';
-    } else {
-      bench::print_table(std::cout, report);
-    }
-    if (!plot->empty()) {
-      std::ofstream out(*plot);
-      bench::write_svg(out, report);
-      out.close();
-      if (!out) throw UnavailableError("--plot: cannot write " + *plot);
-      if (!*json) std::cout << "\nchart written to " << *plot << '\n';
-    }
-  });
+        std::optional<MetricsRegistry> registry;
+        std::optional<MetricsServer> server;
+        if (*metrics_port >= 0) {
+          registry.emplace();
+          server.emplace(*registry,
+                         MetricsServerOptions{.port = static_cast<std::uint16_t>(*metrics_port)});
+          options.metrics = &*registry;
+          std::cerr << "strata bench: metrics at " << server->url() << '\n';
+        }
+        const auto report = bench::run_user_service(options);
+        if (*json) {
+          std::cout << bench::to_json(report).dump() << '\n';
+        } else {
+          bench::print_table(std::cout, report);
+        }
+        if (!plot->empty()) {
+          std::ofstream out(*plot);
+          bench::write_svg(out, report);
+          out.close();
+          if (!out) throw UnavailableError("--plot: cannot write " + *plot);
+          if (!*json) std::cout << "\nchart written to " << *plot << '\n';
+        }
+      });
   return *bench;
 }
 

@@ -32,10 +32,10 @@ struct Account {
 };
 
 TableMapping<Account> mapping(const std::string& table) {
-  return TableMapping<Account>::columns(table, "id",
-                                        {column("name", &Account::name),
-                                         column("email", &Account::email),
-                                         column("version", &Account::version)})
+  return TableMapping<Account>::columns(
+             table, "id",
+             {column("name", &Account::name), column("email", &Account::email),
+              column("version", &Account::version)})
       .create_table_if_missing();
 }
 
@@ -44,10 +44,10 @@ std::vector<KeyValue<Account>> make_rows(std::uint64_t n, std::uint64_t round) {
   std::vector<KeyValue<Account>> rows;
   rows.reserve(n);
   for (std::uint64_t i = 0; i < n; ++i) {
-    rows.emplace_back("acct:" + std::to_string(i),
-                      Account{"account " + std::to_string(i),
-                              "a" + std::to_string(i) + "@example.com",
-                              static_cast<std::int64_t>(round * 1'000'000 + i)});
+    rows.emplace_back(
+        "acct:" + std::to_string(i),
+        Account{"account " + std::to_string(i), "a" + std::to_string(i) + "@example.com",
+                static_cast<std::int64_t>(round * 1'000'000 + i)});
   }
   return rows;
 }
@@ -104,8 +104,7 @@ WriteBehindRound write_behind_round(const WriteBehindBenchOptions& o, std::share
 }
 
 template <typename S>
-double write_through_round(S& source, const std::vector<KeyValue<Account>>& rows,
-                           std::uint64_t n) {
+double write_through_round(S& source, const std::vector<KeyValue<Account>>& rows, std::uint64_t n) {
   const auto start = SteadyClock::now();
   for (std::uint64_t i = 0; i < n; ++i) {
     auto txn = source.begin();
@@ -211,7 +210,8 @@ const WriteBehindMethod* bulk_method(const WriteBehindBenchReport& report) {
 
 void WriteBehindBenchOptions::validate() const {
   if (rows == 0) throw InvalidArgumentError("--rows must be at least 1");
-  if (write_through_rows == 0) throw InvalidArgumentError("--write-through-rows must be at least 1");
+  if (write_through_rows == 0)
+    throw InvalidArgumentError("--write-through-rows must be at least 1");
   if (rounds == 0) throw InvalidArgumentError("--rounds must be at least 1");
   if (writers == 0 || writers > 256) throw InvalidArgumentError("--writers must be 1..256");
   if (group == 0) throw InvalidArgumentError("--group must be at least 1");
@@ -242,8 +242,8 @@ WriteBehindBenchReport run_write_behind_bench(
   if (o.postgres_url.empty()) {
     WriteBehindBenchReport report{o, "sqlite", {}, 0, 0, 0};
     const std::string path = (dir.path() / "bench.db").string();
-    auto source = std::make_shared<SqliteSource<Account>>(SqliteOptions{.path = path},
-                                                          mapping("accounts"));
+    auto source =
+        std::make_shared<SqliteSource<Account>>(SqliteOptions{.path = path}, mapping("accounts"));
     sqlite::Database admin(path);
     run_rounds(
         o, report, source, journal, [&] { admin.exec("DELETE FROM accounts"); },
@@ -274,8 +274,9 @@ void print_configuration(std::ostream& out, const WriteBehindBenchOptions& o) {
                                  : "PostgreSQL " + o.postgres_url)
       << "\n  write-behind: " << o.rows << " rows per round, " << o.writers
       << " writer threads, put_many groups of " << o.group << ", journal fsync every "
-      << o.fsync_interval.count() << " ms (acknowledged after the covering fsync), "
-      << o.flushers << " flusher thread(s), batches of " << o.batch << "\n  write-through: " << std::min(o.write_through_rows, o.rows)
+      << o.fsync_interval.count() << " ms (acknowledged after the covering fsync), " << o.flushers
+      << " flusher thread(s), batches of " << o.batch
+      << "\n  write-through: " << std::min(o.write_through_rows, o.rows)
       << " rows per round, one transaction per write\n  bulk baseline: "
       << (o.postgres_url.empty() ? "one transaction holding all " : "COPY of all ") << o.rows
       << " rows\n  " << o.rounds
@@ -302,7 +303,8 @@ void print_report(std::ostream& out, const WriteBehindBenchReport& report) {
   }
   const auto* wb = report.find("write_behind");
   if (const auto r = ratio(wb, report.find("write_through"))) {
-    std::snprintf(line, sizeof line, "\nwrite_behind / write_through = %.1fx (target >= 20x)\n", *r);
+    std::snprintf(line, sizeof line, "\nwrite_behind / write_through = %.1fx (target >= 20x)\n",
+                  *r);
     out << line;
   }
   if (const auto r = ratio(wb, bulk_method(report))) {

@@ -10,23 +10,22 @@
 #include <cstdint>
 #include <functional>
 #include <iosfwd>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 namespace strata::bench {
 
 struct WriteBehindBenchOptions {
-  std::string postgres_url;                 // empty: SQLite in a temporary directory
-  std::uint64_t rows = 100'000;             // rows per round for write-behind and the bulk baseline
+  std::string postgres_url;      // empty: SQLite in a temporary directory
+  std::uint64_t rows = 100'000;  // rows per round for write-behind and the bulk baseline
   std::uint64_t write_through_rows = 2'000;  // rows per round written one transaction each
-  std::uint64_t rounds = 3;                 // each method once per round, in rotating order
-  std::uint64_t writers = 32;               // threads calling put_many for write-behind
-  std::uint64_t group = 250;                // writes per put_many (acknowledged together)
-  std::uint64_t batch = 5'000;              // the flusher's batch size
-  std::uint64_t flushers = 2;               // flusher threads (WriteBehindOptions::flush_threads)
+  std::uint64_t rounds = 3;                  // each method once per round, in rotating order
+  std::uint64_t writers = 32;                // threads calling put_many for write-behind
+  std::uint64_t group = 250;                 // writes per put_many (acknowledged together)
+  std::uint64_t batch = 5'000;               // the flusher's batch size
+  std::uint64_t flushers = 2;                // flusher threads (WriteBehindOptions::flush_threads)
   std::chrono::milliseconds fsync_interval{10};  // FsyncPolicy::kInterval
 
   void validate() const;  // throws InvalidArgumentError naming the option

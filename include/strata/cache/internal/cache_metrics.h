@@ -1,4 +1,5 @@
-// strata/cache/internal/cache_metrics.h: how Cache<V> records its latencies cheaply. Not part of the API.
+// strata/cache/internal/cache_metrics.h: how Cache<V> records its latencies cheaply. Not part of
+// the API.
 //
 // The costs. An L1 hit takes about 100 ns; a steady_clock read about 20 ns and an uncontended
 // mutex about 20 ns more, so timing every hit would add a third. So:

@@ -1,4 +1,5 @@
-// strata/cache/internal/cache_state.h: the engine behind Cache<V> (strata/cache/cache.h). Not part of the API.
+// strata/cache/internal/cache_state.h: the engine behind Cache<V> (strata/cache/cache.h). Not part
+// of the API.
 //
 // Cache<V> is a handle on a shared CacheState<V>; background refreshes hold a weak_ptr to it,
 // so a refresh queued on an executor that outlives the cache does nothing.
@@ -44,17 +45,17 @@
 #include <variant>
 #include <vector>
 
-#include "strata/local/cache_stats.h"
 #include "strata/cache/circuit_breaker.h"
-#include "strata/clock.h"
-#include "strata/coherence/coherence.h"
-#include "strata/codec/envelope.h"
-#include "strata/error.h"
-#include "strata/executor.h"
 #include "strata/cache/internal/cache_metrics.h"
 #include "strata/cache/internal/remote_store.h"
-#include "strata/local/local_cache.h"
+#include "strata/clock.h"
+#include "strata/codec/envelope.h"
+#include "strata/coherence/coherence.h"
 #include "strata/coherence/redis_tracking.h"
+#include "strata/error.h"
+#include "strata/executor.h"
+#include "strata/local/cache_stats.h"
+#include "strata/local/local_cache.h"
 #include "strata/source/source.h"
 #include "strata/stampede/stampede.h"
 #include "strata/write_behind/write_behind_sink.h"
@@ -116,9 +117,9 @@ struct TieredCacheStats {
     std::uint64_t lease_timeouts = 0;   // waits that reached wait_deadline (then loaded)
     std::uint64_t stale_served = 0;     // reads answered past the soft TTL (refresh scheduled)
     std::uint64_t stale_if_error_served = 0;  // source errors answered with a stale value
-    std::uint64_t early_refreshes = 0;  // XFetch decisions to recompute before expiry
+    std::uint64_t early_refreshes = 0;        // XFetch decisions to recompute before expiry
   } stampede;
-  TrackingStats tracking;                   // L1Coherence::kTracking (zero otherwise)
+  TrackingStats tracking;  // L1Coherence::kTracking (zero otherwise)
 };
 
 namespace internal {
@@ -190,9 +191,9 @@ struct CacheConfig {
   // served when the source fails. Zero: off.
   std::chrono::milliseconds stale_if_error{0};
   L1Coherence coherence = L1Coherence::kNone;
-  std::size_t max_key_size = 65535;              // bytes; longer keys: InvalidArgumentError
+  std::size_t max_key_size = 65535;               // bytes; longer keys: InvalidArgumentError
   std::size_t max_value_size = 16 * 1024 * 1024;  // encoded L2 bytes; larger: not stored in L2
-  TrackingOptions tracking;  // kTracking
+  TrackingOptions tracking;                       // kTracking
   std::shared_ptr<const Clock> clock;
   bool clock_injected = false;
   // Weak: the Cache object owns the executor, so that the state (which a running refresh may
@@ -215,7 +216,8 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
         if (key && !key->empty()) drop_local(*key);
       };
       listener.flush = [this] { flush_local(); };
-      tracking_ = std::make_unique<RedisTracking>(c_.l2->client(), c_.tracking, std::move(listener));
+      tracking_ =
+          std::make_unique<RedisTracking>(c_.l2->client(), c_.tracking, std::move(listener));
     }
   }
 
@@ -576,8 +578,7 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
     if (key.empty()) throw InvalidArgumentError("Cache: keys must not be empty");
     if (key.size() > c_.max_key_size) {
       throw InvalidArgumentError("Cache: key of " + std::to_string(key.size()) +
-                                 " bytes exceeds max_key_size " +
-                                 std::to_string(c_.max_key_size));
+                                 " bytes exceeds max_key_size " + std::to_string(c_.max_key_size));
     }
   }
 
@@ -799,8 +800,8 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
         lease_timeouts_.fetch_add(1, std::memory_order_relaxed);
         return false;
       }
-      std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(backoff,
-                                                                               deadline - now));
+      std::this_thread::sleep_for(
+          std::min<std::chrono::steady_clock::duration>(backoff, deadline - now));
       backoff = std::min(backoff * 2, o.max_backoff);
     }
   }

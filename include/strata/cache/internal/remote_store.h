@@ -1,5 +1,6 @@
-// strata/cache/internal/remote_store.h: the L2 side of Cache<V>, in bytes: key layout, the guarded-fill
-// protocol (docs/patterns.md), the circuit breaker and the L2 counters. Not part of the API.
+// strata/cache/internal/remote_store.h: the L2 side of Cache<V>, in bytes: key layout, the
+// guarded-fill protocol (docs/patterns.md), the circuit breaker and the L2 counters. Not part of
+// the API.
 //
 // Every method swallows strata::Error from Redis: it records the failure on the breaker and
 // reports "unavailable" to the caller (Cache<V> then goes to the source). While the breaker is

@@ -43,9 +43,9 @@
 #include <string_view>
 #include <vector>
 
-#include "strata/local/cache_stats.h"
 #include "strata/clock.h"
 #include "strata/error.h"
+#include "strata/local/cache_stats.h"
 #include "strata/local/eviction_policy.h"
 #include "strata/local/internal/timer_wheel.h"
 
@@ -101,7 +101,9 @@ class StripedCounter {
 };
 
 // Debian's abseil has its own string_view type (not std::string_view).
-inline absl::string_view absl_view(std::string_view s) noexcept { return {s.data(), s.size()}; }
+inline absl::string_view absl_view(std::string_view s) noexcept {
+  return {s.data(), s.size()};
+}
 
 inline std::uint64_t hash_key(std::string_view key) noexcept {
   return std::hash<std::string_view>{}(key);
@@ -140,7 +142,7 @@ template <typename E>
 struct EntryDeleter {
   void operator()(E* e) const noexcept {
     e->~E();
-    ::operator delete(e, std::align_val_t{alignof(E)});
+    ::operator delete (e, std::align_val_t{alignof(E)});
   }
 };
 template <typename E>
@@ -149,12 +151,12 @@ using EntryPtr = std::unique_ptr<E, EntryDeleter<E>>;
 // One allocation: the entry, then the key bytes.
 template <typename E, typename Value>
 EntryPtr<E> make_entry(std::string_view key, std::uint64_t hash, Value&& value) {
-  void* memory = ::operator new(sizeof(E) + key.size(), std::align_val_t{alignof(E)});
+  void* memory = ::operator new (sizeof(E) + key.size(), std::align_val_t{alignof(E)});
   E* e;
   try {
     e = new (memory) E(std::forward<Value>(value));
   } catch (...) {
-    ::operator delete(memory, std::align_val_t{alignof(E)});
+    ::operator delete (memory, std::align_val_t{alignof(E)});
     throw;
   }
   if (!key.empty()) std::memcpy(reinterpret_cast<char*>(e) + sizeof(E), key.data(), key.size());
@@ -260,7 +262,8 @@ class ShardedCache final : public CacheCore<V> {
         shard_shift_(64 - std::countr_zero(options.shards)) {
     const std::uint64_t per_shard = std::max<std::uint64_t>(1, options.maximum / options.shards);
     shards_.reserve(options.shards);
-    for (std::size_t i = 0; i < options.shards; ++i) shards_.push_back(std::make_unique<Shard>(per_shard));
+    for (std::size_t i = 0; i < options.shards; ++i)
+      shards_.push_back(std::make_unique<Shard>(per_shard));
     shard_capacity_ = per_shard;
   }
 
@@ -310,7 +313,8 @@ class ShardedCache final : public CacheCore<V> {
             result.emplace(CacheLookup<V>{e->value, false, std::nullopt});
             if (deadline != INT64_MAX) {
               result->expires_in = std::chrono::nanoseconds(deadline - now);
-              result->stale = options_.stale_window && deadline - now <= options_.stale_window->count();
+              result->stale =
+                  options_.stale_window && deadline - now <= options_.stale_window->count();
             }
             touch(e, now);
             drain = record_read(shard, e);
@@ -379,7 +383,8 @@ class ShardedCache final : public CacheCore<V> {
   bool begin_refresh(std::string_view key) override {
     bool claimed = false;
     if constexpr (kTimed) {
-      with_resident(key, [&](E* e) { claimed = !e->refreshing.exchange(true, std::memory_order_acq_rel); });
+      with_resident(
+          key, [&](E* e) { claimed = !e->refreshing.exchange(true, std::memory_order_acq_rel); });
     } else {
       (void)key;  // without TTLs nothing is ever stale
     }
@@ -510,7 +515,8 @@ class ShardedCache final : public CacheCore<V> {
       if (options_.expire_after_access) {
         // A racy store is fine: readers only ever move the deadline later; the wheel finds
         // the entry at its old bucket and reschedules it.
-        e->deadline_ns.store(now + options_.expire_after_access->count(), std::memory_order_relaxed);
+        e->deadline_ns.store(now + options_.expire_after_access->count(),
+                             std::memory_order_relaxed);
       }
     } else {
       (void)e;

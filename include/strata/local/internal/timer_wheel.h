@@ -4,12 +4,12 @@
 // Design (Varghese and Lauck, "Hashed and Hierarchical Timing Wheels", SOSP 1987; the layout
 // of Caffeine's TimerWheel): five wheels of doubly-linked buckets with coarser and coarser
 // ticks, 64 buckets of ~1.07 s, 64 of ~1.14 min, 32 of ~1.22 h, 4 of ~1.63 days, and 1 for
-// everything further out. An entry expires at most one finest tick (~1.07 s) after its deadline. An entry is scheduled in the finest wheel whose span covers its
-// delay. advance(now) visits only the buckets whose tick passed since the last call: entries
-// that are due are expired, the others (scheduled on a coarse wheel, or whose deadline moved
-// later through expire-after-access) are rescheduled into a finer bucket. The wheel is a
-// cleanup mechanism: a lookup still compares the entry's exact deadline, so an expired entry
-// is never returned even before its bucket is visited.
+// everything further out. An entry expires at most one finest tick (~1.07 s) after its deadline. An
+// entry is scheduled in the finest wheel whose span covers its delay. advance(now) visits only the
+// buckets whose tick passed since the last call: entries that are due are expired, the others
+// (scheduled on a coarse wheel, or whose deadline moved later through expire-after-access) are
+// rescheduled into a finer bucket. The wheel is a cleanup mechanism: a lookup still compares the
+// entry's exact deadline, so an expired entry is never returned even before its bucket is visited.
 //
 // Node requirements: derives from TimerLinks (owned by the wheel) and has
 // `std::int64_t deadline() const` (nanoseconds on the cache's clock). Not thread-safe.
@@ -87,7 +87,8 @@ class TimerWheel {
     const std::int64_t delay = deadline - nanos_;
     for (int level = 0; level < kLevels - 1; ++level) {
       if (delay < (std::int64_t{1} << kShift[level + 1])) {
-        const auto index = static_cast<std::size_t>((deadline >> kShift[level]) & (kBuckets[level] - 1));
+        const auto index =
+            static_cast<std::size_t>((deadline >> kShift[level]) & (kBuckets[level] - 1));
         return &sentinels_[level][index];
       }
     }

@@ -1,6 +1,7 @@
-// strata/write_behind/internal/write_behind_core.h: the non-template engine under WriteBehind<V> (journal,
-// coalescing queue, flusher, dead letters), working on encoded values. Not part of the public
-// API: use strata/write_behind/write_behind.h. Everything here is implemented in src/write_behind/.
+// strata/write_behind/internal/write_behind_core.h: the non-template engine under WriteBehind<V>
+// (journal, coalescing queue, flusher, dead letters), working on encoded values. Not part of the
+// public API: use strata/write_behind/write_behind.h. Everything here is implemented in
+// src/write_behind/.
 #pragma once
 
 #include <chrono>
