@@ -238,7 +238,7 @@ TEST(KeyCommandsTls, PutAndGetOverTlsWithTheCliFlags) {
   // A TLS flag with a plaintext URL is a usage error, not a silent plaintext connection.
   const auto plain =
       strata_run("get acc1 --redis redis://127.0.0.1:" + std::to_string(parsed.nodes.at(0).port) +
-                 " --tls-ca " + parsed.tls.ca_file);
+                 " --tls-ca " + parsed.tls.ca_file + " 2>&1");
   EXPECT_NE(plain.exit_code, 0) << plain.output;
   EXPECT_NE(plain.output.find("rediss://"), std::string::npos) << plain.output;
 }
