@@ -1,6 +1,7 @@
 # strata's two commands (see README.md):
-#   make run    install missing Debian packages, build, run the main job (`strata bench`) on the
-#               embedded default (SQLite + the in-process cache; no server needed)
+#   make run    install missing Debian packages, build the library and the `strata` tool only,
+#               run the main job (`strata bench`) on the embedded default (SQLite + the
+#               in-process cache; no server needed)
 #   make test   install, build, start real Redis / Redis Cluster / PostgreSQL on loopback, run
 #               every test, stop the servers (also when tests fail)
 # `make test` (with the default preset) runs, one phase after the other, each timed:
@@ -45,7 +46,12 @@ configure: $(BUILD_DIR)/build.ninja
 build: deps configure
 	cmake --build $(BUILD_DIR)
 
-run: build
+# Builds only what it runs: the library and the `strata` tool (not the tests, benchmarks or
+# examples), then runs the main job.
+run: deps configure
+	@echo "make run: building the strata library and the strata tool in $(BUILD_DIR)/ (target strata_cli)"
+	cmake --build $(BUILD_DIR) --target strata_cli
+	@echo "make run: running ./$(BUILD_DIR)/strata bench $(RUN_ARGS)"
 	./$(BUILD_DIR)/strata bench $(RUN_ARGS)
 
 test: deps-test configure

@@ -1,6 +1,7 @@
 # Every dependency comes from Debian 12's packages (scripts/install-deps.sh installs them).
 find_package(PkgConfig REQUIRED)
 find_package(Threads REQUIRED)
+find_package(OpenSSL 3 REQUIRED)  # TLS to Redis (strata's own transport, src/redis/connection.cc)
 pkg_check_modules(hiredis REQUIRED IMPORTED_TARGET hiredis)
 pkg_check_modules(libpq REQUIRED IMPORTED_TARGET libpq)
 pkg_check_modules(sqlite3 REQUIRED IMPORTED_TARGET sqlite3)

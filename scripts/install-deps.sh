@@ -9,7 +9,7 @@ set -euo pipefail
 
 build_packages=(
   g++ make cmake ninja-build pkg-config
-  libhiredis-dev libpq-dev libsqlite3-dev
+  libhiredis-dev libpq-dev libsqlite3-dev libssl-dev
   nlohmann-json3-dev libmsgpack-cxx-dev libzstd-dev liblz4-dev zlib1g-dev liblzma-dev
   libabsl-dev libcli11-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev libbenchmark-dev
@@ -17,7 +17,7 @@ build_packages=(
 # clang and its runtime libraries build the libFuzzer targets that `make test` runs (fuzz/);
 # clang-format checks the formatting (the first phase of `make test`).
 test_packages=(redis-server redis-tools postgresql-15 postgresql-client-15 sqlite3 util-linux procps
-               clang libclang-rt-14-dev clang-format)
+               clang libclang-rt-14-dev clang-format openssl)
 
 packages=("${build_packages[@]}")
 case "${1:-build}" in

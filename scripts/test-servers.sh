@@ -3,6 +3,10 @@
 # on free ports, in a temporary directory:
 #   - a standalone redis-server (no persistence)
 #   - a standalone redis-server that requires AUTH (a password, and an ACL user)
+#   - two TLS-only redis-servers (certificates made here with openssl: a CA, a server certificate
+#     for localhost/127.0.0.1, a client certificate, and for the failure tests a second CA and an
+#     expired server certificate): one where a client certificate is optional, one (mutual TLS)
+#     where it is required
 #   - a Redis Cluster of three masters, each with one replica (cluster_state:ok before we return)
 #   - PostgreSQL 15 (initdb and pg_ctl as the `postgres` user when run as root), trust
 #     authentication on loopback only, with a database `strata_test`
@@ -63,6 +67,44 @@ as_postgres() {
 
 redis_ping() { [ "$(redis-cli -p "$1" "${@:2}" ping 2>/dev/null)" = PONG ]; }
 
+# The test PKI, in $dir/tls: ca (trusted by the tests), other-ca (trusted by nobody), a server
+# certificate for localhost and 127.0.0.1 (and an expired one), a client certificate. EC keys:
+# fast to make.
+make_certs() {
+  local d=$dir/tls
+  mkdir -p "$d"
+  local key=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
+  openssl req -x509 "${key[@]}" -keyout "$d/ca.key" -out "$d/ca.crt" -days 3 \
+    -subj "/CN=strata test CA" 2>/dev/null
+  openssl req -x509 "${key[@]}" -keyout "$d/other-ca.key" -out "$d/other-ca.crt" -days 3 \
+    -subj "/CN=strata untrusted CA" 2>/dev/null
+  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$d/server.ext"
+  printf 'extendedKeyUsage=clientAuth\n' >"$d/client.ext"
+  openssl req "${key[@]}" -keyout "$d/server.key" -out "$d/server.csr" -subj "/CN=localhost" 2>/dev/null
+  openssl x509 -req -in "$d/server.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial \
+    -out "$d/server.crt" -days 3 -extfile "$d/server.ext" 2>/dev/null
+  openssl x509 -req -in "$d/server.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial \
+    -out "$d/expired.crt" -days -1 -extfile "$d/server.ext" 2>/dev/null
+  openssl req "${key[@]}" -keyout "$d/client.key" -out "$d/client.csr" -subj "/CN=strata test client" 2>/dev/null
+  openssl x509 -req -in "$d/client.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial \
+    -out "$d/client.crt" -days 3 -extfile "$d/client.ext" 2>/dev/null
+  chmod 644 "$d"/*.key  # the servers and tests run as this user; test-only keys
+  [ -s "$d/client.crt" ] && [ -s "$d/expired.crt" ] || die "openssl could not make the test certificates"
+}
+
+tls_cli() {  # redis-cli arguments for the TLS servers
+  echo --tls --cacert "$dir/tls/ca.crt" --cert "$dir/tls/client.crt" --key "$dir/tls/client.key"
+}
+
+start_tls_redis() {  # start_tls_redis NAME PORT AUTH_CLIENTS(optional|yes)
+  local name=$1 port=$2 auth=$3
+  start_redis "$name" 0 --tls-port "$port" --tls-cert-file "$dir/tls/server.crt" \
+    --tls-key-file "$dir/tls/server.key" --tls-ca-cert-file "$dir/tls/ca.crt" \
+    --tls-auth-clients "$auth"
+  # shellcheck disable=SC2046
+  wait_for 10 "$name on port $port" redis_ping "$port" $(tls_cli)
+}
+
 start_redis() {  # start_redis NAME PORT [extra redis-server args...]
   local name=$1 port=$2
   shift 2
@@ -103,6 +145,14 @@ cmd_start() {
   wait_for 10 "redis-auth on port $auth_port" redis_ping "$auth_port" --no-auth-warning -a "$auth_password"
   redis-cli -p "$auth_port" --no-auth-warning -a "$auth_password" \
     ACL SETUSER "$acl_user" on ">$acl_password" '~*' '&*' +@all >/dev/null
+
+  # TLS-only Redis: a client certificate optional on one, required on the other.
+  make_certs
+  local tls_port mtls_port
+  tls_port=$(free_port)
+  mtls_port=$(free_port)
+  start_tls_redis redis-tls "$tls_port" optional
+  start_tls_redis redis-mtls "$mtls_port" yes
 
   # Redis Cluster: three masters (+ replicas), created by redis-cli.
   local nodes=() node_count=$((3 * (1 + cluster_replicas))) port
@@ -159,10 +209,14 @@ export STRATA_TEST_REDIS_URL='redis://127.0.0.1:$redis_port'
 export STRATA_TEST_REDIS_AUTH_URL='redis://:$auth_password@127.0.0.1:$auth_port'
 export STRATA_TEST_REDIS_ACL_URL='redis://$acl_user:$acl_password@127.0.0.1:$auth_port'
 export STRATA_TEST_REDIS_CLUSTER_URL='redis+cluster://$seeds'
+export STRATA_TEST_TLS_DIR='$dir/tls'
+export STRATA_TEST_REDIS_TLS_URL='rediss://127.0.0.1:$tls_port?tls_ca=$dir/tls/ca.crt'
+export STRATA_TEST_REDIS_MTLS_URL='rediss://127.0.0.1:$mtls_port?tls_ca=$dir/tls/ca.crt&tls_cert=$dir/tls/client.crt&tls_key=$dir/tls/client.key'
 export STRATA_TEST_POSTGRES_URL='postgresql://postgres@127.0.0.1:$pg_port/strata_test'
 ENV
   log "redis          redis://127.0.0.1:$redis_port"
   log "redis (auth)   redis://127.0.0.1:$auth_port (password and ACL user $acl_user)"
+  log "redis (TLS)    rediss://127.0.0.1:$tls_port, mutual TLS rediss://127.0.0.1:$mtls_port (PKI in $dir/tls)"
   log "redis cluster  redis+cluster://$seeds ($node_count nodes, $cluster_replicas replica(s) per master)"
   log "postgresql     postgresql://postgres@127.0.0.1:$pg_port/strata_test"
   log "environment    $dir/env"

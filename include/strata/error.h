@@ -52,4 +52,28 @@ using ProtocolError = CodedError<ErrorCode::kProtocol>;
 using ResourceExhaustedError = CodedError<ErrorCode::kResourceExhausted>;
 using InternalError = CodedError<ErrorCode::kInternal>;
 
+// Why a TLS connection could not be made (TlsError::failure()).
+enum class TlsFailure {
+  kUntrustedCertificate,       // the server's certificate does not chain to a trusted CA
+  kHostnameMismatch,           // the certificate is not for the name (or IP) connected to
+  kCertificateExpired,         // the certificate is expired or not yet valid
+  kClientCertificateRequired,  // the server wants a client certificate (mutual TLS)
+  kPeerNotTls,                 // the server does not speak TLS (a plaintext port?)
+  kPeerRequiresTls,            // a plaintext client met a TLS-only port
+  kHandshake,                  // any other handshake failure (protocol versions, ciphers, ...)
+};
+[[nodiscard]] std::string_view to_string(TlsFailure failure) noexcept;
+
+// A TLS connection that failed, and why. An UnavailableError, so that breakers and fallbacks
+// treat it as an unreachable server; catch TlsError to tell a configuration error apart.
+class TlsError : public UnavailableError {
+ public:
+  TlsError(TlsFailure failure, const std::string& message)
+      : UnavailableError(message), failure_(failure) {}
+  [[nodiscard]] TlsFailure failure() const noexcept { return failure_; }
+
+ private:
+  TlsFailure failure_;
+};
+
 }  // namespace strata

@@ -1,23 +1,94 @@
 #include "redis/connection.h"
 
-#include <hiredis/hiredis.h>
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <poll.h>
-#include <sys/time.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
+#include <cstring>
+#include <iostream>
 #include <mutex>
-#include <new>
 #include <vector>
 
-#include "redis/reply_reader.h"
 #include "strata/error.h"
 
 namespace strata::redis {
 namespace {
 
-// hiredis writes with write(2): a peer that closed its end would raise SIGPIPE and kill the
-// process. Ignore SIGPIPE once, unless the application installed its own handler.
+using Clock = std::chrono::steady_clock;
+
+// Milliseconds left until `deadline` for poll(2): -1 (forever) for time_point::max(), at least
+// 1 while any time is left, 0 once it passed.
+int poll_timeout(Clock::time_point deadline) {
+  if (deadline == Clock::time_point::max()) return -1;
+  const auto left = deadline - Clock::now();
+  if (left <= Clock::duration::zero()) return 0;
+  const auto ms = std::chrono::ceil<std::chrono::milliseconds>(left).count();
+  return static_cast<int>(std::min<long long>(ms, 1 << 30));
+}
+
+std::string errno_text(int err) {
+  char buffer[128];
+  // GNU strerror_r returns the message (maybe not in buffer).
+  return ::strerror_r(err, buffer, sizeof buffer);
+}
+
+// Appends `n` in decimal.
+void append_number(std::string& out, std::size_t n) {
+  char digits[24];
+  char* end = digits + sizeof digits;
+  char* p = end;
+  do {
+    *--p = static_cast<char>('0' + n % 10);
+    n /= 10;
+  } while (n != 0);
+  out.append(p, end);
+}
+
+// One command as RESP: an array of bulk strings, binary-safe.
+void frame(std::string& out, std::span<const std::string_view> argv) {
+  std::size_t size = 16;
+  for (const auto arg : argv) size += arg.size() + 16;
+  out.reserve(out.size() + size);
+  out += '*';
+  append_number(out, argv.size());
+  out += "\r\n";
+  for (const auto arg : argv) {
+    out += '$';
+    append_number(out, arg.size());
+    out += "\r\n";
+    out.append(arg.data(), arg.size());
+    out += "\r\n";
+  }
+}
+
+void set_socket_options(int fd) {
+  const int on = 1;
+  // Small commands go out at once (pipelines are written in one send anyway).
+  (void)::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+  // Keep-alive notices a dead peer on an idle connection (a pooled one, a subscriber): probes
+  // after 30 s idle, every 10 s, 3 of them.
+  (void)::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+  const int idle = 30, interval = 10, count = 3;
+  (void)::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+  (void)::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval);
+  (void)::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);
+}
+
+// --- TLS (OpenSSL) ---------------------------------------------------------------------------
+
+// OpenSSL's socket BIO writes with write(2): a peer that closed its end would raise SIGPIPE and
+// kill the process. Plaintext connections use send(MSG_NOSIGNAL); for TLS, SIGPIPE is ignored
+// once, unless the application installed its own handler.
 void ignore_sigpipe_once() {
   static std::once_flag once;
   std::call_once(once, [] {
@@ -28,52 +99,129 @@ void ignore_sigpipe_once() {
   });
 }
 
-timeval to_timeval(std::chrono::milliseconds ms) {
-  timeval tv{};
-  tv.tv_sec = static_cast<time_t>(ms.count() / 1000);
-  tv.tv_usec = static_cast<suseconds_t>((ms.count() % 1000) * 1000);
-  return tv;
+// The OpenSSL errors queued on this thread, as text (the queue is emptied).
+std::string ssl_errors() {
+  std::string out;
+  while (const unsigned long e = ERR_get_error()) {
+    char buffer[256];
+    ERR_error_string_n(e, buffer, sizeof buffer);
+    if (!out.empty()) out += "; ";
+    out += buffer;
+  }
+  return out;
 }
 
-using ReplyPtr = std::unique_ptr<RedisReply>;
+bool is_ip_literal(const std::string& host) {
+  in_addr v4{};
+  in6_addr v6{};
+  return ::inet_pton(AF_INET, host.c_str(), &v4) == 1 ||
+         ::inet_pton(AF_INET6, host.c_str(), &v6) == 1;
+}
 
-// argv as hiredis wants it (pointers and lengths): on the stack for short commands, in
-// per-thread buffers reused across calls for long ones (MGET of many keys), so that sending
-// a command allocates nothing of its own.
-class ArgvBuffer {
- public:
-  explicit ArgvBuffer(std::span<const std::string_view> argv)
-      : argc_(static_cast<int>(argv.size())) {
-    if (argv.size() > kInline) {
-      thread_local std::vector<const char*> heap_ptrs;
-      thread_local std::vector<size_t> heap_lens;
-      heap_ptrs.resize(argv.size());
-      heap_lens.resize(argv.size());
-      ptrs_ = heap_ptrs.data();
-      lens_ = heap_lens.data();
-    }
-    for (std::size_t i = 0; i < argv.size(); ++i) {
-      ptrs_[i] = argv[i].data();
-      lens_[i] = argv[i].size();
+struct ContextDeleter {
+  void operator()(SSL_CTX* context) const noexcept { SSL_CTX_free(context); }
+};
+using Context = std::shared_ptr<SSL_CTX>;
+
+Context make_context(const RedisTlsOptions& o) {
+  const std::string prefix = "redis TLS: ";
+  Context context(SSL_CTX_new(TLS_client_method()), ContextDeleter{});
+  if (!context) throw ResourceExhaustedError(prefix + "cannot create a context: " + ssl_errors());
+  SSL_CTX* ctx = context.get();
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  if (o.insecure_skip_verify) {
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
+    std::cerr << "strata: WARNING: TLS certificate verification is OFF for Redis "
+                 "(tls_insecure_skip_verify=true): any server, an attacker's included, is "
+                 "trusted. Never use this outside a throwaway test setup.\n";
+  } else {
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+    if (!o.ca_file.empty() || !o.ca_dir.empty()) {
+      if (SSL_CTX_load_verify_locations(ctx, o.ca_file.empty() ? nullptr : o.ca_file.c_str(),
+                                        o.ca_dir.empty() ? nullptr : o.ca_dir.c_str()) != 1) {
+        throw InvalidArgumentError(prefix + "cannot load the trusted CAs (tls_ca '" + o.ca_file +
+                                   "', tls_ca_dir '" + o.ca_dir + "'): " + ssl_errors());
+      }
+    } else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
+      throw InvalidArgumentError(prefix + "cannot load the system's trusted CAs: " + ssl_errors());
     }
   }
-  int argc() const { return argc_; }
-  const char** ptrs() { return ptrs_; }
-  const size_t* lens() const { return lens_; }
+  if (!o.key_file.empty() && o.cert_file.empty()) {
+    throw InvalidArgumentError(prefix + "tls_key needs tls_cert (the client certificate)");
+  }
+  if (!o.cert_file.empty()) {
+    const std::string& key = o.key_file.empty() ? o.cert_file : o.key_file;
+    if (SSL_CTX_use_certificate_chain_file(ctx, o.cert_file.c_str()) != 1) {
+      throw InvalidArgumentError(prefix + "cannot load the client certificate '" + o.cert_file +
+                                 "': " + ssl_errors());
+    }
+    if (SSL_CTX_use_PrivateKey_file(ctx, key.c_str(), SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(ctx) != 1) {
+      throw InvalidArgumentError(prefix + "cannot load the private key '" + key +
+                                 "' for the client certificate: " + ssl_errors());
+    }
+  }
+  return context;
+}
 
- private:
-  static constexpr std::size_t kInline = 16;
-  const char* inline_ptrs_[kInline];
-  size_t inline_lens_[kInline];
-  const char** ptrs_ = inline_ptrs_;
-  size_t* lens_ = inline_lens_;
-  int argc_;
-};
+// One context per distinct TLS configuration, shared by every connection that uses it, so that
+// CAs and keys are loaded once (and the warning of insecure_skip_verify printed once).
+Context tls_context(const RedisTlsOptions& o) {
+  static std::mutex mutex;
+  static std::vector<std::pair<RedisTlsOptions, Context>> contexts;
+  std::lock_guard lock(mutex);
+  for (const auto& [options, context] : contexts) {
+    if (options == o) return context;
+  }
+  Context context = make_context(o);
+  contexts.emplace_back(o, context);
+  return context;
+}
+
+// What a failed handshake or TLS read means, from the verification result and the error text.
+TlsError tls_error(SSL* ssl, const std::string& prefix, std::string reason) {
+  const long verify = ssl != nullptr ? SSL_get_verify_result(ssl) : X509_V_OK;
+  if (verify != X509_V_OK) {
+    const std::string why = X509_verify_cert_error_string(verify);
+    switch (verify) {
+      case X509_V_ERR_HOSTNAME_MISMATCH:
+      case X509_V_ERR_IP_ADDRESS_MISMATCH:
+        return TlsError(TlsFailure::kHostnameMismatch,
+                        prefix + "the server's certificate is not for this host (" + why +
+                            "; set tls_server_name to the name in the certificate)");
+      case X509_V_ERR_CERT_HAS_EXPIRED:
+      case X509_V_ERR_CERT_NOT_YET_VALID:
+        return TlsError(TlsFailure::kCertificateExpired,
+                        prefix + "the server's certificate is not valid now (" + why + ")");
+      default:
+        return TlsError(TlsFailure::kUntrustedCertificate,
+                        prefix + "the server's certificate is not trusted (" + why +
+                            "; check tls_ca / tls_ca_dir)");
+    }
+  }
+  if (reason.find("wrong version number") != std::string::npos ||
+      reason.find("packet length too long") != std::string::npos ||
+      reason.find("http request") != std::string::npos ||
+      reason.find("unknown protocol") != std::string::npos) {
+    return TlsError(
+        TlsFailure::kPeerNotTls,
+        prefix + "the server does not speak TLS (a plaintext port? use redis://): " + reason);
+  }
+  if (reason.find("certificate required") != std::string::npos) {
+    return TlsError(TlsFailure::kClientCertificateRequired,
+                    prefix + "the server requires a client certificate (set tls_cert and " +
+                        "tls_key): " + reason);
+  }
+  if (reason.empty()) reason = "the connection was closed during the TLS handshake";
+  return TlsError(TlsFailure::kHandshake, prefix + "TLS handshake failed: " + reason);
+}
 
 }  // namespace
 
 ConnectOptions connect_options(const RedisUrl& url) {
-  return ConnectOptions{url.connect_timeout, url.command_timeout, url.user, url.password, url.db};
+  return ConnectOptions{
+      url.connect_timeout, url.command_timeout, url.user, url.password, url.db, url.tls};
 }
 
 std::string to_address(const RedisEndpoint& endpoint) {
@@ -81,45 +229,155 @@ std::string to_address(const RedisEndpoint& endpoint) {
   return (v6 ? "[" + endpoint.host + "]" : endpoint.host) + ":" + std::to_string(endpoint.port);
 }
 
-void Connection::ContextDeleter::operator()(redisContext* context) const noexcept {
-  redisFree(context);
+Connection::Fd& Connection::Fd::operator=(Fd&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = std::exchange(other.fd_, -1);
+  }
+  return *this;
 }
 
-Connection::Connection(std::unique_ptr<redisContext, ContextDeleter> context, std::string address,
+Connection::Fd::~Fd() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void Connection::SslDeleter::operator()(ssl_st* ssl) const noexcept {
+  SSL_free(ssl);
+}
+
+Connection::Connection(Fd fd, Ssl ssl, std::string address,
                        std::chrono::milliseconds command_timeout)
-    : context_(std::move(context)),
+    : fd_(std::move(fd)),
+      ssl_(std::move(ssl)),
       address_(std::move(address)),
       command_timeout_(command_timeout),
-      last_used_(std::chrono::steady_clock::now()) {}
+      last_used_(Clock::now()) {}
 
-Connection::~Connection() = default;
+Connection::~Connection() {
+  // A close_notify for a clean TLS close, best effort (never blocks: the socket is
+  // non-blocking, and the answer is not awaited).
+  if (ssl_ && !broken_) (void)SSL_shutdown(ssl_.get());
+}
 
 std::unique_ptr<Connection> Connection::open(const RedisEndpoint& endpoint,
                                              const ConnectOptions& options) {
-  ignore_sigpipe_once();
   std::string address = to_address(endpoint);
-  std::unique_ptr<redisContext, ContextDeleter> context(redisConnectWithTimeout(
-      endpoint.host.c_str(), endpoint.port, to_timeval(options.connect_timeout)));
-  if (!context) throw UnavailableError("redis " + address + ": cannot allocate a connection");
-  if (context->err != 0) {
-    const int saved = errno;
-    const std::string reason = context->errstr;
-    if (context->err == REDIS_ERR_IO && (saved == ETIMEDOUT || saved == EINPROGRESS ||
-                                         reason.find("timed out") != std::string::npos)) {
-      throw TimeoutError("redis " + address + ": connect timed out after " +
+  const std::string prefix = "redis " + address + ": ";
+  const auto connect_deadline = options.connect_timeout.count() > 0
+                                    ? Clock::now() + options.connect_timeout
+                                    : Clock::time_point::max();
+
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_ADDRCONFIG;
+  addrinfo* found = nullptr;
+  const std::string port = std::to_string(endpoint.port);
+  if (const int rc = ::getaddrinfo(endpoint.host.c_str(), port.c_str(), &hints, &found); rc != 0) {
+    throw UnavailableError(prefix + "cannot resolve the host: " + ::gai_strerror(rc));
+  }
+  std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> addresses(found, &::freeaddrinfo);
+
+  // Every address in turn, all within the one connect timeout.
+  std::string last_error = "no address";
+  bool timed_out = false;
+  Fd fd;
+  for (const addrinfo* ai = addresses.get(); ai != nullptr; ai = ai->ai_next) {
+    Fd candidate(
+        ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol));
+    if (candidate.get() < 0) {
+      last_error = errno_text(errno);
+      continue;
+    }
+    if (::connect(candidate.get(), ai->ai_addr, ai->ai_addrlen) != 0) {
+      if (errno != EINPROGRESS) {
+        last_error = errno_text(errno);
+        continue;
+      }
+      pollfd pfd{candidate.get(), POLLOUT, 0};
+      int ready;
+      do {
+        ready = ::poll(&pfd, 1, poll_timeout(connect_deadline));
+      } while (ready < 0 && errno == EINTR);
+      if (ready == 0) {
+        timed_out = true;
+        break;
+      }
+      int err = 0;
+      socklen_t len = sizeof err;
+      if (ready < 0 || ::getsockopt(candidate.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) {
+        last_error = errno_text(errno);
+        continue;
+      }
+      if (err != 0) {
+        last_error = errno_text(err);
+        continue;
+      }
+    }
+    fd = std::move(candidate);
+    break;
+  }
+  if (fd.get() < 0) {
+    if (timed_out) {
+      throw TimeoutError(prefix + "connect timed out after " +
                          std::to_string(options.connect_timeout.count()) + "ms");
     }
-    throw UnavailableError("redis " + address + ": cannot connect: " + reason);
+    throw UnavailableError(prefix + "cannot connect: " + last_error);
   }
-  if (options.command_timeout.count() > 0 &&
-      redisSetTimeout(context.get(), to_timeval(options.command_timeout)) != REDIS_OK) {
-    throw UnavailableError("redis " + address +
-                           ": cannot set the command timeout: " + context->errstr);
+  set_socket_options(fd.get());
+  Ssl ssl;
+  if (options.tls.enabled) {
+    ignore_sigpipe_once();
+    const Context context = tls_context(options.tls);
+    ssl.reset(SSL_new(context.get()));
+    if (!ssl || SSL_set_fd(ssl.get(), fd.get()) != 1) {
+      throw ResourceExhaustedError(prefix + "cannot create a TLS session: " + ssl_errors());
+    }
+    const std::string& name =
+        options.tls.server_name.empty() ? endpoint.host : options.tls.server_name;
+    const bool ip = is_ip_literal(name);
+    if (!ip) (void)SSL_set_tlsext_host_name(ssl.get(), name.c_str());  // SNI takes names only
+    if (!options.tls.insecure_skip_verify) {
+      X509_VERIFY_PARAM* param = SSL_get0_param(ssl.get());
+      X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+      const int ok = ip ? X509_VERIFY_PARAM_set1_ip_asc(param, name.c_str())
+                        : X509_VERIFY_PARAM_set1_host(param, name.c_str(), name.size());
+      if (ok != 1) throw InvalidArgumentError(prefix + "bad TLS server name '" + name + "'");
+    }
+    for (;;) {
+      ERR_clear_error();
+      const int rc = SSL_connect(ssl.get());
+      if (rc == 1) break;
+      const int err = SSL_get_error(ssl.get(), rc);
+      short events = 0;
+      if (err == SSL_ERROR_WANT_READ) events = POLLIN;
+      if (err == SSL_ERROR_WANT_WRITE) events = POLLOUT;
+      if (events == 0) {
+        std::string reason = ssl_errors();
+        if (reason.empty() && err == SSL_ERROR_SYSCALL && errno != 0) reason = errno_text(errno);
+        throw tls_error(ssl.get(), prefix, std::move(reason));
+      }
+      pollfd pfd{fd.get(), events, 0};
+      int ready;
+      do {
+        ready = ::poll(&pfd, 1, poll_timeout(connect_deadline));
+      } while (ready < 0 && errno == EINTR);
+      if (ready == 0) {
+        const std::string after = std::to_string(options.connect_timeout.count()) + "ms";
+        // Not a byte back to our ClientHello: what a plaintext Redis does (it waits for the end
+        // of an inline command that never comes).
+        if (BIO_number_read(SSL_get_rbio(ssl.get())) == 0) {
+          throw TlsError(TlsFailure::kPeerNotTls,
+                         prefix + "no answer to the TLS handshake within " + after +
+                             ": the server does not speak TLS (a plaintext port? use redis://)");
+        }
+        throw TimeoutError(prefix + "TLS handshake timed out after " + after);
+      }
+      if (ready < 0) throw UnavailableError(prefix + "poll failed: " + errno_text(errno));
+    }
   }
-  context->reader->fn = reply_functions();
-  redisEnableKeepAlive(context.get());  // best effort: notices dead peers on idle connections
   std::unique_ptr<Connection> connection(
-      new Connection(std::move(context), std::move(address), options.command_timeout));
+      new Connection(std::move(fd), std::move(ssl), std::move(address), options.command_timeout));
 
   if (!options.password.empty()) {
     RedisReply reply;
@@ -150,27 +408,148 @@ std::unique_ptr<Connection> Connection::open(const RedisEndpoint& endpoint,
   return connection;
 }
 
-void Connection::fail(int saved_errno) {
+Connection::Clock::time_point Connection::deadline() const noexcept {
+  if (command_timeout_.count() <= 0) return Clock::time_point::max();
+  return Clock::now() + command_timeout_;
+}
+
+void Connection::fail_io(const char* what, int saved_errno) {
   broken_ = true;
-  const int err = context_->err;
-  const std::string reason = context_->errstr;
-  const std::string prefix = "redis " + address_ + ": ";
-  switch (err) {
-    case REDIS_ERR_IO:
-      if (saved_errno == EAGAIN || saved_errno == EWOULDBLOCK || saved_errno == ETIMEDOUT) {
-        throw TimeoutError(prefix + "no reply within the command timeout (" +
-                           std::to_string(command_timeout_.count()) + "ms)");
-      }
-      throw UnavailableError(prefix + "I/O error: " + reason);
-    case REDIS_ERR_EOF:
-      throw UnavailableError(prefix + "connection closed by the server");
-    case REDIS_ERR_PROTOCOL:
-      throw ProtocolError(prefix + "bad reply: " + reason);
-    case REDIS_ERR_OOM:
-      throw ResourceExhaustedError(prefix + "out of memory");
-    default:
-      throw UnavailableError(prefix + reason);
+  throw UnavailableError("redis " + address_ + ": " + what + ": " + errno_text(saved_errno));
+}
+
+void Connection::fail_timeout(const char* what) {
+  broken_ = true;
+  throw TimeoutError("redis " + address_ + ": " + what + " within the command timeout (" +
+                     std::to_string(command_timeout_.count()) + "ms)");
+}
+
+void Connection::fail_closed() {
+  broken_ = true;
+  throw UnavailableError("redis " + address_ + ": connection closed by the server");
+}
+
+void Connection::fail_reset_before_reply() {
+  broken_ = true;
+  // What a TLS-only port (Redis with --port 0 --tls-port) does to a plaintext client: it resets
+  // the connection without a byte. (A plaintext server never resets a new connection before
+  // answering; one that crashed at that instant is still an UnavailableError.)
+  throw TlsError(TlsFailure::kPeerRequiresTls,
+                 "redis " + address_ +
+                     ": the server reset the connection before answering: a TLS-only port? "
+                     "(use rediss://)");
+}
+
+void Connection::fail_protocol(const ProtocolError& error) {
+  broken_ = true;
+  throw ProtocolError("redis " + address_ + ": bad reply: " + error.what());
+}
+
+bool Connection::wait_for(short events, Clock::time_point deadline, int wake_fd, bool* woken) {
+  pollfd fds[2] = {{fd_.get(), events, 0}, {wake_fd, POLLIN, 0}};
+  const nfds_t count = wake_fd >= 0 ? 2 : 1;
+  for (;;) {
+    const int ready = ::poll(fds, count, poll_timeout(deadline));
+    if (ready > 0) break;
+    if (ready == 0) return false;
+    if (errno != EINTR) fail_io("poll failed", errno);
   }
+  if (woken != nullptr) *woken = count == 2 && (fds[1].revents & POLLIN) != 0;
+  // POLLHUP/POLLERR: the read or write that follows reports what happened.
+  return fds[0].revents != 0;
+}
+
+bool Connection::read_some() {
+  char buffer[16 * 1024];
+  for (;;) {
+    std::size_t n = 0;
+    if (ssl_) {
+      ERR_clear_error();
+      const int rc = SSL_read_ex(ssl_.get(), buffer, sizeof buffer, &n);
+      if (rc != 1) {
+        const int err = SSL_get_error(ssl_.get(), rc);
+        if (err == SSL_ERROR_WANT_READ) return false;
+        if (err == SSL_ERROR_WANT_WRITE) {  // renegotiation: rare; wait until writable
+          if (!wait_for(POLLOUT, deadline())) fail_timeout("could not read the reply");
+          continue;
+        }
+        if (err == SSL_ERROR_ZERO_RETURN) fail_closed();
+        std::string reason = ssl_errors();
+        if (err == SSL_ERROR_SYSCALL && reason.empty()) {
+          if (errno == 0 || errno == ECONNRESET || errno == EPIPE) fail_closed();
+          fail_io("TLS read failed", errno);
+        }
+        broken_ = true;
+        // E.g. a TLS 1.3 server that wants a client certificate says so after the handshake.
+        throw tls_error(nullptr, "redis " + address_ + ": ", std::move(reason));
+      }
+    } else {
+      const ssize_t got = ::recv(fd_.get(), buffer, sizeof buffer, 0);
+      if (got == 0) fail_closed();
+      if (got < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return false;
+        if (errno == ECONNRESET && !got_bytes_) fail_reset_before_reply();
+        fail_io("read failed", errno);
+      }
+      n = static_cast<std::size_t>(got);
+      // A TLS record (alert 0x15, handshake 0x16, then version 3.x) as the very first bytes of
+      // a plaintext connection: the port speaks TLS only.
+      if (!got_bytes_ && n >= 2 && (buffer[0] == 0x15 || buffer[0] == 0x16) && buffer[1] == 0x03) {
+        broken_ = true;
+        throw TlsError(TlsFailure::kPeerRequiresTls,
+                       "redis " + address_ + ": the server speaks TLS only (use rediss://)");
+      }
+    }
+    got_bytes_ = true;
+    try {
+      reader_.feed(std::string_view(buffer, n));
+    } catch (const ProtocolError& error) {
+      fail_protocol(error);
+    }
+    return true;
+  }
+}
+
+void Connection::write_all(Clock::time_point deadline) {
+  while (out_offset_ < out_.size()) {
+    const char* data = out_.data() + out_offset_;
+    const std::size_t size = out_.size() - out_offset_;
+    if (ssl_) {
+      ERR_clear_error();
+      std::size_t n = 0;
+      const int rc = SSL_write_ex(ssl_.get(), data, size, &n);
+      if (rc == 1) {
+        out_offset_ += n;
+        continue;
+      }
+      const int err = SSL_get_error(ssl_.get(), rc);
+      if (err == SSL_ERROR_WANT_WRITE || err == SSL_ERROR_WANT_READ) {
+        if (!wait_for(err == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN, deadline)) {
+          fail_timeout("could not write the command");
+        }
+        continue;
+      }
+      if (err == SSL_ERROR_ZERO_RETURN) fail_closed();
+      const std::string reason = ssl_errors();
+      if (err == SSL_ERROR_SYSCALL && reason.empty()) fail_io("TLS write failed", errno);
+      broken_ = true;
+      throw tls_error(nullptr, "redis " + address_ + ": ", reason);
+    }
+    const ssize_t n = ::send(fd_.get(), data, size, MSG_NOSIGNAL);
+    if (n >= 0) {
+      out_offset_ += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (errno == EINTR) continue;
+    if ((errno == ECONNRESET || errno == EPIPE) && !got_bytes_) fail_reset_before_reply();
+    if (errno != EAGAIN && errno != EWOULDBLOCK) fail_io("write failed", errno);
+    if (!wait_for(POLLOUT, deadline)) fail_timeout("could not write the command");
+  }
+  out_.clear();
+  out_offset_ = 0;
+  // A big pipeline's buffer is not kept for the life of the connection.
+  if (out_.capacity() > 1 << 20) out_.shrink_to_fit();
 }
 
 RedisReply Connection::command(std::span<const std::string_view> argv) {
@@ -179,52 +558,53 @@ RedisReply Connection::command(std::span<const std::string_view> argv) {
 }
 
 void Connection::append(std::span<const std::string_view> argv) {
-  ArgvBuffer buffer(argv);
-  if (redisAppendCommandArgv(context_.get(), buffer.argc(), buffer.ptrs(), buffer.lens()) !=
-      REDIS_OK) {
-    fail(errno);
-  }
+  if (broken_) throw UnavailableError("redis " + address_ + ": connection is broken");
+  frame(out_, argv);
 }
 
 void Connection::flush() {
-  int done = 0;
-  do {
-    if (redisBufferWrite(context_.get(), &done) != REDIS_OK) fail(errno);
-  } while (done == 0);
+  if (broken_) throw UnavailableError("redis " + address_ + ": connection is broken");
+  write_all(deadline());
 }
 
 RedisReply Connection::read_reply() {
-  void* raw = nullptr;
-  if (redisGetReply(context_.get(), &raw) != REDIS_OK) fail(errno);
-  ReplyPtr reply(static_cast<RedisReply*>(raw));
-  if (!reply) {
-    broken_ = true;
-    throw ProtocolError("redis " + address_ + ": no reply");
+  const auto until = deadline();
+  if (!out_.empty()) write_all(until);
+  for (;;) {
+    std::optional<RedisReply> reply;
+    try {
+      reply = reader_.next();
+    } catch (const ProtocolError& error) {
+      fail_protocol(error);
+    }
+    if (reply) {
+      last_used_ = Clock::now();
+      return std::move(*reply);
+    }
+    if (read_some()) continue;
+    if (!wait_for(POLLIN, until)) fail_timeout("no reply");
   }
-  last_used_ = std::chrono::steady_clock::now();
-  return std::move(*reply);
 }
 
 std::optional<RedisReply> Connection::read_reply_within(std::chrono::milliseconds wait,
                                                         int wake_fd) {
-  void* raw = nullptr;
-  if (redisGetReplyFromReader(context_.get(), &raw) != REDIS_OK) fail(errno);
-  if (raw == nullptr) {
-    flush();
-    pollfd fds[2] = {{context_->fd, POLLIN, 0}, {wake_fd, POLLIN, 0}};
-    const int ready = ::poll(fds, wake_fd >= 0 ? 2 : 1, static_cast<int>(wait.count()));
-    if (ready < 0 && errno != EINTR) {
-      broken_ = true;
-      throw UnavailableError("redis " + address_ + ": poll failed");
+  if (!out_.empty()) write_all(deadline());
+  const auto until = Clock::now() + wait;
+  for (;;) {
+    std::optional<RedisReply> reply;
+    try {
+      reply = reader_.next();
+    } catch (const ProtocolError& error) {
+      fail_protocol(error);
     }
-    if (ready <= 0 || (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) == 0) return std::nullopt;
-    if (redisBufferRead(context_.get()) != REDIS_OK) fail(errno);
-    if (redisGetReplyFromReader(context_.get(), &raw) != REDIS_OK) fail(errno);
-    if (raw == nullptr) return std::nullopt;
+    if (reply) {
+      last_used_ = Clock::now();
+      return reply;
+    }
+    if (read_some()) continue;
+    bool woken = false;
+    if (!wait_for(POLLIN, until, wake_fd, &woken) || woken) return std::nullopt;
   }
-  ReplyPtr reply(static_cast<RedisReply*>(raw));
-  last_used_ = std::chrono::steady_clock::now();
-  return std::move(*reply);
 }
 
 }  // namespace strata::redis

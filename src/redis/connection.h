@@ -1,18 +1,21 @@
-// connection.h: the transport under strata's Redis layer: one blocking connection to one node.
+// connection.h: the transport under strata's Redis layer: one connection to one node.
 //
-// This is the only place that knows hiredis (0.14, RESP2, no TLS). Everything above it (the
-// pool, the cluster router, the subscriber) speaks in argv spans and RedisReply values, so a
-// RESP3 or TLS transport can replace this file without touching them.
+// strata owns the socket: a non-blocking TCP socket driven by poll(2), with connect and
+// command timeouts, TCP keep-alive and TCP_NODELAY; commands are framed by strata as RESP
+// arrays of bulk strings (binary-safe argv, never a format string); replies are parsed by
+// hiredis's reply reader (the only part of hiredis strata uses), straight into RedisReply
+// values. Everything above it (the pool, the cluster router, the subscriber, tracking) speaks
+// in argv spans and RedisReply values and never learns about sockets.
 //
 // Contract:
-//  - Commands are always sent as argv with lengths (binary-safe), never through format strings.
-//  - Every read and write is bounded by the command timeout (SO_RCVTIMEO/SO_SNDTIMEO); the
-//    connect by the connect timeout.
+//  - Every read and write is bounded by the command timeout (a deadline per call, enforced
+//    with poll); the connect by the connect timeout, over every address the host resolves to.
 //  - Any I/O or protocol error marks the connection broken() and throws a typed strata::Error:
 //    TimeoutError (no answer in time), UnavailableError (refused, reset, closed),
 //    ProtocolError (bytes that are not RESP). A broken connection must be discarded.
 //  - An error *reply* ("-ERR ...") is not a failure of the connection: it is returned as a
 //    RedisReply of type kError.
+//  - Writes use send(MSG_NOSIGNAL): a peer that closed its end never raises SIGPIPE.
 //  - Messages name the node (host:port), never a password.
 #pragma once
 
@@ -23,11 +26,14 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 
+#include "redis/reply_reader.h"
+#include "strata/error.h"
 #include "strata/redis/redis_reply.h"
 #include "strata/redis/redis_url.h"
 
-struct redisContext;
+struct ssl_st;
 
 namespace strata::redis {
 
@@ -38,6 +44,7 @@ struct ConnectOptions {
   std::string user;                                 // ACL user; empty: the default user
   std::string password;                             // empty: no AUTH
   int db = 0;                                       // SELECT when non-zero
+  RedisTlsOptions tls;                              // enabled: TLS on this connection
 };
 
 [[nodiscard]] ConnectOptions connect_options(const RedisUrl& url);
@@ -85,18 +92,53 @@ class Connection {
   }
 
  private:
-  struct ContextDeleter {
-    void operator()(redisContext* context) const noexcept;
-  };
-  Connection(std::unique_ptr<redisContext, ContextDeleter> context, std::string address,
-             std::chrono::milliseconds command_timeout);
-  // Marks the connection broken and throws the typed error for the context's error.
-  [[noreturn]] void fail(int saved_errno);
+  // An owned file descriptor.
+  class Fd {
+   public:
+    Fd() = default;
+    explicit Fd(int fd) noexcept : fd_(fd) {}
+    Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+    Fd& operator=(Fd&& other) noexcept;
+    Fd(const Fd&) = delete;
+    Fd& operator=(const Fd&) = delete;
+    ~Fd();
+    [[nodiscard]] int get() const noexcept { return fd_; }
 
-  std::unique_ptr<redisContext, ContextDeleter> context_;
+   private:
+    int fd_ = -1;
+  };
+  using Clock = std::chrono::steady_clock;
+  struct SslDeleter {
+    void operator()(ssl_st* ssl) const noexcept;
+  };
+  using Ssl = std::unique_ptr<ssl_st, SslDeleter>;
+
+  Connection(Fd fd, Ssl ssl, std::string address, std::chrono::milliseconds command_timeout);
+  // The deadline of an operation that starts now (time_point::max(): no command timeout).
+  [[nodiscard]] Clock::time_point deadline() const noexcept;
+  // Waits until the socket is readable (or writable); false when the deadline passed first.
+  // `wake_fd` (>= 0) also ends the wait; *woken tells which.
+  bool wait_for(short events, Clock::time_point deadline, int wake_fd = -1, bool* woken = nullptr);
+  // Reads what the socket has into the reply reader; false: nothing yet (would block).
+  bool read_some();
+  // Writes out_ until it is empty or the deadline passes (TimeoutError).
+  void write_all(Clock::time_point deadline);
+  // Marks the connection broken and throws.
+  [[noreturn]] void fail_io(const char* what, int saved_errno);
+  [[noreturn]] void fail_timeout(const char* what);
+  [[noreturn]] void fail_closed();
+  [[noreturn]] void fail_reset_before_reply();
+  [[noreturn]] void fail_protocol(const ProtocolError& error);
+
+  Fd fd_;
+  Ssl ssl_;  // null: plaintext
+  ReplyReader reader_;
+  bool got_bytes_ = false;  // any byte ever read (a TLS record as the first bytes: see read_some)
+  std::string out_;         // framed commands not yet written
+  std::size_t out_offset_ = 0;  // bytes of out_ already written
   std::string address_;
   std::chrono::milliseconds command_timeout_;
-  std::chrono::steady_clock::time_point last_used_;
+  Clock::time_point last_used_;
   std::uint64_t setup_epoch_ = 0;
   bool broken_ = false;
 };

@@ -80,6 +80,10 @@ std::unique_ptr<Connection> NodePool::connect() {
           std::chrono::milliseconds(kFirstBackoff.count() << std::min(connect_failures_ - 1, 10)));
       retry_at_ = std::chrono::steady_clock::now() + backoff;
       last_error_ = e.what();
+      // Within the backoff a TLS failure is reported as one again (its kind is what the
+      // operator needs), not as a plain "unreachable".
+      const auto* tls = dynamic_cast<const TlsError*>(&e);
+      last_tls_failure_ = tls ? std::optional<TlsFailure>(tls->failure()) : std::nullopt;
     }
     returned_.notify_one();
     throw;
@@ -145,8 +149,11 @@ NodePool::Lease NodePool::acquire() {
       const auto now = std::chrono::steady_clock::now();
       if (connect_failures_ > 0 && now < retry_at_) {
         const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(retry_at_ - now);
-        throw UnavailableError("redis " + address_ + " is unreachable (next connect attempt in " +
-                               std::to_string(wait.count()) + "ms); last error: " + last_error_);
+        const std::string message =
+            "redis " + address_ + " is unreachable (next connect attempt in " +
+            std::to_string(wait.count()) + "ms); last error: " + last_error_;
+        if (last_tls_failure_) throw TlsError(*last_tls_failure_, message);
+        throw UnavailableError(message);
       }
       ++open_;
       lock.unlock();

@@ -19,11 +19,13 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "redis/connection.h"
 #include "redis/connection_hook.h"
+#include "strata/error.h"
 #include "strata/redis/redis_url.h"
 
 namespace strata::redis {
@@ -85,6 +87,7 @@ class NodePool {
   int connect_failures_ = 0;                          // consecutive; mutex_
   std::chrono::steady_clock::time_point retry_at_{};  // no connect before this; mutex_
   std::string last_error_;                            // mutex_
+  std::optional<TlsFailure> last_tls_failure_;        // mutex_; the last failure, if TLS
   std::shared_ptr<ConnectionHook> hook_;              // mutex_
 };
 

@@ -121,9 +121,33 @@ void apply_option(RedisUrl& url, std::string_view name, std::string_view value) 
     url.pool_size = parse_int<int>(value, 1, 1024, "option pool_size");
   } else if (name == "retries") {
     url.retries = parse_int<int>(value, 0, 100, "option retries");
+  } else if (name.starts_with("tls_")) {
+    if (!url.tls.enabled) bad_url("option '" + option + "' needs the rediss:// scheme");
+    const std::string part = "option " + option;
+    std::string decoded = percent_decode(value, part.c_str());
+    if (name == "tls_ca") {
+      url.tls.ca_file = std::move(decoded);
+    } else if (name == "tls_ca_dir") {
+      url.tls.ca_dir = std::move(decoded);
+    } else if (name == "tls_cert") {
+      url.tls.cert_file = std::move(decoded);
+    } else if (name == "tls_key") {
+      url.tls.key_file = std::move(decoded);
+    } else if (name == "tls_server_name") {
+      url.tls.server_name = std::move(decoded);
+    } else if (name == "tls_insecure_skip_verify") {
+      if (decoded != "true" && decoded != "false") {
+        bad_url("option tls_insecure_skip_verify must be true or false");
+      }
+      url.tls.insecure_skip_verify = decoded == "true";
+    } else {
+      bad_url("unknown option '" + option +
+              "' (known: tls_ca, tls_ca_dir, tls_cert, tls_key, tls_server_name, "
+              "tls_insecure_skip_verify)");
+    }
   } else {
     bad_url("unknown option '" + option +
-            "' (known: connect_timeout, command_timeout, pool_size, retries)");
+            "' (known: connect_timeout, command_timeout, pool_size, retries, tls_*)");
   }
 }
 
@@ -131,15 +155,26 @@ void apply_option(RedisUrl& url, std::string_view name, std::string_view value) 
 
 RedisUrl parse_redis_url(std::string_view text) {
   RedisUrl url;
-  constexpr std::string_view kPlain = "redis://";
-  constexpr std::string_view kCluster = "redis+cluster://";
-  if (text.starts_with(kPlain)) {
-    text.remove_prefix(kPlain.size());
-  } else if (text.starts_with(kCluster)) {
-    text.remove_prefix(kCluster.size());
-    url.cluster = true;
-  } else {
-    bad_url("scheme must be redis:// or redis+cluster://");
+  struct Scheme {
+    std::string_view prefix;
+    bool cluster;
+    bool tls;
+  };
+  static constexpr Scheme kSchemes[] = {{"redis://", false, false},
+                                        {"redis+cluster://", true, false},
+                                        {"rediss://", false, true},
+                                        {"rediss+cluster://", true, true}};
+  bool known = false;
+  for (const Scheme& scheme : kSchemes) {
+    if (!text.starts_with(scheme.prefix)) continue;
+    text.remove_prefix(scheme.prefix.size());
+    url.cluster = scheme.cluster;
+    url.tls.enabled = scheme.tls;
+    known = true;
+    break;
+  }
+  if (!known) {
+    bad_url("scheme must be redis://, redis+cluster://, rediss:// or rediss+cluster://");
   }
 
   // The user info first, up to the last '@': a password may hold '?', '/', '#' or '@' (the
@@ -196,6 +231,7 @@ RedisUrl parse_redis_url(std::string_view text) {
 
 std::string RedisUrl::redacted() const {
   std::string out = cluster ? "redis+cluster://" : "redis://";
+  if (tls.enabled) out.insert(5, "s");  // rediss:// or rediss+cluster://
   if (!user.empty() || !password.empty()) {
     static constexpr char kHex[] = "0123456789ABCDEF";
     for (const char ch : user) {  // percent-encoded, so that the result parses back

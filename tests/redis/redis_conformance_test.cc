@@ -399,7 +399,7 @@ TEST_P(RedisConformance, PublishReachesChannelAndPatternSubscribers) {
 }
 
 TEST_P(RedisConformance, ManyThreadsShareOneClient) {
-  RedisClient redis(url_ + "?pool_size=2");
+  RedisClient redis(url_ + (url_.find('?') == std::string::npos ? "?" : "&") + "pool_size=2");
   const auto counter = key("shared-counter");
   constexpr int kThreads = 4, kOps = 150;
   std::atomic<int> failures{0};
@@ -425,13 +425,17 @@ TEST_P(RedisConformance, ManyThreadsShareOneClient) {
   EXPECT_EQ(redis.get(counter), std::to_string(kThreads * kOps));
 }
 
+// Plaintext and TLS (strata's transport over OpenSSL), standalone and cluster.
 INSTANTIATE_TEST_SUITE_P(Servers, RedisConformance,
-                         ::testing::Values("STRATA_TEST_REDIS_URL",
-                                           "STRATA_TEST_REDIS_CLUSTER_URL"),
+                         ::testing::Values("STRATA_TEST_REDIS_URL", "STRATA_TEST_REDIS_CLUSTER_URL",
+                                           "STRATA_TEST_REDIS_TLS_URL",
+                                           "STRATA_TEST_REDIS_MTLS_URL"),
                          [](const auto& param_info) {
-                           return std::string(param_info.param) == "STRATA_TEST_REDIS_URL"
-                                      ? "Standalone"
-                                      : "Cluster";
+                           const std::string name = param_info.param;
+                           if (name == "STRATA_TEST_REDIS_URL") return "Standalone";
+                           if (name == "STRATA_TEST_REDIS_CLUSTER_URL") return "Cluster";
+                           if (name == "STRATA_TEST_REDIS_TLS_URL") return "Tls";
+                           return "MutualTls";
                          });
 
 }  // namespace

@@ -83,6 +83,7 @@ void add_cache_options(CLI::App& cmd, ConnectionOptions& o) {
   cmd.add_option("--redis", o.redis, "Redis URL of the L2 (redis://host:port)");
   cmd.add_option("--redis-cluster", o.redis_cluster,
                  "Redis Cluster URL of the L2 (redis+cluster://seed1,seed2)");
+  o.tls.add_to(cmd);
   cmd.add_option("--key-prefix", o.key_prefix,
                  "the cache's key_prefix: the L2 key of KEY is PREFIX{KEY}");
   cmd.add_option("--format", o.format, "how values are stored in L2: envelope or plain")
@@ -176,8 +177,10 @@ Json row_to_json(const TableSchema& schema, std::string_view key, const Row& row
 
 OpsContext::OpsContext(const ConnectionOptions& options, bool with_bus) : options_(options) {
   options_.validate();
-  if (!options_.redis.empty()) redis_.emplace(options_.redis);
-  if (!options_.redis_cluster.empty()) redis_.emplace(options_.redis_cluster);
+  if (!options_.redis.empty()) redis_.emplace(options_.tls.apply_to(options_.redis));
+  if (!options_.redis_cluster.empty()) {
+    redis_.emplace(options_.tls.apply_to(options_.redis_cluster));
+  }
   if (options_.has_source()) source_ = make_source(options_);
 
   CacheBuilder<Json> builder;
@@ -196,7 +199,8 @@ OpsContext::OpsContext(const ConnectionOptions& options, bool with_bus) : option
     bus_options.textbook_channel.clear();  // the CLI only sends
     bus_options.dependency_prefix = options_.dependency_prefix;
     bus_ = std::make_shared<InvalidationBus>(
-        options_.redis.empty() ? options_.redis_cluster : options_.redis, bus_options);
+        options_.tls.apply_to(options_.redis.empty() ? options_.redis_cluster : options_.redis),
+        bus_options);
     builder.local({.maximum_size = 1}).coherence(L1Coherence::kBus).invalidation_bus(bus_);
   }
   if (options_.format == "plain") {

@@ -21,6 +21,7 @@
 #include <variant>
 #include <vector>
 
+#include "cli/tls_flags.h"
 #include "strata/cache/cache.h"
 #include "strata/invalidation/invalidation.h"
 #include "strata/redis/redis_client.h"
@@ -37,6 +38,7 @@ using Json = nlohmann::json;
 struct ConnectionOptions {
   std::string redis;                 // --redis redis://host:port
   std::string redis_cluster;         // --redis-cluster redis+cluster://seed,seed
+  tools::TlsFlags tls;               // --tls-ca, --tls-cert, ... (applied to both URLs)
   std::string postgres;              // --postgres postgresql://...
   std::string sqlite;                // --sqlite PATH
   std::string key_prefix;            // --key-prefix: CacheBuilder::key_prefix

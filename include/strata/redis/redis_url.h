@@ -3,6 +3,7 @@
 //
 //   auto url = strata::parse_redis_url("redis://app:secret@127.0.0.1:6379/2?command_timeout=50ms");
 //   auto cluster = strata::parse_redis_url("redis+cluster://10.0.0.1:7000,10.0.0.2:7000");
+//   auto tls = strata::parse_redis_url("rediss://cache.internal:6380?tls_ca=/etc/ssl/ca.pem");
 #pragma once
 
 #include <chrono>
@@ -19,6 +20,22 @@ struct RedisEndpoint {
   friend bool operator==(const RedisEndpoint&, const RedisEndpoint&) = default;
 };
 
+// TLS for every connection to the server or cluster (rediss://, rediss+cluster://). The server's
+// certificate is verified against the CA (the system's when none is given) and its name: SNI and
+// hostname (or IP address) verification use server_name, else the host being connected to.
+struct RedisTlsOptions {
+  bool enabled = false;
+  std::string ca_file;      // PEM bundle of trusted CAs (tls_ca=)
+  std::string ca_dir;       // a hashed CA directory (tls_ca_dir=)
+  std::string cert_file;    // client certificate, PEM, for mutual TLS (tls_cert=)
+  std::string key_file;     // its private key, PEM (tls_key=)
+  std::string server_name;  // the name to verify and send as SNI (tls_server_name=)
+  // Accepts ANY certificate, an attacker's included: for a throwaway test setup only
+  // (tls_insecure_skip_verify=true). Logged loudly at every connection.
+  bool insecure_skip_verify = false;
+  friend bool operator==(const RedisTlsOptions&, const RedisTlsOptions&) = default;
+};
+
 // What a Redis URL says. Defaults are those of an URL that leaves a part out.
 struct RedisUrl {
   bool cluster = false;              // redis+cluster:// (seed nodes) rather than redis://
@@ -28,8 +45,9 @@ struct RedisUrl {
   int db = 0;                        // SELECT db (standalone only; a cluster has db 0)
   std::chrono::milliseconds connect_timeout{1000};
   std::chrono::milliseconds command_timeout{1000};
-  int pool_size = 4;  // connections per node
-  int retries = 2;    // retries of a failed command on a fresh connection
+  int pool_size = 4;    // connections per node
+  int retries = 2;      // retries of a failed command on a fresh connection
+  RedisTlsOptions tls;  // rediss:// and rediss+cluster:// turn it on
 
   // The URL again, with the password replaced by "***": safe for logs and error messages.
   [[nodiscard]] std::string redacted() const;
@@ -38,8 +56,11 @@ struct RedisUrl {
 // Parses
 //   redis://[[user]:password@]host[:port][/db][?option=value&...]
 //   redis+cluster://[[user]:password@]host:port[,host:port...][?option=value&...]
+//   rediss://... and rediss+cluster://...: the same over TLS
 // Options: connect_timeout, command_timeout (a number with ms or s, e.g. 250ms), pool_size,
-// retries. User and password may be percent-encoded. IPv6 hosts go in brackets: [::1]:6379.
+// retries; with rediss: tls_ca, tls_ca_dir, tls_cert, tls_key, tls_server_name,
+// tls_insecure_skip_verify (true/false). User, password and option values may be
+// percent-encoded. IPv6 hosts go in brackets: [::1]:6379.
 // Throws InvalidArgumentError naming the part of the URL that is wrong (never echoing the
 // password).
 [[nodiscard]] RedisUrl parse_redis_url(std::string_view url);

@@ -8,6 +8,7 @@
 
 #include "common/temp_dir.h"
 #include "strata/cache/cache.h"
+#include "strata/redis/redis_url.h"
 #include "strata/source/postgres_source.h"
 #include "strata/source/sqlite_source.h"
 #include "support/test_servers.h"
@@ -214,6 +215,33 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(RedisParam{"standalone", "STRATA_TEST_REDIS_URL", "--redis"},
                       RedisParam{"cluster", "STRATA_TEST_REDIS_CLUSTER_URL", "--redis-cluster"}),
     [](const auto& p) { return std::string(p.param.name); });
+
+// Over TLS: the --tls-* flags mean what the URL's tls_* options mean.
+TEST(KeyCommandsTls, PutAndGetOverTlsWithTheCliFlags) {
+  STRATA_SERVER_URL(url, "STRATA_TEST_REDIS_TLS_URL");
+  const RedisUrl parsed = parse_redis_url(url);
+  const std::string base = "rediss://127.0.0.1:" + std::to_string(parsed.nodes.at(0).port);
+  const std::string prefix = unique_name("ops") + ":";
+  const std::string flags =
+      " --redis " + base + " --tls-ca " + parsed.tls.ca_file + " --key-prefix " + prefix;
+  const auto put =
+      strata_run("put acc1 '{\"name\":\"ada\",\"version\":3,\"balance\":1.5}'" + flags);
+  ASSERT_EQ(put.exit_code, 0) << put.output;
+  auto app = CacheBuilder<Account>()
+                 .remote(RedisClient(url), {.ttl = std::chrono::minutes(10), .ttl_jitter = 0})
+                 .key_prefix(prefix)
+                 .build();
+  EXPECT_EQ(app.get("acc1"), (Account{"ada", 3, 1.5}));
+  const auto get = strata_run("get acc1" + flags);
+  ASSERT_EQ(get.exit_code, 0) << get.output;
+  EXPECT_NE(get.output.find("ada"), std::string::npos) << get.output;
+  // A TLS flag with a plaintext URL is a usage error, not a silent plaintext connection.
+  const auto plain =
+      strata_run("get acc1 --redis redis://127.0.0.1:" + std::to_string(parsed.nodes.at(0).port) +
+                 " --tls-ca " + parsed.tls.ca_file + " 2>&1");
+  EXPECT_NE(plain.exit_code, 0) << plain.output;
+  EXPECT_NE(plain.output.find("rediss://"), std::string::npos) << plain.output;
+}
 
 // The same commands with a source of record (a typed table mapping).
 class SourceCommands : public ::testing::TestWithParam<const char*> {
