@@ -19,7 +19,7 @@ namespace {
 using namespace std::chrono_literals;
 using testing::ControlledStore;
 using testing::make_user;
-using testing::unique_key;
+using testing::unique_name;
 using testing::User;
 
 // Readers announce themselves, then read; the load is held until every reader has started, so
@@ -64,7 +64,7 @@ TEST(CacheSingleFlight, OneLoadPerKeyWithL2Only) {
   STRATA_SERVER_URL(url, "STRATA_TEST_REDIS_URL");
   expect_one_load_per_key(CacheBuilder<User>()
                               .remote(RedisClient(url), {.ttl = 60s})
-                              .key_prefix(unique_key("test:sf:") + ":"));
+                              .key_prefix(unique_name("test:sf:") + ":"));
 }
 
 TEST(CacheConcurrency, MixedWorkloadOnBothLayers) {
@@ -80,7 +80,7 @@ TEST(CacheConcurrency, MixedWorkloadOnBothLayers) {
                    .negative_ttl(1s)
                    .refresh_after(1ms)
                    .executor(executor)
-                   .key_prefix(unique_key("test:mixed:") + ":")
+                   .key_prefix(unique_name("test:mixed:") + ":")
                    .build();
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {

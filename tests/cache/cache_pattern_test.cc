@@ -22,7 +22,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using testing::make_user;
-using testing::unique_key;
+using testing::unique_name;
 using testing::User;
 
 enum class Layers { kL1, kL2, kL2Cluster, kL1L2 };
@@ -58,8 +58,7 @@ class CachePatterns : public ::testing::TestWithParam<Param> {
     if (p.postgres) {
       STRATA_SERVER_URL(url, "STRATA_TEST_POSTGRES_URL");
       attach(std::make_shared<PostgresSource<User>>(
-          PostgresOptions{.url = url},
-          testing::user_columns(testing::unique_table("cache_users"))));
+          PostgresOptions{.url = url}, testing::user_columns(testing::unique_name("cache_users"))));
     } else {
       attach(std::make_shared<SqliteSource<User>>(
           SqliteOptions{.path = (dir_.path() / "users.db").string()},
@@ -72,7 +71,7 @@ class CachePatterns : public ::testing::TestWithParam<Param> {
       STRATA_SERVER_URL(url, "STRATA_TEST_REDIS_CLUSTER_URL");
       redis_.emplace(url);
     }
-    prefix_ = unique_key("test:cache:") + ":";
+    prefix_ = unique_name("test:cache:") + ":";
   }
 
   template <typename S>

@@ -206,7 +206,7 @@ TEST(Security, SqlInjectionThroughKeysAndValuesOnSqlite) {
 TEST(Security, SqlInjectionThroughKeysAndValuesOnPostgres) {
   STRATA_SERVER_URL(url, "STRATA_TEST_POSTGRES_URL");
   // A table of its own (tests share the database); the payloads name it.
-  const std::string table = testing::unique_table("strata_injection");
+  const std::string table = testing::unique_name("strata_injection");
   auto source = std::make_shared<PostgresSource<User>>(PostgresOptions{.url = url, .pool_size = 2},
                                                        testing::user_columns(table));
   injection_round_trip(source, nullptr, table, false);

@@ -20,7 +20,7 @@ namespace strata {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::unique_key;
+using testing::unique_name;
 
 // Holds every load until `expected` readers have started, so they miss together.
 struct Gate {
@@ -81,14 +81,14 @@ TEST(StampedeSingleFlight, EveryWaiterGetsTheErrorWithL2Only) {
   STRATA_SERVER_URL(url, "STRATA_TEST_REDIS_URL");
   expect_every_waiter_gets_the_error(CacheBuilder<int>()
                                          .remote(RedisClient(url), {.ttl = 60s})
-                                         .key_prefix(unique_key("t:sfe:") + ":"));
+                                         .key_prefix(unique_name("t:sfe:") + ":"));
 }
 
 // The lease: several caches ("processes") x several threads miss one key together; one load.
 void expect_one_load_with_lease(const std::string& url, bool with_l1) {
   constexpr int kCaches = 4;
   constexpr int kThreads = 6;
-  const std::string prefix = unique_key("t:lease:") + ":";
+  const std::string prefix = unique_name("t:lease:") + ":";
   Gate gate;
   std::atomic<int> loads{0};
   std::vector<Cache<int>> caches;
@@ -144,7 +144,7 @@ TEST_P(StampedeLease, OneLoadAmongManyThreadsOfManyCachesWithL1) {
 // read returns a version the source produced, and the refreshes did run.
 TEST_P(StampedeLease, XFetchAndSwrRefreshWhileManyThreadsRead) {
   STRATA_SERVER_URL(url, GetParam().c_str());
-  const std::string prefix = unique_key("t:xf:") + ":";
+  const std::string prefix = unique_name("t:xf:") + ":";
   std::atomic<int> version{0};
   std::vector<std::shared_ptr<ThreadPoolExecutor>> executors;
   std::vector<Cache<int>> caches;

@@ -32,7 +32,7 @@ namespace {
 using namespace std::chrono_literals;
 using testing::ControlledStore;
 using testing::make_user;
-using testing::unique_key;
+using testing::unique_name;
 using testing::User;
 
 class Stampede : public ::testing::TestWithParam<std::string> {
@@ -45,7 +45,7 @@ class Stampede : public ::testing::TestWithParam<std::string> {
     } else {
       GTEST_SKIP() << testing::missing_server_message(GetParam().c_str());
     }
-    prefix_ = unique_key("test:stampede:") + ":";
+    prefix_ = unique_name("test:stampede:") + ":";
   }
   std::string url_;
   std::string prefix_;

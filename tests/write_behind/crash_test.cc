@@ -23,6 +23,7 @@
 #include "strata/source/postgres_source.h"
 #include "strata/source/sqlite_source.h"
 #include "support/test_servers.h"
+#include "support/unique.h"
 #include "write_behind/crash_ops.h"
 #include "write_behind/wb_fixtures.h"
 
@@ -137,11 +138,6 @@ RecoveryReport recover(const std::filesystem::path& dir, std::shared_ptr<S> sour
   return wb.recovery();
 }
 
-std::string unique_table() {
-  return "strata_wb_crash_" + std::to_string(::getpid()) + "_" +
-         std::to_string(std::random_device{}() % 100000);
-}
-
 TEST(WriteBehindCrash, SqliteEveryAcknowledgedWriteSurvivesKill9) {
   for (const std::string policy : {"interval", "every-write", "never"}) {
     SCOPED_TRACE(policy);
@@ -163,7 +159,7 @@ TEST(WriteBehindCrash, PostgresEveryAcknowledgedWriteSurvivesKill9) {
   STRATA_SERVER_URL(url, "STRATA_TEST_POSTGRES_URL");
   tools::TempDir dir("strata-wb-crash");
   const auto journal = dir.path() / "journal";
-  const std::string table = unique_table();
+  const std::string table = testing::unique_name("strata_wb_crash");
   const std::string out =
       run_and_kill({journal.string(), "postgres:" + url, table, "interval"}, 2000);
   auto source = std::make_shared<PostgresSource<std::string>>(PostgresOptions{.url = url},
