@@ -14,6 +14,7 @@
 
 #include "cache/cache_fixtures.h"
 #include "strata/cache/cache.h"
+#include "support/eventually.h"
 #include "support/test_servers.h"
 
 namespace strata {
@@ -40,24 +41,29 @@ struct Gate {
   }
 };
 
-// Single-flight: one load, and every waiter gets the leader's error.
+// Single-flight: one load, and every waiter gets the leader's error. The leader is held in the
+// loader until the other kThreads - 1 readers are observed waiting on its flight
+// (stats().stampede.single_flight_waits), so the overlap is forced, not hoped for: without
+// single-flight the loader would run once per reader and the count below would be kThreads.
 void expect_every_waiter_gets_the_error(CacheBuilder<int> builder) {
   constexpr int kThreads = 10;
-  Gate gate;
   std::atomic<int> loads{0};
+  std::atomic<bool> all_waiting{false};
+  Cache<int>* self = nullptr;
   auto cache = builder
                    .loader([&](std::string_view) -> std::optional<int> {
                      ++loads;
-                     gate.wait_for(kThreads);
-                     std::this_thread::sleep_for(20ms);  // let the late arrivals join the flight
+                     all_waiting = testing::eventually([&] {
+                       return self->stats().stampede.single_flight_waits >= kThreads - 1;
+                     });
                      throw UnavailableError("test source: down");
                    })
                    .build();
+  self = &cache;
   std::atomic<int> errors{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&] {
-      gate.arrive();
       try {
         (void)cache.get("hot");
       } catch (const UnavailableError&) {
@@ -66,11 +72,11 @@ void expect_every_waiter_gets_the_error(CacheBuilder<int> builder) {
     });
   }
   for (auto& thread : threads) thread.join();
+  EXPECT_TRUE(all_waiting) << "the other readers never joined the leader's flight";
   EXPECT_EQ(errors, kThreads);  // nobody got a value, nobody got a different error
-  // Each load's error reached every reader that shared it; readers that arrived after a failed
-  // flight (none are held back) may start another, so at least one load and at most kThreads.
-  EXPECT_GE(loads, 1);
-  EXPECT_EQ(cache.stats().source.load_errors, static_cast<std::uint64_t>(loads.load()));
+  EXPECT_EQ(loads, 1);
+  EXPECT_EQ(cache.stats().stampede.single_flight_waits, static_cast<std::uint64_t>(kThreads - 1));
+  EXPECT_EQ(cache.stats().source.load_errors, 1u);
 }
 
 TEST(StampedeSingleFlight, EveryWaiterGetsTheErrorWithL1) {
