@@ -364,6 +364,53 @@ TEST_F(WriteBehindTest, IntervalAndNeverPoliciesAcknowledgeAndFlush) {
   }
 }
 
+// What each policy promises when put() returns, read from the journal's sequences: under
+// kEveryWrite and kInterval the record is covered by a completed fsync (fsynced_sequence), under
+// kNever it is only written (no fsync at all: it may be lost on power loss). One writer first
+// (its record is last_sequence), then four (a record's sequence is above the last_sequence seen
+// before its put started).
+TEST_F(WriteBehindTest, EachFsyncPolicyCoversWhatItPromisesWhenPutReturns) {
+  for (const auto policy :
+       {FsyncPolicy::kEveryWrite, FsyncPolicy::kInterval(1ms), FsyncPolicy::kNever}) {
+    SCOPED_TRACE(to_string(policy));
+    const bool fsyncs = policy.mode != FsyncPolicy::Mode::kNever;
+    tools::TempDir d("strata-wb-fsync");
+    auto options = test_options(d.path(), clock);
+    options.fsync = policy;
+    auto st = std::make_shared<MapState>();
+    StringWriteBehind wb(options, map_source(st));
+    for (int i = 0; i < 20; ++i) {
+      wb.put("k" + std::to_string(i), "v");
+      const auto s = wb.stats();
+      EXPECT_EQ(s.last_sequence, static_cast<std::uint64_t>(i + 1));
+      if (fsyncs) {
+        EXPECT_GE(s.fsynced_sequence, s.last_sequence) << "put " << i << " returned unsynced";
+      } else {
+        EXPECT_EQ(s.fsynced_sequence, 0u);
+        EXPECT_EQ(s.fsyncs, 0u);
+      }
+    }
+    if (policy == FsyncPolicy::kEveryWrite) {
+      EXPECT_GE(wb.stats().fsyncs, 20u);  // one writer: nobody to share an fsync with
+    }
+    std::atomic<int> unsynced{0};
+    std::vector<std::thread> writers;
+    for (int t = 0; t < 4; ++t) {
+      writers.emplace_back([&, t] {
+        for (int i = 0; i < 25; ++i) {
+          const std::uint64_t before = wb.stats().last_sequence;
+          wb.put("t" + std::to_string(t) + ":" + std::to_string(i), "v");
+          if (wb.stats().fsynced_sequence <= before) ++unsynced;
+        }
+      });
+    }
+    for (auto& w : writers) w.join();
+    EXPECT_EQ(unsynced.load(), fsyncs ? 0 : 100);
+    wb.flush(5s);
+    EXPECT_EQ(st->size(), 120u);
+  }
+}
+
 TEST(WriteBehindOptionsTest, ValidationNamesTheOption) {
   WriteBehindOptions o;
   EXPECT_THROW(o.validate(), InvalidArgumentError);
