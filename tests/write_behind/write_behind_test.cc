@@ -95,8 +95,26 @@ TEST_F(WriteBehindTest, PendingWriteIsVisibleUntilTheSourceHoldsIt) {
   EXPECT_EQ(wb.pending("k"), std::nullopt);
 }
 
+// A ManualClock that counts its reads: the idle flusher reads the clock each time it looks at
+// a partial batch's age, so "two more reads" shows it looked and kept the batch (no sleep).
+class CountingClock final : public Clock {
+ public:
+  [[nodiscard]] std::chrono::nanoseconds now() const noexcept override {
+    reads_.fetch_add(1);
+    return inner_.now();
+  }
+  void advance(std::chrono::nanoseconds by) noexcept { inner_.advance(by); }
+  [[nodiscard]] std::uint64_t reads() const noexcept { return reads_.load(); }
+
+ private:
+  ManualClock inner_;
+  mutable std::atomic<std::uint64_t> reads_{0};
+};
+
 TEST_F(WriteBehindTest, BatchesBySizeAndByIntervalOnTheInjectedClock) {
+  auto counting = std::make_shared<CountingClock>();
   auto options = test_options(dir.path(), clock);
+  options.clock = counting;
   options.batch_size = 3;
   options.flush_interval = 10s;
   StringWriteBehind wb(options, map_source(state));
@@ -106,14 +124,17 @@ TEST_F(WriteBehindTest, BatchesBySizeAndByIntervalOnTheInjectedClock) {
   ASSERT_TRUE(eventually([&] { return state->size() == 3; }));
   wb.put("d", "1");
   wb.put("e", "1");
-  std::this_thread::sleep_for(30ms);  // a partial batch waits for its interval...
-  EXPECT_EQ(state->size(), 3u);
+  // A partial batch waits for its interval: the flusher looks at it (reads the clock) twice...
+  std::uint64_t seen = counting->reads();
+  ASSERT_TRUE(eventually([&] { return counting->reads() >= seen + 2; }));
+  EXPECT_EQ(state->size(), 3u);  // ...and keeps it
   EXPECT_EQ(wb.stats().oldest_unflushed_age, 0s);
-  clock->advance(9s);
+  counting->advance(9s);
   EXPECT_EQ(wb.stats().oldest_unflushed_age, 9s);
-  std::this_thread::sleep_for(20ms);
-  EXPECT_EQ(state->size(), 3u);
-  clock->advance(1s);  // ...on the injected clock
+  seen = counting->reads();
+  ASSERT_TRUE(eventually([&] { return counting->reads() >= seen + 2; }));
+  EXPECT_EQ(state->size(), 3u);  // 9 s old: still kept
+  counting->advance(1s);         // ...on the injected clock
   ASSERT_TRUE(eventually([&] { return state->size() == 5; }));
   std::lock_guard lock(state->mu);
   ASSERT_EQ(state->write_batches.size(), 2u);
