@@ -13,6 +13,8 @@ if(STRATA_SANITIZE)
 endif()
 
 # libFuzzer targets (fuzz/): clang only. Instruments the whole build for coverage and ASan+UBSan.
+# -fno-sanitize-recover=all turns every UBSan report into an abort, so the fuzzer stops on it and
+# saves the input like a crash (without it UBSan prints "runtime error:" and carries on).
 option(STRATA_BUILD_FUZZERS "Build the libFuzzer targets in fuzz/ (needs clang)" OFF)
 if(STRATA_BUILD_FUZZERS)
   if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
@@ -20,6 +22,6 @@ if(STRATA_BUILD_FUZZERS)
                         "(got ${CMAKE_CXX_COMPILER_ID})")
   endif()
   add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
-                      -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION)
+                      -fno-sanitize-recover=all -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION)
   add_link_options(-fsanitize=address,undefined)
 endif()

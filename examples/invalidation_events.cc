@@ -6,7 +6,8 @@
 // JSON message {"entity": "user:7"} on channel cache_invalidation, with the same effect.
 //
 // The bus needs Redis: pass --redis URL (redis:// or redis+cluster://). Without it the example
-// explains that and exits with code 77 (its test counts that as skipped).
+// explains that and exits with code 77. Its test (examples/run-example.sh) always passes a server,
+// or skips before starting it when there is none, so a 77 from the example itself fails the test.
 //
 //   ./build/examples/example_invalidation_events --redis redis://127.0.0.1:6379
 #include <strata/cache/cache.h>

@@ -4,7 +4,8 @@
 # Each fuzzer starts from its seed corpus fuzz/corpus/NAME (read only) and writes what it finds to
 # BUILD_DIR/fuzz-corpus/NAME; a crash leaves its input in BUILD_DIR/fuzz-artifacts/. Prints one
 # summary line per fuzzer (executions, coverage, corpus size, crashes) and exits non-zero if any
-# fuzzer crashed.
+# fuzzer crashed, exited non-zero, or left any sanitizer report in its log ("runtime error:",
+# "ERROR: AddressSanitizer", "SUMMARY: ...Sanitizer"), even one it recovered from.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(dirname "$here")
@@ -31,10 +32,11 @@ for name in "${names[@]}"; do
   ft=$(grep -o 'ft: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*' || echo "?")
   corpus=$(ls "$work" | wc -l)
   crashes=$(ls "$artifacts" | wc -l)
-  echo "fuzz $name: ${seconds}s, $execs executions, coverage $cov edges ($ft features), corpus $corpus new inputs, $crashes crashes, exit $rc"
-  if [ "$rc" -ne 0 ] || [ "$crashes" -ne 0 ]; then
+  reports=$(grep -c -E 'runtime error:|ERROR: AddressSanitizer|ERROR: LeakSanitizer|SUMMARY: [A-Za-z]*Sanitizer' "$log" || true)
+  echo "fuzz $name: ${seconds}s, $execs executions, coverage $cov edges ($ft features), corpus $corpus new inputs, $crashes crashes, $reports sanitizer report lines, exit $rc"
+  if [ "$rc" -ne 0 ] || [ "$crashes" -ne 0 ] || [ "$reports" -ne 0 ]; then
     status=1
-    grep -A30 -m1 'ERROR\|==ERROR\|deadly signal\|runtime error' "$log" | head -40 || true
+    grep -A30 -m1 -E 'ERROR|deadly signal|runtime error:|SUMMARY: [A-Za-z]*Sanitizer' "$log" | head -40 || true
   fi
 done
 exit "$status"

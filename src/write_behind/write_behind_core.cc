@@ -172,7 +172,8 @@ struct WriteBehindCore::Impl {
   std::string buffer;
   std::uint64_t buffer_first_seq = 0;
   std::uint64_t buffer_last_seq = 0;
-  std::uint64_t durable_seq = 0;
+  std::uint64_t durable_seq = 0;  // written to the journal file (acknowledgeable)
+  std::uint64_t fsynced_seq = 0;  // ... and covered by a completed fsync
   bool io_busy = false;
   std::string journal_error;
 
@@ -358,7 +359,10 @@ struct WriteBehindCore::Impl {
     } else {
       durable_seq = std::max(durable_seq, upto);
       counters.journal_bytes += bytes.size();
-      if (synced) ++counters.fsyncs;
+      if (synced) {
+        ++counters.fsyncs;
+        fsynced_seq = std::max(fsynced_seq, upto);
+      }
     }
     durable_cv.notify_all();
   }
@@ -767,6 +771,8 @@ WriteBehindStats WriteBehindCore::stats() const {
   }
   s.oldest_unflushed_age = any ? impl_->clock->now() - oldest : std::chrono::nanoseconds(0);
   s.checkpoint = impl_->persisted_checkpoint;
+  s.last_sequence = impl_->next_seq - 1;
+  s.fsynced_sequence = impl_->fsynced_seq;
   return s;
 }
 

@@ -22,7 +22,7 @@ namespace {
 using namespace std::chrono_literals;
 using testing::ControlledStore;
 using testing::make_user;
-using testing::unique_key;
+using testing::unique_name;
 using testing::User;
 
 // --- the cache-aside race -------------------------------------------------------------------
@@ -47,7 +47,7 @@ std::optional<User> run_race(bool guarded, const std::string& url, RedisClient& 
   auto cache = CacheBuilder<User>()
                    .remote(RedisClient(url), {.ttl = 60s})
                    .source(testing::controlled_source(store))
-                   .key_prefix(unique_key("test:race:") + ":")
+                   .key_prefix(unique_name("test:race:") + ":")
                    .guarded_fills(guarded)
                    .build();
   cache_ptr = &cache;
@@ -91,7 +91,7 @@ TEST_P(CacheAsideRace, WriteThroughRevokesAPendingFill) {
                    .remote(RedisClient(url), {.ttl = 60s})
                    .source(testing::controlled_source(store))
                    .write_mode(WriteMode::kWriteThrough)
-                   .key_prefix(unique_key("test:race:") + ":")
+                   .key_prefix(unique_name("test:race:") + ":")
                    .build();
   cache_ptr = &cache;
   (void)cache.get(k);
@@ -106,7 +106,7 @@ TEST_P(CacheAsideRace, WriteThroughRevokesAPendingFill) {
 TEST_P(CacheAsideRace, ConcurrentMissesShareOneFillToken) {
   STRATA_SERVER_URL(url, GetParam().c_str());
   RedisClient redis(url);
-  const std::string prefix = unique_key("test:share:") + ":";
+  const std::string prefix = unique_name("test:share:") + ":";
   const std::string k = "user-3";
   auto store_a = std::make_shared<ControlledStore>();
   auto store_b = std::make_shared<ControlledStore>();
@@ -180,7 +180,7 @@ TEST(CacheWriteThrough, FailingSourceWriteLeavesCachesUntouchedAndThrows) {
                    .remote(redis, {.ttl = 60s})
                    .source(testing::controlled_source(store))
                    .write_mode(WriteMode::kWriteThrough)
-                   .key_prefix(unique_key("test:wt:") + ":")
+                   .key_prefix(unique_name("test:wt:") + ":")
                    .build();
   EXPECT_EQ(cache.get("k"), make_user(1));
   store->fail_writes = true;

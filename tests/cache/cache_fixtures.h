@@ -23,11 +23,6 @@ inline User make_user(int version, std::string name = "alice") {
               std::string("\x00\xff", 2)};
 }
 
-// A key unique to this process and call, so suites can share servers.
-inline std::string unique_key(const std::string& prefix) {
-  return prefix + "-" + unique_table("k");
-}
-
 // A map behind a mutex, with hooks: before_load runs inside every load (after the row was read),
 // fail_loads / fail_writes make them throw UnavailableError; counts loads and writes.
 struct ControlledStore {

@@ -149,7 +149,7 @@ TEST(Security, CliNeverPrintsThePassword) {
       " bench --users 50 --operations 200 --redis-cluster 'redis+cluster://app:" +
           std::string(kSecret) + "@127.0.0.1:" + port +
           "?connect_timeout=100ms&command_timeout=100ms' 2>&1"};
-  if (auto auth_url = testing::find_server("STRATA_TEST_REDIS_AUTH_URL")) {
+  if (auto auth_url = testing::optional_server("STRATA_TEST_REDIS_AUTH_URL")) {
     lines.push_back(" bench --users 50 --operations 200 --redis '" +
                     with_password(*auth_url, kSecret) + "' 2>&1");
   }
@@ -199,14 +199,14 @@ TEST(Security, SqlInjectionThroughKeysAndValuesOnSqlite) {
   auto source = std::make_shared<SqliteSource<User>>(
       SqliteOptions{.path = (dir.path() / "app.db").string()}, testing::user_columns("users"));
   std::optional<RedisClient> redis;
-  if (auto url = testing::find_server("STRATA_TEST_REDIS_URL")) redis.emplace(*url);
+  if (auto url = testing::optional_server("STRATA_TEST_REDIS_URL")) redis.emplace(*url);
   injection_round_trip(source, redis ? &*redis : nullptr, "users", true);
 }
 
 TEST(Security, SqlInjectionThroughKeysAndValuesOnPostgres) {
   STRATA_SERVER_URL(url, "STRATA_TEST_POSTGRES_URL");
   // A table of its own (tests share the database); the payloads name it.
-  const std::string table = testing::unique_table("strata_injection");
+  const std::string table = testing::unique_name("strata_injection");
   auto source = std::make_shared<PostgresSource<User>>(PostgresOptions{.url = url, .pool_size = 2},
                                                        testing::user_columns(table));
   injection_round_trip(source, nullptr, table, false);

@@ -35,7 +35,7 @@ INSTANTIATE_TEST_SUITE_P(Servers, TrackingStress,
 
 TEST_P(TrackingStress, ReadersWritersAndKilledConnectionsEndCoherent) {
   STRATA_SERVER_URL(url, GetParam());
-  const std::string prefix = testing::unique_key("trkstress") + ":";
+  const std::string prefix = testing::unique_name("trkstress") + ":";
   std::vector<std::string> keys;
   for (int i = 0; i < 16; ++i) keys.push_back("s" + std::to_string(i));
   auto store = std::make_shared<testing::ControlledStore>();

@@ -29,7 +29,7 @@ using namespace std::chrono_literals;
 using testing::ControlledStore;
 using testing::eventually;
 using testing::make_user;
-using testing::unique_key;
+using testing::unique_name;
 using testing::User;
 
 constexpr auto kPatience = 10s;  // liveness bound for eventually(): never a timing assertion
@@ -111,7 +111,7 @@ INSTANTIATE_TEST_SUITE_P(Servers, Tracking,
 
 // A write in A is never read stale by B once B has received the invalidation of it.
 TEST_P(Tracking, WriteInOneInstanceIsNeverReadStaleAfterTheInvalidation) {
-  const std::string prefix = unique_key("trk") + ":";
+  const std::string prefix = unique_name("trk") + ":";
   const auto keys = make_keys("user", 12);  // spread over the masters of a cluster
   auto store = store_with(keys);
   Instance a(url_, prefix, store);
@@ -136,7 +136,7 @@ TEST_P(Tracking, WriteInOneInstanceIsNeverReadStaleAfterTheInvalidation) {
 // Writers in two instances, a reader in a third; once the writers stop, no instance holds a
 // value older than the source's.
 TEST_P(Tracking, NoInstanceHoldsAStaleValueAfterQuiescence) {
-  const std::string prefix = unique_key("trk") + ":";
+  const std::string prefix = unique_name("trk") + ":";
   const auto keys = make_keys("hot", 20);
   auto store = store_with(keys);
   Instance w1(url_, prefix, store), w2(url_, prefix, store), reader(url_, prefix, store);
@@ -173,7 +173,7 @@ TEST_P(Tracking, NoInstanceHoldsAStaleValueAfterQuiescence) {
 // CLIENT KILL of the invalidation connection: L1 is flushed, no stale read follows, the
 // connection comes back (new id) and the data connections are re-pointed at it.
 TEST_P(Tracking, KilledInvalidationConnectionFlushesL1AndComesBack) {
-  const std::string prefix = unique_key("trk") + ":";
+  const std::string prefix = unique_name("trk") + ":";
   const auto keys = make_keys("k", 8);
   auto store = store_with(keys);
   Instance a(url_, prefix, store);
@@ -220,7 +220,7 @@ TEST_P(Tracking, KilledInvalidationConnectionFlushesL1AndComesBack) {
 
 // BCAST: the server notifies every change under the cache's prefix, read or not.
 TEST_P(Tracking, BroadcastModeNotifiesKeysNeverRead) {
-  const std::string prefix = unique_key("trk") + ":";
+  const std::string prefix = unique_name("trk") + ":";
   const auto keys = make_keys("b", 6);
   auto store = store_with(keys);
   Instance a(url_, prefix, store, {.bcast = true});
@@ -245,7 +245,7 @@ TEST_P(Tracking, BroadcastModeNotifiesKeysNeverRead) {
 
 // A write through the tracking cache itself: its own L1 never keeps an untracked value.
 TEST_P(Tracking, OwnWritesAreReadBackAndStayCoherent) {
-  const std::string prefix = unique_key("trk") + ":";
+  const std::string prefix = unique_name("trk") + ":";
   const auto keys = make_keys("own", 4);
   auto store = store_with(keys);
   Instance a(url_, prefix, store);
@@ -414,7 +414,7 @@ TEST(TrackingBuilder, DestroyingTheCacheTurnsTrackingOff) {
                      .local({.maximum_size = 10})
                      .remote(shared)
                      .source(testing::controlled_source(store))
-                     .key_prefix(unique_key("trk") + ":")
+                     .key_prefix(unique_name("trk") + ":")
                      .coherence(L1Coherence::kTracking)
                      .build();
     (void)cache.get("x");

@@ -3,11 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <barrier>
 #include <map>
 #include <set>
 #include <thread>
 #include <vector>
+
+#include "support/eventually.h"
 
 namespace strata {
 namespace {
@@ -288,39 +289,40 @@ TEST(LocalCache, StaleWindowAndOneRefresher) {
   EXPECT_TRUE(cache.begin_refresh("k"));
 }
 
+// The leader is held in the loader until the other threads are observed waiting on its load
+// (stats().load_waits), so the overlap is forced: without single-flight every thread would load.
 TEST(LocalCache, GetOrLoadRunsTheLoaderOncePerKeyForManyThreads) {
   auto cache = LocalCacheBuilder<int>().maximum_size(100).build();
   std::atomic<int> loads{0};
   constexpr int kThreads = 16;
-  std::barrier start(kThreads);
-  std::atomic<bool> release{false};
+  std::atomic<bool> all_waiting{false};
   std::vector<std::thread> threads;
   std::vector<int> results(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
-      start.arrive_and_wait();
       results[t] = cache.get_or_load("hot", [&](std::string_view) {
         ++loads;
-        while (!release.load()) std::this_thread::yield();  // hold the load open
+        all_waiting = testing::eventually([&] { return cache.stats().load_waits >= kThreads - 1; });
         return 42;
       });
     });
   }
-  std::this_thread::sleep_for(50ms);  // let every thread reach the load (no timing is asserted)
-  release = true;
   for (auto& t : threads) t.join();
+  EXPECT_TRUE(all_waiting) << "the other threads never joined the load";
   EXPECT_EQ(loads.load(), 1);
   for (int r : results) EXPECT_EQ(r, 42);
   const auto s = cache.stats();
   EXPECT_EQ(s.load_successes, 1u);
+  EXPECT_EQ(s.load_waits, static_cast<std::uint64_t>(kThreads - 1));
   EXPECT_EQ(cache.get("hot"), 42);
 }
 
+// Every waiter of the one (forced, as above) load gets its error; nothing is cached.
 TEST(LocalCache, AThrowingLoaderReachesEveryWaiterAndCachesNothing) {
   auto cache = LocalCacheBuilder<int>().maximum_size(100).build();
   std::atomic<int> loads{0};
-  std::atomic<bool> release{false};
   constexpr int kThreads = 8;
+  std::atomic<bool> all_waiting{false};
   std::atomic<int> errors{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
@@ -328,7 +330,8 @@ TEST(LocalCache, AThrowingLoaderReachesEveryWaiterAndCachesNothing) {
       try {
         (void)cache.get_or_load("bad", [&](std::string_view) -> int {
           ++loads;
-          while (!release.load()) std::this_thread::yield();
+          all_waiting =
+              testing::eventually([&] { return cache.stats().load_waits >= kThreads - 1; });
           throw UnavailableError("database down");
         });
       } catch (const UnavailableError& e) {
@@ -336,14 +339,12 @@ TEST(LocalCache, AThrowingLoaderReachesEveryWaiterAndCachesNothing) {
       }
     });
   }
-  std::this_thread::sleep_for(50ms);
-  release = true;
   for (auto& t : threads) t.join();
+  EXPECT_TRUE(all_waiting) << "the other threads never joined the load";
   EXPECT_EQ(errors.load(), kThreads);
-  EXPECT_LE(loads.load(), kThreads);
-  EXPECT_GE(loads.load(), 1);
+  EXPECT_EQ(loads.load(), 1);
   EXPECT_FALSE(cache.get("bad"));
-  EXPECT_EQ(cache.stats().load_failures, static_cast<std::uint64_t>(loads.load()));
+  EXPECT_EQ(cache.stats().load_failures, 1u);
   // The next call loads again.
   EXPECT_EQ(cache.get_or_load("bad", [](std::string_view) { return 7; }), 7);
 }

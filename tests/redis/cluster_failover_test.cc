@@ -98,11 +98,21 @@ TEST(FaultClusterTopology, MasterKilledReplicaPromotedThenSlotsMovedClientFollow
     if (got == v) ++found;
     EXPECT_EQ(got, v) << k;
   }
-  std::uint64_t users_found = 0;
+  // The users written through the cache before the fault are still in L2 (on the promoted
+  // replica for the victim's slots): read from L2, not from the source the cache falls back to.
+  std::uint64_t users_found = 0, users_in_l2 = 0;
+  const auto before_reads = cache.stats();
   for (int i = 0; i < 200; ++i) {
-    if (cache.get("user:" + std::to_string(i)) == make_user(i)) ++users_found;
+    const std::string user = "user:" + std::to_string(i);
+    if (cache.get(user) == make_user(i)) ++users_found;
+    const auto bytes = redis.get(cache.remote_key(user));
+    if (bytes && ValueFormat<User>::envelope().decode(*bytes).value == make_user(i)) ++users_in_l2;
   }
+  const auto after_reads = cache.stats();
   EXPECT_EQ(users_found, 200u);
+  EXPECT_EQ(users_in_l2, 200u) << "L2 lost keys in the failover";
+  EXPECT_EQ(after_reads.l2.hits - before_reads.l2.hits, 200u) << "reads were not L2 hits";
+  EXPECT_EQ(after_reads.source.loads, before_reads.source.loads) << "reads fell back to the source";
 
   // 2. Move the slot range of key:1 to another live master (MIGRATE the keys, SETSLOT NODE).
   const int moved_slot = key_slot("key:1");

@@ -15,7 +15,7 @@ namespace {
 
 using testing::AnySource;
 using testing::SourceModel;
-using testing::unique_table;
+using testing::unique_name;
 using testing::User;
 
 static_assert(Source<SqliteSource<User>>);
@@ -91,7 +91,7 @@ class SourceConformance : public ::testing::TestWithParam<Backend> {
       dir_.emplace("strata-source");
       where_ = (dir_->path() / "source.db").string();
     }
-    table_ = unique_table("strata_conf");
+    table_ = unique_name("strata_conf");
     source_ = GetParam().make(where_, table_);
   }
 

@@ -23,7 +23,7 @@ TEST(PostgresRestart, CallsFailTypedDuringTheOutageAndSucceedAfterIt) {
   STRATA_SERVER_URL(url, "STRATA_TEST_POSTGRES_URL");
   PostgresSource<User> source(
       {.url = url, .pool_size = 3, .connect_timeout = std::chrono::seconds(2)},
-      testing::user_columns(testing::unique_table("strata_restart")));
+      testing::user_columns(testing::unique_name("strata_restart")));
   source.write("before", User{"b", {}, 1, 0, {}});
   // Open several pooled connections so that more than one is stale after the restart.
   {
@@ -61,7 +61,7 @@ TEST(PostgresRestart, CallsFailTypedDuringTheOutageAndSucceedAfterIt) {
 TEST(PostgresRestart, StaleIdleConnectionsAreDiscardedTransparently) {
   STRATA_SERVER_URL(url, "STRATA_TEST_POSTGRES_URL");
   PostgresSource<User> source({.url = url, .pool_size = 2},
-                              testing::user_columns(testing::unique_table("strata_restart")));
+                              testing::user_columns(testing::unique_name("strata_restart")));
   source.write("k", User{"v1", {}, 1, 0, {}});
   RestartGuard guard;
   strata::testing::control_servers("postgres-stop");

@@ -18,6 +18,7 @@
 #include "strata/source/postgres_source.h"
 #include "strata/source/source.h"
 #include "strata/source/sqlite_source.h"
+#include "support/unique.h"
 
 namespace strata::testing {
 
@@ -72,12 +73,6 @@ inline TableMapping<User> user_columns(const std::string& table) {
               column("version", &User::version), column("score", &User::score),
               column("avatar", ColumnType::kBytes, &User::avatar)})
       .create_table_if_missing();
-}
-
-inline std::string unique_table(const std::string& prefix) {
-  static std::atomic<int> counter{0};
-  return prefix + "_" + std::to_string(::getpid()) + "_" +
-         std::to_string(std::random_device{}() % 100000) + "_" + std::to_string(counter++);
 }
 
 // A type-erased Source<User>.

@@ -11,7 +11,7 @@
 namespace strata {
 namespace {
 
-using testing::unique_table;
+using testing::unique_name;
 using testing::User;
 
 std::string error_of(const std::function<void()>& fn) {
@@ -114,7 +114,7 @@ TEST(PostgresSource, BadTableNameIsRejectedBeforeConnecting) {
 TEST(PostgresCopyIn, EscapesTabsNewlinesAndBackslashes) {
   STRATA_SERVER_URL(url, "STRATA_TEST_POSTGRES_URL");
   pg::Connection conn(url, std::chrono::seconds(5));
-  const std::string table = unique_table("strata_copy");
+  const std::string table = unique_name("strata_copy");
   (void)conn.exec("CREATE TABLE " + table + " (id text PRIMARY KEY, v text)");
   const std::string tricky = "tab\there\nnew line\\back\rslash";
   {
@@ -142,7 +142,7 @@ TEST(PostgresSource, UnreachableServerIsUnavailable) {
 
 TEST(PostgresSource, KeyLimitsAreInvalidArguments) {
   STRATA_SERVER_URL(url, "STRATA_TEST_POSTGRES_URL");
-  PostgresSource<User> source({.url = url}, testing::user_columns(unique_table("strata_keys")));
+  PostgresSource<User> source({.url = url}, testing::user_columns(unique_name("strata_keys")));
   EXPECT_THROW(source.write(std::string("a\0b", 3), User{}), InvalidArgumentError);
   EXPECT_THROW((void)source.load(std::string("a\0b", 3)), InvalidArgumentError);
   EXPECT_THROW(source.write("bad utf8 \xff", User{}), InvalidArgumentError);
@@ -155,7 +155,7 @@ TEST(PostgresSource, KeyLimitsAreInvalidArguments) {
 
 TEST(PostgresSource, ATransactionWithAFailedStatementDoesNotCommit) {
   STRATA_SERVER_URL(url, "STRATA_TEST_POSTGRES_URL");
-  PostgresSource<User> source({.url = url}, testing::user_columns(unique_table("strata_txn")));
+  PostgresSource<User> source({.url = url}, testing::user_columns(unique_name("strata_txn")));
   auto txn = source.begin();
   txn.write("good", User{"g", {}, 1, 0, {}});
   EXPECT_THROW(txn.write("bad \xff", User{}), InvalidArgumentError);
@@ -166,14 +166,14 @@ TEST(PostgresSource, ATransactionWithAFailedStatementDoesNotCommit) {
 TEST(PostgresSource, MissingTableIsAnInvalidArgument) {
   STRATA_SERVER_URL(url, "STRATA_TEST_POSTGRES_URL");
   PostgresSource<User> source({.url = url},
-                              TableMapping<User>::document(unique_table("strata_missing")));
+                              TableMapping<User>::document(unique_name("strata_missing")));
   EXPECT_THROW((void)source.load("k"), InvalidArgumentError);
 }
 
 TEST(PostgresSource, PoolSizeOneServesSeveralThreads) {
   STRATA_SERVER_URL(url, "STRATA_TEST_POSTGRES_URL");
   PostgresSource<User> source({.url = url, .pool_size = 1},
-                              testing::user_columns(unique_table("strata_pool")));
+                              testing::user_columns(unique_name("strata_pool")));
   std::vector<std::thread> threads;
   for (int t = 0; t < 3; ++t) {
     threads.emplace_back([&source, t] {

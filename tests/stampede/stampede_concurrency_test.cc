@@ -14,13 +14,14 @@
 
 #include "cache/cache_fixtures.h"
 #include "strata/cache/cache.h"
+#include "support/eventually.h"
 #include "support/test_servers.h"
 
 namespace strata {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::unique_key;
+using testing::unique_name;
 
 // Holds every load until `expected` readers have started, so they miss together.
 struct Gate {
@@ -40,24 +41,29 @@ struct Gate {
   }
 };
 
-// Single-flight: one load, and every waiter gets the leader's error.
+// Single-flight: one load, and every waiter gets the leader's error. The leader is held in the
+// loader until the other kThreads - 1 readers are observed waiting on its flight
+// (stats().stampede.single_flight_waits), so the overlap is forced, not hoped for: without
+// single-flight the loader would run once per reader and the count below would be kThreads.
 void expect_every_waiter_gets_the_error(CacheBuilder<int> builder) {
   constexpr int kThreads = 10;
-  Gate gate;
   std::atomic<int> loads{0};
+  std::atomic<bool> all_waiting{false};
+  Cache<int>* self = nullptr;
   auto cache = builder
                    .loader([&](std::string_view) -> std::optional<int> {
                      ++loads;
-                     gate.wait_for(kThreads);
-                     std::this_thread::sleep_for(20ms);  // let the late arrivals join the flight
+                     all_waiting = testing::eventually([&] {
+                       return self->stats().stampede.single_flight_waits >= kThreads - 1;
+                     });
                      throw UnavailableError("test source: down");
                    })
                    .build();
+  self = &cache;
   std::atomic<int> errors{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&] {
-      gate.arrive();
       try {
         (void)cache.get("hot");
       } catch (const UnavailableError&) {
@@ -66,11 +72,11 @@ void expect_every_waiter_gets_the_error(CacheBuilder<int> builder) {
     });
   }
   for (auto& thread : threads) thread.join();
+  EXPECT_TRUE(all_waiting) << "the other readers never joined the leader's flight";
   EXPECT_EQ(errors, kThreads);  // nobody got a value, nobody got a different error
-  // Each load's error reached every reader that shared it; readers that arrived after a failed
-  // flight (none are held back) may start another, so at least one load and at most kThreads.
-  EXPECT_GE(loads, 1);
-  EXPECT_EQ(cache.stats().source.load_errors, static_cast<std::uint64_t>(loads.load()));
+  EXPECT_EQ(loads, 1);
+  EXPECT_EQ(cache.stats().stampede.single_flight_waits, static_cast<std::uint64_t>(kThreads - 1));
+  EXPECT_EQ(cache.stats().source.load_errors, 1u);
 }
 
 TEST(StampedeSingleFlight, EveryWaiterGetsTheErrorWithL1) {
@@ -81,14 +87,14 @@ TEST(StampedeSingleFlight, EveryWaiterGetsTheErrorWithL2Only) {
   STRATA_SERVER_URL(url, "STRATA_TEST_REDIS_URL");
   expect_every_waiter_gets_the_error(CacheBuilder<int>()
                                          .remote(RedisClient(url), {.ttl = 60s})
-                                         .key_prefix(unique_key("t:sfe:") + ":"));
+                                         .key_prefix(unique_name("t:sfe:") + ":"));
 }
 
 // The lease: several caches ("processes") x several threads miss one key together; one load.
 void expect_one_load_with_lease(const std::string& url, bool with_l1) {
   constexpr int kCaches = 4;
   constexpr int kThreads = 6;
-  const std::string prefix = unique_key("t:lease:") + ":";
+  const std::string prefix = unique_name("t:lease:") + ":";
   Gate gate;
   std::atomic<int> loads{0};
   std::vector<Cache<int>> caches;
@@ -144,7 +150,7 @@ TEST_P(StampedeLease, OneLoadAmongManyThreadsOfManyCachesWithL1) {
 // read returns a version the source produced, and the refreshes did run.
 TEST_P(StampedeLease, XFetchAndSwrRefreshWhileManyThreadsRead) {
   STRATA_SERVER_URL(url, GetParam().c_str());
-  const std::string prefix = unique_key("t:xf:") + ":";
+  const std::string prefix = unique_name("t:xf:") + ":";
   std::atomic<int> version{0};
   std::vector<std::shared_ptr<ThreadPoolExecutor>> executors;
   std::vector<Cache<int>> caches;

@@ -24,6 +24,7 @@
 
 #include "cache/cache_fixtures.h"
 #include "strata/cache/cache.h"
+#include "support/eventually.h"
 #include "support/test_servers.h"
 
 namespace strata {
@@ -32,7 +33,7 @@ namespace {
 using namespace std::chrono_literals;
 using testing::ControlledStore;
 using testing::make_user;
-using testing::unique_key;
+using testing::unique_name;
 using testing::User;
 
 class Stampede : public ::testing::TestWithParam<std::string> {
@@ -45,26 +46,36 @@ class Stampede : public ::testing::TestWithParam<std::string> {
     } else {
       GTEST_SKIP() << testing::missing_server_message(GetParam().c_str());
     }
-    prefix_ = unique_key("test:stampede:") + ":";
+    prefix_ = unique_name("test:stampede:") + ":";
   }
   std::string url_;
   std::string prefix_;
 };
 
-// Waits (polling, no time bound in the assertion) until Redis no longer holds `key`.
-void wait_until_gone(RedisClient& redis, const std::string& key) {
-  while (redis.exists(key)) std::this_thread::sleep_for(5ms);
+// Waits (polling, with eventually()'s liveness bound) until Redis no longer holds `key`.
+[[nodiscard]] bool gone_eventually(RedisClient& redis, const std::string& key) {
+  return testing::eventually([&] { return !redis.exists(key); });
 }
 
 // --- the lease across processes ----------------------------------------------------------------
 // Each child process builds its own cache (its own single-flight) and runs several threads that
 // miss the same key together (a start barrier in Redis); the loader counts itself with INCR.
-// Exactly one load among every thread of every process.
+// Each child publishes its lease_waits to Redis (a reporter thread), and the loader holds the
+// lease until every other process is observed waiting on it: the overlap is forced, so the
+// test shows exactly one load with kProcesses - 1 processes that waited, not a lucky schedule.
 TEST_P(Stampede, LeaseGivesOneLoadAmongProcesses) {
   constexpr int kProcesses = 4;
   constexpr int kThreads = 8;
   const std::string ready = prefix_ + "ready";
   const std::string loads = prefix_ + "loads";
+  const auto waits_key = [&](int p) { return prefix_ + "waits:" + std::to_string(p); };
+  const auto total = [&](RedisClient& redis, const std::string& suffix) {
+    int sum = 0;
+    for (int p = 0; p < kProcesses; ++p) {
+      sum += std::stoi(redis.get(prefix_ + suffix + std::to_string(p)).value_or("0"));
+    }
+    return sum;
+  };
   std::vector<pid_t> children;
   for (int p = 0; p < kProcesses; ++p) {
     const pid_t pid = ::fork();
@@ -73,16 +84,31 @@ TEST_P(Stampede, LeaseGivesOneLoadAmongProcesses) {
       int code = 0;
       try {
         RedisClient redis(url_);
+        bool others_waited = false;
         auto cache = CacheBuilder<int>()
                          .remote(RedisClient(url_), {.ttl = 60s})
                          .key_prefix(prefix_)
                          .loader([&](std::string_view) -> std::optional<int> {
                            redis.incrby(loads, 1);
-                           std::this_thread::sleep_for(200ms);  // a slow source
+                           others_waited = testing::eventually(
+                               [&] { return total(redis, "waits:") >= kProcesses - 1; });
                            return 42;
                          })
                          .lease({.ttl = 30s, .wait_deadline = 30s})
                          .build();
+        std::atomic<bool> done{false};
+        std::thread reporter([&] {
+          RedisClient out(url_);
+          std::uint64_t published = 0;
+          while (!done) {
+            const auto waits = cache.stats().stampede.lease_waits;
+            if (waits != published) {
+              out.set(waits_key(p), std::to_string(waits));
+              published = waits;
+            }
+            std::this_thread::sleep_for(1ms);  // a poll interval, not a synchronisation
+          }
+        });
         redis.incrby(ready, 1);
         while (std::stoi(redis.get(ready).value_or("0")) < kProcesses) {
           std::this_thread::sleep_for(1ms);
@@ -95,8 +121,11 @@ TEST_P(Stampede, LeaseGivesOneLoadAmongProcesses) {
           });
         }
         for (auto& thread : threads) thread.join();
+        done = true;
+        reporter.join();
         if (wrong != 0) code = 1;
         if (cache.stats().stampede.lease_timeouts != 0) code = 2;
+        if (cache.stats().stampede.lease_acquired == 1 && !others_waited) code = 4;
       } catch (...) {
         code = 3;
       }
@@ -112,6 +141,7 @@ TEST_P(Stampede, LeaseGivesOneLoadAmongProcesses) {
   }
   RedisClient redis(url_);
   EXPECT_EQ(redis.get(loads), "1");
+  EXPECT_EQ(total(redis, "waits:"), kProcesses - 1);   // every other process waited on the lease
   EXPECT_FALSE(redis.exists(prefix_ + "{hot}:lock"));  // released by its holder
 }
 
@@ -385,7 +415,7 @@ TEST_P(Stampede, PastTheHardTtlIsAMiss) {
                    .build();
   ASSERT_EQ(cache.get("hot"), 1);
   RedisClient redis(url_);
-  wait_until_gone(redis, cache.remote_key("hot"));
+  ASSERT_TRUE(gone_eventually(redis, cache.remote_key("hot")));
   EXPECT_EQ(cache.get("hot"), 2);
   EXPECT_EQ(cache.stats().source.loads, 2u);
 }
@@ -445,7 +475,7 @@ TEST_P(Stampede, NegativeEntriesExpireInL2) {
   const auto ttl = redis.pttl(cache.remote_key("missing"));
   EXPECT_GT(ttl, 0ms);
   EXPECT_LE(ttl, 300ms);
-  wait_until_gone(redis, cache.remote_key("missing"));
+  ASSERT_TRUE(gone_eventually(redis, cache.remote_key("missing")));
   EXPECT_EQ(cache.get("missing"), std::nullopt);
   EXPECT_EQ(loads, 2);
 }

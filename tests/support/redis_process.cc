@@ -12,21 +12,10 @@
 #include <stdexcept>
 #include <thread>
 
+#include "support/eventually.h"
 #include "support/run_command.h"
 
 namespace strata::testing {
-namespace {
-
-bool wait_until(std::chrono::seconds limit, const auto& condition) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return condition();
-}
-
-}  // namespace
 
 std::uint16_t free_port() {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -52,7 +41,7 @@ RedisProcess::RedisProcess(std::vector<std::string> extra_args)
 RedisProcess::~RedisProcess() {
   if (pid_ > 0) {
     ::kill(pid_, SIGKILL);
-    wait_until(std::chrono::seconds(5), [&] { return ::kill(pid_, 0) != 0; });
+    (void)eventually(std::chrono::seconds(5), [&] { return ::kill(pid_, 0) != 0; });
   }
 }
 
@@ -74,7 +63,7 @@ void RedisProcess::start() {
   for (const auto& arg : extra_args_) line += " " + arg;
   const auto result = run_command(line + " 2>&1");
   if (result.exit_code != 0) throw std::runtime_error("redis-server failed: " + result.output);
-  if (!wait_until(std::chrono::seconds(10), [&] { return cli("ping") == "PONG"; })) {
+  if (!eventually(std::chrono::seconds(10), [&] { return cli("ping") == "PONG"; })) {
     throw std::runtime_error("redis-server on port " + std::to_string(port_) + " did not answer");
   }
   std::ifstream pidfile(dir + "/redis.pid");
@@ -84,9 +73,9 @@ void RedisProcess::start() {
 void RedisProcess::stop() {
   if (pid_ <= 0) return;
   ::kill(pid_, SIGTERM);
-  if (!wait_until(std::chrono::seconds(10), [&] { return ::kill(pid_, 0) != 0; })) {
+  if (!eventually(std::chrono::seconds(10), [&] { return ::kill(pid_, 0) != 0; })) {
     ::kill(pid_, SIGKILL);
-    wait_until(std::chrono::seconds(5), [&] { return ::kill(pid_, 0) != 0; });
+    (void)eventually(std::chrono::seconds(5), [&] { return ::kill(pid_, 0) != 0; });
   }
   pid_ = -1;
 }
@@ -94,7 +83,7 @@ void RedisProcess::stop() {
 void RedisProcess::kill() {
   if (pid_ <= 0) return;
   ::kill(pid_, SIGKILL);
-  wait_until(std::chrono::seconds(5), [&] { return ::kill(pid_, 0) != 0; });
+  (void)eventually(std::chrono::seconds(5), [&] { return ::kill(pid_, 0) != 0; });
   pid_ = -1;
 }
 
@@ -112,7 +101,7 @@ RedisClusterProcess::RedisClusterProcess(int replicas_per_master) {
                   std::to_string(replicas_per_master) + " --cluster-yes 2>&1");
   if (created.exit_code != 0) throw std::runtime_error("cluster create failed: " + created.output);
   for (auto& node : nodes_) {
-    if (!wait_until(std::chrono::seconds(30), [&] {
+    if (!eventually(std::chrono::seconds(30), [&] {
           const std::string info = node->cli("cluster info");
           return info.find("cluster_state:ok") != std::string::npos &&
                  info.find("cluster_slots_ok:16384") != std::string::npos;
@@ -122,7 +111,7 @@ RedisClusterProcess::RedisClusterProcess(int replicas_per_master) {
   }
   if (replicas_per_master == 0) return;
   for (auto& node : nodes_) {
-    if (!wait_until(std::chrono::seconds(30), [&] {
+    if (!eventually(std::chrono::seconds(30), [&] {
           const std::string info = node->cli("info replication");
           if (info.find("role:master") != std::string::npos) {
             return info.find("connected_slaves:" + std::to_string(replicas_per_master)) !=

@@ -16,6 +16,7 @@
 #include "strata/redis/key_slot.h"
 #include "strata/redis/redis_url.h"
 #include "support/test_servers.h"
+#include "support/unique.h"
 
 namespace strata {
 namespace {
@@ -44,10 +45,6 @@ Reply command(redisContext* c, const char* format, Args... args) {
   return Reply(static_cast<redisReply*>(redisCommand(c, format, args...)));
 }
 
-std::string unique_suffix() {
-  return std::to_string(std::random_device{}()) + "-" + std::to_string(::getpid());
-}
-
 TEST(RedisStandalone, PingAndBinarySafeSetGet) {
   STRATA_SERVER_URL(url_text, "STRATA_TEST_REDIS_URL");
   const auto url = parse_redis_url(url_text);
@@ -59,7 +56,7 @@ TEST(RedisStandalone, PingAndBinarySafeSetGet) {
   ASSERT_EQ(pong->type, REDIS_REPLY_STATUS);
   EXPECT_STREQ(pong->str, "PONG");
 
-  const std::string key = "strata-it:standalone:" + unique_suffix();
+  const std::string key = "strata-it:standalone:" + testing::unique_name("s");
   const std::string value("bytes\0with\xffNUL", 14);
   auto set =
       command(c.get(), "SET %b %b PX 60000", key.data(), key.size(), value.data(), value.size());
@@ -142,7 +139,7 @@ TEST(RedisCluster, EveryMasterServesTheKeysOfItsSlots) {
   }
   ASSERT_EQ(distinct.size(), 3u) << "the test cluster has three masters";
 
-  const std::string suffix = unique_suffix();
+  const std::string suffix = testing::unique_name("s");
   for (const auto& master : masters) {
     std::string key;
     for (int i = 0;; ++i) {  // find a key whose slot this master owns

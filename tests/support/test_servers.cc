@@ -21,6 +21,12 @@ std::string missing_server_message(const char* variable) {
          "with `scripts/test-servers.sh start` and `source \"$(cat build/test-servers.dir)/env\"`.";
 }
 
+std::optional<std::string> optional_server(const char* variable) {
+  auto found = find_server(variable);
+  if (!found && servers_required()) ADD_FAILURE() << missing_server_message(variable);
+  return found;
+}
+
 void control_servers(const std::string& command) {
   const auto script = find_server("STRATA_TEST_SERVERS_SCRIPT");
   ASSERT_TRUE(script) << "STRATA_TEST_SERVERS_SCRIPT is not set (run under `make test`)";

@@ -18,6 +18,7 @@
 #include "common/temp_dir.h"
 #include "strata/source/function_source.h"
 #include "strata/write_behind/write_behind.h"
+#include "support/eventually.h"
 
 namespace strata::testing {
 
@@ -95,17 +96,6 @@ inline WriteBehindOptions test_options(const std::filesystem::path& dir,
   o.jitter_seed = 42;
   o.close_timeout = std::chrono::milliseconds(2000);
   return o;
-}
-
-// Polls `done` for up to `timeout` (real time); true when it became true.
-inline bool eventually(const std::function<bool()>& done,
-                       std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return done();
 }
 
 // A gate the source hook can wait on: closed until open() is called.

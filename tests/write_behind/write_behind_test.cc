@@ -95,8 +95,26 @@ TEST_F(WriteBehindTest, PendingWriteIsVisibleUntilTheSourceHoldsIt) {
   EXPECT_EQ(wb.pending("k"), std::nullopt);
 }
 
+// A ManualClock that counts its reads: the idle flusher reads the clock each time it looks at
+// a partial batch's age, so "two more reads" shows it looked and kept the batch (no sleep).
+class CountingClock final : public Clock {
+ public:
+  [[nodiscard]] std::chrono::nanoseconds now() const noexcept override {
+    reads_.fetch_add(1);
+    return inner_.now();
+  }
+  void advance(std::chrono::nanoseconds by) noexcept { inner_.advance(by); }
+  [[nodiscard]] std::uint64_t reads() const noexcept { return reads_.load(); }
+
+ private:
+  ManualClock inner_;
+  mutable std::atomic<std::uint64_t> reads_{0};
+};
+
 TEST_F(WriteBehindTest, BatchesBySizeAndByIntervalOnTheInjectedClock) {
+  auto counting = std::make_shared<CountingClock>();
   auto options = test_options(dir.path(), clock);
+  options.clock = counting;
   options.batch_size = 3;
   options.flush_interval = 10s;
   StringWriteBehind wb(options, map_source(state));
@@ -106,14 +124,17 @@ TEST_F(WriteBehindTest, BatchesBySizeAndByIntervalOnTheInjectedClock) {
   ASSERT_TRUE(eventually([&] { return state->size() == 3; }));
   wb.put("d", "1");
   wb.put("e", "1");
-  std::this_thread::sleep_for(30ms);  // a partial batch waits for its interval...
-  EXPECT_EQ(state->size(), 3u);
+  // A partial batch waits for its interval: the flusher looks at it (reads the clock) twice...
+  std::uint64_t seen = counting->reads();
+  ASSERT_TRUE(eventually([&] { return counting->reads() >= seen + 2; }));
+  EXPECT_EQ(state->size(), 3u);  // ...and keeps it
   EXPECT_EQ(wb.stats().oldest_unflushed_age, 0s);
-  clock->advance(9s);
+  counting->advance(9s);
   EXPECT_EQ(wb.stats().oldest_unflushed_age, 9s);
-  std::this_thread::sleep_for(20ms);
-  EXPECT_EQ(state->size(), 3u);
-  clock->advance(1s);  // ...on the injected clock
+  seen = counting->reads();
+  ASSERT_TRUE(eventually([&] { return counting->reads() >= seen + 2; }));
+  EXPECT_EQ(state->size(), 3u);  // 9 s old: still kept
+  counting->advance(1s);         // ...on the injected clock
   ASSERT_TRUE(eventually([&] { return state->size() == 5; }));
   std::lock_guard lock(state->mu);
   ASSERT_EQ(state->write_batches.size(), 2u);
@@ -361,6 +382,53 @@ TEST_F(WriteBehindTest, IntervalAndNeverPoliciesAcknowledgeAndFlush) {
     }
     wb.flush(5s);
     EXPECT_EQ(st->size(), 200u);
+  }
+}
+
+// What each policy promises when put() returns, read from the journal's sequences: under
+// kEveryWrite and kInterval the record is covered by a completed fsync (fsynced_sequence), under
+// kNever it is only written (no fsync at all: it may be lost on power loss). One writer first
+// (its record is last_sequence), then four (a record's sequence is above the last_sequence seen
+// before its put started).
+TEST_F(WriteBehindTest, EachFsyncPolicyCoversWhatItPromisesWhenPutReturns) {
+  for (const auto policy :
+       {FsyncPolicy::kEveryWrite, FsyncPolicy::kInterval(1ms), FsyncPolicy::kNever}) {
+    SCOPED_TRACE(to_string(policy));
+    const bool fsyncs = policy.mode != FsyncPolicy::Mode::kNever;
+    tools::TempDir d("strata-wb-fsync");
+    auto options = test_options(d.path(), clock);
+    options.fsync = policy;
+    auto st = std::make_shared<MapState>();
+    StringWriteBehind wb(options, map_source(st));
+    for (int i = 0; i < 20; ++i) {
+      wb.put("k" + std::to_string(i), "v");
+      const auto s = wb.stats();
+      EXPECT_EQ(s.last_sequence, static_cast<std::uint64_t>(i + 1));
+      if (fsyncs) {
+        EXPECT_GE(s.fsynced_sequence, s.last_sequence) << "put " << i << " returned unsynced";
+      } else {
+        EXPECT_EQ(s.fsynced_sequence, 0u);
+        EXPECT_EQ(s.fsyncs, 0u);
+      }
+    }
+    if (policy == FsyncPolicy::kEveryWrite) {
+      EXPECT_GE(wb.stats().fsyncs, 20u);  // one writer: nobody to share an fsync with
+    }
+    std::atomic<int> unsynced{0};
+    std::vector<std::thread> writers;
+    for (int t = 0; t < 4; ++t) {
+      writers.emplace_back([&, t] {
+        for (int i = 0; i < 25; ++i) {
+          const std::uint64_t before = wb.stats().last_sequence;
+          wb.put("t" + std::to_string(t) + ":" + std::to_string(i), "v");
+          if (wb.stats().fsynced_sequence <= before) ++unsynced;
+        }
+      });
+    }
+    for (auto& w : writers) w.join();
+    EXPECT_EQ(unsynced.load(), fsyncs ? 0 : 100);
+    wb.flush(5s);
+    EXPECT_EQ(st->size(), 120u);
   }
 }
 

@@ -31,6 +31,9 @@ struct CacheStats {
   std::uint64_t misses = 0;
   std::uint64_t load_successes = 0;
   std::uint64_t load_failures = 0;
+  // get_or_load() calls that found another thread's load of the key in flight and waited for
+  // its result instead of loading (single-flight); they count neither as loads nor as failures.
+  std::uint64_t load_waits = 0;
   std::chrono::nanoseconds total_load_time{0};
   std::uint64_t evicted_size = 0;        // RemovalCause::kSize
   std::uint64_t evicted_expired = 0;     // RemovalCause::kExpired

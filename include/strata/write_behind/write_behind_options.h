@@ -95,8 +95,14 @@ struct WriteBehindStats {
   std::uint64_t retried = 0;                         // failed attempts that were retried
   std::uint64_t dead_lettered = 0;                   // entries moved to the dead-letter store
   std::uint64_t fsyncs = 0;                          // fsyncs of the journal
-  std::uint64_t journal_bytes = 0;                   // bytes in live journal segments on disk
-  std::uint64_t checkpoint = 0;                      // highest sequence known to be in the source
+  // Journal sequences (one per acknowledged put or erase, increasing). last_sequence: the
+  // highest assigned; fsynced_sequence: every record of this run up to it was covered by a
+  // completed fsync (0: none yet). When put() returns, its record's sequence is <=
+  // fsynced_sequence under kEveryWrite and kInterval; kNever leaves fsynced_sequence at 0.
+  std::uint64_t last_sequence = 0;
+  std::uint64_t fsynced_sequence = 0;
+  std::uint64_t journal_bytes = 0;  // bytes in live journal segments on disk
+  std::uint64_t checkpoint = 0;     // highest sequence known to be in the source
 };
 
 // A torn or corrupted journal tail found at start-up, truncated away.

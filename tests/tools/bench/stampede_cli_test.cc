@@ -1,5 +1,6 @@
 // `strata bench stampede` run as a process: worker processes of itself, every mode, the JSON
-// fields; with the lease, exactly one source load per expiry.
+// fields; with the lease, exactly one source load per expiry, and the negative control: without
+// protection the same load stampeded (more than one load per expiry).
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -40,6 +41,11 @@ void check_stampede_report(const std::string& url_option) {
   EXPECT_GE(lease["expiries"].get<int>(), 1);
   EXPECT_EQ(lease["loads"], lease["expiries"]);  // exactly one load per expiry
   EXPECT_EQ(report["loads_per_expiry"].get<double>(), 1.0);
+  // 12 readers of a key whose load takes 20 ms: unprotected, several of them load each expiry.
+  const auto& unprotected = report["modes"][0];
+  ASSERT_EQ(unprotected["mode"], "unprotected");
+  EXPECT_GT(unprotected["loads"].get<long>(), unprotected["expiries"].get<long>());
+  EXPECT_GT(report["loads_per_expiry_unprotected"].get<double>(), 1.0);
 }
 
 TEST(StampedeBenchCli, StandaloneJsonReport) {

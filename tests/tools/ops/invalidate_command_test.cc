@@ -9,6 +9,7 @@
 
 #include "strata/cache/cache.h"
 #include "strata/invalidation/invalidation.h"
+#include "support/eventually.h"
 #include "support/test_servers.h"
 #include "tools/ops/ops_test_support.h"
 
@@ -22,17 +23,6 @@ struct RedisParam {
   const char* variable;
   const char* flag;
 };
-
-// Polls `done` until it holds or 10 s pass (a liveness bound for the bus, not a measurement).
-template <typename F>
-bool eventually(F done) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return true;
-}
 
 class InvalidateCommand : public ::testing::TestWithParam<RedisParam> {
  protected:

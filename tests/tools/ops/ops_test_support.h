@@ -15,6 +15,7 @@
 
 #include "strata/source/table_mapping.h"
 #include "support/run_command.h"
+#include "support/unique.h"
 
 namespace strata::testing {
 
@@ -40,13 +41,6 @@ inline TableMapping<Account> account_mapping(const std::string& table) {
 inline std::string account_flags(const std::string& table) {
   return " --table " + table +
          " --key-column id --column name:text --column version:int64 --column balance:double";
-}
-
-// A name unique to this process and call (keys, prefixes, tables).
-inline std::string unique_name(const std::string& prefix) {
-  static std::atomic<int> counter{0};
-  return prefix + "_" + std::to_string(::getpid()) + "_" +
-         std::to_string(std::random_device{}() % 100000) + "_" + std::to_string(counter++);
 }
 
 // Runs `strata ARGS`; stdout only unless ARGS ends with 2>&1.

@@ -118,6 +118,9 @@ struct TieredCacheStats {
     std::uint64_t stale_served = 0;     // reads answered past the soft TTL (refresh scheduled)
     std::uint64_t stale_if_error_served = 0;  // source errors answered with a stale value
     std::uint64_t early_refreshes = 0;        // XFetch decisions to recompute before expiry
+    // Misses that joined another thread's load of the key in this process (single-flight)
+    // instead of loading; with L1 this is L1's CacheStats::load_waits.
+    std::uint64_t single_flight_waits = 0;
   } stampede;
   TrackingStats tracking;  // L1Coherence::kTracking (zero otherwise)
 };
@@ -535,6 +538,7 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
     s.stampede.stale_served = load(stale_served_);
     s.stampede.stale_if_error_served = load(stale_if_error_served_);
     s.stampede.early_refreshes = load(early_refreshes_);
+    s.stampede.single_flight_waits = c_.l1 ? s.l1.cache.load_waits : load(single_flight_waits_);
     if (tracking_) s.tracking = tracking_->stats();
     return s;
   }
@@ -918,6 +922,7 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
       flight = it->second;
     }
     if (!leader) {
+      single_flight_waits_.fetch_add(1, std::memory_order_relaxed);
       std::unique_lock lock(flight->mutex);
       flight->done_cv.wait(lock, [&] { return flight->done; });
       if (flight->error) std::rethrow_exception(flight->error);
@@ -1051,7 +1056,8 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
       write_behind_enqueued_{0}, write_behind_pending_reads_{0};
   // Stampede protection (docs/stampede.md).
   std::atomic<std::uint64_t> lease_acquired_{0}, lease_waits_{0}, lease_wait_hits_{0},
-      lease_timeouts_{0}, stale_served_{0}, stale_if_error_served_{0}, early_refreshes_{0};
+      lease_timeouts_{0}, stale_served_{0}, stale_if_error_served_{0}, early_refreshes_{0},
+      single_flight_waits_{0};
   std::mutex xfetch_mutex_;
   std::mt19937_64 xfetch_rng_;
   // Last: destroyed first, so its threads (which call drop_local/flush_local) are joined while

@@ -362,7 +362,10 @@ class ShardedCache final : public CacheCore<V> {
       lock.unlock();
       notify(removals);
     }
-    if (!leader) return wait_for(*load);
+    if (!leader) {
+      load_waits_.add();
+      return wait_for(*load);
+    }
 
     const auto start = clock_->now();
     std::optional<V> value;
@@ -456,6 +459,7 @@ class ShardedCache final : public CacheCore<V> {
     s.misses = misses_.sum();
     s.load_successes = load_successes_.sum();
     s.load_failures = load_failures_.sum();
+    s.load_waits = load_waits_.sum();
     s.total_load_time = std::chrono::nanoseconds(load_time_ns_.sum());
     s.evicted_size = removed_[static_cast<int>(RemovalCause::kSize)].sum();
     s.evicted_expired = removed_[static_cast<int>(RemovalCause::kExpired)].sum();
@@ -742,6 +746,7 @@ class ShardedCache final : public CacheCore<V> {
   StripedCounter misses_;
   StripedCounter load_successes_;
   StripedCounter load_failures_;
+  StripedCounter load_waits_;
   StripedCounter load_time_ns_;
   StripedCounter rejected_;
   std::array<StripedCounter, 4> removed_;
