@@ -62,7 +62,7 @@ TEST(TextTable, SizesColumnsAndFormatsNumbers) {
   t.add({"lru", fixed(std::optional<double>{}, 0)});
   std::ostringstream out;
   t.print(out);
-  EXPECT_EQ(out.str(), "name    ops/s\nstrata   1234\nlru          -\n");
+  EXPECT_EQ(out.str(), "name    ops/s\nstrata   1234\nlru         -\n");
   EXPECT_EQ(times(0.984), "0.98x");
   EXPECT_EQ(times(std::nullopt), "-");
 }
