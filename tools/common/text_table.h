@@ -1,16 +1,19 @@
-// sim/text_table.h: a plain-text table with columns sized to their contents, for the reports of
-// `strata sim`. Text columns are left-aligned, the others right-aligned.
+// common/text_table.h: the one plain-text table printer of the `strata` commands (`strata sim`
+// and every `strata bench X`): columns sized to their contents, text columns left-aligned, the
+// others right-aligned; and the number formats the tables share.
 //
-//   TextTable t({"trace", "hits"}, {true, false});  t.add({"gli", "674"});  t.print(std::cout);
+//   TextTable t({"trace", "hits"}, {true, false});  t.add({"gli", fixed(67.4, 1)});
+//   t.print(std::cout);
 #pragma once
 
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
 
-namespace strata::sim {
+namespace strata::tools {
 
 class TextTable {
  public:
@@ -43,6 +46,21 @@ class TextTable {
   std::vector<std::vector<std::string>> rows_;
 };
 
+// `value` with `decimals` decimals ("1234" for fixed(1234.4, 0)); "-" for a missing value.
+inline std::string fixed(double value, int decimals) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, value);
+  return buf;
+}
+inline std::string fixed(std::optional<double> value, int decimals) {
+  return value ? fixed(*value, decimals) : std::string("-");
+}
+
+// A ratio as "0.98x" (two decimals); "-" when missing.
+inline std::string times(std::optional<double> value) {
+  return value ? fixed(*value, 2) + "x" : std::string("-");
+}
+
 // "12.35" for a percentage with two decimals.
 inline std::string percent(double value) {
   char buf[32];
@@ -51,4 +69,4 @@ inline std::string percent(double value) {
   return buf;
 }
 
-}  // namespace strata::sim
+}  // namespace strata::tools

@@ -22,6 +22,8 @@ namespace strata::sim {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using tools::percent;
+using tools::TextTable;
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();

@@ -13,6 +13,8 @@ namespace strata::sim {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using tools::percent;
+using tools::TextTable;
 
 std::string join(const std::vector<std::string>& v) {
   std::string s;

@@ -36,6 +36,18 @@ TEST(RedisBench, ReportsEveryRatioForStandaloneAndCluster) {
   bench::print_redis_bench(table, report);
   EXPECT_NE(table.str().find("strata bench redis: 2 rounds"), std::string::npos) << table.str();
   EXPECT_NE(table.str().find("\ncluster     MGET"), std::string::npos) << table.str();
+  // Issue 23 item 11: MGET against a pipeline of GETs is not presented as an overhead ratio:
+  // it comes after the like-for-like table, under its own label.
+  const std::string text = table.str();
+  const auto label = text.find("Not like for like");
+  ASSERT_NE(label, std::string::npos) << text;
+  EXPECT_GT(text.find("pipeline of 100 GETs"), label) << text;
+  EXPECT_LT(text.find("hiredis MGET"), label) << text;
+  for (const auto& target : report.targets) {
+    EXPECT_FALSE(target.row("MGET", "pipeline").like_for_like);
+    EXPECT_TRUE(target.row("MGET", "hiredis MGET").like_for_like);
+    EXPECT_TRUE(target.row("GET", "hiredis GET").like_for_like);
+  }
 }
 
 TEST(RedisBench, CliPrintsJsonAndRejectsBadOptions) {

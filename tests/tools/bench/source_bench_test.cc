@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <sstream>
+
 #include "strata/error.h"
 #include "support/test_servers.h"
 
@@ -28,6 +30,7 @@ TEST(SourceBench, SqliteReportsBatchAndRowPerTxn) {
   EXPECT_GT(j["batch_rows_per_sec"].get<double>(), 0);
   EXPECT_GT(j["row_per_txn_rows_per_sec"].get<double>(), 0);
   EXPECT_TRUE(j["copy_rows_per_sec"].is_null());
+  EXPECT_TRUE(j["postgres_fsync"].is_null());
   EXPECT_GT(j["batch_vs_row_per_txn"].get<double>(), 0);
 }
 
@@ -44,6 +47,13 @@ TEST(SourceBench, PostgresReportsAllThreeMethodsAndRatios) {
     EXPECT_GT(j[field].get<double>(), 0) << field;
   }
   EXPECT_EQ(j["rounds_rows_per_sec"]["copy"].size(), 2u);
+  // Issue 23 item 13: the server's fsync setting is part of every PostgreSQL write figure.
+  EXPECT_TRUE(report.postgres_fsync == "on" || report.postgres_fsync == "off")
+      << report.postgres_fsync;
+  EXPECT_EQ(j["postgres_fsync"], report.postgres_fsync);
+  std::ostringstream header;
+  bench::print_configuration(header, options);
+  EXPECT_NE(header.str().find("fsync=" + report.postgres_fsync), std::string::npos) << header.str();
 }
 
 TEST(SourceBench, RejectsZeroOptionsNamingThem) {

@@ -111,6 +111,15 @@ TEST(UserServiceBench, PostgresSourceWithAddedLatency) {
   ASSERT_EQ(report.patterns.size(), kEmbeddedPatterns.size());
   check_patterns(options, report);
   EXPECT_EQ(to_json(report)["source"], "postgres");
+  // Issue 23 item 13: a PostgreSQL run says the server's fsync setting (JSON and header).
+  EXPECT_TRUE(report.postgres_fsync == "on" || report.postgres_fsync == "off")
+      << report.postgres_fsync;
+  EXPECT_EQ(to_json(report)["postgres_fsync"], report.postgres_fsync);
+  std::ostringstream table;
+  print_table(table, report);
+  EXPECT_NE(table.str().find("PostgreSQL (server fsync=" + report.postgres_fsync + ")"),
+            std::string::npos)
+      << table.str();
   // Every no-cache request pays the added latency at least once.
   EXPECT_GE(report.patterns[0].latency.percentile(50), std::chrono::microseconds(200));
 }

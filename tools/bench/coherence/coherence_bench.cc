@@ -8,13 +8,14 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
-#include <iomanip>
 #include <map>
 #include <random>
 #include <sstream>
 #include <thread>
 
+#include "common/stats.h"
 #include "common/temp_dir.h"
+#include "common/text_table.h"
 #include "strata/cache/cache.h"
 #include "strata/error.h"
 #include "strata/invalidation/invalidation.h"
@@ -133,12 +134,6 @@ struct Read {
   std::int64_t end_ns;
 };
 
-double percentile(std::vector<double>& sorted, double q) {
-  if (sorted.empty()) return 0;
-  const auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(sorted.size()))) - 1;
-  return sorted[std::min(rank, sorted.size() - 1)];
-}
-
 CoherenceModeResult run_mode(const CoherenceBenchOptions& o, const std::string& url,
                              const std::string& mode) {
   tools::TempDir dir("strata-coherence");
@@ -244,10 +239,10 @@ CoherenceModeResult run_mode(const CoherenceBenchOptions& o, const std::string& 
     r.invalidations += inv;
     r.flushes += fl;
   }
-  std::sort(windows.begin(), windows.end());
-  r.staleness_ms_p50 = percentile(windows, 0.50);
-  r.staleness_ms_p99 = percentile(windows, 0.99);
-  r.staleness_ms_max = windows.empty() ? 0 : windows.back();
+  const auto staleness = tools::histogram_of_ms(windows);
+  r.staleness_ms_p50 = tools::percentile_ms(staleness, 50);
+  r.staleness_ms_p99 = tools::percentile_ms(staleness, 99);
+  r.staleness_ms_max = tools::max_of(windows);
   r.l1_hit_ratio =
       hits + misses == 0 ? 0 : static_cast<double>(hits) / static_cast<double>(hits + misses);
   return r;
@@ -374,22 +369,20 @@ void print_coherence_bench(std::ostream& out, const CoherenceBenchReport& report
       << o.read_rate << " reads/s each), " << o.keys << " keys, " << o.duration.count()
       << " ms; quiesce " << o.quiesce.count() << " ms (mode none: L1 ttl " << o.local_ttl.count()
       << " ms, quiesce + ttl)\n\n";
-  out << std::left << std::setw(12) << "target" << std::setw(10) << "mode" << std::right
-      << std::setw(8) << "writes" << std::setw(9) << "reads" << std::setw(8) << "stale"
-      << std::setw(10) << "p50 ms" << std::setw(10) << "p99 ms" << std::setw(10) << "max ms"
-      << std::setw(16) << "stale at end" << std::setw(10) << "L1 hits" << std::setw(10)
-      << "invalid." << std::setw(9) << "flushes" << '\n';
+  tools::TextTable table(
+      {"target", "mode", "writes", "reads", "stale", "p50 ms", "p99 ms", "max ms", "stale at end",
+       "L1 hits", "invalid.", "flushes"},
+      {true, true, false, false, false, false, false, false, false, false, false, false});
   for (const auto& t : report.targets) {
     for (const auto& m : t.modes) {
-      out << std::left << std::setw(12) << t.name << std::setw(10) << m.mode << std::right
-          << std::setw(8) << m.writes << std::setw(9) << m.reads << std::setw(8) << m.stale_reads
-          << std::fixed << std::setprecision(2) << std::setw(10) << m.staleness_ms_p50
-          << std::setw(10) << m.staleness_ms_p99 << std::setw(10) << m.staleness_ms_max
-          << std::setw(16) << m.stale_after_quiesce << std::setprecision(1) << std::setw(9)
-          << m.l1_hit_ratio * 100 << '%' << std::setw(10) << m.invalidations << std::setw(9)
-          << m.flushes << '\n';
+      table.add({t.name, m.mode, std::to_string(m.writes), std::to_string(m.reads),
+                 std::to_string(m.stale_reads), tools::fixed(m.staleness_ms_p50, 2),
+                 tools::fixed(m.staleness_ms_p99, 2), tools::fixed(m.staleness_ms_max, 2),
+                 std::to_string(m.stale_after_quiesce), tools::fixed(m.l1_hit_ratio * 100, 1) + "%",
+                 std::to_string(m.invalidations), std::to_string(m.flushes)});
     }
   }
+  table.print(out);
 }
 
 nlohmann::json to_json(const CoherenceBenchReport& report) {

@@ -17,6 +17,7 @@ extern "C" size_t __sanitizer_get_current_allocated_bytes();
 #endif
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <barrier>
 #include <chrono>
@@ -30,6 +31,9 @@ extern "C" size_t __sanitizer_get_current_allocated_bytes();
 #include <thread>
 #include <unordered_map>
 
+#include "common/rounds.h"
+#include "common/stats.h"
+#include "common/text_table.h"
 #include "common/zipf.h"
 #include "strata/error.h"
 #include "strata/local/local_cache.h"
@@ -38,6 +42,10 @@ namespace strata::bench {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// The contenders, in the index order of tools::alternate_rounds.
+constexpr std::array<const char*, 4> kImplementations = {"strata", "raw map", "mutex LRU",
+                                                         "flat map"};
 using Value = std::uint64_t;
 
 std::string key_of(std::uint64_t i) {
@@ -194,11 +202,6 @@ double measure(Cache& cache, const Workload& w, int threads, double read_share, 
   return static_cast<double>(total.load()) / elapsed;
 }
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
-
 // Heap bytes in use: from glibc's allocator, or, under ASan/TSan (which replace malloc, so that
 // mallinfo2 sees nothing), from the sanitizer's allocator, which counts the bytes requested.
 #ifdef STRATA_SANITIZER_ALLOCATOR
@@ -275,16 +278,28 @@ L1BenchReport run_l1_bench(const L1BenchOptions& o, std::ostream* progress) {
   const std::pair<const char*, double> mixes[] = {
       {"read-only", 1.0}, {"90/10", 0.9}, {"50/50", 0.5}};
   for (const auto& [name, read_share] : mixes) {
-    std::vector<double> a, b, c, d;
-    for (int round = 0; round < o.rounds; ++round) {
-      if (progress)
-        *progress << "\r  " << name << " round " << (round + 1) << "/" << o.rounds << std::flush;
-      a.push_back(measure(strata, workload, o.threads, read_share, o.seconds_per_round));
-      b.push_back(measure(raw, workload, o.threads, read_share, o.seconds_per_round));
-      c.push_back(measure(lru, workload, o.threads, read_share, o.seconds_per_round));
-      d.push_back(measure(flat, workload, o.threads, read_share, o.seconds_per_round));
-    }
-    report.mixes.push_back({name, read_share, median(a), median(b), median(c), median(d)});
+    // The four implementations, each once per round, the order rotated per round.
+    std::array<std::vector<double>, kImplementations.size()> samples;
+    std::vector<std::vector<std::string>> orders(static_cast<std::size_t>(o.rounds));
+    tools::alternate_rounds(static_cast<std::size_t>(o.rounds), kImplementations.size(),
+                            [&](std::size_t round, std::size_t impl) {
+                              if (progress && orders[round].empty()) {
+                                *progress << "\r  " << name << " round " << (round + 1) << "/"
+                                          << o.rounds << std::flush;
+                              }
+                              orders[round].push_back(kImplementations[impl]);
+                              const auto run = [&](auto& cache) {
+                                return measure(cache, workload, o.threads, read_share,
+                                               o.seconds_per_round);
+                              };
+                              samples[impl].push_back(impl == 0   ? run(strata)
+                                                      : impl == 1 ? run(raw)
+                                                      : impl == 2 ? run(lru)
+                                                                  : run(flat));
+                            });
+    report.mixes.push_back({name, read_share, tools::median(samples[0]), tools::median(samples[1]),
+                            tools::median(samples[2]), tools::median(samples[3]),
+                            std::move(orders)});
   }
   if (progress) *progress << "\r" << std::string(40, ' ') << "\r" << std::flush;
   return report;
@@ -295,20 +310,20 @@ void print_l1_report(std::ostream& out, const L1BenchReport& r) {
   char line[256];
   std::snprintf(line, sizeof line,
                 "strata bench l1: %d threads, %llu keys (Zipf s=%.2f), %d rounds of %.2fs per "
-                "implementation (alternating), medians\n\n",
+                "implementation (the order rotated per round), medians\n\n",
                 o.threads, static_cast<unsigned long long>(o.keys), o.zipf_s, o.rounds,
                 o.seconds_per_round);
   out << line;
-  std::snprintf(line, sizeof line, "%-10s %13s %13s %13s %13s %8s %8s %8s\n", "mix", "strata ops/s",
-                "raw map", "flat map", "mutex LRU", "vs raw", "vs flat", "vs LRU");
-  out << line;
+  tools::TextTable table(
+      {"mix", "strata ops/s", "raw map", "flat map", "mutex LRU", "vs raw", "vs flat", "vs LRU"},
+      {true, false, false, false, false, false, false, false});
   for (const auto& m : r.mixes) {
-    std::snprintf(line, sizeof line, "%-10s %13.0f %13.0f %13.0f %13.0f %7.2fx %7.2fx %7.2fx\n",
-                  m.mix.c_str(), m.strata_ops_per_sec, m.raw_map_ops_per_sec,
-                  m.flat_map_ops_per_sec, m.mutex_lru_ops_per_sec, m.ratio_vs_raw_map(),
-                  m.ratio_vs_flat_map(), m.ratio_vs_mutex_lru());
-    out << line;
+    table.add({m.mix, tools::fixed(m.strata_ops_per_sec, 0), tools::fixed(m.raw_map_ops_per_sec, 0),
+               tools::fixed(m.flat_map_ops_per_sec, 0), tools::fixed(m.mutex_lru_ops_per_sec, 0),
+               tools::times(m.ratio_vs_raw_map()), tools::times(m.ratio_vs_flat_map()),
+               tools::times(m.ratio_vs_mutex_lru())});
   }
+  table.print(out);
   out << "\nraw map: sharded absl::node_hash_map behind reader-writer locks (LocalCache minus its\n"
          "policy); flat map: the same with absl::flat_hash_map (entries inline, no stable\n"
          "addresses for a policy to link); mutex LRU: std::list + std::unordered_map, one mutex.\n";

@@ -16,7 +16,7 @@ struct L1BenchOptions {
   std::uint64_t keys = 1'000'000;  // distinct keys, all resident (hits only for read-only)
   double zipf_s = 0.99;
   double seconds_per_round = 0.5;  // each implementation runs this long per round
-  int rounds = 3;                  // A B C A B C ...: medians are reported
+  int rounds = 3;                  // A B C D, B C D A, ...: medians are reported
   std::uint64_t memory_entries = 200'000;
   std::uint64_t seed = 7;
 
@@ -30,6 +30,9 @@ struct L1MixResult {
   double raw_map_ops_per_sec = 0;
   double mutex_lru_ops_per_sec = 0;
   double flat_map_ops_per_sec = 0;
+  // The order the implementations ran in, per round ("strata", "raw map", "mutex LRU",
+  // "flat map"), rotated by one per round.
+  std::vector<std::vector<std::string>> round_orders;
   [[nodiscard]] double ratio_vs_flat_map() const {
     return flat_map_ops_per_sec > 0 ? strata_ops_per_sec / flat_map_ops_per_sec : 0;
   }

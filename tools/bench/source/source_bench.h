@@ -34,7 +34,8 @@ struct MethodResult {
 
 struct SourceBenchReport {
   SourceBenchOptions options;
-  std::string backend;  // "postgres" or "sqlite"
+  std::string backend;         // "postgres" or "sqlite"
+  std::string postgres_fsync;  // the server's `SHOW fsync` ("on"/"off"); empty on SQLite
   std::vector<MethodResult> methods;
 
   [[nodiscard]] std::optional<double> median(const std::string& method) const;
@@ -46,9 +47,12 @@ struct SourceBenchReport {
     const SourceBenchOptions& options,
     const std::function<void(const std::string&)>& progress = {});
 
+// The configuration; on PostgreSQL it connects once to print the server's fsync setting (the
+// test server runs with fsync=off, which flatters one transaction per row).
 void print_configuration(std::ostream& out, const SourceBenchOptions& options);
 void print_report(std::ostream& out, const SourceBenchReport& report);
-// batch_rows_per_sec, row_per_txn_rows_per_sec, copy_rows_per_sec (null for SQLite),
+// backend, postgres_fsync (null for SQLite), batch_rows_per_sec, row_per_txn_rows_per_sec,
+// copy_rows_per_sec (null for SQLite),
 // batch_vs_copy, batch_vs_row_per_txn, plus the configuration and every round.
 [[nodiscard]] nlohmann::ordered_json to_json(const SourceBenchReport& report);
 

@@ -9,13 +9,13 @@
 #include <atomic>
 #include <cmath>
 #include <cstdio>
-#include <iomanip>
 #include <map>
 #include <optional>
 #include <random>
 #include <string>
 #include <thread>
 
+#include "common/text_table.h"
 #include "strata/cache/cache.h"
 #include "strata/error.h"
 #include "strata/redis/redis_client.h"
@@ -376,16 +376,14 @@ void print_stampede_bench(std::ostream& out, const StampedeBenchReport& report) 
       << " threads, one hot key, " << o.expiries << " expiries every " << o.interval.count()
       << " ms, source latency " << o.load_latency.count() << " ms, think " << o.think.count()
       << " ms\n";
-  out << std::left << std::setw(15) << "mode" << std::right << std::setw(10) << "loads"
-      << std::setw(16) << "loads/expiry" << std::setw(12) << "reads" << std::setw(12) << "waited"
-      << std::setw(12) << "p50 us" << std::setw(12) << "p99 us" << '\n';
+  tools::TextTable table({"mode", "loads", "loads/expiry", "reads", "waited", "p50 us", "p99 us"},
+                         {true, false, false, false, false, false, false});
   for (const auto& m : report.modes) {
-    out << std::left << std::setw(15) << m.mode << std::right << std::setw(10) << m.loads
-        << std::setw(16) << std::fixed << std::setprecision(2) << m.loads_per_expiry
-        << std::setw(12) << m.requests << std::setw(11) << std::setprecision(4)
-        << m.waiting_fraction * 100 << "%" << std::setw(12) << std::setprecision(0) << m.p50_us
-        << std::setw(12) << m.p99_us << '\n';
+    table.add({m.mode, std::to_string(m.loads), tools::fixed(m.loads_per_expiry, 2),
+               std::to_string(m.requests), tools::fixed(m.waiting_fraction * 100, 4) + "%",
+               tools::fixed(m.p50_us, 0), tools::fixed(m.p99_us, 0)});
   }
+  table.print(out);
   out << "waited: share of reads that took at least the source latency (waited for a load)\n";
 }
 

@@ -18,10 +18,11 @@
 #include <thread>
 #include <utility>
 
+#include "common/raw_db.h"
+#include "common/stats.h"
 #include "common/temp_dir.h"
+#include "common/text_table.h"
 #include "common/zipf.h"
-#include "source/pg_connection.h"
-#include "source/schema.h"
 #include "strata/cache/cache.h"
 #include "strata/error.h"
 #include "strata/redis/redis_client.h"
@@ -68,14 +69,6 @@ TableMapping<User> users_mapping(const std::string& table) {
       .create_table_if_missing();
 }
 
-// A table name no other run uses (PostgreSQL is shared; SQLite gets a fresh file anyway).
-std::string unique_table() {
-  static std::atomic<std::uint64_t> next{0};
-  return "strata_bench_users_" + std::to_string(::getpid()) + "_" +
-         std::to_string(std::chrono::steady_clock::now().time_since_epoch().count() % 1000000) +
-         "_" + std::to_string(next++);
-}
-
 // Drops a PostgreSQL table on destruction (best effort).
 class TableDropper {
  public:
@@ -85,8 +78,8 @@ class TableDropper {
   TableDropper& operator=(const TableDropper&) = delete;
   ~TableDropper() {
     try {
-      pg::Connection admin(url_, std::chrono::seconds(5));
-      (void)admin.exec("DROP TABLE IF EXISTS " + source::quote(table_));
+      tools::RawPostgres admin(url_);
+      (void)admin.try_exec("DROP TABLE IF EXISTS " + tools::quote_identifier(table_));
     } catch (...) {
       // Left behind: the table name says which run made it.
     }
@@ -108,7 +101,8 @@ class UserDb {
           SqliteOptions{.path = (dir_.path() / "users.db").string()}, users_mapping("users"));
       raw_ = make_raw(sqlite);
     } else {
-      const std::string table = unique_table();
+      // A table name no other run uses (PostgreSQL is shared; SQLite gets a fresh file anyway).
+      const std::string table = tools::unique_name("strata_bench_users");
       auto pg = std::make_shared<PostgresSource<User>>(PostgresOptions{.url = options.postgres_url},
                                                        users_mapping(table));
       dropper_ = std::make_unique<TableDropper>(options.postgres_url, table);
@@ -469,7 +463,9 @@ nlohmann::ordered_json scenario_json(const UserServiceOptions& o) {
 UserServiceReport run_user_service(const UserServiceOptions& options) {
   options.validate();
   const auto requests = make_requests(options);
-  UserServiceReport report{options, {}};
+  UserServiceReport report{options, {}, {}};
+  if (!options.postgres_url.empty())
+    report.postgres_fsync = tools::RawPostgres(options.postgres_url).show("fsync");
   for (const Pattern& pattern : patterns(options)) {
     report.patterns.push_back(replay(options, requests, pattern));
   }
@@ -478,30 +474,30 @@ UserServiceReport run_user_service(const UserServiceOptions& options) {
 
 void print_table(std::ostream& out, const UserServiceReport& report) {
   const auto& o = report.options;
-  char line[256];
+  // On PostgreSQL the server's fsync setting: fsync=off (the test server) flatters writes.
+  const std::string backend =
+      o.postgres_url.empty() ? "SQLite" : "PostgreSQL (server fsync=" + report.postgres_fsync + ")";
+  char line[320];
   std::snprintf(line, sizeof line,
                 "strata bench: %llu users in %s, %llu requests (Zipf s=%.2f, %.0f%% writes, "
                 "seed %llu), L1 sized for %.0f%% of the users, %.1f ms added per source call\n\n",
-                static_cast<unsigned long long>(o.users),
-                o.postgres_url.empty() ? "SQLite" : "PostgreSQL",
+                static_cast<unsigned long long>(o.users), backend.c_str(),
                 static_cast<unsigned long long>(o.operations), o.zipf_s, o.write_fraction * 100,
                 static_cast<unsigned long long>(o.seed), o.cache_fraction * 100,
                 static_cast<double>(o.source_latency.count()) / 1000.0);
   out << line;
-  std::snprintf(line, sizeof line, "%-16s %12s %9s %12s %13s %9s %9s %7s %6s %6s\n", "pattern",
-                "ops/s", "hit ratio", "source reads", "source writes", "p50 us", "p99 us", "stale",
-                "lost", "errors");
-  out << line;
+  tools::TextTable table({"pattern", "ops/s", "hit ratio", "source reads", "source writes",
+                          "p50 us", "p99 us", "stale", "lost", "errors"},
+                         {true, false, false, false, false, false, false, false, false, false});
   for (const auto& p : report.patterns) {
-    std::snprintf(
-        line, sizeof line, "%-16s %12.0f %8.1f%% %12llu %13llu %9.1f %9.1f %7llu %6llu %6llu\n",
-        p.pattern.c_str(), p.ops_per_sec(), p.hit_ratio() * 100,
-        static_cast<unsigned long long>(p.source_reads),
-        static_cast<unsigned long long>(p.source_writes), p.latency.percentile(50).count() / 1000.0,
-        p.latency.percentile(99).count() / 1000.0, static_cast<unsigned long long>(p.stale_reads),
-        static_cast<unsigned long long>(p.lost_writes), static_cast<unsigned long long>(p.errors));
-    out << line;
+    table.add({p.pattern, tools::fixed(p.ops_per_sec(), 0),
+               tools::fixed(p.hit_ratio() * 100, 1) + "%", std::to_string(p.source_reads),
+               std::to_string(p.source_writes),
+               tools::fixed(tools::percentile_us(p.latency, 50), 1),
+               tools::fixed(tools::percentile_us(p.latency, 99), 1), std::to_string(p.stale_reads),
+               std::to_string(p.lost_writes), std::to_string(p.errors)});
   }
+  table.print(out);
 }
 
 nlohmann::ordered_json to_json(const UserServiceReport& report) {
@@ -514,13 +510,16 @@ nlohmann::ordered_json to_json(const UserServiceReport& report) {
                         {"hit_ratio", p.hit_ratio()},
                         {"source_reads", p.source_reads},
                         {"source_writes", p.source_writes},
-                        {"p50_us", p.latency.percentile(50).count() / 1000.0},
-                        {"p99_us", p.latency.percentile(99).count() / 1000.0},
+                        {"p50_us", tools::percentile_us(p.latency, 50)},
+                        {"p99_us", tools::percentile_us(p.latency, 99)},
                         {"stale_reads", p.stale_reads},
                         {"lost_writes", p.lost_writes},
                         {"errors", p.errors}});
   }
   return {{"source", o.postgres_url.empty() ? "sqlite" : "postgres"},
+          {"postgres_fsync", report.postgres_fsync.empty()
+                                 ? nlohmann::ordered_json(nullptr)
+                                 : nlohmann::ordered_json(report.postgres_fsync)},
           {"source_latency_us", o.source_latency.count()},
           {"users", o.users},
           {"operations", o.operations},
@@ -580,7 +579,7 @@ void write_svg(std::ostream& out, const UserServiceReport& report) {
   const double slot = plot_w / n;
   double max_us = 1;
   for (const auto& p : ps) {
-    max_us = std::max(max_us, static_cast<double>(p.latency.percentile(99).count()) / 1000.0);
+    max_us = std::max(max_us, tools::percentile_us(p.latency, 99));
   }
   const double decades = std::max(1.0, std::ceil(std::log10(max_us)) + 1);  // from 0.1 us
   const auto y_latency = [&](double us) {
@@ -625,8 +624,8 @@ void write_svg(std::ostream& out, const UserServiceReport& report) {
             << "\" text-anchor=\"middle\" font-size=\"10\">" << fmt("%.1f", p.hit_ratio() * 100)
             << "</text>\n";
       } else {
-        const double values[] = {static_cast<double>(p.latency.percentile(50).count()) / 1000.0,
-                                 static_cast<double>(p.latency.percentile(99).count()) / 1000.0};
+        const double values[] = {tools::percentile_us(p.latency, 50),
+                                 tools::percentile_us(p.latency, 99)};
         for (int k = 0; k < 2; ++k) {
           const double y = y_latency(values[k]);
           const double x = cx - slot * 0.35 + k * slot * 0.35;

@@ -77,6 +77,7 @@ struct PatternResult {
 struct UserServiceReport {
   UserServiceOptions options;
   std::vector<PatternResult> patterns;
+  std::string postgres_fsync;  // the server's `SHOW fsync` with --postgres; empty on SQLite
 };
 
 // Creates the users table in a fresh SQLite database (in a temporary directory, removed after)

@@ -10,22 +10,29 @@ namespace strata::cli {
 void add_bench_write_behind(CLI::App& bench) {
   auto* cmd = bench.add_subcommand(
       "write-behind",
-      "Write-behind (journal, fsync every 10 ms) vs write-through vs COPY / bulk transaction");
+      "Write-behind (journal, fsync every 10 ms) vs write-through, same threads and rows: per "
+      "write and batched; COPY / a bulk transaction as the bulk reference");
   auto options = std::make_shared<bench::WriteBehindBenchOptions>();
   auto json = std::make_shared<bool>(false);
   auto fsync_ms = std::make_shared<std::int64_t>(options->fsync_interval.count());
   cmd->add_option("--postgres", options->postgres_url,
                   "PostgreSQL URL (postgresql://...); without it, SQLite in a temporary file");
-  cmd->add_option("--rows", options->rows, "Rows per round for write-behind and the bulk baseline")
+  cmd->add_option("--rows", options->rows,
+                  "Rows per round for the batched comparison and the bulk reference")
       ->capture_default_str();
   cmd->add_option("--write-through-rows", options->write_through_rows,
-                  "Rows per round written one transaction each")
+                  "Rows per round for the per-write comparison (one row per call, both sides)")
+      ->capture_default_str();
+  cmd->add_option("--threads", options->thread_counts,
+                  "Thread counts of the per-write comparison (comma-separated)")
+      ->delimiter(',')
       ->capture_default_str();
   cmd->add_option("--rounds", options->rounds, "Rounds; each alternates all methods")
       ->capture_default_str();
-  cmd->add_option("--writers", options->writers, "Writer threads for write-behind")
+  cmd->add_option("--writers", options->writers, "Threads of the batched comparison (both sides)")
       ->capture_default_str();
-  cmd->add_option("--group", options->group, "Writes per put_many call (one acknowledgement)")
+  cmd->add_option("--group", options->group,
+                  "Rows per call in the batched comparison (put_many / write_batch)")
       ->capture_default_str();
   cmd->add_option("--batch", options->batch, "Flusher batch size")->capture_default_str();
   cmd->add_option("--flushers", options->flushers, "Flusher threads (keys partitioned by hash)")
