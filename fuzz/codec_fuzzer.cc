@@ -1,5 +1,6 @@
 // Fuzzes the codecs' decoders and decompression: the first byte picks the target, the rest is
-// its input. Anything but success or CorruptedError is a bug.
+// its input (up to 1 MiB: scripts/fuzz.sh -max_len; the corpus has deeply nested seeds). Anything
+// but success or CorruptedError is a bug.
 #include <cstdint>
 #include <string_view>
 
@@ -13,7 +14,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view bytes(reinterpret_cast<const char*>(data) + 3, size - 3);
   const std::size_t declared = (std::size_t{data[1]} << 8 | data[2]) * 16;  // up to ~1 MiB
   try {
-    switch (data[0] % 6) {
+    switch (data[0] % 7) {
       case 0: {
         const Profile p = strata::JsonCodec<Profile>{}.decode(bytes);
         (void)strata::JsonCodec<Profile>{}.decode(strata::JsonCodec<Profile>{}.encode(p));
@@ -36,6 +37,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       case 5:
         (void)strata::MsgpackCodec<std::vector<std::string>>{}.decode(bytes);
         break;
+      case 6: {  // any JSON: the DOM is copied and printed, recursively (the nesting limit)
+        const nlohmann::json j = strata::JsonCodec<nlohmann::json>{}.decode(bytes);
+        (void)strata::JsonCodec<nlohmann::json>{}.decode(j.dump());
+        break;
+      }
     }
   } catch (const strata::CorruptedError&) {
   }

@@ -1,5 +1,6 @@
 // Fuzzes decode_envelope: any input either decodes or throws CorruptedError (any other exception
-// or a sanitizer report is a bug). A decoded envelope must re-encode and decode to the same thing.
+// or a sanitizer report is a bug). A decoded envelope must re-encode and decode to the same thing,
+// and a JSON payload decode as JSON or throw CorruptedError (never overflow the stack).
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
@@ -14,6 +15,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                                                       decoded.times, {decoded.compression, 0, 1});
     const auto twice = strata::decode_envelope(again, 1u << 20);
     if (twice.payload != decoded.payload || !(twice.times == decoded.times)) std::abort();
+    if (decoded.codec_id == strata::kJsonCodecId) {  // what a reader does next (nesting limit)
+      (void)strata::JsonCodec<nlohmann::json>{}.decode(decoded.payload);
+    }
   } catch (const strata::CorruptedError&) {
   }
   return 0;

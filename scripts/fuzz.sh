@@ -24,7 +24,7 @@ for name in "${names[@]}"; do
   mkdir -p "$work" "$artifacts"
   log="$build/fuzz-$name.log"
   rc=0
-  "$binary" -max_total_time="$seconds" -max_len=4096 -timeout=10 -rss_limit_mb=2048 \
+  "$binary" -max_total_time="$seconds" -max_len=1048576 -timeout=10 -rss_limit_mb=2048 \
     -print_final_stats=1 -artifact_prefix="$artifacts" "$work" "$root/fuzz/corpus/$name" \
     >"$log" 2>&1 || rc=$?
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo "?")

@@ -5,13 +5,94 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
 #include <exception>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "strata/error.h"
 
 namespace strata {
+
+namespace {
+
+// httplib runs each accepted connection as one job of its task queue, and the job holds its
+// thread while the connection is open (reading a request, or waiting for the next one on a
+// kept-alive connection). Its own ThreadPool has max(8, cores - 1) threads, so a few idle
+// connections starved every scrape behind them. This queue starts a thread whenever a job
+// arrives and none is free, up to `max_threads`; threads stay until shutdown.
+class ElasticPool final : public httplib::TaskQueue {
+ public:
+  explicit ElasticPool(std::size_t max_threads) : max_threads_(max_threads) {}
+  ~ElasticPool() override = default;
+
+  void enqueue(std::function<void()> fn) override {
+    std::lock_guard lock(mu_);
+    jobs_.push_back(std::move(fn));
+    if (idle_ < jobs_.size() && threads_.size() < max_threads_) {
+      threads_.emplace_back([this] { work(); });
+    } else {
+      cv_.notify_one();
+    }
+  }
+
+  void shutdown() override {
+    {
+      std::lock_guard lock(mu_);
+      shutdown_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_) t.join();  // no enqueue() runs any more: the listen loop is over
+  }
+
+ private:
+  void work() {
+    std::unique_lock lock(mu_);
+    while (true) {
+      ++idle_;
+      cv_.wait(lock, [this] { return !jobs_.empty() || shutdown_; });
+      --idle_;
+      if (jobs_.empty()) return;  // shutdown, nothing left
+      std::function<void()> job = std::move(jobs_.front());
+      jobs_.pop_front();
+      lock.unlock();
+      try {
+        job();
+      } catch (...) {
+        // Nothing escapes a worker thread.
+      }
+      lock.lock();
+    }
+  }
+
+  const std::size_t max_threads_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> jobs_;
+  std::vector<std::thread> threads_;
+  std::size_t idle_ = 0;
+  bool shutdown_ = false;
+};
+
+}  // namespace
+
+void MetricsServerOptions::validate() const {
+  if (host.empty()) throw InvalidArgumentError("MetricsServer: host must not be empty");
+  if (max_connections == 0) {
+    throw InvalidArgumentError("MetricsServer: max_connections must be at least 1");
+  }
+  if (read_timeout.count() <= 0) {
+    throw InvalidArgumentError("MetricsServer: read_timeout must be positive");
+  }
+  if (keep_alive_timeout.count() < 1000) {
+    throw InvalidArgumentError("MetricsServer: keep_alive_timeout must be at least 1 s");
+  }
+}
 
 struct MetricsServer::Http {
   httplib::Server server;
@@ -19,7 +100,13 @@ struct MetricsServer::Http {
 
 MetricsServer::MetricsServer(MetricsRegistry& registry, MetricsServerOptions options)
     : registry_(registry), options_(std::move(options)), http_(std::make_unique<Http>()) {
-  if (options_.host.empty()) throw InvalidArgumentError("MetricsServer: host must not be empty");
+  options_.validate();
+  const std::size_t max_connections = options_.max_connections;
+  // httplib takes ownership of the queue it gets (a unique_ptr inside listen_after_bind).
+  http_->server.new_task_queue = [max_connections] { return new ElasticPool(max_connections); };
+  http_->server.set_read_timeout(options_.read_timeout);
+  http_->server.set_keep_alive_timeout(static_cast<time_t>(
+      std::chrono::ceil<std::chrono::seconds>(options_.keep_alive_timeout).count()));
   http_->server.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     try {
       res.set_content(to_prometheus_text(registry_.snapshot()), "text/plain; version=0.0.4");

@@ -8,6 +8,8 @@
 // `INSERT ... SELECT * FROM unnest($1::text[], $2::<type>[], ...) ON CONFLICT (key) DO UPDATE`,
 // erase_batch `DELETE ... WHERE key = ANY($1::text[])`.
 #include <algorithm>
+#include <optional>
+#include <string>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -166,6 +168,71 @@ void PostgresOptions::validate() const {
     throw InvalidArgumentError("postgres.acquire_timeout must be >= 0");
 }
 
+namespace {
+
+// The column types a mapping reads and writes in binary format without loss: exactly the
+// type of its statements' casts (text may also be varchar, whose binary form is text's).
+bool column_type_ok(ColumnType type, const std::string& actual) {
+  switch (type) {
+    case ColumnType::kText:
+      return actual == "text" || actual == "varchar";
+    case ColumnType::kBytes:
+      return actual == "bytea";
+    case ColumnType::kInt64:
+      return actual == "int8";
+    case ColumnType::kDouble:
+      return actual == "float8";
+    case ColumnType::kJson:  // a text or json column would store the writes but never read back
+      return actual == "jsonb";
+  }
+  return false;
+}
+
+// Checks the mapping against the table's columns (pg_attribute) when the source opens: every
+// mapped column exists with the type the statements use. Throws InvalidArgumentError naming the
+// table, the column, the mapping's type and the column's. A missing table is left to the
+// statements (they name it). The table name is a validated identifier (no quotes).
+void check_columns(pg::Connection& conn, const TableSchema& schema) {
+  const pg::Result result = conn.exec(
+      "SELECT a.attname, t.typname FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
+      "WHERE a.attrelid = to_regclass('" +
+          quote(schema.table) + "') AND a.attnum > 0 AND NOT a.attisdropped",
+      PGRES_TUPLES_OK);
+  const int rows = PQntuples(result.get());
+  if (rows == 0) return;
+  const auto find = [&](const std::string& name) -> std::optional<std::string> {
+    for (int r = 0; r < rows; ++r) {
+      if (name == PQgetvalue(result.get(), r, 0))
+        return std::string(PQgetvalue(result.get(), r, 1));
+    }
+    return std::nullopt;
+  };
+  const auto key = find(schema.key_column);
+  if (!key) {
+    throw InvalidArgumentError("table '" + schema.table + "' has no key column '" +
+                               schema.key_column + "'");
+  }
+  if (*key != "text" && *key != "varchar") {
+    throw InvalidArgumentError("table '" + schema.table + "' key column '" + schema.key_column +
+                               "': expected text, the column is " + *key);
+  }
+  for (const auto& c : schema.columns) {
+    const auto actual = find(c.name);
+    if (!actual) {
+      throw InvalidArgumentError("table '" + schema.table + "' has no column '" + c.name +
+                                 "' (mapped as " + std::string(to_string(c.type)) + ")");
+    }
+    if (!column_type_ok(c.type, *actual)) {
+      throw InvalidArgumentError("table '" + schema.table + "' column '" + c.name +
+                                 "': mapped as " + std::string(to_string(c.type)) +
+                                 " (PostgreSQL " + sql_type(c.type) + "), the column is " +
+                                 *actual);
+    }
+  }
+}
+
+}  // namespace
+
 struct PostgresTable::Impl {
   Impl(PostgresOptions opts, TableSchema s)
       : options((opts.validate(), std::move(opts))),
@@ -174,6 +241,7 @@ struct PostgresTable::Impl {
         pool(options.url, options.pool_size, options.connect_timeout, options.acquire_timeout) {
     pool.with_retry([&](pg::Connection& conn) {
       if (schema.create_if_missing) conn.exec(sql.create);
+      check_columns(conn, schema);
       return 0;
     });
   }

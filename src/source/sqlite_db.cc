@@ -89,6 +89,10 @@ bool Statement::is_null(int column) const noexcept {
   return sqlite3_column_type(stmt_.get(), column) == SQLITE_NULL;
 }
 
+int Statement::column_type(int column) const noexcept {
+  return sqlite3_column_type(stmt_.get(), column);
+}
+
 std::int64_t Statement::column_int64(int column) const noexcept {
   return sqlite3_column_int64(stmt_.get(), column);
 }

@@ -34,6 +34,8 @@ class Statement {
   void reset() noexcept;
 
   [[nodiscard]] bool is_null(int column) const noexcept;
+  // SQLITE_INTEGER, SQLITE_FLOAT, SQLITE_TEXT, SQLITE_BLOB or SQLITE_NULL: what the row holds.
+  [[nodiscard]] int column_type(int column) const noexcept;
   [[nodiscard]] std::int64_t column_int64(int column) const noexcept;
   [[nodiscard]] double column_double(int column) const noexcept;
   [[nodiscard]] std::string_view column_text(int column) const noexcept;

@@ -8,8 +8,12 @@
 // which the mutex and the pool guarantee. Statements are prepared once per connection and reset
 // right after each use so no read transaction stays open (an open one would stall checkpoints).
 #include <atomic>
+#include <cctype>
 #include <mutex>
+#include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "source/schema.h"
 #include "source/sqlite_db.h"
@@ -60,6 +64,72 @@ struct Sql {
   }
 };
 
+// The affinity SQLite gives a declared column type (https://sqlite.org/datatype3.html, 3.1).
+std::string affinity(std::string declared) {
+  for (auto& c : declared) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  const auto has = [&](const char* part) { return declared.find(part) != std::string::npos; };
+  if (has("INT")) return "INTEGER";
+  if (has("CHAR") || has("CLOB") || has("TEXT")) return "TEXT";
+  if (has("BLOB") || declared.empty()) return "BLOB";
+  if (has("REAL") || has("FLOA") || has("DOUB")) return "REAL";
+  return "NUMERIC";
+}
+
+// Checks the mapping against the table as declared (PRAGMA table_info): every mapped column
+// exists, with an affinity that keeps its values as they were written. Throws
+// InvalidArgumentError naming the table, the column, the mapping's type and the declared one.
+// A table that does not exist is left to the statements (they name it).
+void check_columns(sqlite::Database& db, const TableSchema& schema) {
+  sqlite::Statement info = db.prepare("SELECT name, type FROM pragma_table_info(?1)");
+  info.bind_text(1, schema.table);
+  std::vector<std::pair<std::string, std::string>> declared;
+  while (info.step()) {
+    declared.emplace_back(std::string(info.column_text(0)), std::string(info.column_text(1)));
+  }
+  if (declared.empty()) return;
+  const auto find = [&](const std::string& name) -> const std::string* {
+    for (const auto& [n, type] : declared) {
+      if (sqlite3_stricmp(n.c_str(), name.c_str()) == 0) return &type;
+    }
+    return nullptr;
+  };
+  if (find(schema.key_column) == nullptr) {
+    throw InvalidArgumentError("table '" + schema.table + "' has no key column '" +
+                               schema.key_column + "'");
+  }
+  for (const auto& c : schema.columns) {
+    const std::string* type = find(c.name);
+    if (type == nullptr) {
+      throw InvalidArgumentError("table '" + schema.table + "' has no column '" + c.name +
+                                 "' (mapped as " + std::string(to_string(c.type)) + ")");
+    }
+    // What keeps each value as written: integers in INTEGER or NUMERIC; reals in REAL or
+    // NUMERIC; text and blobs in TEXT or an untyped (BLOB affinity) column. Text in an INTEGER
+    // column would lose "0042", an integer in a TEXT column come back as text.
+    const std::string actual = affinity(*type);
+    bool ok = false;
+    switch (c.type) {
+      case ColumnType::kInt64:
+        ok = actual == "INTEGER" || actual == "NUMERIC";
+        break;
+      case ColumnType::kDouble:
+        ok = actual == "REAL" || actual == "NUMERIC";
+        break;
+      case ColumnType::kText:
+      case ColumnType::kJson:
+      case ColumnType::kBytes:
+        ok = actual == "TEXT" || actual == "BLOB";
+        break;
+    }
+    if (!ok) {
+      throw InvalidArgumentError("table '" + schema.table + "' column '" + c.name +
+                                 "': mapped as " + std::string(to_string(c.type)) + " (SQLite " +
+                                 Sql::sql_type(c.type) + "), but declared '" + *type + "' (" +
+                                 actual + " affinity)");
+    }
+  }
+}
+
 sqlite::OpenOptions open_options(const SqliteOptions& options) {
   sqlite::OpenOptions open;
   open.wal = true;
@@ -79,6 +149,28 @@ class ResetOnExit {
   sqlite::Statement& stmt_;
 };
 
+const char* storage_class(int type) {
+  switch (type) {
+    case SQLITE_INTEGER:
+      return "an integer";
+    case SQLITE_FLOAT:
+      return "a real";
+    case SQLITE_TEXT:
+      return "text";
+    case SQLITE_BLOB:
+      return "a blob";
+  }
+  return "NULL";
+}
+
+// SQLite converts what a column holds to what it is asked for: text "abc" read as an integer is
+// 0. A typed column holding another storage class is corrupted data, not a value.
+[[noreturn]] void wrong_storage(const TableSchema& schema, const ColumnSpec& column, int type) {
+  throw CorruptedError("table '" + schema.table + "' column '" + column.name + "': mapped as " +
+                       std::string(to_string(column.type)) + " but the row holds " +
+                       storage_class(type));
+}
+
 Row read_row(const sqlite::Statement& stmt, const TableSchema& schema) {
   Row row;
   row.reserve(schema.columns.size());
@@ -90,9 +182,15 @@ Row read_row(const sqlite::Statement& stmt, const TableSchema& schema) {
     }
     switch (schema.columns[i].type) {
       case ColumnType::kInt64:
+        if (stmt.column_type(col) != SQLITE_INTEGER) {
+          wrong_storage(schema, schema.columns[i], stmt.column_type(col));
+        }
         row.emplace_back(stmt.column_int64(col));
         break;
       case ColumnType::kDouble:
+        if (stmt.column_type(col) != SQLITE_FLOAT && stmt.column_type(col) != SQLITE_INTEGER) {
+          wrong_storage(schema, schema.columns[i], stmt.column_type(col));
+        }
         row.emplace_back(stmt.column_double(col));
         break;
       case ColumnType::kBytes:
@@ -140,13 +238,16 @@ struct Reader {
 };
 
 struct Writer {
-  Writer(const std::string& path, const SqliteOptions& options, const Sql& sql, bool create)
+  Writer(const std::string& path, const SqliteOptions& options, const Sql& sql,
+         const TableSchema& schema)
       : db(path, open_options(options)),
-        created(create ? (db.exec(sql.create), true) : false),
+        created(schema.create_if_missing ? (db.exec(sql.create), true) : false),
+        checked((check_columns(db, schema), true)),
         upsert(db.prepare(sql.upsert)),
         erase(db.prepare(sql.erase)) {}
   sqlite::Database db;
   bool created;
+  bool checked;
   sqlite::Statement upsert;
   sqlite::Statement erase;
 };
@@ -166,7 +267,7 @@ struct SqliteTable::Impl {
   Impl(SqliteOptions opts, TableSchema s)
       : options(std::move(opts)), schema(std::move(s)), sql((schema.validate(), schema)) {
     options.validate();
-    writer = std::make_unique<Writer>(options.path, options, sql, schema.create_if_missing);
+    writer = std::make_unique<Writer>(options.path, options, sql, schema);
   }
 
   // Throws instead of deadlocking when this thread holds a Transaction of this table.

@@ -2,11 +2,16 @@
 // registry's snapshot.
 #include "strata/metrics/metrics_server.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <string>
+#include <vector>
 
 #include "strata/cache/cache.h"
 #include "strata/metrics/metrics.h"
@@ -89,6 +94,31 @@ TEST(MetricsServer, StopsInItsDestructorAndReportsABusyPort) {
   // The port is free again.
   MetricsServer again(registry, {.port = port});
   EXPECT_EQ(again.port(), port);
+}
+
+// Idle connections (opened, never sending a request) each hold one of httplib's workers until
+// its read timeout; with the default pool of 8 a scrape queued behind 200 of them waited minutes.
+TEST(MetricsServer, AnswersAScrapeWhile200IdleConnectionsAreHeldOpen) {
+  MetricsRegistry registry;
+  MetricsServer server(registry, {.port = 0, .alert_check_interval = std::chrono::milliseconds(0)});
+  std::vector<int> idle;
+  for (int i = 0; i < 200; ++i) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(server.port());
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr), 0);
+    idle.push_back(fd);
+  }
+  httplib::Client client("127.0.0.1", server.port());
+  client.set_read_timeout(std::chrono::seconds(60));  // a liveness bound, not a threshold
+  const auto res = client.Get("/metrics");
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_EQ(res->status, 200);
+  for (const int fd : idle) ::close(fd);
+  EXPECT_THROW((void)MetricsServer(registry, {.max_connections = 0}), InvalidArgumentError);
 }
 
 }  // namespace

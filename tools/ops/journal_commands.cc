@@ -24,7 +24,12 @@ Json decode_value(const ConnectionOptions& o, WriteOp op, std::string_view bytes
 }
 
 std::string dump(const Json& j) {
-  return j.dump(-1, ' ', false, Json::error_handler_t::replace);
+  return escape_terminal(j.dump(-1, ' ', false, Json::error_handler_t::replace));
+}
+
+// A string of a report (keys, errors, file names) for the terminal.
+std::string txt(const Json& j) {
+  return escape_terminal(j.get<std::string>());
 }
 
 Json truncation_json(const JournalTruncation& t) {
@@ -78,22 +83,20 @@ Json list_dead_letters(const std::filesystem::path& directory, const ConnectionO
 
 std::string render_dead_letters(const Json& r) {
   std::ostringstream out;
-  out << r["count"].get<std::size_t>() << " dead letter(s) in " << r["directory"].get<std::string>()
-      << '\n';
+  out << r["count"].get<std::size_t>() << " dead letter(s) in " << txt(r["directory"]) << '\n';
   for (const auto& l : r["letters"]) {
-    out << "  #" << l["sequence"].get<std::uint64_t>() << "  " << l["op"].get<std::string>() << ' '
-        << l["key"].get<std::string>();
+    out << "  #" << l["sequence"].get<std::uint64_t>() << "  " << txt(l["op"]) << ' '
+        << txt(l["key"]);
     if (!l["value"].is_null()) out << " = " << dump(l["value"]);
     if (l.contains("decode_error"))
       out << " (" << l["value_bytes"].get<std::size_t>()
-          << " bytes, undecodable: " << l["decode_error"].get<std::string>() << ")";
-    out << "\n      error: " << l["error"].get<std::string>() << '\n';
+          << " bytes, undecodable: " << txt(l["decode_error"]) << ")";
+    out << "\n      error: " << txt(l["error"]) << '\n';
   }
   if (r.contains("damaged_tail")) {
     const Json& t = r["damaged_tail"];
     out << "DAMAGED TAIL at offset " << t["offset"].get<std::uint64_t>() << " ("
-        << t["bytes_after"].get<std::uint64_t>() << " bytes): " << t["reason"].get<std::string>()
-        << '\n';
+        << t["bytes_after"].get<std::uint64_t>() << " bytes): " << txt(t["reason"]) << '\n';
   }
   return out.str();
 }
@@ -134,8 +137,8 @@ std::string render_dead_letter_action(const Json& r) {
         << r["before"].get<std::size_t>() << " dead letter(s); "
         << r["still_failing"].get<std::uint64_t>() << " still failing\n";
     for (const auto& l : r["remaining"]) {
-      out << "  #" << l["sequence"].get<std::uint64_t>() << ' ' << l["key"].get<std::string>()
-          << ": " << l["error"].get<std::string>() << '\n';
+      out << "  #" << l["sequence"].get<std::uint64_t>() << ' ' << txt(l["key"]) << ": "
+          << txt(l["error"]) << '\n';
     }
   } else {
     out << "dropped " << r["dropped"].get<std::size_t>() << " dead letter(s)\n";
@@ -221,17 +224,16 @@ Json verify_journal(const std::filesystem::path& directory, const ConnectionOpti
 
 std::string render_journal_verify(const Json& r) {
   std::ostringstream out;
-  out << "journal " << r["directory"].get<std::string>() << '\n';
+  out << "journal " << txt(r["directory"]) << '\n';
   const Json& cp = r["checkpoint"];
   out << "  checkpoint  ";
   if (cp["ok"].get<bool>()) {
     out << cp["sequence"].get<std::uint64_t>() << '\n';
   } else {
-    out << "DAMAGED: " << cp["error"].get<std::string>() << " (recovery replays everything)\n";
+    out << "DAMAGED: " << txt(cp["error"]) << " (recovery replays everything)\n";
   }
   for (const auto& s : r["segments"]) {
-    out << "  " << s["file"].get<std::string>() << "  " << s["records"].get<std::size_t>()
-        << " records";
+    out << "  " << txt(s["file"]) << "  " << s["records"].get<std::size_t>() << " records";
     if (s.contains("first_sequence")) {
       out << " (#" << s["first_sequence"].get<std::uint64_t>() << "..#"
           << s["last_sequence"].get<std::uint64_t>() << ")";
@@ -241,22 +243,20 @@ std::string render_journal_verify(const Json& r) {
     if (s.contains("damaged_tail")) {
       const Json& t = s["damaged_tail"];
       out << "\n    DAMAGED TAIL at offset " << t["offset"].get<std::uint64_t>() << ": "
-          << t["reason"].get<std::string>() << " (" << t["bytes_after"].get<std::uint64_t>()
+          << txt(t["reason"]) << " (" << t["bytes_after"].get<std::uint64_t>()
           << " bytes after it; recovery truncates them)";
     } else {
       out << ", checksums ok";
     }
-    if (s.contains("order_error"))
-      out << "\n    OUT OF ORDER: " << s["order_error"].get<std::string>();
+    if (s.contains("order_error")) out << "\n    OUT OF ORDER: " << txt(s["order_error"]);
     out << '\n';
   }
   if (r.contains("dead_letters")) {
     const Json& d = r["dead_letters"];
-    out << "  " << d["file"].get<std::string>() << "  " << d["records"].get<std::size_t>()
-        << " dead letter(s)";
+    out << "  " << txt(d["file"]) << "  " << d["records"].get<std::size_t>() << " dead letter(s)";
     if (d.contains("damaged_tail")) {
       out << "\n    DAMAGED TAIL at offset " << d["damaged_tail"]["offset"].get<std::uint64_t>()
-          << ": " << d["damaged_tail"]["reason"].get<std::string>();
+          << ": " << txt(d["damaged_tail"]["reason"]);
     }
     out << '\n';
   }
@@ -294,9 +294,9 @@ std::string render_journal_replay(const Json& r) {
       << r["coalesced"].get<std::uint64_t>() << " coalesced, "
       << r["dead_lettered"].get<std::uint64_t>() << " dead-lettered\n";
   for (const auto& t : r["truncations"]) {
-    out << "  truncated " << t["file"].get<std::string>() << " at offset "
-        << t["offset"].get<std::uint64_t>() << ": " << t["reason"].get<std::string>() << " ("
-        << t["bytes_after"].get<std::uint64_t>() << " bytes dropped)\n";
+    out << "  truncated " << txt(t["file"]) << " at offset " << t["offset"].get<std::uint64_t>()
+        << ": " << txt(t["reason"]) << " (" << t["bytes_after"].get<std::uint64_t>()
+        << " bytes dropped)\n";
   }
   out << "checkpoint now " << r["checkpoint_after"].get<std::uint64_t>() << '\n';
   return out.str();

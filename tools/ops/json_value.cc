@@ -30,6 +30,11 @@ Column<nlohmann::json> json_member_column(std::string name, ColumnType type) {
         if (!it->is_number_integer()) {
           throw InvalidArgumentError("member \"" + name + "\" must be an integer (int64 column)");
         }
+        if (it->is_number_unsigned() &&
+            it->get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX)) {
+          throw InvalidArgumentError("member \"" + name + "\": " + it->dump() +
+                                     " exceeds the int64 range of the column");
+        }
         return SqlValue{it->get<std::int64_t>()};
       case ColumnType::kDouble:
         if (!it->is_number()) {
@@ -48,6 +53,8 @@ Column<nlohmann::json> json_member_column(std::string name, ColumnType type) {
     if (!v.is_object()) v = nlohmann::json::object();
     if (type == ColumnType::kJson) {
       if (const auto* text = std::get_if<std::string>(&value)) {
+        internal::check_json_nesting(*text, internal::kDefaultMaxNestingDepth,
+                                     "column \"" + name + "\"");
         nlohmann::json parsed = nlohmann::json::parse(*text, nullptr, false);
         if (parsed.is_discarded()) {
           throw CorruptedError("column \"" + name + "\" does not hold JSON text");

@@ -25,8 +25,10 @@ struct JsonMsgpackCodec {
     const std::vector<std::uint8_t> bytes = nlohmann::json::to_msgpack(value);
     return std::string(bytes.begin(), bytes.end());
   }
-  // Throws CorruptedError for bytes that are not exactly one MessagePack object.
+  // Throws CorruptedError for bytes that are not exactly one MessagePack object, or that nest
+  // deeper than internal::kDefaultMaxNestingDepth (nlohmann's reader recurses per level).
   [[nodiscard]] nlohmann::json decode(std::string_view bytes) const {
+    internal::check_msgpack_nesting(bytes, internal::kDefaultMaxNestingDepth, "msgpack decode");
     try {
       return nlohmann::json::from_msgpack(bytes.begin(), bytes.end(), /*strict=*/true);
     } catch (const nlohmann::json::exception& e) {

@@ -78,6 +78,13 @@ Json inspect_l2(OpsContext& ctx, std::string_view key) {
     }
     return l2;
   }
+  constexpr std::size_t kDepth = internal::kDefaultMaxNestingDepth;
+  if (internal::json_nesting_depth(*bytes, kDepth) > kDepth) {  // parsing it would recurse
+    l2["kind"] = "unknown";
+    l2["error"] = "corrupted: nesting deeper than " + std::to_string(kDepth) + " levels";
+    l2["head_hex"] = hex_preview(*bytes);
+    return l2;
+  }
   Json parsed = Json::parse(*bytes, nullptr, false);
   if (!parsed.is_discarded()) {
     l2["kind"] = "plain";
@@ -95,8 +102,15 @@ Json inspect_l2(OpsContext& ctx, std::string_view key) {
   return l2;
 }
 
+// For the terminal: JSON text (controls below 0x20 are JSON-escaped, invalid UTF-8 replaced),
+// then escape_terminal for DEL and C1 controls.
 std::string dump(const Json& j) {
-  return j.dump(-1, ' ', false, Json::error_handler_t::replace);
+  return escape_terminal(j.dump(-1, ' ', false, Json::error_handler_t::replace));
+}
+
+// A string of a report (often from a server: keys, tags, errors) for the terminal.
+std::string txt(const Json& j) {
+  return escape_terminal(j.get<std::string>());
 }
 
 std::string when(const Json& t) {
@@ -104,7 +118,7 @@ std::string when(const Json& t) {
   const auto from_now = std::chrono::milliseconds(t["from_now_ms"].get<std::int64_t>());
   const std::string rel = from_now.count() >= 0 ? "in " + format_duration(from_now)
                                                 : format_duration(-from_now) + " ago";
-  return t["utc"].get<std::string>() + " (" + rel + ")";
+  return txt(t["utc"]) + " (" + rel + ")";
 }
 
 }  // namespace
@@ -141,24 +155,23 @@ Json inspect_key(OpsContext& ctx, std::string_view key) {
 
 std::string render_inspect(const Json& r) {
   std::ostringstream out;
-  out << "key          " << r["key"].get<std::string>() << '\n';
+  out << "key          " << txt(r["key"]) << '\n';
   const Json& l2 = r["l2"];
   if (l2.is_null()) {
     out << "L2           (no --redis / --redis-cluster given)\n";
   } else {
-    out << "redis key    " << l2["redis_key"].get<std::string>() << '\n';
+    out << "redis key    " << txt(l2["redis_key"]) << '\n';
     if (!l2["present"].get<bool>()) {
       out << "L2           missing\n";
     } else {
       const auto ttl = l2["ttl_ms"].get<std::int64_t>();
-      out << "L2           " << l2["kind"].get<std::string>() << ", "
-          << l2["bytes"].get<std::size_t>() << " bytes, TTL "
-          << (ttl >= 0 ? format_duration(std::chrono::milliseconds(ttl)) : "none") << '\n';
+      out << "L2           " << txt(l2["kind"]) << ", " << l2["bytes"].get<std::size_t>()
+          << " bytes, TTL " << (ttl >= 0 ? format_duration(std::chrono::milliseconds(ttl)) : "none")
+          << '\n';
       if (l2.contains("envelope")) {
         const Json& e = l2["envelope"];
-        out << "  envelope   v" << e["version"].get<int>() << ", codec "
-            << e["codec"].get<std::string>() << ", compression "
-            << e["compression"].get<std::string>() << ", payload "
+        out << "  envelope   v" << e["version"].get<int>() << ", codec " << txt(e["codec"])
+            << ", compression " << txt(e["compression"]) << ", payload "
             << e["payload_bytes"].get<std::size_t>() << " bytes\n";
         out << "  computed   " << when(e["computed_at"]) << '\n';
         out << "  soft exp   " << when(e["soft_expiry"]) << '\n';
@@ -168,27 +181,26 @@ std::string render_inspect(const Json& r) {
             << '\n';
       }
       if (l2.contains("value")) out << "  value      " << dump(l2["value"]) << '\n';
-      if (l2.contains("note")) out << "  note       " << l2["note"].get<std::string>() << '\n';
+      if (l2.contains("note")) out << "  note       " << txt(l2["note"]) << '\n';
       if (l2.contains("error")) {
-        out << "  ERROR      " << l2["error"].get<std::string>() << '\n';
-        out << "  head       " << l2["head_hex"].get<std::string>() << '\n';
+        out << "  ERROR      " << txt(l2["error"]) << '\n';
+        out << "  head       " << txt(l2["head_hex"]) << '\n';
       }
-      if (l2.contains("warning"))
-        out << "  warning    " << l2["warning"].get<std::string>() << '\n';
+      if (l2.contains("warning")) out << "  warning    " << txt(l2["warning"]) << '\n';
     }
     out << "fill token   " << (l2["fill_token"].get<bool>() ? "present" : "none") << '\n';
   }
   if (r.contains("tags")) {
     out << "tags         ";
     if (r["tags"].empty()) out << "(none)";
-    for (const auto& t : r["tags"]) out << t.get<std::string>() << ' ';
+    for (const auto& t : r["tags"]) out << txt(t) << ' ';
     out << '\n';
   }
   const Json& s = r["source"];
   if (!s.is_null()) {
-    out << "source       " << s["table"].get<std::string>() << ": ";
+    out << "source       " << txt(s["table"]) << ": ";
     if (s.contains("error")) {
-      out << "ERROR " << s["error"].get<std::string>();
+      out << "ERROR " << txt(s["error"]);
     } else if (s["found"].get<bool>()) {
       out << dump(s["row"]);
     } else {
@@ -211,9 +223,23 @@ std::string render_get(const Json& r) {
   return dump(r["value"]) + "\n";
 }
 
+namespace {
+// Without L2 and without a source the command would write a one-entry L1 that dies with it.
+void require_target(OpsContext& ctx, std::string_view what) {
+  if (!ctx.redis() && !ctx.source()) {
+    throw InvalidArgumentError(std::string(what) +
+                               ": nothing to write to: give --redis or --redis-cluster, or a "
+                               "source (--sqlite or --postgres and --table)");
+  }
+}
+}  // namespace
+
 Json put_key(OpsContext& ctx, std::string_view key, const Json& value) {
+  require_target(ctx, "put");
+  const OpsContext::Counts before = ctx.counts();
   ctx.cache().put(key, value);
   ctx.close();  // write-behind: drained into the source before the command reports
+  ctx.require_done(before, "put " + escape_terminal(key));
   return Json{{"key", std::string(key)},
               {"operation", "put"},
               {"write_mode", ctx.options().write_mode},
@@ -221,10 +247,13 @@ Json put_key(OpsContext& ctx, std::string_view key, const Json& value) {
 }
 
 Json del_key(OpsContext& ctx, std::string_view key) {
+  require_target(ctx, "del");
   bool had = false;
   if (ctx.redis()) had = ctx.redis()->exists(ctx.remote_key(key));
+  const OpsContext::Counts before = ctx.counts();
   ctx.cache().erase(key);
   ctx.close();
+  ctx.require_done(before, "del " + escape_terminal(key));
   return Json{{"key", std::string(key)},
               {"operation", "del"},
               {"write_mode", ctx.options().write_mode},
@@ -233,8 +262,8 @@ Json del_key(OpsContext& ctx, std::string_view key) {
 
 std::string render_write(const Json& r) {
   std::ostringstream out;
-  out << (r["operation"] == "put" ? "stored " : "deleted ") << r["key"].get<std::string>()
-      << " (write mode " << r["write_mode"].get<std::string>();
+  out << (r["operation"] == "put" ? "stored " : "deleted ") << txt(r["key"]) << " (write mode "
+      << txt(r["write_mode"]);
   if (r.contains("l2_had_value")) {
     out << (r["l2_had_value"].get<bool>() ? ", was in L2" : ", was not in L2");
   }
@@ -243,6 +272,8 @@ std::string render_write(const Json& r) {
 }
 
 Json invalidate_keys(OpsContext& ctx, std::span<const std::string> keys) {
+  if (!ctx.redis()) throw InvalidArgumentError("invalidate: give --redis or --redis-cluster");
+  const OpsContext::Counts before = ctx.counts();
   Json list = Json::array();
   std::size_t present = 0;
   for (const auto& key : keys) {
@@ -252,6 +283,7 @@ Json invalidate_keys(OpsContext& ctx, std::span<const std::string> keys) {
     present += had ? 1 : 0;
     list.push_back(Json{{"key", key}, {"l2_had_value", had}});
   }
+  ctx.require_done(before, "invalidate");
   return Json{{"by", "key"},
               {"keys", list},
               {"invalidated", keys.size()},
@@ -268,6 +300,7 @@ RedisClient& require_redis(OpsContext& ctx) {
 
 Json invalidate_tags(OpsContext& ctx, std::span<const std::string> tags, bool dry_run) {
   RedisClient& redis = require_redis(ctx);
+  const OpsContext::Counts before = ctx.counts();
   const std::string prefix =
       ctx.bus() ? ctx.bus()->options().dependency_prefix : std::string("deps:");
   DependencyIndex index(redis, prefix);
@@ -284,6 +317,7 @@ Json invalidate_tags(OpsContext& ctx, std::span<const std::string> tags, bool dr
                         {"entity_had_value", own},
                         {"dependents", dependents}});
   }
+  ctx.require_done(before, "invalidate");
   return Json{{"by", "tag"},      {"dry_run", dry_run},
               {"tags", list},     {"invalidated", dry_run ? 0 : total},
               {"matched", total}, {"broadcast", !dry_run && ctx.bus() != nullptr}};
@@ -292,11 +326,13 @@ Json invalidate_tags(OpsContext& ctx, std::span<const std::string> tags, bool dr
 Json invalidate_by_pattern(OpsContext& ctx, const std::string& pattern, bool dry_run,
                            std::size_t batch) {
   RedisClient& redis = require_redis(ctx);
+  const OpsContext::Counts before = ctx.counts();
   PatternInvalidationOptions options;
   options.batch = batch;
   options.dry_run = dry_run;
   options.collect = true;
   const PatternInvalidationResult r = invalidate_pattern(redis, pattern, options, ctx.bus().get());
+  ctx.require_done(before, "invalidate");
   return Json{{"by", "pattern"},
               {"pattern", pattern},
               {"dry_run", dry_run},
@@ -310,6 +346,7 @@ Json invalidate_by_pattern(OpsContext& ctx, const std::string& pattern, bool dry
 
 Json bump_namespaces(OpsContext& ctx, std::span<const std::string> names, bool dry_run) {
   RedisClient& redis = require_redis(ctx);
+  const OpsContext::Counts before = ctx.counts();
   NamespaceVersions versions(redis, ctx.bus());
   Json list = Json::array();
   for (const auto& name : names) {
@@ -317,6 +354,7 @@ Json bump_namespaces(OpsContext& ctx, std::span<const std::string> names, bool d
     if (!dry_run) entry["new_generation"] = versions.bump(name);
     list.push_back(std::move(entry));
   }
+  ctx.require_done(before, "invalidate");
   return Json{{"by", "namespace"},
               {"dry_run", dry_run},
               {"namespaces", list},
@@ -326,34 +364,33 @@ Json bump_namespaces(OpsContext& ctx, std::span<const std::string> names, bool d
 
 std::string render_invalidate(const Json& r) {
   std::ostringstream out;
-  const std::string by = r["by"].get<std::string>();
+  const std::string by = txt(r["by"]);
   const bool dry = r.value("dry_run", false);
   if (by == "key") {
     out << "invalidated " << r["invalidated"].get<std::size_t>() << " key(s) by key ("
         << r["present"].get<std::size_t>() << " held a value in L2)";
   } else if (by == "tag") {
     for (const auto& t : r["tags"]) {
-      out << "tag " << t["tag"].get<std::string>() << ": " << t["entity_key"].get<std::string>()
+      out << "tag " << txt(t["tag"]) << ": " << txt(t["entity_key"])
           << (t["entity_had_value"].get<bool>() ? " (cached)" : " (not cached)") << ", "
           << t["dependents"].size() << " dependent(s)\n";
-      for (const auto& d : t["dependents"]) out << "  " << d.get<std::string>() << '\n';
+      for (const auto& d : t["dependents"]) out << "  " << txt(d) << '\n';
     }
     out << (dry ? "would invalidate " : "invalidated ") << r["matched"].get<std::size_t>()
         << " key(s) by tag";
   } else if (by == "pattern") {
     if (dry) {
-      for (const auto& k : r["keys"]) out << k.get<std::string>() << '\n';
+      for (const auto& k : r["keys"]) out << txt(k) << '\n';
       out << "would delete " << r["matched"].get<std::uint64_t>() << " key(s) matching "
-          << r["pattern"].get<std::string>() << " (dry run)";
+          << txt(r["pattern"]) << " (dry run)";
     } else {
       out << "deleted " << r["deleted"].get<std::uint64_t>() << " of "
-          << r["matched"].get<std::uint64_t>() << " key(s) matching "
-          << r["pattern"].get<std::string>() << " in " << r["batches"].get<std::uint64_t>()
-          << " batch(es)";
+          << r["matched"].get<std::uint64_t>() << " key(s) matching " << txt(r["pattern"]) << " in "
+          << r["batches"].get<std::uint64_t>() << " batch(es)";
     }
   } else {
     for (const auto& n : r["namespaces"]) {
-      out << "namespace " << n["namespace"].get<std::string>() << ": generation "
+      out << "namespace " << txt(n["namespace"]) << ": generation "
           << n["generation"].get<std::uint64_t>();
       if (n.contains("new_generation")) out << " -> " << n["new_generation"].get<std::uint64_t>();
       out << '\n';

@@ -56,9 +56,18 @@ void add_key_commands(CLI::App& app) {
     ops::add_source_options(*cmd, *o);
     cmd->callback([o, key] {
       ops::OpsContext ctx(*o);
+      const ops::OpsContext::Counts before = ctx.counts();
       const Json report = ops::get_key(ctx, *key);
-      ops::print_report(*o, report, ops::render_get);
-      if (!report["found"].get<bool>()) fail_quietly(1);
+      const bool found = report["found"].get<bool>();
+      // With L2 failing, a miss is not "(not found)": the key may well be in Redis. A value
+      // the source served is printed, and the failure still reported.
+      if (found) ops::print_report(*o, report, ops::render_get);
+      ctx.require_done(
+          before, "get " + ops::escape_terminal(*key) + (found ? " (served from the source)" : ""));
+      if (!found) {
+        ops::print_report(*o, report, ops::render_get);
+        fail_quietly(1);
+      }
     });
   }
   {
@@ -84,6 +93,11 @@ void add_key_commands(CLI::App& app) {
       if (*as_string) {
         parsed = *value;
       } else {
+        if (internal::json_nesting_depth(*value, internal::kDefaultMaxNestingDepth) >
+            internal::kDefaultMaxNestingDepth) {
+          throw InvalidArgumentError("VALUE nests deeper than " +
+                                     std::to_string(internal::kDefaultMaxNestingDepth) + " levels");
+        }
         parsed = Json::parse(*value, nullptr, false);
         if (parsed.is_discarded()) {
           throw InvalidArgumentError("VALUE is not JSON text (use --string for a plain string)");
@@ -186,7 +200,8 @@ void add_stats(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   cmd->add_option("--count", o->count, "with --watch: stop after this many refreshes (0: never)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--timeout", o->timeout, "seconds to wait for the endpoint")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
@@ -212,14 +227,14 @@ void add_stats(CLI::App& app) {
         if (!o->watch) throw;
         summary = Json{{"error", e.what()}};
       }
-      summary["url"] = o->url;
-      if (o->json) {
-        std::cout << summary.dump() << '\n';
+      summary["url"] = ops::redact_url(o->url);
+      if (o->json) {  // labels that are not UTF-8 are replaced (U+FFFD), never an abort
+        std::cout << summary.dump(-1, ' ', false, Json::error_handler_t::replace) << '\n';
       } else {
         if (o->watch && tty) std::cout << "\x1b[H\x1b[2J";
         if (summary.contains("error")) {
-          std::cout << "strata stats  " << o->url << "\n"
-                    << summary["error"].get<std::string>() << '\n';
+          std::cout << "strata stats  " << ops::escape_terminal(ops::redact_url(o->url)) << "\n"
+                    << ops::escape_terminal(summary["error"].get<std::string>()) << '\n';
         } else {
           std::cout << ops::render_stats(summary);
         }

@@ -166,7 +166,10 @@ Json row_to_json(const TableSchema& schema, std::string_view key, const Row& row
   out[schema.key_column] = std::string(key);
   for (std::size_t i = 0; i < schema.columns.size() && i < row.size(); ++i) {
     Json value = sql_value_to_json(row[i]);
-    if (schema.columns[i].type == ColumnType::kJson && value.is_string()) {
+    if (schema.columns[i].type == ColumnType::kJson && value.is_string() &&
+        internal::json_nesting_depth(value.get<std::string>(),
+                                     internal::kDefaultMaxNestingDepth) <=
+            internal::kDefaultMaxNestingDepth) {  // deeper: shown as the text it is
       const Json parsed = Json::parse(value.get<std::string>(), nullptr, false);
       if (!parsed.is_discarded()) value = parsed;
     }
@@ -223,6 +226,7 @@ OpsContext::OpsContext(const ConnectionOptions& options, bool with_bus) : option
               auto wb = std::make_shared<WriteBehind<Json, C>>(
                   WriteBehindOptions{.directory = options_.journal}, s, codec);
               close_writer_ = [wb] { wb->close(); };
+              writer_stats_ = [wb] { return wb->stats(); };
               writer_ = wb;
             });
           },
@@ -246,6 +250,49 @@ void OpsContext::close() {
     auto closer = std::exchange(close_writer_, nullptr);
     closer();
   }
+}
+
+OpsContext::Counts OpsContext::counts() {
+  const TieredCacheStats s = cache_->stats();
+  Counts c;
+  c.l2_errors = s.l2.errors + s.l2.short_circuited;
+  c.deletes_deferred = s.l2.deletes_deferred;
+  c.deletes_dropped = s.l2.deletes_dropped;
+  if (bus_) c.publish_failures = bus_->stats().publish_failures;
+  if (writer_stats_) c.dead_lettered = writer_stats_().dead_lettered;
+  return c;
+}
+
+void OpsContext::require_done(const Counts& before, std::string_view what) {
+  const Counts now = counts();
+  std::vector<std::string> failed;
+  if (now.l2_errors > before.l2_errors || now.deletes_deferred > before.deletes_deferred ||
+      now.deletes_dropped > before.deletes_dropped) {
+    std::string reason = std::to_string(now.l2_errors - before.l2_errors) + " Redis call(s) failed";
+    if (now.deletes_deferred > before.deletes_deferred) {
+      reason += ", " + std::to_string(now.deletes_deferred - before.deletes_deferred) +
+                " delete(s) deferred (not done)";
+    }
+    if (redis_) {
+      try {  // the reason, when the server gives one (a refused PING says it is unreachable)
+        redis_->ping();
+      } catch (const std::exception& e) {
+        reason += ": " + std::string(e.what());
+      }
+    }
+    failed.push_back("L2 (" + reason + ")");
+  }
+  if (now.publish_failures > before.publish_failures) {
+    failed.push_back("the invalidation bus announcement (PUBLISH failed)");
+  }
+  if (now.dead_lettered > before.dead_lettered) {
+    failed.push_back("the source write (dead-lettered; see `strata dead-letters list --journal " +
+                     options_.journal + "`)");
+  }
+  if (failed.empty()) return;
+  std::string message = std::string(what) + " failed: ";
+  for (std::size_t i = 0; i < failed.size(); ++i) message += (i ? "; " : "") + failed[i];
+  throw UnavailableError(message);
 }
 
 std::string OpsContext::remote_key(std::string_view key) const {
@@ -328,6 +375,84 @@ void print_report(const ConnectionOptions& o, const Json& report,
     std::cout << render(report);
   }
   std::cout.flush();
+}
+
+std::string escape_terminal(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  const auto hex = [&out](unsigned char b) {
+    static constexpr char kDigits[] = "0123456789abcdef";
+    out += "\\x";
+    out += kDigits[b >> 4];
+    out += kDigits[b & 0x0f];
+  };
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto b = static_cast<unsigned char>(text[i]);
+    if (b < 0x80) {
+      if (b == '\n') {
+        out += "\\n";
+      } else if (b == '\r') {
+        out += "\\r";
+      } else if (b == '\t') {
+        out += "\\t";
+      } else if (b == 0x1b) {
+        out += "\\e";
+      } else if (b < 0x20 || b == 0x7f) {
+        hex(b);
+      } else {
+        out += static_cast<char>(b);
+      }
+      ++i;
+      continue;
+    }
+    // A UTF-8 sequence: its length from the lead byte, continuation bytes 10xxxxxx, no overlong
+    // form, no surrogate, at most U+10FFFF, and not a C1 control.
+    std::size_t len = 0;
+    std::uint32_t cp = 0;
+    if (b >= 0xc2 && b <= 0xdf) {
+      len = 2;
+      cp = b & 0x1f;
+    } else if (b >= 0xe0 && b <= 0xef) {
+      len = 3;
+      cp = b & 0x0f;
+    } else if (b >= 0xf0 && b <= 0xf4) {
+      len = 4;
+      cp = b & 0x07;
+    }
+    bool valid = len > 0 && i + len <= text.size();
+    for (std::size_t k = 1; valid && k < len; ++k) {
+      const auto c = static_cast<unsigned char>(text[i + k]);
+      valid = (c & 0xc0) == 0x80;
+      cp = (cp << 6) | (c & 0x3f);
+    }
+    if (valid) {
+      valid = !(len == 3 && cp < 0x800) && !(len == 4 && (cp < 0x10000 || cp > 0x10ffff)) &&
+              !(cp >= 0xd800 && cp <= 0xdfff) && !(cp >= 0x80 && cp <= 0x9f);
+    }
+    if (!valid) {
+      hex(b);
+      ++i;
+      continue;
+    }
+    out.append(text.substr(i, len));
+    i += len;
+  }
+  return out;
+}
+
+std::string redact_url(std::string_view url) {
+  const auto scheme_end = url.find("://");
+  if (scheme_end == std::string_view::npos) return std::string(url);
+  const std::size_t start = scheme_end + 3;
+  // The user info ends at the last '@' before the path (a password may hold '@', '/', '?').
+  const auto at = url.rfind('@');
+  if (at == std::string_view::npos || at < start) return std::string(url);
+  const std::string_view info = url.substr(start, at - start);
+  const auto colon = info.find(':');
+  if (colon == std::string_view::npos) return std::string(url);
+  return std::string(url.substr(0, start)) + std::string(info.substr(0, colon)) + ":***" +
+         std::string(url.substr(at));
 }
 
 std::string format_time(std::chrono::sys_time<std::chrono::microseconds> t) {

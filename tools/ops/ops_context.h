@@ -121,12 +121,29 @@ class OpsContext {
   // Drains and closes the write-behind writer, if any (throws TimeoutError if it cannot).
   void close();
 
+  // What the library counts when a write does not happen without telling the caller (L2
+  // errors never reach a Cache's callers, by design): taken before a command writes, checked
+  // by require_done() after it.
+  struct Counts {
+    std::uint64_t l2_errors = 0;  // failed and short-circuited Redis calls
+    std::uint64_t deletes_deferred = 0;
+    std::uint64_t deletes_dropped = 0;
+    std::uint64_t publish_failures = 0;
+    std::uint64_t dead_lettered = 0;
+  };
+  [[nodiscard]] Counts counts();
+  // Throws UnavailableError "<what> failed: ..." naming each thing that did not happen since
+  // `before` (an L2 write or delete refused or never sent, with the server's reason when one
+  // can be had; a bus announcement not sent; a write-behind write dead-lettered).
+  void require_done(const Counts& before, std::string_view what);
+
  private:
   ConnectionOptions options_;
   std::optional<RedisClient> redis_;
   std::optional<JsonSource> source_;
   std::shared_ptr<WriteBehindSink<Json>> writer_;
   std::function<void()> close_writer_;
+  std::function<WriteBehindStats()> writer_stats_;
   std::shared_ptr<InvalidationBus> bus_;  // outlives the cache (which detaches from it)
   std::optional<Cache<Json>> cache_;
 };
@@ -159,6 +176,15 @@ void print_report(const ConnectionOptions& o, const Json& report,
 
 // An ISO-8601 UTC time with milliseconds, e.g. "2026-11-26T10:12:03.512Z".
 [[nodiscard]] std::string format_time(std::chrono::sys_time<std::chrono::microseconds> t);
+
+// `text` safe to print on a terminal: control bytes (ESC, CR, BEL, ..., DEL), C1 controls
+// (U+0080-U+009F) and bytes that are not UTF-8 become \xNN (\n, \r, \t, \e by name); valid
+// UTF-8 stays as it is. For every key, tag, label or message that came from a server.
+[[nodiscard]] std::string escape_terminal(std::string_view text);
+
+// `url` with the password of its user info replaced by *** (scheme://user:***@host/...), for
+// every URL a command prints or puts in a message (--metrics, --postgres, ...).
+[[nodiscard]] std::string redact_url(std::string_view url);
 // A duration for people: "950ms", "12.5s", "9m58s", "2h03m", "3d04h".
 [[nodiscard]] std::string format_duration(std::chrono::nanoseconds d);
 

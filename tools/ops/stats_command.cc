@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 
+#include "ops/ops_context.h"
 #include "strata/error.h"
 
 namespace strata::ops {
@@ -93,12 +94,9 @@ std::string fmt_bytes(const Json& v) {
   return buf;
 }
 
-// A label value for a terminal: as it is, or as a JSON string when it holds control characters.
+// A label value for a terminal (control bytes and bytes that are not UTF-8 escaped).
 std::string printable(const std::string& s) {
-  for (const char c : s) {
-    if (static_cast<unsigned char>(c) < 0x20) return Json(s).dump();
-  }
-  return s;
+  return escape_terminal(s);
 }
 
 std::string pad(std::string s, std::size_t width) {
@@ -108,8 +106,9 @@ std::string pad(std::string s, std::size_t width) {
 
 }  // namespace
 
-std::string fetch_metrics(const std::string& url, std::chrono::milliseconds timeout) {
-  std::string rest = url;
+std::string fetch_metrics(const std::string& full_url, std::chrono::milliseconds timeout) {
+  const std::string url = redact_url(full_url);  // what messages may show
+  std::string rest = full_url;
   std::string scheme = "http";
   if (const auto p = rest.find("://"); p != std::string::npos) {
     scheme = rest.substr(0, p);
@@ -123,8 +122,18 @@ std::string fetch_metrics(const std::string& url, std::chrono::milliseconds time
     if (slash + 1 < rest.size()) path = rest.substr(slash);
     rest = rest.substr(0, slash);
   }
+  std::string user;
+  std::string password;
+  if (const auto at = rest.rfind('@'); at != std::string::npos) {  // http://user:password@host
+    const std::string info = rest.substr(0, at);
+    rest = rest.substr(at + 1);
+    const auto colon = info.find(':');
+    user = info.substr(0, colon);
+    if (colon != std::string::npos) password = info.substr(colon + 1);
+  }
   if (rest.empty()) throw InvalidArgumentError("--metrics: no host in " + url);
   httplib::Client client("http://" + rest);
+  if (!user.empty() || !password.empty()) client.set_basic_auth(user, password);
   const auto secs = std::chrono::duration_cast<std::chrono::seconds>(timeout);
   const auto usecs = std::chrono::duration_cast<std::chrono::microseconds>(timeout - secs);
   client.set_connection_timeout(secs.count(), usecs.count());
@@ -212,7 +221,7 @@ Json summarize_metrics(const Exposition& e, const Exposition* previous, double s
 
 std::string render_stats(const Json& s) {
   std::ostringstream out;
-  if (s.contains("url")) out << "strata stats  " << s["url"].get<std::string>() << '\n';
+  if (s.contains("url")) out << "strata stats  " << printable(s["url"].get<std::string>()) << '\n';
   if (s["caches"].empty() && s["writers"].empty()) {
     out << "no strata_cache_* or strata_write_behind_* metrics found (" << s["samples"].get<int>()
         << " samples)\n";

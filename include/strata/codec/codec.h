@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 
+#include "strata/codec/internal/nesting.h"
 #include "strata/error.h"
 
 namespace strata {
@@ -35,10 +36,12 @@ inline constexpr std::uint8_t kMsgpackCodecId = 2;
 inline constexpr std::uint8_t kBytesCodecId = 3;
 
 // JSON text through nlohmann-json. V needs to_json/from_json (or NLOHMANN_DEFINE_TYPE_*).
-// Strings must be valid UTF-8: encode() throws InvalidArgumentError otherwise.
+// Strings must be valid UTF-8: encode() throws InvalidArgumentError otherwise. Text nesting
+// arrays and objects deeper than `max_depth` is corrupted data: JsonCodec<V>{.max_depth = 64}.
 template <typename V>
 struct JsonCodec {
   static constexpr std::uint8_t id = kJsonCodecId;
+  std::size_t max_depth = internal::kDefaultMaxNestingDepth;
 
   // The value as compact JSON text.
   [[nodiscard]] std::string encode(const V& value) const {
@@ -49,8 +52,10 @@ struct JsonCodec {
     }
   }
 
-  // Parses JSON text into a V; throws CorruptedError for invalid JSON or a mismatched shape.
+  // Parses JSON text into a V; throws CorruptedError for invalid JSON, a mismatched shape or
+  // nesting deeper than max_depth.
   [[nodiscard]] V decode(std::string_view bytes) const {
+    internal::check_json_nesting(bytes, max_depth, "json decode");
     try {
       return nlohmann::json::parse(bytes.begin(), bytes.end()).template get<V>();
     } catch (const nlohmann::json::exception& e) {
@@ -61,11 +66,13 @@ struct JsonCodec {
 
 // MessagePack through msgpack-cxx. V needs MSGPACK_DEFINE (or a msgpack adaptor). Decoding is
 // bounded: no container or string may declare more elements or bytes than the input holds, and
-// nesting is limited to kMaxDepth, so hostile bytes cannot make it allocate without bound.
+// nesting is limited to `max_depth` (corrupted data beyond), so hostile bytes cannot make it
+// allocate without bound or recurse without bound.
 template <typename V>
 struct MsgpackCodec {
   static constexpr std::uint8_t id = kMsgpackCodecId;
-  static constexpr std::size_t kMaxDepth = 128;
+  static constexpr std::size_t kMaxDepth = internal::kDefaultMaxNestingDepth;
+  std::size_t max_depth = kMaxDepth;
 
   // The value as one MessagePack object.
   [[nodiscard]] std::string encode(const V& value) const {
@@ -76,9 +83,10 @@ struct MsgpackCodec {
 
   // Unpacks exactly one object spanning all of `bytes` into a V; throws CorruptedError otherwise.
   [[nodiscard]] V decode(std::string_view bytes) const {
+    internal::check_msgpack_nesting(bytes, max_depth, "msgpack decode");
     try {
       const std::size_t n = bytes.size();
-      const msgpack::unpack_limit limit(n, n, n, n, n, kMaxDepth);
+      const msgpack::unpack_limit limit(n, n, n, n, n, max_depth);
       std::size_t offset = 0;
       msgpack::object_handle handle =
           msgpack::unpack(bytes.data(), bytes.size(), offset, nullptr, nullptr, limit);

@@ -93,9 +93,9 @@ class ValueFormat {
     return ValueFormat(std::move(codec), compression, max_value_size, false);
   }
 
-  // Values as bare JSON text, no envelope (only with the JSON codec).
-  [[nodiscard]] static ValueFormat plain_json() requires std::same_as<C, JsonCodec<V>> {
-    return ValueFormat(C{}, CompressionOptions{}, kDefaultMaxValueSize, true);
+  // Values as bare JSON text, no envelope (only with the JSON codec; its max_depth applies).
+  [[nodiscard]] static ValueFormat plain_json(C codec = {}) requires std::same_as<C, JsonCodec<V>> {
+    return ValueFormat(std::move(codec), CompressionOptions{}, kDefaultMaxValueSize, true);
   }
 
   [[nodiscard]] bool plain() const noexcept { return plain_; }

@@ -27,6 +27,16 @@ struct MetricsServerOptions {
   // How often the registry's hit-rate alert is checked (MetricsRegistry::check_alerts);
   // 0 disables the checks (a scrape does not check them either).
   std::chrono::milliseconds alert_check_interval{std::chrono::seconds(10)};
+  // Connections served at once, each on its own thread (started on demand, kept until the
+  // server stops); more wait for one to close. Idle connections (open, sending nothing) hold a
+  // thread for at most read_timeout, and kept-alive ones for keep_alive_timeout between scrapes,
+  // so a scrape is answered while up to max_connections - 1 of them are held open.
+  std::size_t max_connections = 256;
+  std::chrono::milliseconds read_timeout{std::chrono::seconds(5)};
+  std::chrono::milliseconds keep_alive_timeout{std::chrono::seconds(5)};
+
+  // Throws InvalidArgumentError naming the option.
+  void validate() const;
 };
 
 class MetricsServer {

@@ -86,14 +86,18 @@ constexpr ColumnType default_column_type() {
 }
 
 template <typename M>
-SqlValue to_sql(const M& member) {
+SqlValue to_sql(const M& member, const std::string& column) {
   if constexpr (IsOptional<M>::value) {
-    return member ? to_sql(*member) : SqlValue{};
+    return member ? to_sql(*member, column) : SqlValue{};
   } else if constexpr (std::is_same_v<M, std::string>) {
     return SqlValue{member};
   } else if constexpr (std::is_floating_point_v<M>) {
     return SqlValue{static_cast<double>(member)};
   } else {
+    if (!std::in_range<std::int64_t>(member)) {  // an unsigned member above INT64_MAX
+      throw InvalidArgumentError("column \"" + column + "\": " + std::to_string(member) +
+                                 " exceeds the int64 range of the column");
+    }
     return SqlValue{static_cast<std::int64_t>(member)};
   }
 }
@@ -116,6 +120,12 @@ void from_sql(const SqlValue& value, M& member, const std::string& column) {
     if (got == nullptr) {
       throw CorruptedError("column \"" + column + "\" holds a value of another type");
     }
+    if constexpr (std::is_integral_v<M>) {
+      if (!std::in_range<M>(*got)) {  // e.g. a negative number for an unsigned member
+        throw CorruptedError("column \"" + column + "\" holds " + std::to_string(*got) +
+                             ", out of range for its member");
+      }
+    }
     member = static_cast<M>(*got);
   }
 }
@@ -134,11 +144,12 @@ template <typename V, typename M>
 template <typename V, typename M>
 [[nodiscard]] Column<V> column(std::string name, ColumnType type, M V::*member) {
   std::string column_name = name;
-  return Column<V>{std::move(name), type,
-                   [member](const V& v) { return detail::to_sql(v.*member); },
-                   [member, column_name](V& v, const SqlValue& value) {
-                     detail::from_sql(value, v.*member, column_name);
-                   }};
+  return Column<V>{
+      std::move(name), type,
+      [member, column_name](const V& v) { return detail::to_sql(v.*member, column_name); },
+      [member, column_name](V& v, const SqlValue& value) {
+        detail::from_sql(value, v.*member, column_name);
+      }};
 }
 
 // The names of a document mapping's columns and the document column's type (by default kJson
