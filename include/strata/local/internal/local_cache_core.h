@@ -204,7 +204,9 @@ class ShardedCache final : public CacheCore<V> {
     bool invalidated = false;  // erase() ran during the load: do not cache the result
     std::optional<V> value;
     std::exception_ptr error;
-    std::atomic<bool> done{false};
+    // 1 once value and error are set. An int, so that waiting on it is a futex on the flag
+    // itself (libstdc++ waits on other types through a proxy counter).
+    std::atomic<int> done{0};
   };
 
   // Entries leaving the cache: reported to the listener and freed after the lock is released.
@@ -680,12 +682,12 @@ class ShardedCache final : public CacheCore<V> {
     notify(removals);
     load.value = value;
     load.error = error;
-    load.done.store(true, std::memory_order_release);
+    load.done.store(1, std::memory_order_release);
     load.done.notify_all();
   }
 
   std::optional<V> wait_for(Load& load) {
-    load.done.wait(false, std::memory_order_acquire);
+    load.done.wait(0, std::memory_order_acquire);
     if (load.error) std::rethrow_exception(load.error);
     return load.value;
   }
