@@ -2,9 +2,9 @@
 // strata/local/local_cache.h.
 //
 // Layout. The cache is split into shards by the top bits of the key's hash. A shard owns a
-// reader-writer lock, an absl::flat_hash_set of entry pointers (8 bytes a slot, looked up by
-// key through a transparent hash), an eviction policy, a timer wheel (timed caches only), the
-// loads in flight, and striped read buffers.
+// reader-writer lock (ShardMutex), an EntryTable of entry pointers (a control byte and 8 bytes
+// a slot, looked up by key and stored hash), an eviction policy, a timer wheel (timed caches
+// only), the loads in flight (a second EntryTable), and striped read buffers.
 //
 // Entries are one allocation each: the struct (policy links, hash, weight, the value, and for
 // timed caches the deadline and timer links) followed by the key bytes. Untimed caches use a
@@ -18,27 +18,26 @@
 // before anything is removed, a buffered pointer always refers to a resident entry: no epochs
 // or hazard pointers are needed. A reader that fills a buffer try-locks the shard to drain it.
 //
-// Listener calls and frees happen after the lock is released.
+// A waiter for a load in flight blocks on an atomic flag (C++20 atomic wait), which the leader
+// sets after publishing the result. Listener calls and frees happen after the lock is released.
+//
+// Headers. Nothing here reaches absl, <shared_mutex>, <condition_variable>, <random> or
+// <thread>: what needs them and is off the hot path (TTL jitter) is compiled in
+// src/local/local_cache_core.cc.
 #pragma once
 
-#include <absl/container/flat_hash_map.h>
-#include <absl/container/flat_hash_set.h>
-#include <absl/functional/function_ref.h>
-
+#include <algorithm>
 #include <array>
 #include <atomic>
+#include <bit>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <cstring>
 #include <exception>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <new>
 #include <optional>
-#include <random>
-#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -47,6 +46,9 @@
 #include "strata/error.h"
 #include "strata/local/cache_stats.h"
 #include "strata/local/eviction_policy.h"
+#include "strata/local/internal/entry_table.h"
+#include "strata/local/internal/function_ref.h"
+#include "strata/local/internal/shard_mutex.h"
 #include "strata/local/internal/timer_wheel.h"
 
 namespace strata::internal {
@@ -100,10 +102,9 @@ class StripedCounter {
   std::array<Cell, kCells> cells_;
 };
 
-// Debian's abseil has its own string_view type (not std::string_view).
-inline absl::string_view absl_view(std::string_view s) noexcept {
-  return {s.data(), s.size()};
-}
+// A factor in (1 - jitter, 1] drawn from a per-thread generator: a TTL is multiplied by it.
+// REQUIRES: 0 <= jitter < 1. Compiled (src/local/local_cache_core.cc), off the hot path.
+[[nodiscard]] double ttl_jitter_factor(double jitter);
 
 inline std::uint64_t hash_key(std::string_view key) noexcept {
   return std::hash<std::string_view>{}(key);
@@ -165,35 +166,13 @@ EntryPtr<E> make_entry(std::string_view key, std::uint64_t hash, Value&& value) 
   return EntryPtr<E>(e);
 }
 
-struct KeyRef {
-  std::string_view key;
-  std::uint64_t hash;
-};
-
-template <typename E>
-struct EntryHash {
-  using is_transparent = void;
-  std::size_t operator()(const E* e) const noexcept { return e->hash; }
-  std::size_t operator()(const KeyRef& k) const noexcept { return k.hash; }
-};
-
-template <typename E>
-struct EntryEq {
-  using is_transparent = void;
-  bool operator()(const E* a, const E* b) const noexcept { return a == b; }
-  bool operator()(const E* a, const KeyRef& k) const noexcept {
-    return a->hash == k.hash && a->key() == k.key;
-  }
-  bool operator()(const KeyRef& k, const E* a) const noexcept { return (*this)(a, k); }
-};
-
 // The interface LocalCache<V> talks to; ShardedCache<V, Policy, kTimed> implements it.
 template <typename V>
 class CacheCore {
  public:
   using Weigher = std::function<std::uint64_t(std::string_view, const V&)>;
   using Listener = std::function<void(std::string_view, const V&, RemovalCause)>;
-  using Loader = absl::FunctionRef<std::optional<V>(std::string_view)>;
+  using Loader = FunctionRef<std::optional<V>(std::string_view)>;
 
   virtual ~CacheCore() = default;
   virtual std::optional<V> get(std::string_view key) = 0;
@@ -213,14 +192,21 @@ class ShardedCache final : public CacheCore<V> {
   using E = Entry<V, kTimed>;
   using Base = CacheCore<V>;
 
-  // A load in flight: the leader fills it, the waiters block on it.
-  struct Load {
-    std::mutex mutex;
-    std::condition_variable done_cv;
-    bool done = false;
+  // A load in flight, in its shard's `loads` table while it runs: the leader fills it, the
+  // waiters block on `done`. `value` and `error` are written before `done` is set (release)
+  // and read after it is seen (acquire); `invalidated` is read and written under the shard's
+  // exclusive lock only.
+  struct Load : std::enable_shared_from_this<Load> {
+    Load(std::string_view k, std::uint64_t h) : hash(h), key_bytes(k) {}
+    [[nodiscard]] std::string_view key() const noexcept { return key_bytes; }
+    const std::uint64_t hash;
+    const std::string key_bytes;
     bool invalidated = false;  // erase() ran during the load: do not cache the result
     std::optional<V> value;
     std::exception_ptr error;
+    // 1 once value and error are set. An int, so that waiting on it is a futex on the flag
+    // itself (libstdc++ waits on other types through a proxy counter).
+    std::atomic<int> done{0};
   };
 
   // Entries leaving the cache: reported to the listener and freed after the lock is released.
@@ -242,11 +228,11 @@ class ShardedCache final : public CacheCore<V> {
 
   struct Shard {
     explicit Shard(std::uint64_t capacity) : policy(capacity) {}
-    mutable std::shared_mutex mutex;
-    absl::flat_hash_set<E*, EntryHash<E>, EntryEq<E>> table;
+    mutable ShardMutex mutex;
+    EntryTable<E> table;
     Policy policy;
     std::conditional_t<kTimed, TimerWheel<E>, char> wheel{};
-    absl::flat_hash_map<std::string, std::shared_ptr<Load>> loads;
+    EntryTable<Load> loads;  // not owning: each Load is owned by its leader and waiters
     std::array<ReadBuffer, 4> read_buffers;
     std::uint64_t entries = 0;
     std::atomic<std::uint64_t> hits{0};  // hits replayed from the read buffers
@@ -269,7 +255,7 @@ class ShardedCache final : public CacheCore<V> {
 
   ~ShardedCache() override {
     for (auto& shard : shards_) {
-      for (E* e : shard->table) EntryDeleter<E>{}(e);
+      shard->table.for_each([](E* e) { EntryDeleter<E>{}(e); });
     }
   }
 
@@ -280,14 +266,10 @@ class ShardedCache final : public CacheCore<V> {
     bool drain = false;
     std::optional<V> result;
     {
-      std::shared_lock lock(shard.mutex);
-      const auto it = shard.table.find(KeyRef{key, hash});
-      if (it != shard.table.end()) {
-        E* e = *it;
-        if (is_live(e)) {
-          result.emplace(e->value);
-          drain = record_read(shard, e);
-        }
+      ReadLock lock(shard.mutex);
+      if (E* e = shard.table.find(key, hash); e != nullptr && is_live(e)) {
+        result.emplace(e->value);
+        drain = record_read(shard, e);
       }
     }
     if (!result) misses_.add();
@@ -302,10 +284,8 @@ class ShardedCache final : public CacheCore<V> {
     bool drain = false;
     std::optional<CacheLookup<V>> result;
     {
-      std::shared_lock lock(shard.mutex);
-      const auto it = shard.table.find(KeyRef{key, hash});
-      if (it != shard.table.end()) {
-        E* e = *it;
+      ReadLock lock(shard.mutex);
+      if (E* e = shard.table.find(key, hash); e != nullptr) {
         if constexpr (kTimed) {
           const std::int64_t now = clock_->now().count();
           const std::int64_t deadline = e->deadline();
@@ -344,21 +324,21 @@ class ShardedCache final : public CacheCore<V> {
     bool leader = false;
     {
       std::vector<Removal> removals;
-      std::unique_lock lock(shard.mutex);
+      WriteLock lock(shard.mutex);
       maintain(shard, removals);
-      if (const auto it = shard.table.find(KeyRef{key, hash});
-          it != shard.table.end() && is_live(*it)) {
-        std::optional<V> value((*it)->value);  // filled while we waited for the lock
+      if (E* e = shard.table.find(key, hash); e != nullptr && is_live(e)) {
+        std::optional<V> value(e->value);  // filled while we waited for the lock
         lock.unlock();
         notify(removals);
         return value;
       }
-      auto [it, inserted] = shard.loads.try_emplace(std::string(key));
-      if (inserted) {
-        it->second = std::make_shared<Load>();
+      if (Load* running = shard.loads.find(key, hash); running != nullptr) {
+        load = running->shared_from_this();
+      } else {
+        load = std::make_shared<Load>(key, hash);
+        shard.loads.insert(load.get());
         leader = true;
       }
-      load = it->second;
       lock.unlock();
       notify(removals);
     }
@@ -409,14 +389,10 @@ class ShardedCache final : public CacheCore<V> {
     std::vector<Removal> removals;
     bool found = false;
     {
-      std::unique_lock lock(shard.mutex);
+      WriteLock lock(shard.mutex);
       maintain(shard, removals);
-      if (const auto load = shard.loads.find(absl_view(key)); load != shard.loads.end()) {
-        std::lock_guard guard(load->second->mutex);
-        load->second->invalidated = true;
-      }
-      if (const auto it = shard.table.find(KeyRef{key, hash}); it != shard.table.end()) {
-        E* e = *it;
+      if (Load* load = shard.loads.find(key, hash); load != nullptr) load->invalidated = true;
+      if (E* e = shard.table.find(key, hash); e != nullptr) {
         found = is_live(e);
         remove(shard, e, found ? RemovalCause::kExplicit : RemovalCause::kExpired, removals);
       }
@@ -429,14 +405,13 @@ class ShardedCache final : public CacheCore<V> {
     for (auto& shard : shards_) {
       std::vector<Removal> removals;
       {
-        std::unique_lock lock(shard->mutex);
+        WriteLock lock(shard->mutex);
         drain_reads(*shard);
-        std::vector<E*> all(shard->table.begin(), shard->table.end());
+        std::vector<E*> all;
+        all.reserve(shard->table.size());
+        shard->table.for_each([&](E* e) { all.push_back(e); });
         for (E* e : all) remove(*shard, e, RemovalCause::kExplicit, removals);
-        for (auto& [key, load] : shard->loads) {
-          std::lock_guard guard(load->mutex);
-          load->invalidated = true;
-        }
+        shard->loads.for_each([](Load* load) { load->invalidated = true; });
       }
       notify(removals);
     }
@@ -446,7 +421,7 @@ class ShardedCache final : public CacheCore<V> {
     for (auto& shard : shards_) {
       std::vector<Removal> removals;
       {
-        std::unique_lock lock(shard->mutex);
+        WriteLock lock(shard->mutex);
         maintain(*shard, removals);
       }
       notify(removals);
@@ -467,7 +442,7 @@ class ShardedCache final : public CacheCore<V> {
     s.replaced = removed_[static_cast<int>(RemovalCause::kReplaced)].sum();
     s.rejected_too_heavy = rejected_.sum();
     for (const auto& shard : shards_) {
-      std::shared_lock lock(shard->mutex);
+      ReadLock lock(shard->mutex);
       s.entries += shard->entries;
       s.hits += shard->hits.load(std::memory_order_relaxed);
       for (const auto& buffer : shard->read_buffers) {
@@ -494,8 +469,8 @@ class ShardedCache final : public CacheCore<V> {
     check_key(key);
     const std::uint64_t hash = hash_key(key);
     Shard& shard = shard_for(hash);
-    std::shared_lock lock(shard.mutex);
-    if (const auto it = shard.table.find(KeyRef{key, hash}); it != shard.table.end()) fn(*it);
+    ReadLock lock(shard.mutex);
+    if (E* e = shard.table.find(key, hash); e != nullptr) fn(e);
   }
 
   Shard& shard_for(std::uint64_t hash) noexcept {
@@ -546,7 +521,7 @@ class ShardedCache final : public CacheCore<V> {
   void try_drain(Shard& shard) {
     std::vector<Removal> removals;
     {
-      std::unique_lock lock(shard.mutex, std::try_to_lock);
+      WriteLock lock(shard.mutex, kTryLock);
       if (!lock.owns_lock()) return;  // whoever holds it drains
       maintain(shard, removals);
     }
@@ -589,10 +564,7 @@ class ShardedCache final : public CacheCore<V> {
     if (!chosen) chosen = options_.expire_after_access;
     if (!chosen) return INT64_MAX;
     auto nanos = static_cast<double>(chosen->count());
-    if (options_.ttl_jitter > 0) {
-      thread_local std::minstd_rand rng(static_cast<unsigned>(thread_stripe() * 7919 + 1));
-      nanos *= 1.0 - options_.ttl_jitter * std::uniform_real_distribution<double>(0.0, 1.0)(rng);
-    }
+    if (options_.ttl_jitter > 0) nanos *= ttl_jitter_factor(options_.ttl_jitter);
     return clock_->now().count() + std::max<std::int64_t>(1, static_cast<std::int64_t>(nanos));
   }
 
@@ -608,7 +580,7 @@ class ShardedCache final : public CacheCore<V> {
     const std::int64_t deadline = kTimed ? deadline_for(ttl) : INT64_MAX;
     std::vector<Removal> removals;
     {
-      std::unique_lock lock(shard.mutex);
+      WriteLock lock(shard.mutex);
       maintain(shard, removals);
       insert_locked(shard, key, hash, std::move(value), weight, deadline, removals);
     }
@@ -618,8 +590,7 @@ class ShardedCache final : public CacheCore<V> {
   // Under the exclusive lock.
   void insert_locked(Shard& shard, std::string_view key, std::uint64_t hash, V value,
                      std::uint32_t weight, std::int64_t deadline, std::vector<Removal>& removals) {
-    const auto it = shard.table.find(KeyRef{key, hash});
-    E* existing = it != shard.table.end() ? *it : nullptr;
+    E* existing = shard.table.find(key, hash);
     if (existing != nullptr && !is_live(existing)) {
       remove(shard, existing, RemovalCause::kExpired, removals);
       existing = nullptr;
@@ -703,34 +674,24 @@ class ShardedCache final : public CacheCore<V> {
     {
       const std::uint32_t weight = value ? weigh(key, *value) : 0;
       const std::int64_t deadline = kTimed && value ? deadline_for(std::nullopt) : INT64_MAX;
-      std::unique_lock lock(shard.mutex);
+      WriteLock lock(shard.mutex);
       maintain(shard, removals);
-      bool invalidated;
-      {
-        std::lock_guard guard(load.mutex);
-        invalidated = load.invalidated;
-      }
-      if (value && !error && !invalidated) {
-        const auto it = shard.table.find(KeyRef{key, hash});
-        if (it == shard.table.end() || !is_live(*it)) {
+      if (value && !error && !load.invalidated) {
+        if (E* e = shard.table.find(key, hash); e == nullptr || !is_live(e)) {
           insert_locked(shard, key, hash, *value, weight, deadline, removals);
         }
       }
-      shard.loads.erase(absl_view(key));
+      shard.loads.erase(&load);
     }
     notify(removals);
-    {
-      std::lock_guard guard(load.mutex);
-      load.value = value;
-      load.error = error;
-      load.done = true;
-    }
-    load.done_cv.notify_all();
+    load.value = value;
+    load.error = error;
+    load.done.store(1, std::memory_order_release);
+    load.done.notify_all();
   }
 
   std::optional<V> wait_for(Load& load) {
-    std::unique_lock lock(load.mutex);
-    load.done_cv.wait(lock, [&] { return load.done; });
+    load.done.wait(0, std::memory_order_acquire);
     if (load.error) std::rethrow_exception(load.error);
     return load.value;
   }

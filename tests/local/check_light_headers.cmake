@@ -1,0 +1,30 @@
+# Preprocesses each public header of the local layer alone (include/strata/local/**) and fails
+# if one of them reaches absl or a heavy standard header that LocalCache keeps out of its public
+# headers (docs/local-cache.md, "Light headers"). Run by CTest: see CMakeLists.txt here.
+#   cmake -DCXX=g++ -DINCLUDE_DIR=include -DWORK_DIR=/tmp/x -P check_light_headers.cmake
+file(GLOB_RECURSE headers RELATIVE "${INCLUDE_DIR}" "${INCLUDE_DIR}/strata/local/*.h")
+if(NOT headers)
+  message(FATAL_ERROR "no header found under ${INCLUDE_DIR}/strata/local")
+endif()
+file(MAKE_DIRECTORY "${WORK_DIR}")
+set(forbidden "/absl/|/(thread|random|condition_variable|shared_mutex)\"")
+set(failed "")
+foreach(header IN LISTS headers)
+  set(source "${WORK_DIR}/light_header.cc")
+  file(WRITE "${source}" "#include <${header}>\n")
+  execute_process(COMMAND "${CXX}" -std=c++20 "-I${INCLUDE_DIR}" -E "${source}"
+                  OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "${header}: the preprocessor failed:\n${err}")
+  endif()
+  string(REGEX MATCH "# [0-9]+ \"[^\"\n]*(${forbidden})" hit "${out}")
+  if(hit)
+    list(APPEND failed "${header} reaches ${hit}")
+  endif()
+endforeach()
+if(failed)
+  list(JOIN failed "\n  " lines)
+  message(FATAL_ERROR "heavy headers reachable:\n  ${lines}")
+endif()
+list(LENGTH headers count)
+message(STATUS "${count} headers checked")
