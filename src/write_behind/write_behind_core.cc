@@ -733,8 +733,8 @@ struct WriteBehindCore::Impl {
     flusher_cv.notify_all();
     space_cv.notify_all();
     progress_cv.wait_until(lock, deadline, [&] {
-      return (pending() == 0 && (persisted_checkpoint >= resolved_upto ||
-                                 last_failed_attempt > attempts_before)) ||
+      return (pending() == 0 &&
+              (persisted_checkpoint >= resolved_upto || last_failed_attempt > attempts_before)) ||
              stop;
     });
     const std::size_t left = pending();
