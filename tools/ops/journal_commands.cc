@@ -54,6 +54,8 @@ void add_damage(Json& out, const JournalFileInspection& f) {
 void render_damage(std::ostringstream& out, const Json& f, const char* tail_note) {
   if (f.contains("damaged")) {
     for (const auto& d : f["damaged"]) {
+      // A corrupt tail is both a damaged range and the tail: printed once, as the tail.
+      if (f.contains("damaged_tail") && f["damaged_tail"]["offset"] == d["offset"]) continue;
       out << "\n    DAMAGED at offset " << d["offset"].get<std::uint64_t>() << ": "
           << d["reason"].get<std::string>() << " (" << d["bytes"].get<std::uint64_t>()
           << " bytes skipped; recovery quarantines them and keeps every intact record)";
