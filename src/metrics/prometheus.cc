@@ -275,6 +275,18 @@ std::string to_prometheus_text(const MetricsSnapshot& snapshot) {
     for (const auto& [name, m] : writers) {
       w.sample("strata_write_behind_acknowledged_total", {{"writer", name}}, m.stats.acknowledged);
     }
+    w.family("strata_write_behind_journal_damaged_ranges", "gauge",
+             "Damaged journal or dead-letter byte ranges quarantined by start-up recovery.");
+    for (const auto& [name, m] : writers) {
+      w.sample("strata_write_behind_journal_damaged_ranges", {{"writer", name}},
+               m.stats.damaged_ranges);
+    }
+    w.family("strata_write_behind_checkpoint_failures_total", "counter",
+             "Failed checkpoint writes (a restart would replay flushed records).");
+    for (const auto& [name, m] : writers) {
+      w.sample("strata_write_behind_checkpoint_failures_total", {{"writer", name}},
+               m.stats.checkpoint_failures);
+    }
   }
   return w.take();
 }

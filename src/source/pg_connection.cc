@@ -109,12 +109,19 @@ void Connection::throw_error(const PGresult* result, std::string_view context) {
     throw ConnectionLost(message);
   }
   const std::string cls = state.substr(0, 2);
-  if (state == "57014") throw TimeoutError(message);
+  // Transient states first: the server refuses now, the same statement succeeds later. A
+  // standby during a failover answers 25006 (read-only transaction); 55P03 (lock not available)
+  // and 55006 (object in use) come from lock_timeout / NOWAIT; 40001 and 40P01 (serialization
+  // failure, deadlock) roll the transaction back and ask for a retry. The write-behind flusher
+  // retries these with backoff instead of dead-lettering (docs/reliability.md).
+  if (state == "57014") throw TimeoutError(message + " (sqlstate " + state + ")");
+  if (state == "25006" || state == "55P03" || state == "55006" || cls == "40") {
+    throw UnavailableError(message + " (sqlstate " + state + ", transient)");
+  }
   if (cls == "22" || cls == "23" || cls == "42" || cls == "0A" || cls == "25" || cls == "2B") {
     throw InvalidArgumentError(message + " (sqlstate " + state + ")");
   }
   if (cls == "53") throw ResourceExhaustedError(message);
-  if (cls == "40") throw UnavailableError(message + " (sqlstate " + state + ")");
   throw ReplyError(message + (state.empty() ? "" : " (sqlstate " + state + ")"));
 }
 

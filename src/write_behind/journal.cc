@@ -1,9 +1,11 @@
 // journal.cc: the write-behind journal's file format.
 //
 // A journal directory holds:
+//   lock                                       flock(LOCK_EX) by the owner; holds its pid
 //   journal-<first sequence, 20 digits>.log   segments, append-only
-//   checkpoint                                 8-byte LE sequence + 4-byte LE crc32c of it
+//   checkpoint                                 two slots of 8-byte LE sequence + 4-byte LE crc32c
 //   deadletters.log                            same format as a segment, records carry an error
+//   <file>.<offset>.quarantine                 damaged bytes recovery cut out of <file>
 //
 // Every segment (and the dead-letter file) starts with the 8 magic bytes "STRATAJ1", then
 // records back to back. A record, all integers little-endian:
@@ -11,7 +13,8 @@
 //   offset  size  field
 //   0       4     body length L (bytes after this 8-byte header)
 //   4       4     crc32c of the body (the L bytes)
-//   8       8     sequence (strictly increasing across the journal)
+//   8       8     sequence (strictly increasing across the journal; in a segment, consecutive
+//                 from the first sequence in its name)
 //   16      1     op: 1 = put, 2 = erase
 //   17      4     key length K
 //   21      4     value length W (0 for an erase)
@@ -19,23 +22,34 @@
 //   25+K    W     value bytes (the codec's encoding of V)
 //   25+K+W  E     error message (E = L - 17 - K - W; 0 in segments, > 0 in dead letters)
 //
-// Invariants the scan relies on: a record is written with one write(2) of a buffer holding whole
-// records, so a crash leaves at most a torn suffix; any bit flip in the body fails the CRC, any
-// change of the length either runs past the end of the file (torn) or moves the body so the CRC
-// fails (CRC-32C detects every 1-3 bit error in a body of this size). The scan stops at the first
-// record that is torn or fails its checks and, when repairing, truncates the file there: what
-// follows a bad record cannot be trusted to be framed correctly. Recovery reports each cut.
+// The scan. A record is written with one write(2) of a buffer holding whole records, so a crash
+// leaves at most a torn suffix: a record whose length runs past the end of the file. Any bit
+// flip in a body fails the CRC, any change of the length either runs past the end of the file or
+// moves the body so the CRC fails (CRC-32C detects every 1-3 bit error in a body of this size).
+// After a bad record the scan resynchronises: it tries every later offset until a record decodes
+// with plausible fields (op, lengths, and in a segment a sequence above the last good one and no
+// more than the file could hold) and a matching CRC, and goes on from there. So damage in the
+// middle of a file (or in its header) loses only the damaged records; the damaged bytes are
+// reported as a DamagedRange. Only the bytes after the last intact record are a tail: torn (a
+// crash's partial write, cut with ftruncate) or corrupt (quarantined like any damage). A false
+// resynchronisation needs 4 bytes of CRC to match by chance after the field checks: about 2^-32
+// per candidate offset, and the same odds as any CRC-guarded record format.
+//
+// The checkpoint is written in place into the slot holding the older value (pwrite + fdatasync):
+// no file is created, so a full disk does not stop it, and a torn slot leaves the other one.
 //
 // Costs: encoding is a memcpy plus a table-driven CRC (about 1 ns/byte); the scan reads whole
 // files into memory, which bounds a segment's useful size (segment_bytes, 64 MiB by default).
 #include "write_behind/journal.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "core/crc32c.h"
@@ -226,65 +240,199 @@ File create_segment(const std::filesystem::path& path) {
   return file;
 }
 
-ScanResult scan_file(const std::filesystem::path& path, bool repair) {
-  ScanResult result;
-  const std::string data = read_file(path);
-  std::string_view rest(data);
-  std::size_t offset = 0;
-  std::string reason;
-  if (rest.substr(0, kFileMagic.size()) != kFileMagic) {
-    reason = data.size() < kFileMagic.size() ? "partial file header" : "bad file magic";
-  } else {
-    offset = kFileMagic.size();
-    while (true) {
-      Record record;
-      const Decoded d = decode_record(rest.substr(offset), &record);
-      if (d.status == Decoded::Status::kEnd) break;
-      if (d.status != Decoded::Status::kOk) {
-        reason = d.reason;
-        break;
-      }
-      result.records.push_back(std::move(record));
-      offset += d.size;
-    }
+namespace {
+
+// Cheap checks before a resynchronisation candidate's CRC: the fixed fields must be plausible
+// and, in a segment, the sequence within [lo, hi].
+bool plausible_at(std::string_view bytes, std::uint64_t lo, std::uint64_t hi) {
+  if (bytes.size() < kRecordHeaderBytes + kBodyFixedBytes) return false;
+  const std::uint32_t length = get_u32(bytes.data());
+  if (length < kBodyFixedBytes || length > kMaxRecordBody ||
+      length > bytes.size() - kRecordHeaderBytes) {
+    return false;
   }
-  result.valid_bytes = offset;
-  if (offset < data.size() || !reason.empty()) {
-    result.truncation = JournalTruncation{path.string(), offset, data.size() - offset, reason};
-    if (repair) {
-      File file(path, O_WRONLY);
-      if (offset == 0) {
-        // Not even the header survived: rewrite it so the file is a valid empty segment.
-        file.truncate(0);
-        file = File(path, O_WRONLY | O_APPEND);
-        file.write_all(kFileMagic);
-        file.sync();
-        result.valid_bytes = kFileMagic.size();
-      } else {
-        file.truncate(offset);
+  const char* body = bytes.data() + kRecordHeaderBytes;
+  const auto op = static_cast<unsigned char>(body[8]);
+  if (op != 1 && op != 2) return false;
+  if (static_cast<std::uint64_t>(get_u32(body + 9)) + get_u32(body + 13) >
+      length - kBodyFixedBytes) {
+    return false;
+  }
+  const std::uint64_t seq = get_u64(body);
+  return seq >= lo && seq <= hi;
+}
+
+}  // namespace
+
+ScanResult scan_bytes(std::string_view data, const std::string& file_name,
+                      std::optional<std::uint64_t> first_sequence) {
+  ScanResult result;
+  std::size_t offset = 0;
+  // The sequences a resynchronised record may carry: a segment's records are consecutive from
+  // the first sequence in its name, at least 25 bytes each.
+  std::uint64_t lo = first_sequence.value_or(0);
+  const std::uint64_t hi =
+      first_sequence ? *first_sequence + data.size() / (kRecordHeaderBytes + kBodyFixedBytes) + 1
+                     : ~std::uint64_t{0};
+  // The next offset >= from where an intact record starts, or npos.
+  const auto resync = [&](std::size_t from) {
+    for (std::size_t p = from; p + kRecordHeaderBytes + kBodyFixedBytes <= data.size(); ++p) {
+      const std::string_view rest = data.substr(p);
+      if (plausible_at(rest, lo, hi) &&
+          decode_record(rest, nullptr).status == Decoded::Status::kOk) {
+        return p;
       }
     }
+    return std::string_view::npos;
+  };
+  if (data.substr(0, kFileMagic.size()) == kFileMagic) {
+    offset = kFileMagic.size();
+  } else {
+    result.header_ok = false;
+    const bool torn_header =
+        data.size() < kFileMagic.size() && kFileMagic.substr(0, data.size()) == data;
+    const std::size_t next = torn_header ? std::string_view::npos : resync(0);
+    if (next == std::string_view::npos) {
+      // No record anywhere: the whole file is the (torn or damaged) tail.
+      result.truncation = JournalTruncation{
+          file_name, 0, data.size(),
+          data.size() < kFileMagic.size() ? "partial file header" : "bad file magic"};
+      result.tail_torn = torn_header;
+      if (!torn_header) result.damaged.push_back({0, data.size(), result.truncation->reason});
+      return result;
+    }
+    result.damaged.push_back({0, next, "bad file magic"});
+    offset = next;
+  }
+  while (offset < data.size()) {
+    Record record;
+    const Decoded d = decode_record(data.substr(offset), &record);
+    if (d.status == Decoded::Status::kOk) {
+      if (first_sequence) lo = std::max(lo, record.sequence + 1);  // segments only
+      result.records.push_back(std::move(record));
+      result.spans.emplace_back(offset, d.size);
+      offset += d.size;
+      continue;
+    }
+    const std::size_t next = resync(offset + 1);
+    if (next == std::string_view::npos) {
+      result.truncation = JournalTruncation{file_name, offset, data.size() - offset, d.reason};
+      result.tail_torn = d.status == Decoded::Status::kTorn;
+      if (!result.tail_torn) result.damaged.push_back({offset, data.size() - offset, d.reason});
+      break;
+    }
+    result.damaged.push_back({offset, next - offset, d.reason});
+    offset = next;
+  }
+  if (!result.spans.empty()) {
+    result.valid_bytes = result.spans.back().first + result.spans.back().second;
+  } else {
+    result.valid_bytes = result.header_ok ? kFileMagic.size() : 0;
   }
   return result;
 }
 
-std::uint64_t read_checkpoint(const std::filesystem::path& dir) {
-  const auto path = dir / "checkpoint";
-  if (!std::filesystem::exists(path)) return 0;
+ScanResult scan_file(const std::filesystem::path& path, bool repair,
+                     std::optional<std::uint64_t> first_sequence,
+                     std::vector<std::filesystem::path>* quarantined) {
   const std::string data = read_file(path);
-  if (data.size() != 12 ||
-      core::crc32c(std::string_view(data).substr(0, 8)) != get_u32(data.data() + 8)) {
-    // The checkpoint is written by rename, so a bad one is real corruption; 0 replays the whole
-    // journal, which is safe (writes are idempotent upserts and deletes, replayed in order).
-    return 0;
+  ScanResult result = scan_bytes(data, path.string(), first_sequence);
+  if (!repair || (result.damaged.empty() && !result.truncation && result.header_ok)) return result;
+  const auto dir = path.parent_path();
+  // 1. A copy of every damaged range, durable before the file loses it.
+  for (const auto& range : result.damaged) {
+    const std::filesystem::path q(path.string() + "." + std::to_string(range.offset) +
+                                  ".quarantine");
+    File file(q, O_WRONLY | O_CREAT | O_TRUNC);
+    file.write_all(std::string_view(data).substr(range.offset, range.bytes));
+    file.sync();
+    if (quarantined != nullptr) quarantined->push_back(q);
   }
-  return get_u64(data.data());
+  if (!result.damaged.empty()) sync_directory(dir);
+  if (result.damaged.empty() && result.header_ok) {
+    // Only a crash's torn tail: cut it.
+    File file(path, O_WRONLY);
+    file.truncate(result.valid_bytes);
+    return result;
+  }
+  // 2. The file again with only its intact records (a valid header first), replacing it
+  // atomically.
+  std::string clean(kFileMagic);
+  for (const auto& [at, size] : result.spans) clean.append(data, at, size);
+  const std::filesystem::path tmp(path.string() + ".tmp");
+  {
+    File file(tmp, O_WRONLY | O_CREAT | O_TRUNC);
+    file.write_all(clean);
+    file.sync();
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    throw UnavailableError("write-behind journal: cannot rename " + tmp.string() + ": " +
+                           ec.message());
+  }
+  sync_directory(dir);
+  result.valid_bytes = clean.size();
+  return result;
 }
 
-void write_checkpoint(const std::filesystem::path& dir, std::uint64_t sequence) {
+std::vector<std::filesystem::path> list_quarantine(const std::filesystem::path& dir) {
+  std::vector<std::filesystem::path> out;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.path().extension() == ".quarantine") out.push_back(entry.path());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+namespace {
+
+constexpr std::size_t kSlotBytes = 12;
+
+std::string encode_slot(std::uint64_t sequence) {
   std::string data;
   put_u64(data, sequence);
   put_u32(data, core::crc32c(data));
+  return data;
+}
+
+// The valid slots' highest sequence; nullopt (with `why`) when no slot is valid.
+std::optional<std::uint64_t> parse_checkpoint(const std::string& data, std::string* why) {
+  if (data.size() != kSlotBytes && data.size() != 2 * kSlotBytes) {
+    if (why != nullptr) *why = "size " + std::to_string(data.size()) + ", want 12 or 24";
+    return std::nullopt;
+  }
+  std::optional<std::uint64_t> best;
+  for (std::size_t at = 0; at + kSlotBytes <= data.size(); at += kSlotBytes) {
+    const std::string_view slot = std::string_view(data).substr(at, kSlotBytes);
+    if (core::crc32c(slot.substr(0, 8)) != get_u32(slot.data() + 8)) continue;
+    best = std::max(best.value_or(0), get_u64(slot.data()));
+  }
+  if (!best && why != nullptr) *why = "checksum mismatch";
+  return best;
+}
+
+}  // namespace
+
+std::uint64_t read_checkpoint(const std::filesystem::path& dir) {
+  const auto path = dir / "checkpoint";
+  if (!std::filesystem::exists(path)) return 0;
+  // A slot is only overwritten while the other one holds the previous checkpoint, so no valid
+  // slot at all is real corruption; 0 replays the whole journal, which is safe (writes are
+  // idempotent upserts and deletes, replayed in order).
+  return parse_checkpoint(read_file(path), nullptr).value_or(0);
+}
+
+std::string checkpoint_problem(const std::filesystem::path& dir) {
+  const auto path = dir / "checkpoint";
+  if (!std::filesystem::exists(path)) return {};
+  std::string why;
+  (void)parse_checkpoint(read_file(path), &why);
+  return why;
+}
+
+void create_checkpoint(const std::filesystem::path& dir, std::uint64_t sequence) {
+  const std::string data = encode_slot(sequence) + encode_slot(sequence);
   const auto tmp = dir / "checkpoint.tmp";
   {
     File file(tmp, O_WRONLY | O_CREAT | O_TRUNC);
@@ -298,6 +446,54 @@ void write_checkpoint(const std::filesystem::path& dir, std::uint64_t sequence) 
                            ec.message());
   }
   sync_directory(dir);
+}
+
+void write_checkpoint_slot(const std::filesystem::path& dir, int slot, std::uint64_t sequence) {
+  const auto path = dir / "checkpoint";
+  File file(path, O_WRONLY);  // never O_CREAT: the file exists since start-up
+  const std::string data = encode_slot(sequence);
+  const auto at = static_cast<off_t>(slot == 0 ? 0 : kSlotBytes);
+  const ssize_t n = ::pwrite(file.fd(), data.data(), data.size(), at);
+  if (n != static_cast<ssize_t>(data.size())) {
+    if (n >= 0) errno = ENOSPC;
+    throw_errno("cannot write", path);
+  }
+  file.sync();
+}
+
+std::filesystem::path lock_path(const std::filesystem::path& dir) {
+  return dir / "lock";
+}
+
+long lock_file_pid(const std::filesystem::path& dir) {
+  const auto path = lock_path(dir);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  char buffer[32] = {};
+  const ssize_t n = ::pread(fd, buffer, sizeof buffer - 1, 0);
+  ::close(fd);
+  if (n <= 0) return 0;
+  return std::strtol(buffer, nullptr, 10);
+}
+
+File lock_directory(const std::filesystem::path& dir) {
+  File file(lock_path(dir), O_RDWR | O_CREAT);
+  if (::flock(file.fd(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno != EWOULDBLOCK) throw_errno("cannot lock", lock_path(dir));
+    // The holder writes its pid right after taking the lock: allow it a moment if it has not.
+    long pid = lock_file_pid(dir);
+    for (int i = 0; i < 100 && pid == 0; ++i) {
+      ::usleep(1000);
+      pid = lock_file_pid(dir);
+    }
+    throw JournalLockedError(dir, pid);
+  }
+  const std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(file.fd(), 0) != 0 ||
+      ::pwrite(file.fd(), pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
+    throw_errno("cannot write", lock_path(dir));
+  }
+  return file;
 }
 
 std::filesystem::path dead_letter_path(const std::filesystem::path& dir) {

@@ -65,6 +65,7 @@ class File {
   void sync();
   // ftruncate(2) + fsync; throws UnavailableError.
   void truncate(std::uint64_t size);
+  [[nodiscard]] int fd() const noexcept { return fd_; }
 
  private:
   int fd_ = -1;
@@ -87,20 +88,68 @@ void sync_directory(const std::filesystem::path& dir);
 // Creates a segment (magic written and synced, directory synced); returns it open for append.
 [[nodiscard]] File create_segment(const std::filesystem::path& path);
 
-// The records of a segment or dead-letter file up to the first bad one. With `repair`, a bad
-// tail is cut off (ftruncate) and described in `truncation`.
-struct ScanResult {
-  std::vector<Record> records;
-  std::uint64_t valid_bytes = 0;
-  std::optional<JournalTruncation> truncation;
+// A run of damaged bytes in the middle of a file (or a damaged tail that is not a crash's torn
+// write), skipped by resynchronising on the next valid record.
+struct DamagedRange {
+  std::uint64_t offset = 0;
+  std::uint64_t bytes = 0;
+  std::string reason;
 };
-[[nodiscard]] ScanResult scan_file(const std::filesystem::path& path, bool repair);
+
+// What a scan found in one segment or dead-letter file.
+struct ScanResult {
+  std::vector<Record> records;  // every intact record, in file order
+  // Where each record's bytes are (offset, size), parallel to `records`.
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> spans;
+  std::uint64_t valid_bytes = 0;  // the end of the last intact record (or of the header)
+  bool header_ok = true;          // the file starts with kFileMagic
+  // Skipped damage: a damaged header, damaged records in the middle, a corrupt (not torn) tail.
+  std::vector<DamagedRange> damaged;
+  // The tail after the last intact record, when there is one (torn or corrupt).
+  std::optional<JournalTruncation> truncation;
+  bool tail_torn = false;  // the tail is a crash's partial write (a prefix of a record)
+};
+
+// Scans `data` (a whole file): every record that decodes and passes its CRC is kept; damage is
+// skipped by trying each later offset until a record decodes again (resynchronisation). With
+// `first_sequence` (a segment: its records are first_sequence, first_sequence + 1, ...), a
+// resynchronised record must also have a sequence in the range the file can hold.
+[[nodiscard]] ScanResult scan_bytes(std::string_view data, const std::string& file_name,
+                                    std::optional<std::uint64_t> first_sequence);
+
+// scan_bytes over a file. With `repair` (recovery, holding the directory lock): damaged bytes
+// are copied into "<file>.<offset>.quarantine" files (fsynced) and the file is rewritten with
+// only its intact records (write, fsync, rename, directory fsync); a torn tail alone is cut off
+// with ftruncate. The quarantine paths are returned in `quarantined`.
+[[nodiscard]] ScanResult scan_file(const std::filesystem::path& path, bool repair,
+                                   std::optional<std::uint64_t> first_sequence = std::nullopt,
+                                   std::vector<std::filesystem::path>* quarantined = nullptr);
+
+// The quarantine files of `dir` ("*.quarantine"), sorted.
+[[nodiscard]] std::vector<std::filesystem::path> list_quarantine(const std::filesystem::path& dir);
 
 // The checkpoint: the highest sequence such that it and every earlier record is in the source
-// (or superseded, or dead-lettered). 0 when there is no checkpoint file.
+// (or superseded, or dead-lettered). 0 when there is no checkpoint file. The file holds two
+// 12-byte slots (8-byte LE sequence + crc32c of it); the highest valid slot wins, so a torn
+// write of one slot leaves the other. A 12-byte file (one slot) is read too.
 [[nodiscard]] std::uint64_t read_checkpoint(const std::filesystem::path& dir);
-// Writes checkpoint.tmp, fsyncs it, renames it over "checkpoint", fsyncs the directory.
-void write_checkpoint(const std::filesystem::path& dir, std::uint64_t sequence);
+// Why the checkpoint file is unreadable ("" when it is fine or absent).
+[[nodiscard]] std::string checkpoint_problem(const std::filesystem::path& dir);
+// Creates the two-slot file (both slots = sequence) by write to checkpoint.tmp, fsync, rename,
+// directory fsync. Used at start-up, when the file is missing or in the one-slot format.
+void create_checkpoint(const std::filesystem::path& dir, std::uint64_t sequence);
+// Overwrites slot `slot` (0 or 1) in place (pwrite + fdatasync): no new file, no new block, so
+// it works on a full disk (not on copy-on-write file systems, where it may still fail).
+// Throws UnavailableError.
+void write_checkpoint_slot(const std::filesystem::path& dir, int slot, std::uint64_t sequence);
+
+// "lock": the directory's owner holds flock(LOCK_EX) on it and writes its pid into it.
+[[nodiscard]] std::filesystem::path lock_path(const std::filesystem::path& dir);
+// Takes the lock (non-blocking) and writes our pid; throws JournalLockedError naming the
+// holder's pid when another open file description holds it.
+[[nodiscard]] File lock_directory(const std::filesystem::path& dir);
+// The pid written in the lock file (0 when there is none); reads only.
+[[nodiscard]] long lock_file_pid(const std::filesystem::path& dir);
 
 // "deadletters.log".
 [[nodiscard]] std::filesystem::path dead_letter_path(const std::filesystem::path& dir);

@@ -44,13 +44,23 @@
 //
 // Costs: an append is a hash lookup, a map insert and a record copy under the mutex, plus its
 // share of one write(2)+fdatasync (about 0.1 ms) per group; a flushed batch is one write_batch
-// or erase_batch plus one checkpoint (write, fdatasync, rename, directory fsync).
+// or erase_batch plus one checkpoint (a 12-byte pwrite + fdatasync in place).
+//
+// Ownership and damage. recover() first takes flock(LOCK_EX) on <directory>/lock (held until the
+// object is destroyed; JournalLockedError names the holder's pid), so no second writer, in this
+// process or another, can checkpoint, truncate or delete a live journal. Recovery cuts only a
+// crash's torn tail; a damaged record elsewhere is skipped by resynchronising on the next intact
+// one, its bytes quarantined and reported (RecoveryReport::damaged, stats().damaged_ranges, a log
+// line). A failed checkpoint write is counted (checkpoint_failures) and retried; flush() and
+// close() throw UnavailableError while every write is in the source but the checkpoint lags,
+// since a restart would then write those records again.
 #include "strata/write_behind/internal/write_behind_core.h"
 
 #include <fcntl.h>
 
 #include <algorithm>
 #include <condition_variable>
+#include <iostream>
 #include <map>
 #include <mutex>
 #include <random>
@@ -128,6 +138,9 @@ bool is_transient(ErrorCode code) {
 }  // namespace
 
 struct WriteBehindCore::Impl {
+  // flock(LOCK_EX) on <directory>/lock for the whole lifetime: one owner per directory. Declared
+  // first so that it is released last.
+  File lock_file;
   WriteBehindOptions opt;
   BatchApplier applier;
   std::shared_ptr<const Clock> clock;
@@ -183,6 +196,10 @@ struct WriteBehindCore::Impl {
   std::vector<std::pair<std::uint64_t, std::filesystem::path>> segments;
   std::uint64_t persisted_checkpoint = 0;
   SteadyTime last_checkpoint{};
+  int checkpoint_slot = 0;       // the slot the next checkpoint write goes to (checkpoint_mu)
+  std::string checkpoint_error;  // the last failed checkpoint write's error (mu); "" after success
+  std::uint64_t checkpoint_attempts = 0;  // checkpoint writes started (mu)
+  std::uint64_t last_failed_attempt = 0;  // the number of the last one that failed (mu)
 
   WriteBehindStats counters;
 
@@ -245,13 +262,14 @@ struct WriteBehindCore::Impl {
       throw UnavailableError("write-behind: cannot create journal directory " +
                              opt.directory.string() + ": " + ec.message());
     }
+    // Before anything is read or written: a second opener must not touch a live journal.
+    lock_file = write_behind::lock_directory(opt.directory);
     const std::uint64_t checkpoint = write_behind::read_checkpoint(opt.directory);
     recovery.checkpoint = checkpoint;
     std::uint64_t max_seq = checkpoint;
     segments = write_behind::list_segments(opt.directory);
     for (const auto& [first, path] : segments) {
-      auto scan = write_behind::scan_file(path, /*repair=*/true);
-      if (scan.truncation) recovery.truncations.push_back(*scan.truncation);
+      auto scan = scan_and_repair(path, first);
       counters.journal_bytes += scan.valid_bytes;
       for (const auto& record : scan.records) {
         max_seq = std::max(max_seq, record.sequence);
@@ -264,10 +282,12 @@ struct WriteBehindCore::Impl {
       }
     }
     const auto dead = write_behind::dead_letter_path(opt.directory);
-    if (fs::exists(dead)) {
-      auto scan = write_behind::scan_file(dead, /*repair=*/true);
-      if (scan.truncation) recovery.truncations.push_back(*scan.truncation);
-    }
+    if (fs::exists(dead)) (void)scan_and_repair(dead, std::nullopt);
+    counters.damaged_ranges = recovery.damaged.size();
+    // The two-slot checkpoint file, so that later checkpoints are written in place (they then
+    // need no new file or block: a full disk does not stop them).
+    write_behind::create_checkpoint(opt.directory, checkpoint);
+    checkpoint_slot = 0;
     counters.coalesced = 0;  // replay's coalescing is not the callers'
     counters.recovered = recovery.records_replayed;
     next_seq = max_seq + 1;
@@ -288,6 +308,31 @@ struct WriteBehindCore::Impl {
     counters.journal_bytes += segment_size;
     segments.emplace_back(next_seq, path);
     delete_covered_segments(checkpoint);
+  }
+
+  // Scans one file with repair, records its tail and damage in the report and logs the damage.
+  write_behind::ScanResult scan_and_repair(const std::filesystem::path& path,
+                                           std::optional<std::uint64_t> first_sequence) {
+    std::vector<std::filesystem::path> quarantined;
+    auto scan = write_behind::scan_file(path, /*repair=*/true, first_sequence, &quarantined);
+    if (scan.truncation) recovery.truncations.push_back(*scan.truncation);
+    for (std::size_t i = 0; i < scan.damaged.size(); ++i) {
+      const auto& range = scan.damaged[i];
+      RecoveryReport::Damage damage{path.string(), range.offset, range.bytes, range.reason,
+                                    i < quarantined.size() ? quarantined[i].string() : ""};
+      const std::string line = "strata write-behind: damaged bytes in " + damage.file +
+                               " at offset " + std::to_string(damage.offset) + " (" +
+                               std::to_string(damage.bytes) + " bytes, " + damage.reason +
+                               ") skipped and copied to " + damage.quarantine +
+                               "; the intact records around them were recovered";
+      if (opt.log) {
+        opt.log(line);
+      } else {
+        std::cerr << line << '\n';
+      }
+      recovery.damaged.push_back(std::move(damage));
+    }
+    return scan;
   }
 
   // Deletes every segment whose records are all <= checkpoint (never the current one).
@@ -515,20 +560,30 @@ struct WriteBehindCore::Impl {
   bool persist_checkpoint() {
     std::lock_guard serial(checkpoint_mu);
     std::uint64_t checkpoint = 0;
+    std::uint64_t attempt = 0;
     {
       std::lock_guard lock(mu);
       if (persisted_checkpoint >= resolved_upto) return true;
       checkpoint = resolved_upto;
+      attempt = ++checkpoint_attempts;
     }
     try {
-      write_behind::write_checkpoint(opt.directory, checkpoint);
-    } catch (const Error&) {
+      // The slot holding the older checkpoint; after a failure the same slot again (the other
+      // one still holds the last persisted checkpoint).
+      write_behind::write_checkpoint_slot(opt.directory, checkpoint_slot, checkpoint);
+      checkpoint_slot ^= 1;
+    } catch (const Error& e) {
+      std::lock_guard lock(mu);
+      ++counters.checkpoint_failures;
+      checkpoint_error = e.what();
+      last_failed_attempt = attempt;
       return false;
     }
     delete_covered_segments(checkpoint);
     std::lock_guard lock(mu);
     persisted_checkpoint = std::max(persisted_checkpoint, checkpoint);
     counters.checkpoint = persisted_checkpoint;
+    checkpoint_error.clear();
     return true;
   }
 
@@ -650,13 +705,24 @@ struct WriteBehindCore::Impl {
   void flush(SteadyTime deadline) {
     std::unique_lock lock(mu);
     const std::uint64_t target = next_seq - 1;
+    const std::uint64_t attempts_before = checkpoint_attempts;
     ++flush_requests;
     flusher_cv.notify_all();
     // Done when the persisted checkpoint covers every write acknowledged before the call (so
-    // the source holds them and the journal no longer needs them).
-    const bool done = progress_cv.wait_until(
-        lock, deadline, [&] { return persisted_checkpoint >= target || stop; });
+    // the source holds them and the journal no longer needs them). Failed when they are all in
+    // the source and a checkpoint write started during the call failed (and none succeeded
+    // since).
+    const auto checkpoint_failed = [&] {
+      return resolved_upto >= target && last_failed_attempt > attempts_before &&
+             !checkpoint_error.empty();
+    };
+    const bool done = progress_cv.wait_until(lock, deadline, [&] {
+      return persisted_checkpoint >= target || stop || checkpoint_failed();
+    });
     --flush_requests;
+    if (persisted_checkpoint < target && checkpoint_failed()) {
+      throw UnavailableError(checkpoint_lag_message("write-behind flush"));
+    }
     if (!done || persisted_checkpoint < target) {
       throw TimeoutError("write-behind flush: " + std::to_string(pending()) +
                          " entries still pending at the deadline (they stay journaled)");
@@ -667,10 +733,13 @@ struct WriteBehindCore::Impl {
     std::unique_lock lock(mu);
     if (closed) return;
     closing = true;
+    const std::uint64_t attempts_before = checkpoint_attempts;
     flusher_cv.notify_all();
     space_cv.notify_all();
     progress_cv.wait_until(lock, deadline, [&] {
-      return (pending() == 0 && persisted_checkpoint >= resolved_upto) || stop;
+      return (pending() == 0 &&
+              (persisted_checkpoint >= resolved_upto || last_failed_attempt > attempts_before)) ||
+             stop;
     });
     const std::size_t left = pending();
     abandon = true;
@@ -693,6 +762,22 @@ struct WriteBehindCore::Impl {
                          " entries not flushed by the deadline; they stay in the journal and "
                          "are replayed at the next start");
     }
+    if (persisted_checkpoint < resolved_upto) {
+      lock.unlock();
+      const bool ok = persist_checkpoint();  // a last try, the flushers are gone
+      lock.lock();
+      if (!ok) throw UnavailableError(checkpoint_lag_message("write-behind close"));
+    }
+  }
+
+  // Why flush()/close() fail while every write is in the source but the checkpoint lags (mu).
+  [[nodiscard]] std::string checkpoint_lag_message(const std::string& what) const {
+    return what + ": every write is in the source but the checkpoint could not be written (" +
+           checkpoint_error + "; " + std::to_string(counters.checkpoint_failures) +
+           " failed checkpoint writes); it stays at " + std::to_string(persisted_checkpoint) +
+           ", so a restart would write the " +
+           std::to_string(resolved_upto - persisted_checkpoint) +
+           " records after it to the source again, over any newer change made there meanwhile";
   }
 
   // ---- dead letters ------------------------------------------------------------------------

@@ -214,6 +214,8 @@ TEST(PrometheusText, NamesLabelsAndEscaping) {
   WriterMetrics w;
   w.queue_depth = 5;
   w.oldest_age = 1500ms;
+  w.stats.damaged_ranges = 2;
+  w.stats.checkpoint_failures = 3;
   s.writers.emplace_back("wb", w);
   const std::string text = to_prometheus_text(s);
   const std::string label = R"(cache="a \"quoted\" \\ name\n")";
@@ -236,6 +238,8 @@ TEST(PrometheusText, NamesLabelsAndEscaping) {
   EXPECT_TRUE(has("strata_cache_l1_entries{" + label + "} 2"));
   EXPECT_TRUE(has(R"(strata_write_behind_queue_depth{writer="wb"} 5)"));
   EXPECT_TRUE(has(R"(strata_write_behind_oldest_age_seconds{writer="wb"} 1.5)"));
+  EXPECT_TRUE(has(R"(strata_write_behind_journal_damaged_ranges{writer="wb"} 2)"));
+  EXPECT_TRUE(has(R"(strata_write_behind_checkpoint_failures_total{writer="wb"} 3)"));
   // Every sample line belongs to the family announced by the last TYPE line.
   std::string family;
   std::size_t pos = 0;

@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <functional>
 #include <map>
 #include <random>
 #include <sstream>
@@ -25,6 +26,7 @@
 #include "source/schema.h"
 #include "strata/source/postgres_source.h"
 #include "strata/source/sqlite_source.h"
+#include "strata/write_behind/journal_inspect.h"
 #include "support/test_servers.h"
 #include "support/unique.h"
 #include "write_behind/crash_ops.h"
@@ -39,8 +41,10 @@ using testing::crash_key;
 using testing::crash_value;
 using testing::kCrashThreads;
 
-// Runs crash_writer, lets it acknowledge at least `min_acks` writes, kills it, returns stdout.
-std::string run_and_kill(const std::vector<std::string>& args, std::size_t min_acks) {
+// Runs crash_writer, lets it acknowledge at least `min_acks` writes, calls `while_alive` with its
+// pid (when set), kills it, returns stdout.
+std::string run_and_kill(const std::vector<std::string>& args, std::size_t min_acks,
+                         const std::function<void(pid_t)>& while_alive = {}) {
   int fds[2];
   EXPECT_EQ(::pipe(fds), 0);
   const pid_t pid = ::fork();
@@ -71,6 +75,7 @@ std::string run_and_kill(const std::vector<std::string>& args, std::size_t min_a
     lines += static_cast<std::size_t>(std::count(buffer, buffer + n, '\n'));
     if (lines >= min_acks && std::chrono::steady_clock::now() - start > 300ms) break;
   }
+  if (while_alive) while_alive(pid);
   ::kill(pid, SIGKILL);
   int status = 0;
   ::waitpid(pid, &status, 0);
@@ -159,6 +164,42 @@ TEST(WriteBehindProcessCrash, SqliteNoAcknowledgedWriteLostOnSigkill) {
     EXPECT_GT(report.records_replayed, 0u);
     check_acknowledged(out, *source, 3000);
   }
+}
+
+// A second process opening the live directory (an application instance, or `strata journal
+// replay` run while the application runs) used to checkpoint and unlink the owner's live
+// segment, losing what the owner acknowledged afterwards. Now it is refused with the owner's pid
+// while the owner lives, read-only inspection works beside it, and after the owner's kill -9 the
+// lock is stale and the next opener recovers every acknowledged write.
+TEST(WriteBehindProcessCrash, ASecondProcessCannotOpenALiveJournalAndTheLockDiesWithTheOwner) {
+  tools::TempDir dir("strata-wb-crash");
+  const auto db = (dir.path() / "crash.db").string();
+  const auto journal = dir.path() / "journal";
+  auto source = std::make_shared<SqliteSource<std::string>>(SqliteOptions{.path = db},
+                                                            testing::crash_mapping("crash"));
+  bool refused = false;
+  const std::string out =
+      run_and_kill({journal.string(), "sqlite:" + db, "crash", "interval"}, 500, [&](pid_t pid) {
+        WriteBehindOptions options;
+        options.directory = journal;
+        try {
+          WriteBehind<std::string, BytesCodec> second(options, source);
+          ADD_FAILURE() << "a second process opened the live journal";
+        } catch (const JournalLockedError& e) {
+          refused = true;
+          EXPECT_EQ(e.holder_pid(), pid) << e.what();
+          EXPECT_NE(std::string(e.what()).find("pid " + std::to_string(pid)), std::string::npos)
+              << e.what();
+        }
+        const JournalInspection j = inspect_journal(journal);  // beside the live owner
+        EXPECT_EQ(j.lock_pid, pid);
+        EXPECT_FALSE(j.segments.empty());
+      });
+  EXPECT_TRUE(refused);
+  const auto report = recover(journal, source);  // the lock died with the owner
+  std::cout << "lock: recovery after the owner's kill -9 replayed " << report.records_replayed
+            << " records\n";
+  check_acknowledged(out, *source, 500);
 }
 
 TEST(WriteBehindProcessCrash, PostgresNoAcknowledgedWriteLostOnSigkill) {

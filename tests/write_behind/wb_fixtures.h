@@ -95,6 +95,7 @@ inline WriteBehindOptions test_options(const std::filesystem::path& dir,
   o.sleep = [](std::chrono::nanoseconds) {};
   o.jitter_seed = 42;
   o.close_timeout = std::chrono::milliseconds(2000);
+  o.log = [](const std::string&) {};  // damage reports: the tests that want them set their own
   return o;
 }
 

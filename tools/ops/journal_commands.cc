@@ -2,8 +2,7 @@
 
 #include <sstream>
 
-#include "core/crc32c.h"
-#include "write_behind/journal.h"
+#include "strata/write_behind/journal_inspect.h"
 
 namespace strata::ops {
 
@@ -39,15 +38,40 @@ Json truncation_json(const JournalTruncation& t) {
               {"reason", t.reason}};
 }
 
-std::uint64_t u64_le(const std::string& s) {
-  std::uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(s[i]);
-  return v;
+Json damaged_json(const std::vector<JournalDamagedRange>& ranges) {
+  Json out = Json::array();
+  for (const auto& d : ranges) {
+    out.push_back(Json{{"offset", d.offset}, {"bytes", d.bytes}, {"reason", d.reason}});
+  }
+  return out;
 }
-std::uint32_t u32_le(const char* p) {
-  std::uint32_t v = 0;
-  for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(p[i]);
-  return v;
+
+// The damage of one file: the tail (torn or corrupt) and every damaged range before it.
+void add_damage(Json& out, const JournalFileInspection& f) {
+  if (f.tail) {
+    out["damaged_tail"] = truncation_json(*f.tail);
+    out["damaged_tail"]["torn"] = f.tail_torn;
+  }
+  if (!f.damaged.empty()) out["damaged"] = damaged_json(f.damaged);
+  if (!f.header_ok) out["header_ok"] = false;
+}
+
+void render_damage(std::ostringstream& out, const Json& f, const char* tail_note) {
+  if (f.contains("damaged")) {
+    for (const auto& d : f["damaged"]) {
+      // A corrupt tail is both a damaged range and the tail: printed once, as the tail.
+      if (f.contains("damaged_tail") && f["damaged_tail"]["offset"] == d["offset"]) continue;
+      out << "\n    DAMAGED at offset " << d["offset"].get<std::uint64_t>() << ": "
+          << txt(d["reason"]) << " (" << d["bytes"].get<std::uint64_t>()
+          << " bytes skipped; recovery quarantines them and keeps every intact record)";
+    }
+  }
+  if (f.contains("damaged_tail")) {
+    const Json& t = f["damaged_tail"];
+    out << "\n    DAMAGED TAIL at offset " << t["offset"].get<std::uint64_t>() << ": "
+        << txt(t["reason"]) << " (" << t["bytes_after"].get<std::uint64_t>()
+        << " bytes after it" << tail_note << ")";
+  }
 }
 
 void require_directory(const std::filesystem::path& directory) {
@@ -60,14 +84,14 @@ void require_directory(const std::filesystem::path& directory) {
 
 Json list_dead_letters(const std::filesystem::path& directory, const ConnectionOptions& o) {
   require_directory(directory);
-  const auto path = write_behind::dead_letter_path(directory);
   Json report{{"directory", directory.string()}, {"letters", Json::array()}};
-  if (!std::filesystem::exists(path)) {
+  const std::optional<JournalFileInspection> file = inspect_dead_letters(directory);
+  if (!file) {
     report["count"] = 0;
+    report["ok"] = true;
     return report;
   }
-  const write_behind::ScanResult scan = write_behind::scan_file(path, /*repair=*/false);
-  for (const auto& r : scan.records) {
+  for (const auto& r : file->records) {
     Json entry{{"sequence", r.sequence},
                {"key", r.key},
                {"op", op_name(r.op)},
@@ -76,8 +100,9 @@ Json list_dead_letters(const std::filesystem::path& directory, const ConnectionO
     entry["value"] = decode_value(o, r.op, r.value, entry);
     report["letters"].push_back(std::move(entry));
   }
-  report["count"] = scan.records.size();
-  if (scan.truncation) report["damaged_tail"] = truncation_json(*scan.truncation);
+  report["count"] = file->records.size();
+  add_damage(report, *file);
+  report["ok"] = !file->tail && file->damaged.empty() && file->header_ok;
   return report;
 }
 
@@ -92,6 +117,13 @@ std::string render_dead_letters(const Json& r) {
       out << " (" << l["value_bytes"].get<std::size_t>()
           << " bytes, undecodable: " << txt(l["decode_error"]) << ")";
     out << "\n      error: " << txt(l["error"]) << '\n';
+  }
+  if (r.contains("damaged")) {
+    for (const auto& d : r["damaged"]) {
+      out << "DAMAGED at offset " << d["offset"].get<std::uint64_t>() << " ("
+          << d["bytes"].get<std::uint64_t>() << " bytes): " << txt(d["reason"])
+          << "; the letters after it are listed\n";
+    }
   }
   if (r.contains("damaged_tail")) {
     const Json& t = r["damaged_tail"];
@@ -153,72 +185,48 @@ std::string render_dead_letter_action(const Json& r) {
 Json verify_journal(const std::filesystem::path& directory, const ConnectionOptions& o) {
   (void)o;
   require_directory(directory);
+  const JournalInspection j = inspect_journal(directory);
   Json report{{"directory", directory.string()}, {"segments", Json::array()}};
-  bool ok = true;
-  // The checkpoint: 8-byte LE sequence + CRC-32C of those 8 bytes.
-  std::uint64_t checkpoint = 0;
-  const auto checkpoint_path = directory / "checkpoint";
-  if (std::filesystem::exists(checkpoint_path)) {
-    const std::string data = write_behind::read_file(checkpoint_path);
-    if (data.size() != 12) {
-      report["checkpoint"] =
-          Json{{"ok", false}, {"error", "size " + std::to_string(data.size()) + ", want 12"}};
-      ok = false;
-    } else if (core::crc32c(std::string_view(data).substr(0, 8)) != u32_le(data.data() + 8)) {
-      report["checkpoint"] = Json{{"ok", false}, {"error", "checksum mismatch"}};
-      ok = false;
-    } else {
-      checkpoint = u64_le(data);
-      report["checkpoint"] = Json{{"ok", true}, {"sequence", checkpoint}};
-    }
-  } else {
+  if (!j.checkpoint_present) {
     report["checkpoint"] = Json{{"ok", true}, {"sequence", 0}, {"note", "no checkpoint file"}};
+  } else if (!j.checkpoint_error.empty()) {
+    report["checkpoint"] = Json{{"ok", false}, {"error", j.checkpoint_error}};
+  } else {
+    report["checkpoint"] = Json{{"ok", true}, {"sequence", j.checkpoint}};
   }
   std::uint64_t records = 0;
   std::uint64_t pending = 0;
-  std::uint64_t last_sequence = 0;
-  for (const auto& [first, path] : write_behind::list_segments(directory)) {
-    const write_behind::ScanResult scan = write_behind::scan_file(path, /*repair=*/false);
-    Json seg{{"file", path.filename().string()},
-             {"bytes", std::filesystem::file_size(path)},
-             {"records", scan.records.size()},
-             {"valid_bytes", scan.valid_bytes}};
-    if (!scan.records.empty()) {
-      seg["first_sequence"] = scan.records.front().sequence;
-      seg["last_sequence"] = scan.records.back().sequence;
+  for (const auto& f : j.segments) {
+    Json seg{{"file", f.path.filename().string()},
+             {"bytes", f.bytes},
+             {"records", f.records.size()},
+             {"valid_bytes", f.valid_bytes}};
+    if (!f.records.empty()) {
+      seg["first_sequence"] = f.records.front().sequence;
+      seg["last_sequence"] = f.records.back().sequence;
     }
     std::uint64_t seg_pending = 0;
-    for (const auto& r : scan.records) {
-      if (r.sequence <= last_sequence) {
-        seg["order_error"] =
-            "sequence " + std::to_string(r.sequence) + " after " + std::to_string(last_sequence);
-        ok = false;
-      }
-      last_sequence = std::max(last_sequence, r.sequence);
-      if (r.sequence > checkpoint) ++seg_pending;
-    }
+    for (const auto& r : f.records) seg_pending += r.sequence > j.checkpoint ? 1 : 0;
     seg["pending"] = seg_pending;
-    records += scan.records.size();
+    records += f.records.size();
     pending += seg_pending;
-    if (scan.truncation) {
-      seg["damaged_tail"] = truncation_json(*scan.truncation);
-      ok = false;
-    }
+    add_damage(seg, f);
     report["segments"].push_back(std::move(seg));
   }
-  const auto dl_path = write_behind::dead_letter_path(directory);
-  if (std::filesystem::exists(dl_path)) {
-    const write_behind::ScanResult scan = write_behind::scan_file(dl_path, /*repair=*/false);
-    Json dl{{"file", dl_path.filename().string()}, {"records", scan.records.size()}};
-    if (scan.truncation) {
-      dl["damaged_tail"] = truncation_json(*scan.truncation);
-      ok = false;
-    }
+  if (!j.order_errors.empty()) report["order_errors"] = j.order_errors;
+  if (j.dead_letters) {
+    Json dl{{"file", j.dead_letters->path.filename().string()},
+            {"records", j.dead_letters->records.size()}};
+    add_damage(dl, *j.dead_letters);
     report["dead_letters"] = std::move(dl);
   }
+  Json quarantine = Json::array();
+  for (const auto& q : j.quarantine) quarantine.push_back(q.filename().string());
+  report["quarantine"] = std::move(quarantine);
+  if (j.lock_pid > 0) report["lock_pid"] = j.lock_pid;
   report["records"] = records;
   report["pending"] = pending;
-  report["ok"] = ok;
+  report["ok"] = !j.damaged();
   return report;
 }
 
@@ -240,24 +248,26 @@ std::string render_journal_verify(const Json& r) {
     }
     out << ", " << s["pending"].get<std::uint64_t>() << " pending, "
         << s["bytes"].get<std::uint64_t>() << " bytes";
-    if (s.contains("damaged_tail")) {
-      const Json& t = s["damaged_tail"];
-      out << "\n    DAMAGED TAIL at offset " << t["offset"].get<std::uint64_t>() << ": "
-          << txt(t["reason"]) << " (" << t["bytes_after"].get<std::uint64_t>()
-          << " bytes after it; recovery truncates them)";
-    } else {
-      out << ", checksums ok";
-    }
-    if (s.contains("order_error")) out << "\n    OUT OF ORDER: " << txt(s["order_error"]);
+    if (!s.contains("damaged_tail") && !s.contains("damaged")) out << ", checksums ok";
+    if (s.contains("header_ok")) out << "\n    DAMAGED FILE HEADER (records found by resync)";
+    render_damage(out, s, "; recovery cuts them");
     out << '\n';
+  }
+  if (r.contains("order_errors")) {
+    for (const auto& e : r["order_errors"])
+      out << "  OUT OF ORDER: " << txt(e) << '\n';
   }
   if (r.contains("dead_letters")) {
     const Json& d = r["dead_letters"];
-    out << "  " << txt(d["file"]) << "  " << d["records"].get<std::size_t>() << " dead letter(s)";
-    if (d.contains("damaged_tail")) {
-      out << "\n    DAMAGED TAIL at offset " << d["damaged_tail"]["offset"].get<std::uint64_t>()
-          << ": " << txt(d["damaged_tail"]["reason"]);
-    }
+    out << "  " << txt(d["file"]) << "  " << d["records"].get<std::size_t>()
+        << " dead letter(s)";
+    render_damage(out, d, "");
+    out << '\n';
+  }
+  if (!r["quarantine"].empty()) {
+    out << "  quarantine  " << r["quarantine"].size()
+        << " file(s) of damaged bytes cut out by an earlier recovery:";
+    for (const auto& q : r["quarantine"]) out << ' ' << txt(q);
     out << '\n';
   }
   out << (r["ok"].get<bool>() ? "OK" : "DAMAGED") << ": " << r["records"].get<std::uint64_t>()
@@ -276,6 +286,15 @@ Json replay_journal(const std::filesystem::path& directory, const ConnectionOpti
     Json truncations = Json::array();
     for (const auto& t : rec.truncations) truncations.push_back(truncation_json(t));
     report["truncations"] = std::move(truncations);
+    Json damaged = Json::array();
+    for (const auto& d : rec.damaged) {
+      damaged.push_back(Json{{"file", d.file},
+                             {"offset", d.offset},
+                             {"bytes", d.bytes},
+                             {"reason", d.reason},
+                             {"quarantine", d.quarantine}});
+    }
+    report["damaged"] = std::move(damaged);
     wb.flush(std::chrono::seconds(60));
     const WriteBehindStats stats = wb.stats();
     report["flushed"] = stats.flushed;
@@ -297,6 +316,12 @@ std::string render_journal_replay(const Json& r) {
     out << "  truncated " << txt(t["file"]) << " at offset " << t["offset"].get<std::uint64_t>()
         << ": " << txt(t["reason"]) << " (" << t["bytes_after"].get<std::uint64_t>()
         << " bytes dropped)\n";
+  }
+  for (const auto& d : r["damaged"]) {
+    out << "  DAMAGED " << txt(d["file"]) << " at offset "
+        << d["offset"].get<std::uint64_t>() << ": " << txt(d["reason"]) << " ("
+        << d["bytes"].get<std::uint64_t>() << " bytes skipped, copied to "
+        << txt(d["quarantine"]) << ")\n";
   }
   out << "checkpoint now " << r["checkpoint_after"].get<std::uint64_t>() << '\n';
   return out.str();

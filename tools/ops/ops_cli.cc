@@ -263,9 +263,15 @@ void add_write_behind_commands(CLI::App& app) {
     return std::tuple{cmd, o, dir};
   };
   {
-    auto [cmd, o, dir] = add("list", "List the dead letters (key, operation, value, error)", false);
+    auto [cmd, o, dir] = add("list",
+                             "List the dead letters (key, operation, value, error) without "
+                             "changing anything (safe beside the running application); exit "
+                             "status 1 when the file is damaged (the intact letters are listed)",
+                             false);
     cmd->callback([o = o, dir = dir] {
-      ops::print_report(*o, ops::list_dead_letters(*dir, *o), ops::render_dead_letters);
+      const Json r = ops::list_dead_letters(*dir, *o);
+      ops::print_report(*o, r, ops::render_dead_letters);
+      if (!r["ok"].get<bool>()) fail_quietly(1);
     });
   }
   {
@@ -298,8 +304,9 @@ void add_write_behind_commands(CLI::App& app) {
     auto* cmd = journal->add_subcommand(
         "verify",
         "Check every segment's records and checksums, the checkpoint and the "
-        "dead-letter file without changing anything; a damaged tail is reported with "
-        "its offset (exit status 1)");
+        "dead-letter file without changing anything (safe beside the running "
+        "application); damage (a torn or corrupt tail, damaged records in the middle, a "
+        "damaged header or checkpoint) is reported with its offset (exit status 1)");
     auto o = std::make_shared<ConnectionOptions>();
     auto dir = std::make_shared<std::string>();
     cmd->add_option("DIR", *dir, "the write-behind directory")->required();
@@ -313,9 +320,10 @@ void add_write_behind_commands(CLI::App& app) {
   {
     auto* cmd = journal->add_subcommand(
         "replay",
-        "Recover the directory as the application would at start-up (truncate a torn "
-        "tail, replay the records after the checkpoint into the source) and flush it; "
-        "stop the application first");
+        "Recover the directory as the application would at start-up (cut a torn tail, "
+        "quarantine and skip damaged records, replay the records after the checkpoint "
+        "into the source) and flush it; refused while the application holds the "
+        "directory; exit status 1 when damage was quarantined");
     auto o = std::make_shared<ConnectionOptions>();
     auto dir = std::make_shared<std::string>();
     cmd->add_option("DIR", *dir, "the write-behind directory")->required();
@@ -324,7 +332,9 @@ void add_write_behind_commands(CLI::App& app) {
     cmd->add_flag("--json", o->json, "machine-readable output");
     ops::add_source_options(*cmd, *o);
     cmd->callback([o, dir] {
-      ops::print_report(*o, ops::replay_journal(*dir, *o), ops::render_journal_replay);
+      const Json r = ops::replay_journal(*dir, *o);
+      ops::print_report(*o, r, ops::render_journal_replay);
+      if (!r["damaged"].empty()) fail_quietly(1);
     });
   }
 }

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "strata/clock.h"
+#include "strata/error.h"
 
 namespace strata {
 
@@ -78,6 +79,8 @@ struct WriteBehindOptions {
   // once (and may advance a ManualClock).
   std::function<void(std::chrono::nanoseconds)> sleep{};
   std::uint64_t jitter_seed = 0;  // 0: random
+  // Start-up recovery's reports of damaged journal bytes (one line each); null: std::cerr.
+  std::function<void(const std::string&)> log{};
 
   // Throws InvalidArgumentError naming the option.
   void validate() const;
@@ -103,9 +106,37 @@ struct WriteBehindStats {
   std::uint64_t fsynced_sequence = 0;
   std::uint64_t journal_bytes = 0;  // bytes in live journal segments on disk
   std::uint64_t checkpoint = 0;     // highest sequence known to be in the source
+  // Damaged byte ranges found by start-up recovery (journal and dead letters), quarantined and
+  // skipped (RecoveryReport::damaged): intact records around them were recovered.
+  std::uint64_t damaged_ranges = 0;
+  // Checkpoint writes that failed (e.g. an I/O error). While the checkpoint lags, flush() and
+  // close() throw UnavailableError naming the error: a restart would replay flushed records.
+  std::uint64_t checkpoint_failures = 0;
 };
 
-// A torn or corrupted journal tail found at start-up, truncated away.
+// The journal directory is owned by another live WriteBehind (this process or another): a
+// directory has one owner, enforced with flock(2) on "<directory>/lock" for the owner's
+// lifetime (released by the kernel when the owner exits or dies). what() names the holder's pid.
+class JournalLockedError : public UnavailableError {
+ public:
+  JournalLockedError(std::filesystem::path directory, long holder_pid)
+      : UnavailableError(
+            "write-behind journal " + directory.string() + " is in use by another writer (pid " +
+            (holder_pid > 0 ? std::to_string(holder_pid) : std::string("unknown")) + " holds " +
+            (directory / "lock").string() + "); a journal directory has one owner"),
+        directory_(std::move(directory)),
+        holder_pid_(holder_pid) {}
+  [[nodiscard]] const std::filesystem::path& directory() const noexcept { return directory_; }
+  // 0 when the holder had not written its pid yet.
+  [[nodiscard]] long holder_pid() const noexcept { return holder_pid_; }
+
+ private:
+  std::filesystem::path directory_;
+  long holder_pid_ = 0;
+};
+
+// A torn or corrupted journal tail found at start-up, truncated away (a corrupt tail, unlike a
+// crash's torn one, is also quarantined and listed in RecoveryReport::damaged).
 struct JournalTruncation {
   std::string file;          // the segment
   std::uint64_t offset = 0;  // where the first bad record started (the new file size)
@@ -119,6 +150,17 @@ struct RecoveryReport {
   std::uint64_t records_replayed = 0;  // records after the checkpoint put back in the queue
   std::uint64_t records_skipped = 0;   // records at or below the checkpoint
   std::vector<JournalTruncation> truncations;
+  // Damage that is not a crash's torn tail: a damaged header, damaged records in the middle of a
+  // segment or of the dead-letter file, a corrupt tail. Each range was copied into a quarantine
+  // file and skipped; every intact record was recovered. Also logged to stderr at start-up.
+  struct Damage {
+    std::string file;          // the segment or dead-letter file
+    std::uint64_t offset = 0;  // where the damaged bytes start (in the file as found)
+    std::uint64_t bytes = 0;
+    std::string reason;
+    std::string quarantine;  // the file holding a copy of the bytes
+  };
+  std::vector<Damage> damaged;
 };
 
 // The outcome of WriteBehind::replay_dead_letters().

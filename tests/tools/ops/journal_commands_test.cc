@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -249,19 +250,87 @@ TEST_F(JournalCommands, ATornTailIsReportedWithItsOffsetThenRecovered) {
   EXPECT_EQ(after["pending"], 0);
 }
 
-TEST_F(JournalCommands, AChecksumMismatchIsReportedAtTheBadRecord) {
+// One damaged byte in the middle: verify reports the damaged record and still reads the records
+// after it; replay quarantines it, writes every intact record and exits 1; the next verify is
+// clean and lists the quarantine file.
+TEST_F(JournalCommands, AChecksumMismatchInTheMiddleLosesOnlyTheBadRecord) {
   const std::size_t second = 8 + record_size("j1", writes_[0].second);
+  const std::size_t second_size = record_size("j2", writes_[1].second);
   {
     std::fstream f(segment_, std::ios::binary | std::ios::in | std::ios::out);
     f.seekp(static_cast<std::streamoff>(second + 30));  // inside j2's value
     f.put('#');
   }
   const json r = strata_json("journal verify " + journal_.string(), 1);
-  EXPECT_EQ(r["records"], 1);
-  const json& tail = r["segments"][0]["damaged_tail"];
-  EXPECT_EQ(tail["offset"], second);
-  EXPECT_EQ(tail["bytes_after"], intact_size_ - second);
-  EXPECT_NE(tail["reason"].get<std::string>().find("checksum"), std::string::npos) << tail;
+  EXPECT_EQ(r["ok"], false);
+  EXPECT_EQ(r["records"], 2);  // j1 and j3
+  EXPECT_FALSE(r["segments"][0].contains("damaged_tail"));
+  const json& bad = r["segments"][0]["damaged"][0];
+  EXPECT_EQ(bad["offset"], second);
+  EXPECT_EQ(bad["bytes"], second_size);
+  EXPECT_NE(bad["reason"].get<std::string>().find("checksum"), std::string::npos) << bad;
+  const auto text = strata_run("journal verify " + journal_.string());
+  EXPECT_EQ(text.exit_code, 1);
+  EXPECT_NE(text.output.find("DAMAGED at offset " + std::to_string(second)), std::string::npos)
+      << text.output;
+
+  const json replay = strata_json(
+      "journal replay " + journal_.string() + " --sqlite " + db_ + account_flags(table_), 1);
+  EXPECT_EQ(replay["records_replayed"], 2);
+  ASSERT_EQ(replay["damaged"].size(), 1u);
+  EXPECT_EQ(replay["damaged"][0]["offset"], second);
+  const fs::path quarantine = replay["damaged"][0]["quarantine"].get<std::string>();
+  EXPECT_EQ(fs::file_size(quarantine), second_size);
+  SqliteSource<Account> source(SqliteOptions{.path = db_}, account_mapping(table_));
+  EXPECT_EQ(source.load("j1"), writes_[0].second);
+  EXPECT_EQ(source.load("j2"), std::nullopt);
+  EXPECT_EQ(source.load("j3"), writes_[2].second);
+  const json after = strata_json("journal verify " + journal_.string());
+  EXPECT_EQ(after["ok"], true);
+  ASSERT_EQ(after["quarantine"].size(), 1u);
+  EXPECT_EQ(after["quarantine"][0], quarantine.filename().string());
+}
+
+// Every file of the journal directory: name -> contents.
+std::map<std::string, std::string> snapshot(const fs::path& dir) {
+  std::map<std::string, std::string> out;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    std::ifstream in(e.path(), std::ios::binary);
+    out[e.path().filename().string()] =
+        std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  return out;
+}
+
+// The application (this process) owns the directory: `journal verify` and `dead-letters list`
+// work beside it and change no byte; `journal replay` and `dead-letters replay|drop` are refused
+// with exit status 1 naming this process's pid, and change nothing either.
+TEST_F(JournalCommands, BesideALiveOwnerReadersChangeNothingAndWritersAreRefused) {
+  SourceFunctions<Account> down;
+  down.load = [](std::string_view) -> std::optional<Account> { return std::nullopt; };
+  down.write_batch = [](std::span<const KeyValue<Account>>) {
+    throw UnavailableError("source down");
+  };
+  WriteBehind<Account> owner(fast_options(journal_),
+                             std::make_shared<FunctionSource<Account>>(std::move(down)));
+  const auto before = snapshot(journal_);
+  const json r = strata_json("journal verify " + journal_.string());
+  EXPECT_EQ(r["ok"], true);
+  EXPECT_EQ(r["records"], 3);
+  EXPECT_EQ(r["lock_pid"], ::getpid());
+  EXPECT_EQ(strata_json("dead-letters list --journal " + journal_.string())["count"], 0);
+  const std::string pid = "pid " + std::to_string(::getpid());
+  for (const std::string& cmd :
+       {"journal replay " + journal_.string(), "dead-letters replay --journal " + journal_.string(),
+        "dead-letters drop --journal " + journal_.string()}) {
+    const auto refused = strata_run(cmd + " --sqlite " + db_ + account_flags(table_) + " 2>&1");
+    EXPECT_EQ(refused.exit_code, 1) << cmd << "\n" << refused.output;
+    EXPECT_NE(refused.output.find(pid), std::string::npos) << cmd << "\n" << refused.output;
+    EXPECT_NE(refused.output.find("in use by another writer"), std::string::npos) << refused.output;
+  }
+  EXPECT_EQ(snapshot(journal_), before);
+  SqliteSource<Account> source(SqliteOptions{.path = db_}, account_mapping(table_));
+  EXPECT_EQ(source.load("j1"), std::nullopt);  // nothing was replayed behind the owner's back
 }
 
 TEST_F(JournalCommands, ADamagedCheckpointAndAMissingDirectoryAreReported) {
