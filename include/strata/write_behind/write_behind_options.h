@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "strata/clock.h"
+#include "strata/write_behind/write_behind_stats.h"
 
 namespace strata {
 
@@ -81,22 +82,6 @@ struct WriteBehindOptions {
 
   // Throws InvalidArgumentError naming the option.
   void validate() const;
-};
-
-// A point-in-time snapshot of a WriteBehind's counters.
-struct WriteBehindStats {
-  std::size_t queue_depth = 0;                       // distinct keys queued or being flushed
-  std::chrono::nanoseconds oldest_unflushed_age{0};  // age of the oldest pending write
-  std::uint64_t acknowledged = 0;                    // writes acknowledged to callers
-  std::uint64_t recovered = 0;                       // records replayed from the journal at start
-  std::uint64_t flushed = 0;                         // entries written to the source
-  std::uint64_t coalesced = 0;                       // writes absorbed by a later write to the key
-  std::uint64_t batches = 0;                         // successful write_batch / erase_batch groups
-  std::uint64_t retried = 0;                         // failed attempts that were retried
-  std::uint64_t dead_lettered = 0;                   // entries moved to the dead-letter store
-  std::uint64_t fsyncs = 0;                          // fsyncs of the journal
-  std::uint64_t journal_bytes = 0;                   // bytes in live journal segments on disk
-  std::uint64_t checkpoint = 0;                      // highest sequence known to be in the source
 };
 
 // A torn or corrupted journal tail found at start-up, truncated away.
