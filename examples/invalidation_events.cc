@@ -22,6 +22,8 @@
 #include <thread>
 #include <vector>
 
+#include "strata/codec/json.h"
+
 namespace {
 
 using namespace std::chrono_literals;

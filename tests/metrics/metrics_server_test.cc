@@ -9,6 +9,7 @@
 #include <string>
 
 #include "strata/cache/cache.h"
+#include "strata/codec/json.h"
 #include "strata/metrics/metrics.h"
 
 namespace strata {

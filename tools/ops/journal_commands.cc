@@ -1,5 +1,6 @@
 #include "ops/journal_commands.h"
 
+#include <algorithm>
 #include <sstream>
 
 #include "core/crc32c.h"

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "strata/cache/cache.h"
+#include "strata/codec/msgpack.h"
 #include "strata/invalidation/invalidation.h"
 #include "strata/redis/redis_client.h"
 #include "strata/source/postgres_source.h"

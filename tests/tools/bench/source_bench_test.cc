@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include "strata/codec/json.h"
 #include "strata/error.h"
 #include "support/test_servers.h"
 

@@ -8,6 +8,8 @@
 
 #include "common/temp_dir.h"
 #include "strata/cache/cache.h"
+#include "strata/codec/json.h"
+#include "strata/codec/msgpack.h"
 #include "strata/source/postgres_source.h"
 #include "strata/source/sqlite_source.h"
 #include "support/test_servers.h"

@@ -16,6 +16,7 @@
 
 #include "common/temp_dir.h"
 #include "strata/cache/cache.h"
+#include "strata/codec/json.h"
 #include "strata/error.h"
 #include "strata/invalidation/invalidation.h"
 #include "strata/redis/redis_url.h"

@@ -11,6 +11,7 @@
 #include <memory>
 #include <stdexcept>
 
+#include "strata/codec/json.h"
 #include "strata/error.h"
 #include "strata/redis/key_slot.h"
 #include "strata/redis/redis_client.h"

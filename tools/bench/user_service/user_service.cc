@@ -23,6 +23,7 @@
 #include "source/pg_connection.h"
 #include "source/schema.h"
 #include "strata/cache/cache.h"
+#include "strata/codec/json.h"
 #include "strata/error.h"
 #include "strata/redis/redis_client.h"
 #include "strata/redis/redis_url.h"

@@ -13,6 +13,8 @@
 #include "source/pg_connection.h"
 #include "source/schema.h"
 #include "source/sqlite_db.h"
+#include "strata/codec/json.h"
+#include "strata/codec/msgpack.h"
 #include "strata/error.h"
 #include "strata/source/postgres_source.h"
 #include "strata/source/sqlite_source.h"
