@@ -7,7 +7,9 @@
 #include <chrono>
 #include <exception>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 
 #include "strata/error.h"
 
