@@ -284,9 +284,11 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
       for (const ToLoad& entry : to_load) {
         if (!entry.no_fill) fill_keys.push_back(keys[entry.i]);
       }
-      auto granted = l2->begin_fill_many(fill_keys, core_.options().fill_lease);
-      for (std::size_t j = 0, k = 0; j < to_load.size(); ++j) {
-        if (!to_load[j].no_fill) tokens[j] = std::move(granted[k++]);
+      if (!fill_keys.empty()) {
+        auto granted = l2->begin_fill_many(fill_keys, core_.options().fill_lease);
+        for (std::size_t j = 0, k = 0; j < to_load.size(); ++j) {
+          if (!to_load[j].no_fill) tokens[j] = std::move(granted[k++]);
+        }
       }
     }
     std::vector<std::optional<V>> loaded(load_keys.size());
