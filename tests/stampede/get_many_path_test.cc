@@ -41,7 +41,7 @@ class GetManyPath : public ::testing::TestWithParam<std::string> {
   }
   // A manual clock at the current wall-clock time (envelope times are read from it).
   static std::shared_ptr<ManualClock> make_clock() {
-    auto clock = make_clock();
+    auto clock = std::make_shared<ManualClock>();
     clock->set(std::chrono::duration_cast<std::chrono::nanoseconds>(
         std::chrono::system_clock::now().time_since_epoch()));
     return clock;
