@@ -23,6 +23,8 @@
 #include <thread>
 #include <vector>
 
+#include "strata/codec/json.h"
+
 namespace {
 
 using namespace std::chrono_literals;

@@ -16,6 +16,8 @@
 #include <thread>
 #include <vector>
 
+#include "strata/codec/json.h"
+
 int main(int argc, char** argv) {
   using namespace std::chrono_literals;
   std::string url;

@@ -18,6 +18,8 @@
 #include <string>
 #include <thread>
 
+#include "strata/codec/json.h"
+
 struct Product {
   std::string name;
   std::int64_t price_cents = 0;

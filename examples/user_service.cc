@@ -19,6 +19,9 @@
 #include <optional>
 #include <string>
 
+#include "strata/cache/memoize.h"
+#include "strata/codec/json.h"
+
 struct User {
   std::string name;
   std::string email;
@@ -98,7 +101,7 @@ int run(const std::optional<std::string>& redis_url,
 
   // Memoize any function: the key is built from a prefix and the arguments.
   int computed = 0;
-  auto greeting = users.cached("greeting:", [&](const std::string& id, int visits) {
+  auto greeting = strata::cached(users, "greeting:", [&](const std::string& id, int visits) {
     ++computed;
     return User{"guest " + id, "", visits};
   });

@@ -25,6 +25,8 @@
 #include <thread>
 #include <vector>
 
+#include "strata/codec/json.h"
+
 struct PageViews {
   std::string path;
   std::int64_t views = 0;

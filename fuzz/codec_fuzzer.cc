@@ -6,6 +6,8 @@
 
 #include "codec/test_types.h"
 #include "strata/codec/envelope.h"
+#include "strata/codec/json.h"
+#include "strata/codec/msgpack.h"
 
 using strata::testing::Profile;
 

@@ -7,14 +7,9 @@
 //   executor->run_all();  // runs the refreshes the cache scheduled
 #pragma once
 
-#include <condition_variable>
 #include <cstddef>
-#include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
-#include <thread>
-#include <vector>
 
 namespace strata {
 
@@ -45,21 +40,24 @@ class ThreadPoolExecutor final : public Executor {
   void shutdown() noexcept;
 
  private:
-  struct Shared {
-    std::mutex mutex;
-    std::condition_variable ready;
-    std::deque<std::function<void()>> queue;
-    bool stopping = false;
-  };
+  // The queue and the threads, in src/core/executor.cc (so that this header does not pull in
+  // <thread> and <condition_variable>).
+  struct Shared;
+  struct Workers;
   static void run(const std::shared_ptr<Shared>& shared) noexcept;
 
-  std::shared_ptr<Shared> shared_ = std::make_shared<Shared>();
-  std::vector<std::thread> threads_;
+  std::shared_ptr<Shared> shared_;
+  std::unique_ptr<Workers> workers_;
 };
 
 // Queues tasks until the test runs them, on the test's thread.
 class ManualExecutor final : public Executor {
  public:
+  ManualExecutor();
+  ManualExecutor(const ManualExecutor&) = delete;
+  ManualExecutor& operator=(const ManualExecutor&) = delete;
+  ~ManualExecutor() override;
+
   // Queues the task.
   void execute(std::function<void()> task) override;
   // Runs the queued tasks (and those they queue) until none is left; returns how many ran.
@@ -70,8 +68,8 @@ class ManualExecutor final : public Executor {
   [[nodiscard]] std::size_t pending() const;
 
  private:
-  mutable std::mutex mutex_;
-  std::deque<std::function<void()>> queue_;
+  struct Queue;  // src/core/executor.cc
+  std::unique_ptr<Queue> queue_;
 };
 
 }  // namespace strata

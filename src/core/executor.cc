@@ -1,19 +1,41 @@
 // Executors: the default thread pool for background refreshes, and the manual one for tests.
 #include "strata/executor.h"
 
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
 #include <utility>
+#include <vector>
 
 #include "strata/error.h"
 
 namespace strata {
 
-ThreadPoolExecutor::ThreadPoolExecutor(std::size_t threads) {
+struct ThreadPoolExecutor::Shared {
+  std::mutex mutex;
+  std::condition_variable ready;
+  std::deque<std::function<void()>> queue;
+  bool stopping = false;
+};
+
+struct ThreadPoolExecutor::Workers {
+  std::vector<std::thread> threads;
+};
+
+struct ManualExecutor::Queue {
+  mutable std::mutex mutex;
+  std::deque<std::function<void()>> tasks;
+};
+
+ThreadPoolExecutor::ThreadPoolExecutor(std::size_t threads)
+    : shared_(std::make_shared<Shared>()), workers_(std::make_unique<Workers>()) {
   if (threads == 0 || threads > 64) {
     throw InvalidArgumentError("ThreadPoolExecutor: threads must be within [1, 64]");
   }
-  threads_.reserve(threads);
+  workers_->threads.reserve(threads);
   for (std::size_t i = 0; i < threads; ++i) {
-    threads_.emplace_back([shared = shared_] { run(shared); });
+    workers_->threads.emplace_back([shared = shared_] { run(shared); });
   }
 }
 
@@ -38,7 +60,7 @@ void ThreadPoolExecutor::shutdown() noexcept {
     dropped.swap(shared_->queue);
   }
   shared_->ready.notify_all();
-  for (auto& thread : threads_) {
+  for (auto& thread : workers_->threads) {
     if (!thread.joinable()) continue;
     if (thread.get_id() == std::this_thread::get_id()) {
       thread.detach();  // destroyed by one of its own tasks: the thread exits after it
@@ -67,18 +89,22 @@ void ThreadPoolExecutor::run(const std::shared_ptr<Shared>& shared) noexcept {
   }
 }
 
+ManualExecutor::ManualExecutor() : queue_(std::make_unique<Queue>()) {}
+
+ManualExecutor::~ManualExecutor() = default;
+
 void ManualExecutor::execute(std::function<void()> task) {
-  std::lock_guard lock(mutex_);
-  queue_.push_back(std::move(task));
+  std::lock_guard lock(queue_->mutex);
+  queue_->tasks.push_back(std::move(task));
 }
 
 bool ManualExecutor::run_one() {
   std::function<void()> task;
   {
-    std::lock_guard lock(mutex_);
-    if (queue_.empty()) return false;
-    task = std::move(queue_.front());
-    queue_.pop_front();
+    std::lock_guard lock(queue_->mutex);
+    if (queue_->tasks.empty()) return false;
+    task = std::move(queue_->tasks.front());
+    queue_->tasks.pop_front();
   }
   try {
     task();
@@ -94,8 +120,8 @@ std::size_t ManualExecutor::run_all() {
 }
 
 std::size_t ManualExecutor::pending() const {
-  std::lock_guard lock(mutex_);
-  return queue_.size();
+  std::lock_guard lock(queue_->mutex);
+  return queue_->tasks.size();
 }
 
 }  // namespace strata

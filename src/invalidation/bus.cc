@@ -10,6 +10,10 @@
 // (sender, namespace) pair's last sequence is kept; anything but last + 1 after the first message
 // seen is a gap: the namespace's L1s are flushed. Losing the connection flushes every L1, and so
 // does re-establishing it (whatever was read meanwhile may predate a missed message).
+#include <algorithm>
+#include <atomic>
+#include <mutex>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <set>
 

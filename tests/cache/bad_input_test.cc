@@ -14,6 +14,8 @@
 #include "common/temp_dir.h"
 #include "redis/redis_test_util.h"
 #include "strata/cache/cache.h"
+#include "strata/codec/json.h"
+#include "strata/codec/msgpack.h"
 #include "strata/redis/redis_url.h"
 #include "strata/source/sqlite_source.h"
 #include "support/test_servers.h"

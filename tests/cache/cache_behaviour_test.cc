@@ -3,9 +3,12 @@
 // failures, the memoize adaptor, the builder's validation and the breaker itself.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <future>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -13,6 +16,8 @@
 
 #include "cache/cache_fixtures.h"
 #include "strata/cache/cache.h"
+#include "strata/cache/memoize.h"
+#include "strata/codec/json.h"
 #include "support/redis_process.h"
 #include "support/test_servers.h"
 
@@ -359,7 +364,7 @@ TEST(CacheMemoize, DistinctArgumentsGetDistinctKeys) {
 
   auto cache = CacheBuilder<std::string>().local({.maximum_size = 100}).build();
   int calls = 0;
-  auto greet = cache.cached("greet:", [&](int id, const std::string& lang) {
+  auto greet = cached(cache, "greet:", [&](int id, const std::string& lang) {
     ++calls;
     return lang + "#" + std::to_string(id);
   });

@@ -15,6 +15,7 @@
 #include "common/temp_dir.h"
 #include "source/source_fixtures.h"
 #include "strata/cache/cache.h"
+#include "strata/codec/json.h"
 
 namespace strata::testing {
 

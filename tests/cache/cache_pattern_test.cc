@@ -12,6 +12,7 @@
 
 #include "cache/cache_fixtures.h"
 #include "strata/cache/cache.h"
+#include "strata/codec/json.h"
 #include "strata/source/postgres_source.h"
 #include "strata/source/sqlite_source.h"
 #include "strata/write_behind/write_behind.h"

@@ -14,6 +14,7 @@
 #include "source/pg_connection.h"
 #include "source/schema.h"
 #include "strata/cache/cache.h"
+#include "strata/codec/json.h"
 #include "strata/redis/redis_url.h"
 #include "strata/source/postgres_source.h"
 #include "strata/source/sqlite_source.h"

@@ -8,6 +8,8 @@
 
 #include "codec/test_types.h"
 #include "core/crc32c.h"
+#include "strata/codec/json.h"
+#include "strata/codec/msgpack.h"
 
 namespace strata {
 namespace {

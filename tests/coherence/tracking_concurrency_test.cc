@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <mutex>
 #include <random>
 #include <string>
 #include <thread>
@@ -13,6 +14,7 @@
 #include "cache/cache_fixtures.h"
 #include "redis/redis_test_util.h"
 #include "strata/cache/cache.h"
+#include "strata/codec/json.h"
 #include "support/test_servers.h"
 
 namespace strata {

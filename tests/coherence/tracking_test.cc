@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <string>
 #include <thread>
@@ -17,6 +18,7 @@
 #include "cache/cache_fixtures.h"
 #include "redis/redis_test_util.h"
 #include "strata/cache/cache.h"
+#include "strata/codec/json.h"
 #include "strata/coherence/redis_tracking.h"
 #include "strata/redis/key_slot.h"
 #include "support/redis_process.h"

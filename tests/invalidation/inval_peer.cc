@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "strata/codec/json.h"
+
 namespace {
 
 struct UserUpdated {

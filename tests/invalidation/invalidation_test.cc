@@ -14,6 +14,7 @@
 
 #include "redis/redis_test_util.h"
 #include "strata/cache/cache.h"
+#include "strata/codec/json.h"
 #include "strata/redis/key_slot.h"
 #include "support/run_command.h"
 #include "support/test_servers.h"

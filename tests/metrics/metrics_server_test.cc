@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "strata/cache/cache.h"
+#include "strata/codec/json.h"
 #include "strata/metrics/metrics.h"
 
 namespace strata {

@@ -14,6 +14,7 @@
 
 #include "common/temp_dir.h"
 #include "strata/cache/cache.h"
+#include "strata/codec/json.h"
 #include "strata/source/function_source.h"
 #include "strata/write_behind/write_behind.h"
 

@@ -11,6 +11,7 @@
 #include "cache/cache_fixtures.h"
 #include "redis/redis_test_util.h"
 #include "strata/cache/cache.h"
+#include "strata/codec/json.h"
 #include "strata/redis/key_slot.h"
 #include "strata/redis/redis_client.h"
 #include "support/redis_process.h"

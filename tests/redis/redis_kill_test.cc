@@ -20,6 +20,7 @@
 #include "cache/cache_fixtures.h"
 #include "redis/redis_test_util.h"
 #include "strata/cache/cache.h"
+#include "strata/codec/json.h"
 #include "support/redis_process.h"
 
 namespace strata {

@@ -3,11 +3,15 @@
 // source). PostgreSQL is the real server `make test` starts.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <functional>
+#include <mutex>
+#include <random>
 #include <thread>
 
 #include "common/temp_dir.h"
 #include "source/source_fixtures.h"
+#include "strata/codec/msgpack.h"
 #include "support/test_servers.h"
 
 namespace strata {

@@ -2,10 +2,13 @@
 // guard, PostgreSQL's error mapping, the function source's defaults.
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "common/temp_dir.h"
 #include "source/pg_connection.h"
 #include "source/source_fixtures.h"
 #include "source/sqlite_db.h"
+#include "strata/codec/json.h"
 #include "support/test_servers.h"
 
 namespace strata {

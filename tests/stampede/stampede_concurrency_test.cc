@@ -14,6 +14,7 @@
 
 #include "cache/cache_fixtures.h"
 #include "strata/cache/cache.h"
+#include "strata/codec/json.h"
 #include "support/eventually.h"
 #include "support/test_servers.h"
 

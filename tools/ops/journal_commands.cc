@@ -1,5 +1,6 @@
 #include "ops/journal_commands.h"
 
+#include <algorithm>
 #include <sstream>
 
 #include "strata/write_behind/journal_inspect.h"

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "ops/ops_context.h"
+#include "strata/codec/json.h"
 
 namespace strata::ops {
 

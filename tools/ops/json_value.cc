@@ -4,6 +4,8 @@
 #include <utility>
 #include <variant>
 
+#include "strata/codec/json.h"
+
 namespace strata::ops {
 
 ColumnType parse_column_type(std::string_view name) {

@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "strata/codec/codec.h"
+#include "strata/codec/json.h"
+#include "strata/codec/msgpack.h"
 #include "strata/error.h"
 #include "strata/source/table_mapping.h"
 

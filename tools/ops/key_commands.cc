@@ -67,9 +67,14 @@ Json inspect_l2(OpsContext& ctx, std::string_view key) {
       e["hard_expiry"] = env.times.hard_expiry ? time_json(*env.times.hard_expiry, now) : Json();
       l2["envelope"] = std::move(e);
       if (env.codec_id != codec_id_of(ctx.options()) || ctx.options().format != "envelope") {
+        // A plain-JSON reader leaves values it cannot read (another program's); an envelope
+        // reader deletes them (docs/sources-and-codecs.md).
+        const bool plain = ctx.options().format == "plain";
         l2["warning"] = "written with codec " + codec_name(env.codec_id) + ": a cache configured " +
                         "with --format " + ctx.options().format + " --codec " +
-                        ctx.options().codec + " reads it as corrupted (and deletes it)";
+                        ctx.options().codec +
+                        (plain ? " reads it as foreign (a miss, left in place)"
+                               : " reads it as corrupted (and deletes it)");
       }
       l2["value"] = decode_by_codec_id(env.codec_id, env.payload);
     } catch (const CorruptedError& e) {

@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "ops/ops_context.h"
+#include "strata/codec/json.h"
 
 namespace strata::ops {
 

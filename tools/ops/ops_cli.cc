@@ -11,6 +11,7 @@
 #include "ops/journal_commands.h"
 #include "ops/key_commands.h"
 #include "ops/stats_command.h"
+#include "strata/codec/msgpack.h"
 
 namespace strata::cli {
 

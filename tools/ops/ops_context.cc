@@ -5,9 +5,12 @@
 #include <ctime>
 #include <iostream>
 #include <utility>
+#include <variant>
 
 #include "ops/json_value.h"
 #include "strata/codec/envelope.h"
+#include "strata/codec/json.h"
+#include "strata/codec/msgpack.h"
 
 namespace strata::ops {
 

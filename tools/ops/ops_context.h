@@ -23,6 +23,7 @@
 
 #include "cli/tls_flags.h"
 #include "strata/cache/cache.h"
+#include "strata/codec/msgpack.h"
 #include "strata/invalidation/invalidation.h"
 #include "strata/redis/redis_client.h"
 #include "strata/source/postgres_source.h"

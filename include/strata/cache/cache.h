@@ -22,7 +22,6 @@
 #include <functional>
 #include <initializer_list>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <span>
 #include <string>
@@ -33,6 +32,9 @@
 
 #include "strata/cache/circuit_breaker.h"
 #include "strata/cache/internal/cache_state.h"
+#include "strata/cache/internal/tiered_core.h"
+#include "strata/cache/tiered_stats.h"
+#include "strata/cache/write_mode.h"
 #include "strata/clock.h"
 #include "strata/codec/codec.h"
 #include "strata/codec/envelope.h"
@@ -43,6 +45,7 @@
 #include "strata/invalidation/invalidation.h"
 #include "strata/local/cache_stats.h"
 #include "strata/local/local_cache.h"
+#include "strata/metrics/latency_summary.h"
 #include "strata/metrics/metrics.h"
 #include "strata/redis/redis_client.h"
 #include "strata/source/source.h"
@@ -94,39 +97,12 @@ struct RemoteTierOptions {
   }
 };
 
-namespace internal {
-
-// One argument of a memoized call as JSON: strings as strings, numbers as numbers, anything
-// JSON-serializable as its JSON, else its to_string() as a string.
-template <typename T>
-nlohmann::json memo_argument(const T& arg) {
-  using std::to_string;
-  if constexpr (std::is_convertible_v<const T&, std::string_view>) {
-    return nlohmann::json(std::string(std::string_view(arg)));
-  } else if constexpr (std::is_arithmetic_v<T> ||
-                       std::is_constructible_v<nlohmann::json, const T&>) {
-    return nlohmann::json(arg);
-  } else {
-    static_assert(
-        requires { to_string(arg); },
-        "a memoized argument must be JSON-serializable or have to_string()");
-    return nlohmann::json(to_string(arg));
-  }
-}
-
-}  // namespace internal
-
-// The cache key of a memoized call: prefix + the arguments as a JSON array, e.g.
-// memo_key("price:", 42, "EUR") == "price:[42,\"EUR\"]". Distinct arguments give distinct keys.
-template <typename... Args>
-[[nodiscard]] std::string memo_key(std::string_view prefix, const Args&... args) {
-  nlohmann::json array = nlohmann::json::array();
-  (array.push_back(internal::memo_argument(args)), ...);
-  return std::string(prefix) + array.dump();
-}
-
 template <typename V>
 class CacheBuilder;
+
+namespace internal {
+struct MemoAccess;
+}  // namespace internal
 
 namespace internal {
 
@@ -145,6 +121,48 @@ struct InvalidationLink {
   }
 };
 
+// The refresh pool a Cache<V> owns when no executor() was given: stopped (joined) when the
+// handle goes or is assigned over, before the layers it refreshes are released.
+class OwnedExecutor {
+ public:
+  OwnedExecutor() = default;
+  explicit OwnedExecutor(std::shared_ptr<ThreadPoolExecutor> pool) noexcept
+      : pool_(std::move(pool)) {}
+  OwnedExecutor(OwnedExecutor&&) noexcept = default;
+  OwnedExecutor& operator=(OwnedExecutor&& other) noexcept {
+    if (this != &other) {
+      stop();
+      pool_ = std::move(other.pool_);
+    }
+    return *this;
+  }
+  OwnedExecutor(const OwnedExecutor&) = delete;
+  OwnedExecutor& operator=(const OwnedExecutor&) = delete;
+  ~OwnedExecutor() { stop(); }
+
+ private:
+  void stop() noexcept {
+    if (pool_) pool_->shutdown();
+  }
+  std::shared_ptr<ThreadPoolExecutor> pool_;
+};
+
+// Everything a CacheBuilder<V> is told; build() turns it into layers.
+template <typename V>
+struct BuilderConfig {
+  std::optional<LocalTierOptions> local;
+  std::optional<RedisClient> client;
+  std::optional<RemoteTierOptions> remote;
+  std::string prefix;
+  BreakerOptions breaker;
+  std::shared_ptr<InvalidationBus> bus;
+  std::function<std::vector<std::string>(const V&)> depends_on;
+  std::shared_ptr<const Clock> clock;
+  std::shared_ptr<Executor> executor;
+  CoreOptions core;        // what does not depend on V (the compiled engine's options)
+  TypedSettings<V> typed;  // source, loader, format, write mode, sink, coherence
+};
+
 }  // namespace internal
 
 // The composed cache. Build it with CacheBuilder<V>. Movable, not copyable; one type whatever
@@ -153,19 +171,10 @@ template <typename V>
 class Cache {
  public:
   Cache(Cache&&) noexcept = default;
-  Cache& operator=(Cache&& other) noexcept {
-    if (this != &other) {
-      stop_owned_executor();
-      state_ = std::move(other.state_);
-      executor_ = std::move(other.executor_);
-      owned_executor_ = std::move(other.owned_executor_);
-      link_ = std::move(other.link_);
-      depends_on_ = std::move(other.depends_on_);
-    }
-    return *this;
-  }
-  // Stops the owned refresh pool (joins it) before releasing the layers.
-  ~Cache() { stop_owned_executor(); }
+  Cache& operator=(Cache&&) noexcept = default;
+  Cache(const Cache&) = delete;
+  Cache& operator=(const Cache&) = delete;
+  ~Cache() = default;  // owned_executor_ (declared last) stops the refresh pool first
 
   // Read-through: L1, then L2, then the source (or loader) on a miss, filling L2 (guarded) and
   // L1 on the way back; concurrent misses of one key share one load. nullopt when the source
@@ -252,23 +261,6 @@ class Cache {
     }
   }
 
-  // A memoized version of `fn` (any R(Args...) with R = V): each call reads
-  // memo_key(prefix, args...) through get_or_load, calling fn(args...) on a miss. The adaptor
-  // shares this cache's layers and may outlive the Cache object.
-  //   auto price = cache.cached("price:", [&](int id, std::string cur) { return quote(id, cur); });
-  //   double p = price(42, "EUR");
-  template <typename F>
-  [[nodiscard]] auto cached(std::string prefix, F fn) {
-    return
-        [state = state_, prefix = std::move(prefix), fn = std::move(fn)](const auto&... args) -> V {
-          const std::string key = memo_key(prefix, args...);
-          auto loader = [&](std::string_view) { return std::optional<V>(V(fn(args...))); };
-          std::optional<V> value = state->read(key, loader, false);
-          if (!value) return V(fn(args...));
-          return std::move(*value);
-        };
-  }
-
   // Per-layer counters, breaker state, refreshes.
   [[nodiscard]] TieredCacheStats stats() const { return state_->stats(); }
 
@@ -301,6 +293,7 @@ class Cache {
 
  private:
   friend class CacheBuilder<V>;
+  friend struct internal::MemoAccess;  // strata/cache/memoize.h
   Cache(std::shared_ptr<internal::CacheState<V>> state, std::shared_ptr<Executor> executor,
         std::shared_ptr<ThreadPoolExecutor> owned_executor)
       : state_(std::move(state)),
@@ -319,15 +312,13 @@ class Cache {
     const std::string redis_key = remote_key(key);
     for (const auto& entity : entities) link_->dependencies->add(entity, redis_key);
   }
-  void stop_owned_executor() noexcept {
-    if (owned_executor_) owned_executor_->shutdown();
-  }
 
+  // Destroyed in reverse order: the owned pool is stopped (joined) before anything else goes.
   std::shared_ptr<internal::CacheState<V>> state_;
-  std::shared_ptr<Executor> executor_;  // the state only holds it weakly
-  std::shared_ptr<ThreadPoolExecutor> owned_executor_;
+  std::shared_ptr<Executor> executor_;                // the state only holds it weakly
   std::shared_ptr<internal::InvalidationLink> link_;  // with remote(): bus and dependency sets
   std::function<std::vector<std::string>(const V&)> depends_on_;
+  internal::OwnedExecutor owned_executor_;  // last
 };
 
 // Configuration for a Cache<V>. Each setter validates its argument at once and throws
@@ -338,22 +329,41 @@ class CacheBuilder {
   // Adds an L1: an in-process LocalCache with these bounds and TTL.
   CacheBuilder& local(LocalTierOptions options) {
     options.validate();
-    local_ = options;
+    config_.local = options;
     return *this;
   }
   // Adds an L2 on this Redis server or Redis Cluster (the client is shared, not copied).
+  // Values are stored as JSON in the envelope (default_format, strata/codec/json.h) unless
+  // format() says otherwise; without that header, give the format here instead.
   CacheBuilder& remote(RedisClient client, RemoteTierOptions options = {}) {
+    static_assert(
+        requires { default_format(FormatTag<V>{}); },
+        "CacheBuilder<V>::remote(client, options): V has no default format: include "
+        "<strata/codec/json.h> (V with nlohmann to_json/from_json), or pass the format: "
+        "remote(client, options, format)");
     options.validate();
-    remote_client_ = std::move(client);
-    remote_ = options;
+    config_.client = std::move(client);
+    config_.remote = options;
+    if (!config_.typed.encode)
+      format(default_format(FormatTag<V>{}));  // format() may come before remote()
     return *this;
+  }
+  // The same with the format values are stored in (as format() sets it), e.g.
+  //   .remote(client, {}, strata::ValueFormat<User, strata::MsgpackCodec<User>>::envelope())
+  template <typename C>
+  CacheBuilder& remote(RedisClient client, RemoteTierOptions options, ValueFormat<V, C> format) {
+    options.validate();
+    config_.client = std::move(client);
+    config_.remote = options;
+    return this->format(std::move(format));
   }
   // The source of record (read-through, write-through); kept and shared by the cache.
   template <Source S>
   requires std::same_as<typename S::value_type, V> CacheBuilder& source(std::shared_ptr<S> source) {
     if (!source) throw InvalidArgumentError("CacheBuilder: source must not be null");
-    if (loader_) throw InvalidArgumentError("CacheBuilder: source conflicts with loader");
-    source_ = std::make_shared<internal::SourceModel<V, S>>(std::move(source));
+    if (config_.typed.loader)
+      throw InvalidArgumentError("CacheBuilder: source conflicts with loader");
+    config_.typed.source = std::make_shared<internal::SourceModel<V, S>>(std::move(source));
     return *this;
   }
   // The same, taking the source by value (moved into a shared_ptr the cache keeps).
@@ -364,19 +374,21 @@ class CacheBuilder {
   // Read-through without a Source: the cache calls `loader` on a miss (nullopt: not found).
   CacheBuilder& loader(std::function<std::optional<V>(std::string_view key)> loader) {
     if (!loader) throw InvalidArgumentError("CacheBuilder: loader must not be empty");
-    if (source_) throw InvalidArgumentError("CacheBuilder: loader conflicts with source");
-    loader_ = std::move(loader);
+    if (config_.typed.source)
+      throw InvalidArgumentError("CacheBuilder: loader conflicts with source");
+    config_.typed.loader = std::move(loader);
     return *this;
   }
-  // How values are stored in L2 (default: ValueFormat<V>::envelope(), JSON in the envelope).
+  // How values are stored in L2 (default: JSON in the envelope, strata/codec/json.h). Called
+  // before or after remote().
   template <typename C>
   CacheBuilder& format(ValueFormat<V, C> format) {
     auto shared = std::make_shared<const ValueFormat<V, C>>(std::move(format));
-    plain_ = shared->plain();
-    encode_ = [shared](const V& value, const EnvelopeTimes& times) {
+    config_.core.plain = shared->plain();
+    config_.typed.encode = [shared](const V& value, const EnvelopeTimes& times) {
       return shared->encode(value, times);
     };
-    decode_ = [shared](std::string_view bytes) { return shared->decode(bytes); };
+    config_.typed.decode = [shared](std::string_view bytes) { return shared->decode(bytes); };
     return *this;
   }
   // Prepended to every L2 key (a namespace), e.g. "app:user:" -> "app:user:{42}".
@@ -384,24 +396,24 @@ class CacheBuilder {
     if (prefix.find_first_of("{}") != std::string::npos) {
       throw InvalidArgumentError("CacheBuilder: key_prefix must not contain '{' or '}'");
     }
-    prefix_ = std::move(prefix);
+    config_.prefix = std::move(prefix);
     return *this;
   }
   // How put() and erase() reach the source (default kWriteAround).
   CacheBuilder& write_mode(WriteMode mode) {
-    mode_ = mode;
+    config_.typed.mode = mode;
     return *this;
   }
   // The write-behind seam: where kWriteBehind hands writes (see WriteBehindSink).
   CacheBuilder& write_behind_sink(std::shared_ptr<WriteBehindSink<V>> sink) {
     if (!sink) throw InvalidArgumentError("CacheBuilder: write_behind_sink must not be null");
-    sink_ = std::move(sink);
+    config_.typed.sink = std::move(sink);
     return *this;
   }
   // Guarded fills (default on): a value loaded after a miss is written to L2 only if no
   // invalidation of the key happened since the miss. Turn off only to show the race.
   CacheBuilder& guarded_fills(bool on) {
-    guarded_fills_ = on;
+    config_.core.guarded_fills = on;
     return *this;
   }
   // Caches "not found" from the source for `ttl` (L1 and L2), so misses do not hammer it.
@@ -409,7 +421,7 @@ class CacheBuilder {
     if (ttl <= std::chrono::milliseconds::zero()) {
       throw InvalidArgumentError("CacheBuilder: negative_ttl must be > 0");
     }
-    negative_ttl_ = ttl;
+    config_.core.negative_ttl = ttl;
     return *this;
   }
   // Refresh-ahead: a value read more than `after` after it was loaded is reloaded in the
@@ -418,14 +430,14 @@ class CacheBuilder {
     if (after <= std::chrono::nanoseconds::zero()) {
       throw InvalidArgumentError("CacheBuilder: refresh_after must be > 0");
     }
-    refresh_after_ = after;
+    config_.core.refresh_after = after;
     return *this;
   }
   // Stampede protection (docs/stampede.md). The lease on a miss: one source load per key across
   // processes; the others wait for its value up to wait_deadline, then load. Needs remote().
   CacheBuilder& lease(LeaseOptions options) {
     options.validate();
-    lease_ = std::move(options);
+    config_.core.lease = std::move(options);
     return *this;
   }
   // XFetch: an L2 read recomputes early (in the background, one process through the refresh
@@ -433,7 +445,7 @@ class CacheBuilder {
   // the envelope format and a source or loader.
   CacheBuilder& xfetch(XFetchOptions options = {}) {
     options.validate();
-    xfetch_ = std::move(options);
+    config_.core.xfetch = std::move(options);
     return *this;
   }
   // Stale-if-error: L2 keeps values `bound` past their hard TTL; a read past it is a miss, but
@@ -443,32 +455,40 @@ class CacheBuilder {
     if (bound <= std::chrono::milliseconds::zero()) {
       throw InvalidArgumentError("CacheBuilder: stale_if_error must be > 0");
     }
-    stale_if_error_ = bound;
+    config_.core.stale_if_error = bound;
+    return *this;
+  }
+  // Plain JSON format only: a value L2 holds that does not decode (another program's, of another
+  // shape) is a miss counted in stats().l2.foreign and left in place (no fill over it); with
+  // `on`, it is deleted instead. Envelope values that do not decode are always deleted
+  // (stats().l2.corrupted).
+  CacheBuilder& delete_foreign_values(bool on) {
+    config_.core.delete_foreign = on;
     return *this;
   }
   // The breaker in front of L2 (default: open after 5 consecutive failures, probe after 1 s).
   CacheBuilder& circuit_breaker(BreakerOptions options) {
     options.validate();
-    breaker_ = options;
+    config_.breaker = options;
     return *this;
   }
   // How this L1 learns of other instances' writes and invalidations (default kNone: it keeps
   // an entry until its local ttl). kBus and kTracking need local() and remote().
   CacheBuilder& coherence(L1Coherence mode) {
-    coherence_ = mode;
+    config_.typed.coherence = mode;
     return *this;
   }
   // The bus kBus coherence uses (one per process, shared by its caches;
   // strata/invalidation/invalidation.h).
   CacheBuilder& invalidation_bus(std::shared_ptr<InvalidationBus> bus) {
     if (!bus) throw InvalidArgumentError("CacheBuilder: invalidation_bus must not be null");
-    bus_ = std::move(bus);
+    config_.bus = std::move(bus);
     return *this;
   }
   // The entities a value depends on, recorded at each put (as put(key, value, entities) does).
   CacheBuilder& dependencies(std::function<std::vector<std::string>(const V&)> extract) {
     if (!extract) throw InvalidArgumentError("CacheBuilder: dependencies must not be empty");
-    depends_on_ = std::move(extract);
+    config_.depends_on = std::move(extract);
     return *this;
   }
   // kTracking with options (BCAST and its prefixes, the health-check interval), e.g.
@@ -479,15 +499,15 @@ class CacheBuilder {
       throw InvalidArgumentError("CacheBuilder: TrackingOptions need L1Coherence::kTracking");
     }
     options.validate();
-    coherence_ = mode;
-    tracking_ = std::move(options);
+    config_.typed.coherence = mode;
+    config_.typed.tracking = std::move(options);
     return *this;
   }
   // The clock for L1 expiry, the breaker's cool-down and the envelope's timestamps (default:
   // steady clock for L1 and breaker, system clock for envelope times).
   CacheBuilder& clock(std::shared_ptr<const Clock> clock) {
     if (!clock) throw InvalidArgumentError("CacheBuilder: clock must not be null");
-    clock_ = std::move(clock);
+    config_.clock = std::move(clock);
     return *this;
   }
   // The longest key accepted, in bytes (default and at most 65535; also the L1's limit). A longer
@@ -496,7 +516,7 @@ class CacheBuilder {
     if (bytes < 1 || bytes > 65535) {
       throw InvalidArgumentError("CacheBuilder: max_key_size must be within [1, 65535]");
     }
-    max_key_size_ = bytes;
+    config_.core.max_key_size = bytes;
     return *this;
   }
   // The largest value stored in L2, in encoded bytes (default 16 MiB): put() of a larger value
@@ -504,13 +524,13 @@ class CacheBuilder {
   // is served (and kept in L1) but not stored in L2.
   CacheBuilder& max_value_size(std::size_t bytes) {
     if (bytes < 1) throw InvalidArgumentError("CacheBuilder: max_value_size must be > 0");
-    max_value_size_ = bytes;
+    config_.core.max_value_size = bytes;
     return *this;
   }
   // Where background refreshes run (default: a one-thread pool owned by the cache).
   CacheBuilder& executor(std::shared_ptr<Executor> executor) {
     if (!executor) throw InvalidArgumentError("CacheBuilder: executor must not be null");
-    executor_ = std::move(executor);
+    config_.executor = std::move(executor);
     return *this;
   }
 
@@ -518,99 +538,83 @@ class CacheBuilder {
   // refresh_after needs a source or loader, a TTL longer than it on every layer, and the
   // envelope format for L2.
   [[nodiscard]] Cache<V> build() const {
-    if (!local_ && !remote_) {
+    if (!config_.local && !config_.remote) {
       throw InvalidArgumentError("CacheBuilder: configure local() or remote() (or both)");
     }
-    if (mode_ == WriteMode::kWriteThrough && !source_) {
+    if (config_.typed.mode == WriteMode::kWriteThrough && !config_.typed.source) {
       throw InvalidArgumentError("CacheBuilder: write_mode kWriteThrough needs a source");
     }
-    if (mode_ == WriteMode::kWriteBehind && !sink_) {
+    if (config_.typed.mode == WriteMode::kWriteBehind && !config_.typed.sink) {
       throw InvalidArgumentError("CacheBuilder: write_mode kWriteBehind needs write_behind_sink");
     }
-    if (coherence_ != L1Coherence::kNone && !(local_ && remote_)) {
+    if (config_.typed.coherence != L1Coherence::kNone && !(config_.local && config_.remote)) {
       throw InvalidArgumentError("CacheBuilder: coherence needs both local() and remote()");
     }
-    if (coherence_ == L1Coherence::kBus && !bus_) {
+    if (config_.typed.coherence == L1Coherence::kBus && !config_.bus) {
       throw InvalidArgumentError("CacheBuilder: coherence kBus needs invalidation_bus()");
     }
-    if (depends_on_ && !remote_) {
+    if (config_.depends_on && !config_.remote) {
       throw InvalidArgumentError("CacheBuilder: dependencies needs remote()");
     }
-    if (refresh_after_) {
-      if (!source_ && !loader_) {
+    if (config_.core.refresh_after) {
+      if (!config_.typed.source && !config_.typed.loader) {
         throw InvalidArgumentError("CacheBuilder: refresh_after needs a source or a loader");
       }
-      if (local_ && local_->ttl <= *refresh_after_) {
+      if (config_.local && config_.local->ttl <= *config_.core.refresh_after) {
         throw InvalidArgumentError("CacheBuilder: refresh_after must be shorter than local ttl");
       }
-      if (remote_ && remote_->ttl <= *refresh_after_) {
+      if (config_.remote && config_.remote->ttl <= *config_.core.refresh_after) {
         throw InvalidArgumentError("CacheBuilder: refresh_after must be shorter than remote ttl");
       }
-      if (remote_ && encode_ && plain_) {
+      if (config_.remote && config_.typed.encode && config_.core.plain) {
         throw InvalidArgumentError(
             "CacheBuilder: refresh_after with remote() needs the envelope format (plain JSON has "
             "no soft expiry)");
       }
     }
     validate_stampede();
-    internal::CacheConfig<V> config;
-    config.clock_injected = clock_ != nullptr;
-    config.clock = clock_ ? clock_ : std::shared_ptr<const Clock>(std::make_shared<SteadyClock>());
-    if (local_) config.l1.emplace(build_local(*local_, config.clock));
-    if (remote_) {
-      if (encode_) {
-        config.encode = encode_;
-        config.decode = decode_;
-      } else if constexpr (Codec<JsonCodec<V>, V>) {
-        auto format = std::make_shared<const ValueFormat<V>>(ValueFormat<V>::envelope());
-        config.encode = [format](const V& v, const EnvelopeTimes& t) {
-          return format->encode(v, t);
-        };
-        config.decode = [format](std::string_view bytes) { return format->decode(bytes); };
-      } else {
-        throw InvalidArgumentError("CacheBuilder: V has no JSON codec: set format()");
-      }
-      config.l2 =
-          std::make_unique<internal::RemoteStore>(*remote_client_, prefix_, breaker_, config.clock);
-      config.l2_ttl = remote_->ttl;
-      config.l2_ttl_jitter = remote_->ttl_jitter;
-      config.fill_lease = remote_->fill_lease;
+    const internal::BuilderConfig<V>& c = config_;
+    internal::CoreOptions core = c.core;
+    core.clock_injected = c.clock != nullptr;
+    core.clock = c.clock ? c.clock : std::shared_ptr<const Clock>(std::make_shared<SteadyClock>());
+    std::optional<LocalCache<L1Value>> l1;
+    std::chrono::nanoseconds l1_ttl{0};
+    if (c.local) {
+      l1_ttl = c.local->ttl;
+      // With an L2, an L1 without TTL keeps entries no longer than L2 does (so that an entry
+      // never outlives its hard expiry: each fill from L2 gets the value's remaining time).
+      if (c.remote && l1_ttl <= std::chrono::nanoseconds::zero()) l1_ttl = c.remote->ttl;
+      l1.emplace(build_local(*c.local, l1_ttl, core.clock));
     }
-    config.source = source_;
-    config.loader = loader_;
-    config.mode = mode_;
-    config.sink = sink_;
-    config.guarded_fills = guarded_fills_;
-    config.negative_ttl = negative_ttl_;
-    config.refresh_after = refresh_after_;
-    config.coherence = coherence_;
-    config.max_key_size = max_key_size_;
-    config.max_value_size = max_value_size_;
-    config.lease = lease_;
-    config.xfetch = xfetch_;
-    config.stale_if_error = stale_if_error_.value_or(std::chrono::milliseconds::zero());
-    config.tracking = tracking_;
-    if (config.tracking.bcast && config.tracking.prefixes.empty() && !prefix_.empty()) {
-      config.tracking.prefixes.push_back(prefix_);
+    std::unique_ptr<internal::RemoteStore> l2;
+    if (c.remote) {
+      l2 = std::make_unique<internal::RemoteStore>(*c.client, c.prefix, c.breaker, core.clock);
+      core.l2_ttl = c.remote->ttl;
+      core.l2_ttl_jitter = c.remote->ttl_jitter;
+      core.fill_lease = c.remote->fill_lease;
+    }
+    internal::TypedSettings<V> typed = c.typed;
+    if (typed.tracking.bcast && typed.tracking.prefixes.empty() && !c.prefix.empty()) {
+      typed.tracking.prefixes.push_back(c.prefix);
     }
     std::shared_ptr<ThreadPoolExecutor> owned;
-    std::shared_ptr<Executor> executor = executor_;
-    if (!executor && (refresh_after_ || xfetch_)) {
+    std::shared_ptr<Executor> executor = c.executor;
+    if (!executor && (c.core.refresh_after || c.core.xfetch)) {
       owned = std::make_shared<ThreadPoolExecutor>(1);
       executor = owned;
     }
-    config.executor = executor;
-    auto state = std::make_shared<internal::CacheState<V>>(std::move(config));
+    auto state = std::make_shared<internal::CacheState<V>>(
+        std::move(typed), std::move(core), std::move(l1), l1_ttl, std::move(l2), executor);
     Cache<V> cache(state, std::move(executor), std::move(owned));
-    if (remote_) {
+    if (c.remote) {
       auto link = std::make_shared<internal::InvalidationLink>();
-      link->ns = prefix_;
-      link->dependencies.emplace(*remote_client_,
-                                 bus_ ? bus_->options().dependency_prefix : std::string("deps:"));
-      if (coherence_ == L1Coherence::kBus) {
+      link->ns = c.prefix;
+      link->dependencies.emplace(*c.client,
+                                 c.bus ? c.bus->options().dependency_prefix : std::string("deps:"));
+      if (c.typed.coherence == L1Coherence::kBus) {
         std::weak_ptr<internal::CacheState<V>> weak = state;
         BusParticipant participant;
-        participant.ns = prefix_;
+        participant.ns = c.prefix;
         participant.drop_local = [weak](std::string_view key) {
           if (auto s = weak.lock()) s->drop_local(key);
         };
@@ -620,11 +624,11 @@ class CacheBuilder {
         participant.remove_remote = [weak](std::string_view key) {
           if (auto s = weak.lock()) s->invalidate(key);
         };
-        link->id = bus_->attach(std::move(participant));
-        link->bus = bus_;
+        link->id = c.bus->attach(std::move(participant));
+        link->bus = c.bus;
       }
       cache.link_ = std::move(link);
-      cache.depends_on_ = depends_on_;
+      cache.depends_on_ = c.depends_on;
     }
     return cache;
   }
@@ -633,24 +637,27 @@ class CacheBuilder {
   using L1Value = std::optional<V>;
 
   void validate_stampede() const {
-    const bool envelope = !(encode_ && plain_);
-    if (lease_ && !remote_) throw InvalidArgumentError("CacheBuilder: lease needs remote()");
-    if (xfetch_) {
-      if (!remote_ || !envelope) {
+    const bool envelope = !(config_.typed.encode && config_.core.plain);
+    if (config_.core.lease && !config_.remote)
+      throw InvalidArgumentError("CacheBuilder: lease needs remote()");
+    if (config_.core.xfetch) {
+      if (!config_.remote || !envelope) {
         throw InvalidArgumentError(
             "CacheBuilder: xfetch needs remote() with the envelope format (compute time)");
       }
-      if (!source_ && !loader_) {
+      if (!config_.typed.source && !config_.typed.loader) {
         throw InvalidArgumentError("CacheBuilder: xfetch needs a source or a loader");
       }
     }
-    if (stale_if_error_ && (!remote_ || !envelope)) {
+    if (config_.core.stale_if_error > std::chrono::milliseconds::zero() &&
+        (!config_.remote || !envelope)) {
       throw InvalidArgumentError(
           "CacheBuilder: stale_if_error needs remote() with the envelope format (hard expiry)");
     }
   }
 
-  LocalCache<L1Value> build_local(const LocalTierOptions& o,
+  // `ttl`: the L1's TTL (the option's, or L2's when the option has none).
+  LocalCache<L1Value> build_local(const LocalTierOptions& o, std::chrono::nanoseconds ttl,
                                   const std::shared_ptr<const Clock>& clock) const {
     LocalCacheBuilder<L1Value> b;
     if (o.maximum_size > 0) {
@@ -661,43 +668,20 @@ class CacheBuilder {
         return value ? default_weight(key, *value) : key.size() + 1;
       });
     }
-    if (o.ttl > std::chrono::nanoseconds::zero()) {
-      b.expire_after_write(o.ttl);
+    if (ttl > std::chrono::nanoseconds::zero()) {
+      b.expire_after_write(ttl);
       if (o.ttl_jitter > 0) b.ttl_jitter(o.ttl_jitter);
-      if (refresh_after_) b.stale_window(o.ttl - *refresh_after_);
+      if (config_.core.refresh_after && o.ttl > std::chrono::nanoseconds::zero()) {
+        b.stale_window(o.ttl - *config_.core.refresh_after);
+      }
     }
     b.policy(o.policy);
-    b.max_key_size(max_key_size_);
+    b.max_key_size(config_.core.max_key_size);
     b.clock(clock);
     return b.build();
   }
 
-  std::optional<LocalTierOptions> local_;
-  std::optional<RedisClient> remote_client_;
-  std::optional<RemoteTierOptions> remote_;
-  std::shared_ptr<internal::AnySource<V>> source_;
-  std::function<std::optional<V>(std::string_view)> loader_;
-  std::function<std::string(const V&, const EnvelopeTimes&)> encode_;
-  std::function<StoredValue<V>(std::string_view)> decode_;
-  bool plain_ = false;
-  std::string prefix_;
-  WriteMode mode_ = WriteMode::kWriteAround;
-  std::shared_ptr<WriteBehindSink<V>> sink_;
-  bool guarded_fills_ = true;
-  std::optional<std::chrono::milliseconds> negative_ttl_;
-  std::optional<std::chrono::nanoseconds> refresh_after_;
-  std::optional<LeaseOptions> lease_;
-  std::optional<XFetchOptions> xfetch_;
-  std::optional<std::chrono::milliseconds> stale_if_error_;
-  BreakerOptions breaker_;
-  L1Coherence coherence_ = L1Coherence::kNone;
-  std::size_t max_key_size_ = 65535;
-  std::size_t max_value_size_ = 16 * 1024 * 1024;
-  std::shared_ptr<InvalidationBus> bus_;
-  std::function<std::vector<std::string>(const V&)> depends_on_;
-  TrackingOptions tracking_;
-  std::shared_ptr<const Clock> clock_;
-  std::shared_ptr<Executor> executor_;
+  internal::BuilderConfig<V> config_;
 };
 
 }  // namespace strata

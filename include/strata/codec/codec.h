@@ -1,17 +1,15 @@
-// strata/codec/codec.h: codecs that turn a value into bytes and back (JSON, MessagePack, raw
-// bytes), and the compression (zstd, lz4) applied to those bytes above a size threshold. Use a
-// codec wherever strata stores a value: in the L2 envelope, in a source's document column.
+// strata/codec/codec.h: the Codec concept (a value to bytes and back), the raw-bytes codec, and the
+// compression (zstd, lz4) applied to those bytes above a size threshold. Use a codec wherever
+// strata stores a value: in the L2 envelope, in a source's document column. JSON is in
+// strata/codec/json.h, MessagePack in strata/codec/msgpack.h.
 //
-//   strata::JsonCodec<User> codec;           // User has to_json/from_json (nlohmann-json)
-//   std::string bytes = codec.encode(user);  // codec.decode(bytes) throws CorruptedError if bad
+//   strata::BytesCodec codec;                // the value is the std::string itself
+//   std::string bytes = codec.encode(blob);  // codec.decode(bytes) gives it back
 #pragma once
 
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
-#include <msgpack.hpp>
-#include <new>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 
@@ -35,75 +33,13 @@ inline constexpr std::uint8_t kJsonCodecId = 1;
 inline constexpr std::uint8_t kMsgpackCodecId = 2;
 inline constexpr std::uint8_t kBytesCodecId = 3;
 
-// JSON text through nlohmann-json. V needs to_json/from_json (or NLOHMANN_DEFINE_TYPE_*).
-// Strings must be valid UTF-8: encode() throws InvalidArgumentError otherwise. Text nesting
-// arrays and objects deeper than `max_depth` is corrupted data: JsonCodec<V>{.max_depth = 64}.
+// The codecs that need a third-party library live in their own headers, so that a translation unit
+// pays for the one it uses: JsonCodec in strata/codec/json.h (nlohmann-json), MsgpackCodec in
+// strata/codec/msgpack.h (msgpack-cxx).
 template <typename V>
-struct JsonCodec {
-  static constexpr std::uint8_t id = kJsonCodecId;
-  std::size_t max_depth = internal::kDefaultMaxNestingDepth;
-
-  // The value as compact JSON text.
-  [[nodiscard]] std::string encode(const V& value) const {
-    try {
-      return nlohmann::json(value).dump();
-    } catch (const nlohmann::json::exception& e) {
-      throw InvalidArgumentError(std::string("json encode: ") + e.what());
-    }
-  }
-
-  // Parses JSON text into a V; throws CorruptedError for invalid JSON, a mismatched shape or
-  // nesting deeper than max_depth.
-  [[nodiscard]] V decode(std::string_view bytes) const {
-    internal::check_json_nesting(bytes, max_depth, "json decode");
-    try {
-      return nlohmann::json::parse(bytes.begin(), bytes.end()).template get<V>();
-    } catch (const nlohmann::json::exception& e) {
-      throw CorruptedError(std::string("json decode: ") + e.what());
-    }
-  }
-};
-
-// MessagePack through msgpack-cxx. V needs MSGPACK_DEFINE (or a msgpack adaptor). Decoding is
-// bounded: no container or string may declare more elements or bytes than the input holds, and
-// nesting is limited to `max_depth` (corrupted data beyond), so hostile bytes cannot make it
-// allocate without bound or recurse without bound.
+struct JsonCodec;
 template <typename V>
-struct MsgpackCodec {
-  static constexpr std::uint8_t id = kMsgpackCodecId;
-  static constexpr std::size_t kMaxDepth = internal::kDefaultMaxNestingDepth;
-  std::size_t max_depth = kMaxDepth;
-
-  // The value as one MessagePack object.
-  [[nodiscard]] std::string encode(const V& value) const {
-    msgpack::sbuffer buffer;
-    msgpack::pack(buffer, value);
-    return std::string(buffer.data(), buffer.size());
-  }
-
-  // Unpacks exactly one object spanning all of `bytes` into a V; throws CorruptedError otherwise.
-  [[nodiscard]] V decode(std::string_view bytes) const {
-    internal::check_msgpack_nesting(bytes, max_depth, "msgpack decode");
-    try {
-      const std::size_t n = bytes.size();
-      const msgpack::unpack_limit limit(n, n, n, n, n, max_depth);
-      std::size_t offset = 0;
-      msgpack::object_handle handle =
-          msgpack::unpack(bytes.data(), bytes.size(), offset, nullptr, nullptr, limit);
-      if (offset != bytes.size()) {
-        throw CorruptedError("msgpack decode: " + std::to_string(bytes.size() - offset) +
-                             " trailing bytes");
-      }
-      return handle.get().as<V>();
-    } catch (const Error&) {
-      throw;
-    } catch (const std::bad_alloc&) {
-      throw;
-    } catch (const std::exception& e) {  // msgpack::unpack_error, msgpack::type_error, ...
-      throw CorruptedError(std::string("msgpack decode: ") + e.what());
-    }
-  }
-};
+struct MsgpackCodec;
 
 // Raw bytes: the value is the std::string itself (binary-safe, no framing).
 struct BytesCodec {

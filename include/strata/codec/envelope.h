@@ -70,6 +70,11 @@ struct DecodedEnvelope {
 // True when `bytes` starts with the envelope magic (a cheap sniff, not a validity check).
 [[nodiscard]] bool looks_like_envelope(std::string_view bytes) noexcept;
 
+// Names V for the argument-dependent lookup of default_format(FormatTag<V>), the format a
+// CacheBuilder<V> uses when none is given (declared in strata/codec/json.h for JSON values).
+template <typename V>
+struct FormatTag {};
+
 // A value read back with what its envelope recorded (times are empty in plain mode).
 template <typename V>
 struct StoredValue {

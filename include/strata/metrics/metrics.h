@@ -24,11 +24,11 @@
 #include <vector>
 
 #include "strata/cache/circuit_breaker.h"
-#include "strata/cache/internal/cache_state.h"
+#include "strata/cache/tiered_stats.h"
 #include "strata/clock.h"
 #include "strata/local/cache_stats.h"
 #include "strata/metrics/latency_summary.h"
-#include "strata/write_behind/write_behind_options.h"
+#include "strata/write_behind/write_behind_stats.h"
 
 namespace strata {
 

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "strata/codec/codec.h"
+#include "strata/codec/json.h"
 #include "strata/error.h"
 #include "strata/source/source.h"
 

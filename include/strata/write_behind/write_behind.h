@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "strata/codec/codec.h"
+#include "strata/codec/json.h"
 #include "strata/error.h"
 #include "strata/source/source.h"
 #include "strata/write_behind/internal/write_behind_core.h"

@@ -5,6 +5,7 @@
 
 #include <sstream>
 
+#include "strata/codec/json.h"
 #include "strata/error.h"
 #include "support/test_servers.h"
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "bench/user_service/user_service.h"
+#include "strata/codec/json.h"
 #include "strata/error.h"
 #include "support/test_servers.h"
 

@@ -3,11 +3,13 @@
 // nothing), and the invalidation reaches another instance's L1 through the bus.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <string>
 #include <thread>
 
 #include "strata/cache/cache.h"
+#include "strata/codec/json.h"
 #include "strata/invalidation/invalidation.h"
 #include "support/eventually.h"
 #include "support/test_servers.h"

@@ -4,6 +4,7 @@
 // journal's damaged tail reported with its offset, then recovered into the source.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -13,6 +14,7 @@
 #include "common/temp_dir.h"
 #include "source/pg_connection.h"
 #include "source/sqlite_db.h"
+#include "strata/codec/json.h"
 #include "strata/source/function_source.h"
 #include "strata/source/postgres_source.h"
 #include "strata/source/sqlite_source.h"

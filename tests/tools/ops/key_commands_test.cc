@@ -9,6 +9,8 @@
 
 #include "common/temp_dir.h"
 #include "strata/cache/cache.h"
+#include "strata/codec/json.h"
+#include "strata/codec/msgpack.h"
 #include "strata/redis/redis_url.h"
 #include "strata/source/postgres_source.h"
 #include "strata/source/sqlite_source.h"

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "ops/prometheus_text.h"
+#include "strata/codec/json.h"
 #include "tools/ops/ops_test_support.h"
 
 namespace strata::testing {

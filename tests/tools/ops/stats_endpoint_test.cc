@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "strata/cache/cache.h"
+#include "strata/codec/json.h"
 #include "strata/metrics/metrics.h"
 #include "strata/metrics/metrics_server.h"
 #include "tools/ops/ops_test_support.h"

@@ -4,9 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <bit>
 #include <functional>
 #include <map>
+#include <random>
 
 #include "sim_test_support.h"
 #include "strata/error.h"

@@ -17,6 +17,7 @@
 #include "common/temp_dir.h"
 #include "common/text_table.h"
 #include "strata/cache/cache.h"
+#include "strata/codec/json.h"
 #include "strata/error.h"
 #include "strata/invalidation/invalidation.h"
 #include "strata/redis/redis_url.h"

@@ -6,6 +6,7 @@
 
 #include "bench/coherence/coherence_bench.h"
 #include "cli/commands.h"
+#include "strata/codec/json.h"
 
 namespace strata::cli {
 

@@ -35,6 +35,7 @@ extern "C" size_t __sanitizer_get_current_allocated_bytes();
 #include "common/stats.h"
 #include "common/text_table.h"
 #include "common/zipf.h"
+#include "strata/codec/json.h"
 #include "strata/error.h"
 #include "strata/local/local_cache.h"
 

@@ -6,6 +6,7 @@
 
 #include "bench/l1/l1_bench.h"
 #include "cli/commands.h"
+#include "strata/codec/json.h"
 
 namespace strata::cli {
 

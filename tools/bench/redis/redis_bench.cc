@@ -14,6 +14,7 @@
 #include "common/rounds.h"
 #include "common/stats.h"
 #include "common/text_table.h"
+#include "strata/codec/json.h"
 #include "strata/error.h"
 #include "strata/redis/key_slot.h"
 #include "strata/redis/redis_client.h"

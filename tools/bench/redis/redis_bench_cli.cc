@@ -4,6 +4,7 @@
 
 #include "bench/redis/redis_bench.h"
 #include "cli/commands.h"
+#include "strata/codec/json.h"
 
 namespace strata::cli {
 

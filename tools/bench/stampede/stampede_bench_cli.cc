@@ -5,6 +5,7 @@
 
 #include "bench/stampede/stampede_bench.h"
 #include "cli/commands.h"
+#include "strata/codec/json.h"
 #include "strata/error.h"
 
 namespace strata::cli {

@@ -24,6 +24,7 @@
 #include "common/text_table.h"
 #include "common/zipf.h"
 #include "strata/cache/cache.h"
+#include "strata/codec/json.h"
 #include "strata/error.h"
 #include "strata/redis/redis_client.h"
 #include "strata/redis/redis_url.h"

@@ -11,6 +11,7 @@
 
 #include "bench/user_service/user_service.h"
 #include "cli/commands.h"
+#include "strata/codec/json.h"
 #include "strata/error.h"
 #include "strata/metrics/metrics.h"
 #include "strata/metrics/metrics_server.h"

@@ -12,6 +12,8 @@
 #include "common/stats.h"
 #include "common/temp_dir.h"
 #include "common/text_table.h"
+#include "strata/codec/json.h"
+#include "strata/codec/msgpack.h"
 #include "strata/error.h"
 #include "strata/source/postgres_source.h"
 #include "strata/source/sqlite_source.h"

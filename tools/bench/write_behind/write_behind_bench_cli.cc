@@ -4,6 +4,7 @@
 
 #include "bench/write_behind/write_behind_bench.h"
 #include "cli/commands.h"
+#include "strata/codec/json.h"
 
 namespace strata::cli {
 

@@ -1,131 +1,70 @@
-// strata/cache/internal/cache_state.h: the engine behind Cache<V> (strata/cache/cache.h). Not part
-// of the API.
+// strata/cache/internal/cache_state.h: the typed shell of the engine behind Cache<V>
+// (strata/cache/cache.h). Not part of the API.
 //
-// Cache<V> is a handle on a shared CacheState<V>; background refreshes hold a weak_ptr to it,
-// so a refresh queued on an executor that outlives the cache does nothing.
+// CacheState<V> encodes and decodes values, touches the typed L1 and calls the source; every
+// decision that does not depend on V (key checks, generations, counters, TTLs and envelope times,
+// the verdict on an L2 value, the L2 write protocol, the lease loop, refresh claims,
+// single-flight) is in the compiled TieredCacheCore (internal/tiered_core.h). Cache<V> is a handle
+// on a shared CacheState<V>; background refreshes hold a weak_ptr to it, so a refresh queued on an
+// executor that outlives the cache does nothing.
+//
+// Why this file is ~800 lines: what is left here is only what needs V, and the read path, the bulk
+// read, the write paths and refresh all decode, encode or touch the typed L1; splitting them into
+// several headers would make each one depend on all the others' private state. The parts, in this
+// file's order: the read path (get, read, read_below, use_remote), the bulk
+// read (get_many, through the same use_remote), the write paths (put, erase, invalidate, store),
+// the coherence hooks (drop_local, flush_local), refresh (schedule_refresh, refresh), stats.
 //
 // Concurrency model
-//  - L1 loads are single-flight through LocalCache::get_or_load; without an L1, a flight map
-//    here plays that role. Batch reads (get_many) are not single-flight.
+//  - L1 loads are single-flight through LocalCache::get_or_load; without an L1, TieredCacheCore's
+//    flight table plays that role. Batch reads (get_many) are not single-flight.
 //  - Writes to L1 that do not come from LocalCache::get_or_load (refreshes, negative markers,
-//    get_many fills) are guarded by a per-stripe generation: every write/invalidate bumps the
-//    stripe of its key under the stripe's mutex, and a fill stores only if the generation it
-//    read before going below L1 is unchanged (checked and stored under the same mutex).
+//    get_many fills, fills capped at a hard expiry) are guarded by a per-stripe generation:
+//    every write/invalidate bumps the stripe of its key under the stripe's mutex, and a fill
+//    stores only if the generation it read before going below L1 is unchanged (checked and
+//    stored under the same mutex).
 //  - L2 fills are guarded in Redis by a fill token (internal/remote_store.h, docs/patterns.md).
-//  - put/erase of keys of one stripe are serialized in this process (write_locks_), so two
-//    writers of one key cannot leave the source with one value and a cache with the other.
+//  - put/erase of keys of one stripe are serialized in this process (TieredCacheCore::lock_writes),
+//  so
+//    two writers of one key cannot leave the source with one value and a cache with the other.
 //    Writers in different processes are not serialized (docs/patterns.md).
 //  - L1Coherence::kTracking (docs/coherence.md): L1 holds only values read from L2 through a
 //    tracked connection, so that the server invalidates them: a value loaded from the source
 //    (its L2 fill would invalidate our own tracking at once) or read while L2 failed does not
 //    fill L1, and writes drop the key from L1 instead of storing it (a write does not track
 //    the key). Invalidations call drop_local / flush_local.
+//  - A value past its envelope's hard expiry is never returned: L2 reads judge it a miss, and an
+//    L1 fill from L2 lives no longer than the value's remaining time.
 #pragma once
 
-#include <algorithm>
-#include <array>
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
-#include <exception>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
-#include <random>
 #include <span>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <type_traits>
-#include <unordered_map>
-#include <unordered_set>
 #include <utility>
-#include <variant>
 #include <vector>
 
-#include "strata/cache/circuit_breaker.h"
 #include "strata/cache/internal/cache_metrics.h"
 #include "strata/cache/internal/remote_store.h"
+#include "strata/cache/internal/tiered_core.h"
+#include "strata/cache/tiered_stats.h"
+#include "strata/cache/write_mode.h"
 #include "strata/clock.h"
 #include "strata/codec/envelope.h"
 #include "strata/coherence/coherence.h"
 #include "strata/coherence/redis_tracking.h"
 #include "strata/error.h"
-#include "strata/executor.h"
-#include "strata/local/cache_stats.h"
 #include "strata/local/local_cache.h"
 #include "strata/source/source.h"
-#include "strata/stampede/stampede.h"
+#include "strata/stampede/internal/lease_wait.h"
 #include "strata/write_behind/write_behind_sink.h"
 
-namespace strata {
-
-// How Cache<V>::put and erase reach the source of record (docs/patterns.md).
-enum class WriteMode : std::uint8_t {
-  kWriteAround,   // cache-aside: write the source, then invalidate (never update the cache)
-  kWriteThrough,  // source write in a transaction, then L2, then L1
-  kWriteBehind,   // hand the write to a WriteBehindSink, update L2 and L1, return
-};
-
-// A snapshot of Cache<V>'s counters, per layer. Counters only grow.
-struct TieredCacheStats {
-  struct Local {
-    bool enabled = false;
-    std::uint64_t hits = 0;    // Cache<V> reads answered by L1 (negative markers included)
-    std::uint64_t misses = 0;  // reads that went below L1
-    CacheStats cache;          // LocalCache's own counters (evictions, size, weight, ...)
-  } l1;
-  struct Remote {
-    bool enabled = false;
-    std::uint64_t hits = 0;
-    std::uint64_t misses = 0;
-    std::uint64_t errors = 0;            // Redis calls that failed (never seen by callers)
-    std::uint64_t short_circuited = 0;   // Redis calls skipped because the breaker was open
-    std::uint64_t corrupted = 0;         // undecodable values: treated as misses and deleted
-    std::uint64_t fills = 0;             // values stored after a miss
-    std::uint64_t fills_skipped = 0;     // fills refused by the guard: an invalidation won
-    std::uint64_t writes = 0;            // values stored by put (write-through, write-behind)
-    std::uint64_t write_failures = 0;    // put's L2 writes that failed (the key is then dropped)
-    std::uint64_t deletes = 0;           // invalidations sent
-    std::uint64_t deletes_deferred = 0;  // invalidations that failed, replayed when L2 is back
-    std::uint64_t deletes_replayed = 0;  // deferred invalidations sent after recovery
-    std::uint64_t deletes_dropped = 0;   // deferred invalidations lost (too many pending)
-    BreakerState breaker = BreakerState::kClosed;
-    std::uint64_t breaker_opens = 0;
-  } l2;
-  struct Source {
-    std::uint64_t loads = 0;         // loads that returned (found or not)
-    std::uint64_t not_found = 0;     // loads that found nothing
-    std::uint64_t load_errors = 0;   // loads that threw (passed to the caller)
-    std::uint64_t writes = 0;        // puts and erases applied to the source
-    std::uint64_t write_errors = 0;  // source writes that threw (passed to the caller)
-  } source;
-  std::uint64_t negative_hits = 0;          // "not found" answered from a negative marker
-  std::uint64_t refreshes_scheduled = 0;    // refresh-ahead reloads queued
-  std::uint64_t refreshes = 0;              // refresh-ahead reloads that completed
-  std::uint64_t refresh_failures = 0;       // reloads that failed (the old value stays)
-  std::uint64_t write_behind_enqueued = 0;  // puts and erases handed to the sink
-  // Source loads answered by the sink instead: a write acknowledged but not yet flushed.
-  std::uint64_t write_behind_pending_reads = 0;
-  // Stampede protection (docs/stampede.md).
-  struct Stampede {
-    std::uint64_t lease_acquired = 0;   // misses that took the cross-process lease and loaded
-    std::uint64_t lease_waits = 0;      // misses that found the lease held and waited
-    std::uint64_t lease_wait_hits = 0;  // waits that ended with the holder's value
-    std::uint64_t lease_timeouts = 0;   // waits that reached wait_deadline (then loaded)
-    std::uint64_t stale_served = 0;     // reads answered past the soft TTL (refresh scheduled)
-    std::uint64_t stale_if_error_served = 0;  // source errors answered with a stale value
-    std::uint64_t early_refreshes = 0;        // XFetch decisions to recompute before expiry
-    // Misses that joined another thread's load of the key in this process (single-flight)
-    // instead of loading; with L1 this is L1's CacheStats::load_waits.
-    std::uint64_t single_flight_waits = 0;
-  } stampede;
-  TrackingStats tracking;  // L1Coherence::kTracking (zero otherwise)
-};
-
-namespace internal {
+namespace strata::internal {
 
 // A type-erased source of record of V.
 template <typename V>
@@ -166,66 +105,47 @@ class SourceModel final : public AnySource<V> {
   std::shared_ptr<S> source_;
 };
 
-// The bytes stored in L2 for "not found" (negative caching) and for a write-behind delete.
-// Neither an envelope (wrong magic) nor JSON, so it never collides with a value.
-inline constexpr std::string_view kNegativeMarker{"\0strata:absent", 14};
-
-// Everything CacheBuilder<V>::build() decided.
+// What CacheBuilder<V> configures that depends on V (CoreOptions holds the rest).
 template <typename V>
-struct CacheConfig {
-  using L1Value = std::optional<V>;  // nullopt: a negative marker
-  std::optional<LocalCache<L1Value>> l1;
-  std::unique_ptr<RemoteStore> l2;
-  std::chrono::milliseconds l2_ttl{0};
-  double l2_ttl_jitter = 0;
-  std::chrono::milliseconds fill_lease{0};
+struct TypedSettings {
   std::shared_ptr<AnySource<V>> source;
   std::function<std::optional<V>(std::string_view)> loader;
   std::function<std::string(const V&, const EnvelopeTimes&)> encode;
   std::function<StoredValue<V>(std::string_view)> decode;
   WriteMode mode = WriteMode::kWriteAround;
   std::shared_ptr<WriteBehindSink<V>> sink;
-  bool guarded_fills = true;
-  std::optional<std::chrono::milliseconds> negative_ttl;
-  std::optional<std::chrono::nanoseconds> refresh_after;
-  std::optional<LeaseOptions> lease;    // the lease on a miss (needs l2)
-  std::optional<XFetchOptions> xfetch;  // XFetch on L2 reads (needs l2, the envelope, a loader)
-  // Stale-if-error: L2 keeps values this long past their hard expiry (the envelope's), to be
-  // served when the source fails. Zero: off.
-  std::chrono::milliseconds stale_if_error{0};
   L1Coherence coherence = L1Coherence::kNone;
-  std::size_t max_key_size = 65535;               // bytes; longer keys: InvalidArgumentError
-  std::size_t max_value_size = 16 * 1024 * 1024;  // encoded L2 bytes; larger: not stored in L2
-  TrackingOptions tracking;                       // kTracking
-  std::shared_ptr<const Clock> clock;
-  bool clock_injected = false;
-  // Weak: the Cache object owns the executor, so that the state (which a running refresh may
-  // keep alive) never destroys an executor from one of the executor's own threads.
-  std::weak_ptr<Executor> executor;
+  TrackingOptions tracking;  // kTracking
 };
 
 template <typename V>
 class CacheState : public std::enable_shared_from_this<CacheState<V>> {
  public:
-  using L1Value = std::optional<V>;
+  using L1Value = std::optional<V>;  // nullopt: a negative marker
 
-  explicit CacheState(CacheConfig<V> config)
-      : c_(std::move(config)),
-        xfetch_rng_(c_.xfetch && c_.xfetch->seed != 0 ? c_.xfetch->seed : std::random_device{}()) {
-    if (c_.coherence == L1Coherence::kTracking && c_.l1 && c_.l2) {
+  // `l1`, `l2` may be empty (no such tier); `l1_ttl`: the L1's TTL (zero: none).
+  CacheState(TypedSettings<V> settings, CoreOptions core, std::optional<LocalCache<L1Value>> l1,
+             std::chrono::nanoseconds l1_ttl, std::unique_ptr<RemoteStore> l2,
+             std::weak_ptr<Executor> executor)
+      : t_(std::move(settings)),
+        l1_(std::move(l1)),
+        l1_ttl_(l1_ttl),
+        core_(std::move(core), std::move(l2), std::move(executor)) {
+    if (t_.coherence == L1Coherence::kTracking && l1_ && core_.l2()) {
       RedisTracking::Listener listener;
       listener.invalidate = [this](std::string_view redis_key) {
-        const auto key = c_.l2->cache_key_of(redis_key);
+        const auto key = core_.l2()->cache_key_of(redis_key);
         if (key && !key->empty()) drop_local(*key);
       };
       listener.flush = [this] { flush_local(); };
       tracking_ =
-          std::make_unique<RedisTracking>(c_.l2->client(), c_.tracking, std::move(listener));
+          std::make_unique<RedisTracking>(core_.l2()->client(), t_.tracking, std::move(listener));
     }
   }
 
-  [[nodiscard]] bool has_loader() const noexcept { return c_.source || c_.loader; }
+  [[nodiscard]] bool has_loader() const noexcept { return t_.source || t_.loader; }
 
+  // ---------------------------------------------------------------- the read path
   // get(): the owned loader (source or function).
   std::optional<V> get(std::string_view key) {
     if (!has_loader()) return read(key, nullptr, false);
@@ -237,124 +157,147 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
   // `loader` null: a cache-only read. The owned loader is the only one refresh-ahead reuses.
   template <typename F>
   std::optional<V> read(std::string_view key, F&& loader, bool owned) {
-    check_key(key);
+    core_.check_key(key);
+    CacheCounters& n = core_.counters();
     // Latency: L1 hits are sampled, gets below L1 always timed (internal/cache_metrics.h).
     const bool sampled = CacheLatencyRecorder::sample();
     const auto start = sampled ? CacheLatencyRecorder::now() : CacheLatencyRecorder::TimePoint();
-    if (c_.l1) {
-      if (auto hit = c_.l1->lookup(key)) {
-        l1_hits_.fetch_add(1, std::memory_order_relaxed);
-        if (!hit->value) negative_hits_.fetch_add(1, std::memory_order_relaxed);
+    if (l1_) {
+      if (auto hit = l1_->lookup(key)) {
+        CacheCounters::bump(n.l1_hits);
+        if (!hit->value) CacheCounters::bump(n.negative_hits);
         // Negative markers are not refreshed ahead: they simply expire (negative_ttl).
-        if (hit->stale && hit->value && owned && c_.refresh_after) {
-          stale_served_.fetch_add(1, std::memory_order_relaxed);
+        if (hit->stale && hit->value && owned && core_.options().refresh_after) {
+          CacheCounters::bump(n.stale_served);
           schedule_refresh(key);
         }
         if (sampled) latencies_.record_get(CacheLayer::kL1, start);
         return std::move(hit->value);
       }
-      l1_misses_.fetch_add(1, std::memory_order_relaxed);
+      CacheCounters::bump(n.l1_misses);
       const auto below_start = sampled ? start : CacheLatencyRecorder::now();
-      const std::uint64_t gen = generation(key);
+      const std::uint64_t gen = core_.generation(key);
       bool negative = false;
+      std::optional<std::chrono::nanoseconds> capped;  // the L1 TTL, cut at the hard expiry
       CacheLayer answered = CacheLayer::kL1;  // stays so when another thread's load answered
-      auto result = c_.l1->get_or_load(key, [&](std::string_view k) -> std::optional<L1Value> {
+      auto result = l1_->get_or_load(key, [&](std::string_view k) -> std::optional<L1Value> {
         Below below = read_below(k, loader, owned);
         answered = below.loaded ? CacheLayer::kSource : CacheLayer::kL2;
         // Tracking: a value not read from L2 is not tracked; erase() during the load makes
-        // get_or_load return it without caching it.
-        if (tracking() && !below.from_l2) (void)c_.l1->erase(k);
+        // get_or_load return it without caching it. So does a foreign L2 value.
+        if ((tracking() && !below.from_l2) || below.no_fill) {
+          (void)l1_->erase(k);
+        } else {
+          capped = below.l1_ttl;
+        }
         if (below.value) return L1Value(std::move(below.value));
         negative = below.cache_negative && (!tracking() || below.from_l2);
         return std::nullopt;  // not cached by get_or_load: a negative marker gets its own TTL
       });
-      if (negative && c_.negative_ttl) put_l1_if(key, L1Value(), gen, *c_.negative_ttl);
+      if (negative && core_.options().negative_ttl) {
+        put_l1_if(key, L1Value(), gen, *core_.options().negative_ttl);
+      }
+      if (capped && result) cap_l1(key, *result, gen, *capped);
       latencies_.record_get(answered, below_start);
       if (!result) return std::nullopt;
       return std::move(*result);
     }
     const auto below_start = sampled ? start : CacheLatencyRecorder::now();
     CacheLayer answered = CacheLayer::kSource;  // a follower of another thread's load
-    auto value = single_flight(key, [&] {
+    std::shared_ptr<const void> shared = core_.single_flight(key, [&] {
       Below below = read_below(key, loader, owned);
       answered = below.loaded ? CacheLayer::kSource : CacheLayer::kL2;
-      return std::move(below.value);
+      return std::shared_ptr<const void>(std::make_shared<const L1Value>(std::move(below.value)));
     });
     latencies_.record_get(answered, below_start);
-    return value;
+    return *static_cast<const L1Value*>(shared.get());
   }
 
+  // ---------------------------------------------------------------- the bulk read
+  // L1, then one MGET, then one load_many; every value found in L2 goes through use_remote,
+  // as get()'s do (verdicts, refreshes, stale-if-error copies, counters).
   std::vector<std::optional<V>> get_many(std::span<const std::string> keys) {
-    for (const auto& key : keys) check_key(key);
+    for (const auto& key : keys) core_.check_key(key);
+    CacheCounters& n = core_.counters();
+    const bool owned = has_loader();
     std::vector<std::optional<V>> out(keys.size());
     std::vector<std::size_t> missing;
     std::vector<std::uint64_t> gens(keys.size(), 0);
     for (std::size_t i = 0; i < keys.size(); ++i) {
-      if (c_.l1) {
-        if (auto hit = c_.l1->lookup(keys[i])) {
-          l1_hits_.fetch_add(1, std::memory_order_relaxed);
-          if (!hit->value) negative_hits_.fetch_add(1, std::memory_order_relaxed);
-          if (hit->stale && hit->value && has_loader() && c_.refresh_after) {
+      if (l1_) {
+        if (auto hit = l1_->lookup(keys[i])) {
+          CacheCounters::bump(n.l1_hits);
+          if (!hit->value) CacheCounters::bump(n.negative_hits);
+          if (hit->stale && hit->value && owned && core_.options().refresh_after) {
+            CacheCounters::bump(n.stale_served);
             schedule_refresh(keys[i]);
           }
           out[i] = std::move(hit->value);
           continue;
         }
-        l1_misses_.fetch_add(1, std::memory_order_relaxed);
-        gens[i] = generation(keys[i]);
+        CacheCounters::bump(n.l1_misses);
+        gens[i] = core_.generation(keys[i]);
       }
       missing.push_back(i);
     }
     if (missing.empty()) return out;
 
-    std::vector<std::size_t> to_load;
-    if (c_.l2) {
+    struct ToLoad {
+      std::size_t i;
+      std::optional<V> stale;  // past its hard expiry, within the stale-if-error bound
+      bool no_fill = false;    // a foreign value L2 keeps
+    };
+    std::vector<ToLoad> to_load;
+    RemoteStore* const l2 = core_.l2();
+    if (l2) {
       std::vector<std::string> l2_keys;
       l2_keys.reserve(missing.size());
       for (const std::size_t i : missing) l2_keys.push_back(keys[i]);
       bool ok = false;
-      auto values = c_.l2->mget(l2_keys, ok);
-      if (!ok && tracking()) gens.assign(gens.size(), kNoFill);  // untracked: no L1 fills
+      auto values = l2->mget(l2_keys, ok);
+      if (!ok && tracking()) gens.assign(gens.size(), TieredCacheCore::kNoFill);  // untracked
       for (std::size_t j = 0; j < missing.size(); ++j) {
         const std::size_t i = missing[j];
+        ToLoad entry{i, std::nullopt, false};
         if (ok && values[j]) {
-          if (*values[j] == kNegativeMarker) {
-            negative_hits_.fetch_add(1, std::memory_order_relaxed);
+          std::string stale_bytes;
+          if (auto hit =
+                  use_remote(keys[i], *values[j], owned, entry.stale, stale_bytes, entry.no_fill)) {
+            fill_l1(keys[i], *hit, gens[i]);
+            out[i] = std::move(hit->value);
             continue;
-          }
-          try {
-            StoredValue<V> stored = c_.decode(*values[j]);
-            if (hard_expired(stored)) {  // kept for stale-if-error only: a miss here
-              to_load.push_back(i);
-              continue;
-            }
-            if (soft_expired(stored) && has_loader()) schedule_refresh(keys[i]);
-            out[i] = std::move(stored.value);
-            if (c_.l1) put_l1_if(keys[i], L1Value(*out[i]), gens[i], std::nullopt);
-            continue;
-          } catch (const CorruptedError&) {
-            c_.l2->drop_corrupted(keys[i]);
           }
         }
-        to_load.push_back(i);
+        to_load.push_back(std::move(entry));
       }
     } else {
-      to_load = missing;
+      for (const std::size_t i : missing) to_load.push_back(ToLoad{i, std::nullopt, false});
     }
-    if (to_load.empty() || !has_loader()) return out;
+    if (to_load.empty() || !owned) return out;
 
     std::vector<std::string> load_keys;
     load_keys.reserve(to_load.size());
-    for (const std::size_t i : to_load) load_keys.push_back(keys[i]);
+    for (const ToLoad& entry : to_load) load_keys.push_back(keys[entry.i]);
     std::vector<std::optional<std::string>> tokens(load_keys.size());
-    if (c_.l2 && c_.guarded_fills) tokens = c_.l2->begin_fill_many(load_keys, c_.fill_lease);
+    if (l2 && core_.options().guarded_fills) {
+      std::vector<std::string> fill_keys;
+      for (const ToLoad& entry : to_load) {
+        if (!entry.no_fill) fill_keys.push_back(keys[entry.i]);
+      }
+      if (!fill_keys.empty()) {
+        auto granted = l2->begin_fill_many(fill_keys, core_.options().fill_lease);
+        for (std::size_t j = 0, k = 0; j < to_load.size(); ++j) {
+          if (!to_load[j].no_fill) tokens[j] = std::move(granted[k++]);
+        }
+      }
+    }
     std::vector<std::optional<V>> loaded(load_keys.size());
     std::vector<bool> from_sink(load_keys.size(), false);
     std::vector<std::string> source_keys;  // the keys with no pending write-behind write
     for (std::size_t j = 0; j < load_keys.size(); ++j) {
-      if (c_.sink) {
-        if (std::optional<PendingWrite<V>> pending = c_.sink->pending(load_keys[j])) {
-          write_behind_pending_reads_.fetch_add(1, std::memory_order_relaxed);
+      if (t_.sink) {
+        if (std::optional<PendingWrite<V>> pending = t_.sink->pending(load_keys[j])) {
+          CacheCounters::bump(n.write_behind_pending_reads);
           loaded[j] = std::move(pending->value);
           from_sink[j] = true;
           continue;
@@ -364,15 +307,27 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
     }
     std::vector<std::optional<V>> from_source;
     try {
-      if (c_.source) {
-        from_source = c_.source->load_many(source_keys);
+      if (t_.source) {
+        from_source = t_.source->load_many(source_keys);
       } else {
         from_source.reserve(source_keys.size());
-        for (const auto& key : source_keys) from_source.push_back(c_.loader(key));
+        for (const auto& key : source_keys) from_source.push_back(t_.loader(key));
       }
     } catch (...) {
-      source_load_errors_.fetch_add(1, std::memory_order_relaxed);
-      throw;
+      CacheCounters::bump(n.source_load_errors);
+      // Stale-if-error, as get() does per key: served only if every key to load has its copy.
+      for (std::size_t j = 0; j < to_load.size(); ++j) {
+        if (!from_sink[j] && !to_load[j].stale) throw;
+      }
+      for (std::size_t j = 0; j < to_load.size(); ++j) {
+        if (from_sink[j]) {
+          out[to_load[j].i] = std::move(loaded[j]);
+        } else {
+          CacheCounters::bump(n.stale_if_error_served);
+          out[to_load[j].i] = std::move(to_load[j].stale);
+        }
+      }
+      return out;
     }
     if (from_source.size() != source_keys.size()) {
       throw InternalError("Cache::get_many: the source returned a wrong number of values");
@@ -381,18 +336,18 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
       if (!from_sink[j]) loaded[j] = std::move(from_source[k++]);
     }
     for (std::size_t j = 0; j < to_load.size(); ++j) {
-      const std::size_t i = to_load[j];
-      if (tracking()) gens[i] = kNoFill;  // loaded from the source: not tracked (see read())
+      const std::size_t i = to_load[j].i;
+      if (tracking()) gens[i] = TieredCacheCore::kNoFill;  // loaded from the source: not tracked
       if (!from_sink[j]) {
-        source_loads_.fetch_add(1, std::memory_order_relaxed);
-        if (!loaded[j]) source_not_found_.fetch_add(1, std::memory_order_relaxed);
+        CacheCounters::bump(n.source_loads);
+        if (!loaded[j]) CacheCounters::bump(n.source_not_found);
       }
-      fill_l2(load_keys[j], tokens[j], loaded[j], std::chrono::nanoseconds(0));
-      if (c_.l1) {
+      if (!to_load[j].no_fill) fill_l2(load_keys[j], tokens[j], loaded[j], {});
+      if (l1_ && !to_load[j].no_fill) {
         if (loaded[j]) {
           put_l1_if(load_keys[j], L1Value(*loaded[j]), gens[i], std::nullopt);
-        } else if (c_.negative_ttl) {
-          put_l1_if(load_keys[j], L1Value(), gens[i], *c_.negative_ttl);
+        } else if (core_.options().negative_ttl) {
+          put_l1_if(load_keys[j], L1Value(), gens[i], *core_.options().negative_ttl);
         }
       }
       out[i] = std::move(loaded[j]);
@@ -400,145 +355,96 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
     return out;
   }
 
+  // ---------------------------------------------------------------- the write paths
   void put(std::string_view key, const V& value) {
-    check_key(key);
+    core_.check_key(key);
     std::optional<Encoded> encoded;  // what L2 will store, if put() stores into L2
-    if (c_.l2 && (c_.mode != WriteMode::kWriteAround || !c_.source)) {
+    if (core_.l2() && (t_.mode != WriteMode::kWriteAround || !t_.source)) {
       encoded = encode_for_put(key, value);
     }
     // Writes of one key (one stripe) from this process are applied one at a time, so the
     // source, L2, L1 and the sink see them in the same order.
-    std::lock_guard write_lock(write_locks_[stripe_index(key)]);
-    switch (c_.mode) {
+    const auto write_lock = core_.lock_writes(key);
+    switch (t_.mode) {
       case WriteMode::kWriteAround:
-        if (c_.source) {
-          write_source([&] { c_.source->write(key, value); });
+        if (t_.source) {
+          write_source([&] { t_.source->write(key, value); });
           invalidate(key);
         } else {
           store(key, value, encoded, /*drop_l1_on_l2_failure=*/true);
         }
         return;
       case WriteMode::kWriteThrough:
-        write_source([&] { c_.source->write_in_transaction(key, value); });
+        write_source([&] { t_.source->write_in_transaction(key, value); });
         store(key, value, encoded, /*drop_l1_on_l2_failure=*/true);
         return;
       case WriteMode::kWriteBehind:
-        c_.sink->enqueue_put(key, value);
-        write_behind_enqueued_.fetch_add(1, std::memory_order_relaxed);
+        t_.sink->enqueue_put(key, value);
+        CacheCounters::bump(core_.counters().write_behind_enqueued);
         store(key, value, encoded, /*drop_l1_on_l2_failure=*/false);
         return;
     }
   }
 
   void erase(std::string_view key) {
-    check_key(key);
-    std::lock_guard write_lock(write_locks_[stripe_index(key)]);
-    switch (c_.mode) {
+    core_.check_key(key);
+    const auto write_lock = core_.lock_writes(key);
+    switch (t_.mode) {
       case WriteMode::kWriteAround:
-        if (c_.source) write_source([&] { c_.source->erase(key); });
+        if (t_.source) write_source([&] { t_.source->erase(key); });
         invalidate(key);
         return;
       case WriteMode::kWriteThrough:
-        write_source([&] { c_.source->erase_in_transaction(key); });
+        write_source([&] { t_.source->erase_in_transaction(key); });
         invalidate(key);
         return;
-      case WriteMode::kWriteBehind: {
-        c_.sink->enqueue_erase(key);
-        write_behind_enqueued_.fetch_add(1, std::memory_order_relaxed);
+      case WriteMode::kWriteBehind:
+        t_.sink->enqueue_erase(key);
+        CacheCounters::bump(core_.counters().write_behind_enqueued);
         // The source still holds the row until the flush: cache a tombstone, not a miss.
-        if (c_.l2 && !c_.l2->write(key, kNegativeMarker, jittered_l2_ttl())) {
-          l2_write_failures_.fetch_add(1, std::memory_order_relaxed);
-          (void)c_.l2->remove(key);  // deferred if L2 is unreachable
-        }
-        Stripe& stripe = stripe_for(key);
-        std::lock_guard lock(stripe.mutex);
-        ++stripe.generation;
-        if (c_.l1 && tracking()) {
-          (void)c_.l1->erase(key);  // see store()
-        } else if (c_.l1) {
-          c_.l1->put(key, L1Value());
-        }
+        core_.write_tombstone(key);
+        core_.bump_generation(key, [&] {
+          if (l1_ && tracking()) {
+            (void)l1_->erase(key);  // see store()
+          } else if (l1_) {
+            l1_->put(key, L1Value());
+          }
+        });
         return;
-      }
     }
   }
 
   // Deletes the key from L2 (value and fill token), then from L1. Never updates.
   void invalidate(std::string_view key) {
-    check_key(key);
-    if (c_.l2) (void)c_.l2->remove(key);
+    core_.check_key(key);
+    if (core_.l2()) (void)core_.l2()->remove(key);
     drop_local(key);
   }
 
+  // ---------------------------------------------------------------- coherence hooks
   // L1 coherence (the invalidation bus, Redis tracking): drops `key` from this process's L1 only,
   // and makes any load of it in flight skip its L1 fill (the generation check), so a value read
   // before the invalidation never lands in L1 after it.
   void drop_local(std::string_view key) {
-    Stripe& stripe = stripe_for(key);
-    std::lock_guard lock(stripe.mutex);
-    ++stripe.generation;
-    if (c_.l1) (void)c_.l1->erase(key);
+    core_.bump_generation(key, [&] {
+      if (l1_) (void)l1_->erase(key);
+    });
   }
 
   // Drops everything from this process's L1 (an invalidation may have been missed: a sequence
   // gap, a lost subscriber connection, FLUSHALL), with the same in-flight guarantee.
   void flush_local() {
-    for (Stripe& stripe : stripes_) {
-      std::lock_guard lock(stripe.mutex);
-      ++stripe.generation;
-    }
-    if (c_.l1) c_.l1->clear();
+    core_.bump_all_generations();
+    if (l1_) l1_->clear();
   }
 
+  // ---------------------------------------------------------------- stats
   [[nodiscard]] TieredCacheStats stats() const {
-    const auto load = [](const std::atomic<std::uint64_t>& a) {
-      return a.load(std::memory_order_relaxed);
-    };
-    TieredCacheStats s;
-    if (c_.l1) {
-      s.l1.enabled = true;
-      s.l1.hits = load(l1_hits_);
-      s.l1.misses = load(l1_misses_);
-      s.l1.cache = c_.l1->stats();
+    TieredCacheStats s = core_.counters().snapshot(core_.l2(), l1_.has_value());
+    if (l1_) {
+      s.l1.cache = l1_->stats();
+      s.stampede.single_flight_waits = s.l1.cache.load_waits;  // L1's get_or_load is the flight
     }
-    if (c_.l2) {
-      const RemoteCounters r = c_.l2->counters();
-      s.l2.enabled = true;
-      s.l2.hits = r.hits;
-      s.l2.misses = r.misses;
-      s.l2.errors = r.errors;
-      s.l2.short_circuited = r.short_circuited;
-      s.l2.corrupted = r.corrupted;
-      s.l2.fills = r.fills;
-      s.l2.fills_skipped = r.fills_skipped;
-      s.l2.writes = r.writes;
-      s.l2.write_failures = load(l2_write_failures_);
-      s.l2.deletes = r.deletes;
-      s.l2.deletes_deferred = r.deletes_deferred;
-      s.l2.deletes_replayed = r.deletes_replayed;
-      s.l2.deletes_dropped = r.deletes_dropped;
-      s.l2.breaker = c_.l2->breaker_state();
-      s.l2.breaker_opens = c_.l2->breaker_opens();
-    }
-    s.source.loads = load(source_loads_);
-    s.source.not_found = load(source_not_found_);
-    s.source.load_errors = load(source_load_errors_);
-    s.source.writes = load(source_writes_);
-    s.source.write_errors = load(source_write_errors_);
-    s.negative_hits = load(negative_hits_);
-    s.refreshes_scheduled = load(refreshes_scheduled_);
-    s.refreshes = load(refreshes_);
-    s.refresh_failures = load(refresh_failures_);
-    s.write_behind_enqueued = load(write_behind_enqueued_);
-    s.write_behind_pending_reads = load(write_behind_pending_reads_);
-    s.stampede.lease_acquired = load(lease_acquired_);
-    s.stampede.lease_waits = load(lease_waits_);
-    s.stampede.lease_wait_hits = load(lease_wait_hits_);
-    s.stampede.lease_timeouts = load(lease_timeouts_);
-    s.stampede.stale_served = load(stale_served_);
-    s.stampede.stale_if_error_served = load(stale_if_error_served_);
-    s.stampede.early_refreshes = load(early_refreshes_);
-    s.stampede.single_flight_waits = c_.l1 ? s.l1.cache.load_waits : load(single_flight_waits_);
     if (tracking_) s.tracking = tracking_->stats();
     return s;
   }
@@ -546,10 +452,10 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
   // The get and load latency summaries (strata/metrics/metrics.h).
   [[nodiscard]] CacheLatencies latencies() const { return latencies_.summaries(); }
 
-  [[nodiscard]] RemoteStore* remote() noexcept { return c_.l2.get(); }
+  [[nodiscard]] RemoteStore* remote() noexcept { return core_.l2(); }
   // kTracking's subscriber side (nullptr in other modes): for tests and tools.
   [[nodiscard]] RedisTracking* redis_tracking() noexcept { return tracking_.get(); }
-  [[nodiscard]] LocalCache<L1Value>* local() noexcept { return c_.l1 ? &*c_.l1 : nullptr; }
+  [[nodiscard]] LocalCache<L1Value>* local() noexcept { return l1_ ? &*l1_ : nullptr; }
 
  private:
   struct Below {
@@ -557,32 +463,47 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
     bool cache_negative = false;  // "not found" worth a negative marker in L1
     bool loaded = false;          // the loader ran (else L2 answered)
     bool from_l2 = false;         // the answer came from L2 (so, with tracking, it is tracked)
+    bool no_fill = false;         // L2 holds a foreign value: fill neither L2 nor L1
+    std::optional<std::chrono::nanoseconds> l1_ttl;  // the L1 TTL, cut at the hard expiry
   };
-
-  // A generation no stripe reaches: put_l1_if never stores with it.
-  static constexpr std::uint64_t kNoFill = ~std::uint64_t{0};
 
   [[nodiscard]] bool tracking() const noexcept { return tracking_ != nullptr; }
 
-  struct Flight {
-    std::mutex mutex;
-    std::condition_variable done_cv;
-    bool done = false;
-    std::optional<V> value;
-    std::exception_ptr error;
-  };
+  std::optional<V> owned_load(std::string_view key) {
+    return t_.source ? t_.source->load(key) : t_.loader(key);
+  }
 
-  struct Stripe {
-    std::mutex mutex;
-    std::uint64_t generation = 0;
-  };
-  static constexpr std::size_t kStripes = 64;
+  // Stores in L1 unless a write or invalidation of the key's stripe happened since `gen`.
+  void put_l1_if(std::string_view key, L1Value value, std::uint64_t gen,
+                 std::optional<std::chrono::nanoseconds> ttl) {
+    core_.if_generation(key, gen, [&] {
+      if (ttl) {
+        l1_->put(key, std::move(value), *ttl);
+      } else {
+        l1_->put(key, std::move(value));
+      }
+    });
+  }
 
-  void check_key(std::string_view key) const {
-    if (key.empty()) throw InvalidArgumentError("Cache: keys must not be empty");
-    if (key.size() > c_.max_key_size) {
-      throw InvalidArgumentError("Cache: key of " + std::to_string(key.size()) +
-                                 " bytes exceeds max_key_size " + std::to_string(c_.max_key_size));
+  // get_or_load stored `value` for the L1's TTL, longer than its hard expiry leaves: stores it
+  // again for `ttl`, or (the stripe changed meanwhile) drops it, which is always safe.
+  void cap_l1(std::string_view key, const L1Value& value, std::uint64_t gen,
+              std::chrono::nanoseconds ttl) {
+    bool capped = false;
+    core_.if_generation(key, gen, [&] {
+      l1_->put(key, value, ttl);
+      capped = true;
+    });
+    if (!capped) (void)l1_->erase(key);
+  }
+
+  // An L1 fill from a value L2 answered (get_many): guarded, capped at its hard expiry.
+  void fill_l1(std::string_view key, const Below& below, std::uint64_t gen) {
+    if (!l1_ || below.no_fill) return;
+    if (below.value) {
+      put_l1_if(key, L1Value(*below.value), gen, below.l1_ttl);
+    } else if (below.cache_negative && core_.options().negative_ttl) {
+      put_l1_if(key, L1Value(), gen, *core_.options().negative_ttl);
     }
   }
 
@@ -593,221 +514,64 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
     std::chrono::milliseconds ttl;
   };
   Encoded encode_for_put(std::string_view key, const V& value) {
-    const auto ttl = jittered_l2_ttl();
-    Encoded e{encode_now(value, std::chrono::nanoseconds(0), ttl), ttl};
-    if (e.bytes.size() > c_.max_value_size) {
-      throw InvalidArgumentError("Cache: value of key '" + printable(key) + "' encodes to " +
-                                 std::to_string(e.bytes.size()) + " bytes, over max_value_size " +
-                                 std::to_string(c_.max_value_size));
-    }
+    const auto ttl = core_.jittered_l2_ttl();
+    Encoded e{t_.encode(value, core_.times_for(std::chrono::nanoseconds(0), ttl)), ttl};
+    core_.check_value_size(key, e.bytes.size());
     return e;
-  }
-  // At most 64 bytes of a key, non-printable bytes escaped (\xNN), for error messages.
-  static std::string printable(std::string_view key) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out;
-    for (std::size_t i = 0; i < key.size() && i < 64; ++i) {
-      const auto c = static_cast<unsigned char>(key[i]);
-      if (c >= 0x20 && c < 0x7f && c != '\\') {
-        out += static_cast<char>(c);
-      } else {
-        out += "\\x";
-        out += kHex[c >> 4];
-        out += kHex[c & 15];
-      }
-    }
-    if (key.size() > 64) out += "...";
-    return out;
-  }
-
-  std::optional<V> owned_load(std::string_view key) {
-    return c_.source ? c_.source->load(key) : c_.loader(key);
-  }
-
-  static std::size_t stripe_index(std::string_view key) {
-    return std::hash<std::string_view>{}(key) % kStripes;
-  }
-  Stripe& stripe_for(std::string_view key) { return stripes_[stripe_index(key)]; }
-  std::uint64_t generation(std::string_view key) {
-    Stripe& stripe = stripe_for(key);
-    std::lock_guard lock(stripe.mutex);
-    return stripe.generation;
-  }
-  // Stores in L1 unless a write or invalidation of the key's stripe happened since `gen`.
-  void put_l1_if(std::string_view key, L1Value value, std::uint64_t gen,
-                 std::optional<std::chrono::nanoseconds> ttl) {
-    Stripe& stripe = stripe_for(key);
-    std::lock_guard lock(stripe.mutex);
-    if (gen == kNoFill || stripe.generation != gen) return;
-    if (ttl) {
-      c_.l1->put(key, std::move(value), *ttl);
-    } else {
-      c_.l1->put(key, std::move(value));
-    }
-  }
-
-  [[nodiscard]] EnvelopeTime wall_now() const {
-    using std::chrono::microseconds;
-    if (c_.clock_injected) {
-      return EnvelopeTime(std::chrono::duration_cast<microseconds>(c_.clock->now()));
-    }
-    return std::chrono::time_point_cast<microseconds>(std::chrono::system_clock::now());
-  }
-
-  [[nodiscard]] bool soft_expired(const StoredValue<V>& stored) const {
-    return c_.refresh_after && stored.times && stored.times->soft_expiry &&
-           *stored.times->soft_expiry <= wall_now();
-  }
-
-  [[nodiscard]] std::chrono::milliseconds jittered_l2_ttl() {
-    if (c_.l2_ttl_jitter <= 0) return c_.l2_ttl;
-    thread_local std::mt19937_64 rng{std::random_device{}()};
-    std::uniform_real_distribution<double> share(0.0, c_.l2_ttl_jitter);
-    const auto cut = static_cast<std::int64_t>(static_cast<double>(c_.l2_ttl.count()) * share(rng));
-    return std::max(std::chrono::milliseconds(1), c_.l2_ttl - std::chrono::milliseconds(cut));
-  }
-
-  [[nodiscard]] std::string encode_now(const V& value, std::chrono::nanoseconds compute_time,
-                                       std::chrono::milliseconds ttl) const {
-    const EnvelopeTime now = wall_now();
-    EnvelopeTimes times;
-    times.computed_at = now;
-    if (c_.refresh_after) {
-      times.soft_expiry =
-          now + std::chrono::duration_cast<std::chrono::microseconds>(*c_.refresh_after);
-    }
-    times.hard_expiry = now + std::chrono::duration_cast<std::chrono::microseconds>(ttl);
-    times.compute_time = std::chrono::duration_cast<std::chrono::microseconds>(compute_time);
-    return c_.encode(value, times);
   }
 
   // Writes a loaded value (or a negative marker) to L2, through the guard when it is on.
   void fill_l2(std::string_view key, const std::optional<std::string>& token,
                const std::optional<V>& value, std::chrono::nanoseconds compute_time) {
-    if (!c_.l2 || (c_.guarded_fills && !token)) return;
+    if (!core_.l2() || (core_.options().guarded_fills && !token)) return;
     if (value) {
-      const auto ttl = jittered_l2_ttl();
-      std::string bytes = encode_now(*value, compute_time, ttl);
-      if (bytes.size() > c_.max_value_size) return;  // too large for L2: served from L1/source
-      (void)c_.l2->fill(key, token, bytes, ttl + c_.stale_if_error);
-    } else if (c_.negative_ttl) {
-      (void)c_.l2->fill(key, token, kNegativeMarker, *c_.negative_ttl);
+      const auto ttl = core_.jittered_l2_ttl();
+      core_.fill(key, token, t_.encode(*value, core_.times_for(compute_time, ttl)), ttl);
+    } else {
+      core_.fill_negative(key, token);
     }
   }
 
-  // Past its hard expiry (the envelope's): only seen when stale-if-error keeps values in L2
-  // longer than their TTL. Such a value is a miss, kept as the stale-if-error fallback.
-  [[nodiscard]] bool hard_expired(const StoredValue<V>& stored) const {
-    return c_.stale_if_error > std::chrono::milliseconds::zero() && stored.times &&
-           stored.times->hard_expiry && *stored.times->hard_expiry <= wall_now();
-  }
-
-  // u in (0, 1] for XFetch: the injected function, else this cache's generator.
-  [[nodiscard]] double xfetch_random() {
-    if (c_.xfetch->random) return c_.xfetch->random();
-    std::lock_guard lock(xfetch_mutex_);
-    return 1.0 - std::uniform_real_distribution<double>(0.0, 1.0)(xfetch_rng_);
-  }
-
-  // XFetch (strata/stampede/stampede.h) on a value read from L2, against its hard expiry.
-  [[nodiscard]] bool xfetch_due(const StoredValue<V>& stored) {
-    if (!c_.xfetch || !stored.times || !stored.times->hard_expiry) return false;
-    return xfetch_should_refresh(wall_now().time_since_epoch(),
-                                 stored.times->hard_expiry->time_since_epoch(),
-                                 stored.times->compute_time, c_.xfetch->beta, xfetch_random());
-  }
-
-  // Interprets bytes read from L2: a negative marker, a value (serving it stale past its soft
-  // TTL or early under XFetch, with one refresh scheduled), or nothing usable (corrupted, or past
-  // its hard expiry: then `stale` keeps it for stale-if-error).
+  // Interprets bytes read from L2 (the per-key logic of get, get_many and the lease loop): a
+  // negative marker, a value (serving it stale past its soft TTL or early under XFetch, with one
+  // refresh scheduled), or nothing usable: undecodable (deleted, or foreign and kept:
+  // `no_fill`), or past its hard expiry (then `stale` keeps it within the stale-if-error bound,
+  // and `stale_bytes` are its bytes, which the lease probe looks past).
   std::optional<Below> use_remote(std::string_view key, const std::string& bytes, bool owned,
-                                  std::optional<V>& stale, std::string& stale_bytes) {
+                                  std::optional<V>& stale, std::string& stale_bytes,
+                                  bool& no_fill) {
     if (bytes == kNegativeMarker) {
-      negative_hits_.fetch_add(1, std::memory_order_relaxed);
-      return Below{std::nullopt, true, false, true};
+      CacheCounters::bump(core_.counters().negative_hits);
+      return Below{std::nullopt, true, false, true, false, std::nullopt};
     }
+    std::optional<StoredValue<V>> decoded;
     try {
-      StoredValue<V> stored = c_.decode(bytes);
-      if (hard_expired(stored)) {
-        stale_bytes = bytes;  // the lease probe looks past it
-        if (wall_now() - *stored.times->hard_expiry <= c_.stale_if_error) {
-          stale = std::move(stored.value);
-        }
-        return std::nullopt;
-      }
-      if (owned && soft_expired(stored)) {
-        stale_served_.fetch_add(1, std::memory_order_relaxed);
-        schedule_refresh(key);
-      } else if (owned && xfetch_due(stored)) {
-        early_refreshes_.fetch_add(1, std::memory_order_relaxed);
-        schedule_refresh(key, stored.times->computed_at);
-      }
-      return Below{std::move(stored.value), false, false, true};
+      decoded.emplace(t_.decode(bytes));
     } catch (const CorruptedError&) {
-      c_.l2->drop_corrupted(key);
+      if (core_.undecodable(key)) {
+        no_fill = true;
+        stale_bytes = bytes;  // the lease probe looks past it
+      }
       return std::nullopt;
     }
-  }
-
-  // Releases the lease on a miss when the load is over (or failed).
-  struct LeaseRelease {
-    RemoteStore* l2 = nullptr;
-    std::string_view key;
-    std::optional<std::string> token;
-    LeaseRelease() = default;
-    LeaseRelease(const LeaseRelease&) = delete;
-    LeaseRelease& operator=(const LeaseRelease&) = delete;
-    ~LeaseRelease() {
-      if (!token) return;
-      try {
-        l2->release_lease(key, *token);
-      } catch (...) {  // best effort: the lease then ends by expiry
-      }
+    StoredValue<V>& stored = *decoded;
+    switch (core_.judge(stored.times, owned)) {
+      case RemoteVerdict::kHardExpired:
+        stale_bytes = bytes;
+        if (core_.within_stale_if_error(stored.times)) stale = std::move(stored.value);
+        return std::nullopt;
+      case RemoteVerdict::kStale:
+        schedule_refresh(key);
+        break;
+      case RemoteVerdict::kEarly:
+        schedule_refresh(key, stored.times->computed_at);
+        break;
+      case RemoteVerdict::kFresh:
+        break;
     }
-  };
-
-  // The lease on a miss: takes it (true: this caller loads), or waits for the holder's value
-  // with backoff up to the deadline (a Below: the value arrived). After the deadline, or when L2
-  // cannot be asked, returns false with no lease: the caller loads without it (the fallback).
-  std::variant<bool, Below> await_lease(std::string_view key, bool owned, std::optional<V>& stale,
-                                        std::string& stale_bytes, LeaseRelease& release) {
-    const LeaseOptions& o = *c_.lease;
-    const auto deadline = std::chrono::steady_clock::now() + o.wait_deadline;
-    auto backoff = o.initial_backoff;
-    bool waited = false;
-    for (;;) {
-      LeaseProbe probe = c_.l2->probe_lease(key, o.ttl, stale_bytes);
-      if (!probe.ok) return false;
-      if (probe.token) {
-        lease_acquired_.fetch_add(1, std::memory_order_relaxed);
-        release.l2 = c_.l2.get();
-        release.key = key;
-        release.token = std::move(probe.token);
-        return true;
-      }
-      if (probe.bytes) {
-        const std::string before = stale_bytes;
-        if (auto hit = use_remote(key, *probe.bytes, owned, stale, stale_bytes)) {
-          if (waited) lease_wait_hits_.fetch_add(1, std::memory_order_relaxed);
-          return std::move(*hit);
-        }
-        // Past its hard expiry (newly learned: probe again at once, looking past it) or
-        // corrupted (deleted): probe again, after the backoff when this repeats.
-        if (stale_bytes != before) continue;
-      }
-      if (!waited) {
-        lease_waits_.fetch_add(1, std::memory_order_relaxed);
-        waited = true;
-      }
-      const auto now = std::chrono::steady_clock::now();
-      if (now >= deadline) {
-        lease_timeouts_.fetch_add(1, std::memory_order_relaxed);
-        return false;
-      }
-      std::this_thread::sleep_for(
-          std::min<std::chrono::steady_clock::duration>(backoff, deadline - now));
-      backoff = std::min(backoff * 2, o.max_backoff);
-    }
+    Below below{std::move(stored.value), false, false, true, false, std::nullopt};
+    below.l1_ttl = core_.l1_ttl_cap(stored.times, l1_ttl_);
+    return below;
   }
 
   // L2, then the loader. Single-flight is the caller's job; the lease (when configured) makes
@@ -817,45 +581,63 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
     std::optional<std::string> token;
     std::optional<V> stale;   // past its hard expiry, within the stale-if-error bound
     std::string stale_bytes;  // its bytes (the lease probe looks past them)
+    bool no_fill = false;     // L2 holds a foreign value: leave it
     LeaseRelease lease;
-    if (c_.l2) {
-      RemoteRead read = c_.l2->get(key);
+    RemoteStore* const l2 = core_.l2();
+    if (l2) {
+      RemoteRead read = l2->get(key);
       if (read.ok && read.bytes) {
-        if (auto hit = use_remote(key, *read.bytes, owned, stale, stale_bytes)) {
+        if (auto hit = use_remote(key, *read.bytes, owned, stale, stale_bytes, no_fill)) {
           return std::move(*hit);
         }
       }
       if constexpr (!std::is_same_v<std::remove_cvref_t<F>, std::nullptr_t>) {
-        if (read.ok && c_.lease) {
-          auto outcome = await_lease(key, owned, stale, stale_bytes, lease);
-          if (auto* below = std::get_if<Below>(&outcome)) return std::move(*below);
+        if (read.ok && core_.options().lease) {
+          std::optional<Below> found;
+          const auto outcome = await_lease(
+              *l2, *core_.options().lease, key, stale_bytes, lease,
+              [&](const std::string& bytes) {
+                found = use_remote(key, bytes, owned, stale, stale_bytes, no_fill);
+                return found.has_value();
+              },
+              core_.counters());
+          if (outcome == LeaseOutcome::kValue) return std::move(*found);
         }
-        if (read.ok && c_.guarded_fills) token = c_.l2->begin_fill(key, c_.fill_lease);
+        if (read.ok && core_.options().guarded_fills && !no_fill) {
+          token = l2->begin_fill(key, core_.options().fill_lease);
+        }
       }
     }
     if constexpr (std::is_same_v<std::remove_cvref_t<F>, std::nullptr_t>) {
-      return Below{};  // a cache-only read: past the hard TTL is a miss
+      Below miss;  // a cache-only read: past the hard TTL is a miss
+      miss.no_fill = no_fill;
+      return miss;
     } else {
-      const auto start = c_.clock->now();
+      const auto start = core_.options().clock->now();
       std::optional<V> value;
       try {
         value = load_counted(key, loader);
       } catch (...) {
         if (!stale) throw;
-        stale_if_error_served_.fetch_add(1, std::memory_order_relaxed);
-        return Below{std::move(stale), false, true, true};  // the stale copy was read from L2
+        CacheCounters::bump(core_.counters().stale_if_error_served);
+        // The stale copy was read from L2, but is not put in L1 (its hard expiry passed).
+        Below served{std::move(stale), false, true, true, true, std::nullopt};
+        return served;
       }
-      fill_l2(key, token, value, c_.clock->now() - start);
-      return Below{std::move(value), !value, true, false};
+      if (!no_fill) fill_l2(key, token, value, core_.options().clock->now() - start);
+      Below below{std::move(value), false, true, false, no_fill, std::nullopt};
+      below.cache_negative = !below.value && !no_fill;
+      return below;
     }
   }
 
   template <typename F>
   std::optional<V> load_counted(std::string_view key, F& loader) {
-    if (c_.sink) {
+    CacheCounters& n = core_.counters();
+    if (t_.sink) {
       // Write-behind: an acknowledged write the source does not hold yet wins over the source.
-      if (std::optional<PendingWrite<V>> pending = c_.sink->pending(key)) {
-        write_behind_pending_reads_.fetch_add(1, std::memory_order_relaxed);
+      if (std::optional<PendingWrite<V>> pending = t_.sink->pending(key)) {
+        CacheCounters::bump(n.write_behind_pending_reads);
         return std::move(pending->value);
       }
     }
@@ -863,11 +645,11 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
     try {
       std::optional<V> value = loader(key);
       latencies_.record_load(CacheLatencyRecorder::now() - start);
-      source_loads_.fetch_add(1, std::memory_order_relaxed);
-      if (!value) source_not_found_.fetch_add(1, std::memory_order_relaxed);
+      CacheCounters::bump(n.source_loads);
+      if (!value) CacheCounters::bump(n.source_not_found);
       return value;
     } catch (...) {
-      source_load_errors_.fetch_add(1, std::memory_order_relaxed);
+      CacheCounters::bump(n.source_load_errors);
       throw;
     }
   }
@@ -876,9 +658,9 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
   void write_source(F&& write) {
     try {
       write();
-      source_writes_.fetch_add(1, std::memory_order_relaxed);
+      CacheCounters::bump(core_.counters().source_writes);
     } catch (...) {
-      source_write_errors_.fetch_add(1, std::memory_order_relaxed);
+      CacheCounters::bump(core_.counters().source_write_errors);
       throw;
     }
   }
@@ -888,182 +670,128 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
   void store(std::string_view key, const V& value, const std::optional<Encoded>& encoded,
              bool drop_l1_on_l2_failure) {
     bool l2_ok = true;
-    if (c_.l2 && encoded) {
-      l2_ok = c_.l2->write(key, encoded->bytes, encoded->ttl + c_.stale_if_error);
-      if (!l2_ok) {
-        l2_write_failures_.fetch_add(1, std::memory_order_relaxed);
-        (void)c_.l2->remove(key);
+    if (core_.l2() && encoded) l2_ok = core_.write(key, encoded->bytes, encoded->ttl);
+    core_.bump_generation(key, [&] {
+      if (!l1_) return;
+      if (tracking()) {
+        (void)l1_->erase(key);  // the write did not track the key: the next read will
+      } else if (l2_ok || !drop_l1_on_l2_failure) {
+        // Never longer in L1 than its hard expiry in L2.
+        if (encoded && (l1_ttl_ <= std::chrono::nanoseconds::zero() || encoded->ttl < l1_ttl_)) {
+          l1_->put(key, L1Value(value), encoded->ttl);
+        } else {
+          l1_->put(key, L1Value(value));
+        }
+      } else {
+        (void)l1_->erase(key);
       }
-    }
-    Stripe& stripe = stripe_for(key);
-    std::lock_guard lock(stripe.mutex);
-    ++stripe.generation;
-    if (!c_.l1) return;
-    if (tracking()) {
-      (void)c_.l1->erase(key);  // the write did not track the key: the next read will
-    } else if (l2_ok || !drop_l1_on_l2_failure) {
-      c_.l1->put(key, L1Value(value));
-    } else {
-      (void)c_.l1->erase(key);
-    }
-  }
-
-  template <typename F>
-  std::optional<V> single_flight(std::string_view key, F&& load) {
-    std::shared_ptr<Flight> flight;
-    bool leader = false;
-    {
-      std::lock_guard lock(flights_mutex_);
-      auto [it, inserted] = flights_.try_emplace(std::string(key));
-      if (inserted) {
-        it->second = std::make_shared<Flight>();
-        leader = true;
-      }
-      flight = it->second;
-    }
-    if (!leader) {
-      single_flight_waits_.fetch_add(1, std::memory_order_relaxed);
-      std::unique_lock lock(flight->mutex);
-      flight->done_cv.wait(lock, [&] { return flight->done; });
-      if (flight->error) std::rethrow_exception(flight->error);
-      return flight->value;
-    }
-    std::optional<V> value;
-    std::exception_ptr error;
-    try {
-      value = load();
-    } catch (...) {
-      error = std::current_exception();
-    }
-    {
-      std::lock_guard lock(flights_mutex_);
-      flights_.erase(std::string(key));
-    }
-    {
-      std::lock_guard lock(flight->mutex);
-      flight->value = value;
-      flight->error = error;
-      flight->done = true;
-    }
-    flight->done_cv.notify_all();
-    if (error) std::rethrow_exception(error);
-    return value;
-  }
-
-  // Refresh-ahead: at most one reload per key at a time in this process (L1's refresh claim,
-  // or the set below without L1), on the executor; the old value is served meanwhile.
-  // `seen`: the computed_at of the value that triggered an XFetch refresh (an L2 value computed
-  // later means another process refreshed it already); nullopt: a soft-TTL refresh.
-  void schedule_refresh(std::string_view key, std::optional<EnvelopeTime> seen = std::nullopt) {
-    if (c_.l1) {
-      if (!c_.l1->begin_refresh(key)) return;
-    } else {
-      std::lock_guard lock(refreshing_mutex_);
-      if (!refreshing_.insert(std::string(key)).second) return;
-    }
-    const std::shared_ptr<Executor> executor = c_.executor.lock();
-    if (!executor) {
-      release_refresh_claim(key);
-      return;
-    }
-    refreshes_scheduled_.fetch_add(1, std::memory_order_relaxed);
-    std::weak_ptr<CacheState> weak = this->weak_from_this();
-    executor->execute([weak, k = std::string(key), seen]() noexcept {
-      if (auto self = weak.lock()) self->refresh(k, seen);
     });
   }
 
+  // ---------------------------------------------------------------- refresh
+  // Refresh-ahead: at most one reload per key at a time in this process (L1's refresh claim,
+  // or TieredCacheCore's without L1), on the executor; the old value is served meanwhile.
+  // `seen`: the computed_at of the value that triggered an XFetch refresh (an L2 value computed
+  // later means another process refreshed it already); nullopt: a soft-TTL refresh.
+  void schedule_refresh(std::string_view key, std::optional<EnvelopeTime> seen = std::nullopt) {
+    if (l1_) {
+      if (!l1_->begin_refresh(key)) return;
+    } else if (!core_.claim_local_refresh(key)) {
+      return;
+    }
+    std::weak_ptr<CacheState> weak = this->weak_from_this();
+    if (!core_.schedule([weak, k = std::string(key), seen]() noexcept {
+          if (auto self = weak.lock()) self->refresh(k, seen);
+        })) {
+      release_refresh_claim(key);
+    }
+  }
+
   void refresh(const std::string& key, std::optional<EnvelopeTime> seen) noexcept {
+    CacheCounters& n = core_.counters();
+    RemoteStore* const l2 = core_.l2();
     std::optional<std::string> claimed;
     try {
-      std::uint64_t gen = generation(key);
+      std::uint64_t gen = core_.generation(key);
       std::optional<V> fresh;
+      std::optional<std::chrono::nanoseconds> l1_ttl;
       bool reloaded = false;
       bool skip = false;
       std::optional<std::string> token;
-      if (c_.l2) {
+      if (l2) {
         // Another process may have refreshed L2 already; else take the cross-process lease.
-        RemoteRead read = c_.l2->get(key);
-        if (!read.ok && tracking()) gen = kNoFill;  // untracked: L1 is not refreshed
+        RemoteRead read = l2->get(key);
+        if (!read.ok && tracking())
+          gen = TieredCacheCore::kNoFill;  // untracked: L1 is not refreshed
         if (read.ok && read.bytes && *read.bytes != kNegativeMarker) {
           try {
-            StoredValue<V> stored = c_.decode(*read.bytes);
-            const bool newer = seen ? stored.times && stored.times->computed_at > *seen
-                                    : !soft_expired(stored) && !hard_expired(stored);
-            if (newer) fresh = std::move(stored.value);
+            StoredValue<V> stored = t_.decode(*read.bytes);
+            const bool newer =
+                seen ? stored.times && stored.times->computed_at > *seen
+                     : !core_.soft_expired(stored.times) && !core_.hard_expired(stored.times);
+            if (newer && !core_.hard_expired(stored.times)) {
+              l1_ttl = core_.l1_ttl_cap(stored.times, l1_ttl_);
+              fresh = std::move(stored.value);
+            }
           } catch (const CorruptedError&) {
-            c_.l2->drop_corrupted(key);
+            if (core_.undecodable(key)) skip = true;  // foreign: leave it
           }
         }
-        if (!fresh && read.ok) {
-          claimed = c_.l2->claim_refresh(key, c_.fill_lease);
+        if (!fresh && !skip && read.ok) {
+          claimed = l2->claim_refresh(key, core_.options().fill_lease);
           skip = !claimed.has_value();
-          if (claimed && c_.guarded_fills) token = c_.l2->begin_fill(key, c_.fill_lease);
+          if (claimed && core_.options().guarded_fills) {
+            token = l2->begin_fill(key, core_.options().fill_lease);
+          }
         }
       }
       if (!fresh && !skip) {
-        const auto start = c_.clock->now();
+        const auto start = core_.options().clock->now();
         auto loader = [this](std::string_view k) { return owned_load(k); };
         fresh = load_counted(key, loader);
         reloaded = true;
-        if (tracking()) gen = kNoFill;  // from the source: not tracked (see read())
+        if (tracking())
+          gen = TieredCacheCore::kNoFill;  // from the source: not tracked (see read())
         if (fresh) {
-          fill_l2(key, token, fresh, c_.clock->now() - start);
-        } else if (c_.l2) {
-          (void)c_.l2->remove(key);  // the row is gone
+          fill_l2(key, token, fresh, core_.options().clock->now() - start);
+        } else if (l2) {
+          (void)l2->remove(key);  // the row is gone
         }
       }
-      if (c_.l1) {
+      if (l1_) {
         if (fresh) {
-          put_l1_if(key, L1Value(std::move(fresh)), gen, std::nullopt);
+          put_l1_if(key, L1Value(std::move(fresh)), gen, l1_ttl);
         } else if (reloaded) {
-          Stripe& stripe = stripe_for(key);
-          std::lock_guard lock(stripe.mutex);
-          if (stripe.generation == gen) (void)c_.l1->erase(key);
+          core_.if_generation(key, gen, [&] { (void)l1_->erase(key); });
         }
       }
-      refreshes_.fetch_add(1, std::memory_order_relaxed);
+      CacheCounters::bump(n.refreshes);
     } catch (...) {
-      refresh_failures_.fetch_add(1, std::memory_order_relaxed);
+      CacheCounters::bump(n.refresh_failures);
     }
     try {
-      if (claimed) c_.l2->release_refresh(key, *claimed);
+      if (claimed) l2->release_refresh(key, *claimed);
       release_refresh_claim(key);
     } catch (...) {
     }
   }
 
   void release_refresh_claim(std::string_view key) {
-    if (c_.l1) {
-      c_.l1->end_refresh(key);
+    if (l1_) {
+      l1_->end_refresh(key);
     } else {
-      std::lock_guard lock(refreshing_mutex_);
-      refreshing_.erase(std::string(key));
+      core_.release_local_refresh(key);
     }
   }
 
-  CacheConfig<V> c_;
+  TypedSettings<V> t_;
+  std::optional<LocalCache<L1Value>> l1_;
+  std::chrono::nanoseconds l1_ttl_;
+  TieredCacheCore core_;
   CacheLatencyRecorder latencies_;
-  std::array<Stripe, kStripes> stripes_;
-  std::array<std::mutex, kStripes> write_locks_;
-  std::mutex flights_mutex_;
-  std::unordered_map<std::string, std::shared_ptr<Flight>> flights_;
-  std::mutex refreshing_mutex_;
-  std::unordered_set<std::string> refreshing_;
-  std::atomic<std::uint64_t> l1_hits_{0}, l1_misses_{0}, negative_hits_{0}, source_loads_{0},
-      source_not_found_{0}, source_load_errors_{0}, source_writes_{0}, source_write_errors_{0},
-      l2_write_failures_{0}, refreshes_scheduled_{0}, refreshes_{0}, refresh_failures_{0},
-      write_behind_enqueued_{0}, write_behind_pending_reads_{0};
-  // Stampede protection (docs/stampede.md).
-  std::atomic<std::uint64_t> lease_acquired_{0}, lease_waits_{0}, lease_wait_hits_{0},
-      lease_timeouts_{0}, stale_served_{0}, stale_if_error_served_{0}, early_refreshes_{0},
-      single_flight_waits_{0};
-  std::mutex xfetch_mutex_;
-  std::mt19937_64 xfetch_rng_;
   // Last: destroyed first, so its threads (which call drop_local/flush_local) are joined while
   // the rest of the state is still alive.
   std::unique_ptr<RedisTracking> tracking_;
 };
 
-}  // namespace internal
-}  // namespace strata
+}  // namespace strata::internal
