@@ -136,7 +136,7 @@ int run(const std::string& redis_url) {
             << b.cache.get("user:7").value_or("(none)") << "\n";
 
   const strata::InvalidationBusStats stats = b.bus->stats();
-  std::cout << "B's bus: received " << stats.received << ", textbook " << stats.textbook_received
+  std::cout << "B's bus: received " << stats.received << ", textbook " << stats.entity_received
             << ", sequence gaps " << stats.sequence_gaps << ", L1 flushes " << stats.l1_flushes
             << "\n";
   for (const char* key : {"user:7", "user_profile:7", "user_list"}) a.cache.invalidate(key);

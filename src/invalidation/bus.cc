@@ -66,8 +66,8 @@ InvalidationBus::InvalidationBus(std::string_view redis_url, InvalidationBusOpti
   if (options_.channel.empty()) {
     throw InvalidArgumentError("InvalidationBus: channel must not be empty");
   }
-  if (options_.channel == options_.textbook_channel) {
-    throw InvalidArgumentError("InvalidationBus: channel and textbook_channel must differ");
+  if (options_.channel == options_.entity_channel) {
+    throw InvalidArgumentError("InvalidationBus: channel and entity_channel must differ");
   }
   SubscriberOptions sub;
   sub.keepalive_interval = options_.keepalive_interval;
@@ -94,10 +94,10 @@ InvalidationBus::InvalidationBus(std::string_view redis_url, InvalidationBusOpti
   subscriber_ = std::make_unique<RedisSubscriber>(redis_url, std::move(sub));
   (void)subscriber_->subscribe(options_.channel,
                                [this](std::string_view, std::string_view m) { receive(m); });
-  if (!options_.textbook_channel.empty()) {
+  if (!options_.entity_channel.empty()) {
     (void)subscriber_->subscribe(
-        options_.textbook_channel,
-        [this](std::string_view, std::string_view m) { receive_textbook(m); });
+        options_.entity_channel,
+        [this](std::string_view, std::string_view m) { receive_entity_message(m); });
   }
 }
 
@@ -236,7 +236,7 @@ InvalidationBusStats InvalidationBus::stats() const {
   s.publish_failures = load(counters_.publish_failures);
   s.received = load(counters_.received);
   s.own_skipped = load(counters_.own_skipped);
-  s.textbook_received = load(counters_.textbook_received);
+  s.entity_received = load(counters_.entity_received);
   s.malformed = load(counters_.malformed);
   s.keys_dropped = load(counters_.keys_dropped);
   s.sequence_gaps = load(counters_.sequence_gaps);
@@ -319,7 +319,7 @@ void InvalidationBus::apply(const InvalidationMessage& message, std::uint64_t sk
   for (const auto& callback : callbacks) call_quietly(callback, message);
 }
 
-void InvalidationBus::receive_textbook(std::string_view bytes) noexcept {
+void InvalidationBus::receive_entity_message(std::string_view bytes) noexcept {
   try {
     const nlohmann::json json = nlohmann::json::parse(bytes);
     if (!json.is_object() || !json.contains("entity") || !json["entity"].is_string() ||
@@ -327,7 +327,7 @@ void InvalidationBus::receive_textbook(std::string_view bytes) noexcept {
       counters_.malformed.fetch_add(1, std::memory_order_relaxed);
       return;
     }
-    counters_.textbook_received.fetch_add(1, std::memory_order_relaxed);
+    counters_.entity_received.fetch_add(1, std::memory_order_relaxed);
     // Every receiver deletes the entity in L2 and its dependents (the first one finds them and
     // announces them; the set is gone for the others) and drops them from its own L1s.
     (void)publish(json["entity"].get_ref<const std::string&>());

@@ -57,7 +57,7 @@ TEST_P(BusConcurrencyTest, NoStaleValueAfterQuiescence) {
   const std::string prefix = unique_prefix();
   InvalidationBusOptions options;
   options.channel = prefix + "bus";
-  options.textbook_channel = "";
+  options.entity_channel = "";
   auto bus_a = std::make_shared<InvalidationBus>(url, options);
   auto bus_b = std::make_shared<InvalidationBus>(url, options);
   ASSERT_TRUE(bus_a->wait_connected(10s));

@@ -27,7 +27,7 @@ int run(const std::vector<std::string>& args) {
   const std::string& url = args[2];
   strata::InvalidationBusOptions options;
   options.channel = args[3];
-  options.textbook_channel = "";
+  options.entity_channel = "";
   auto bus = std::make_shared<strata::InvalidationBus>(url, options);
   if (!bus->wait_connected(std::chrono::seconds(5))) {
     throw strata::UnavailableError("inval_peer: the bus did not connect");

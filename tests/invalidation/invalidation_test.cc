@@ -1,5 +1,5 @@
 // Invalidation against real servers (standalone and cluster): the bus across processes and
-// instances, the textbook JSON channel, sequence gaps, a killed subscriber connection,
+// instances, the entity channel, sequence gaps, a killed subscriber connection,
 // namespaces, dependency sets across slots, SCAN invalidation, glob escaping, L2 TTL jitter.
 #include "strata/invalidation/invalidation.h"
 
@@ -40,10 +40,10 @@ struct UserUpdated {
 
 // A bus on a channel private to this test (the helper process joins the same channel).
 std::shared_ptr<InvalidationBus> make_bus(const std::string& url, const std::string& channel,
-                                          std::string textbook_channel = "") {
+                                          std::string entity_channel = "") {
   InvalidationBusOptions options;
   options.channel = channel;
-  options.textbook_channel = std::move(textbook_channel);
+  options.entity_channel = std::move(entity_channel);
   auto bus = std::make_shared<InvalidationBus>(url, options);
   EXPECT_TRUE(bus->wait_connected(kWait));
   return bus;
@@ -171,7 +171,7 @@ TEST_P(BusTest, TheTextbookJsonFormatInvalidates) {
   (void)redis.publish("cache_invalidation", message.dump());
   EXPECT_TRUE(eventually(kWait, [&] { return !cache.get(entity).has_value(); }));
   EXPECT_FALSE(redis.exists(cache.remote_key(entity)));
-  EXPECT_GE(bus->stats().textbook_received, 1u);
+  EXPECT_GE(bus->stats().entity_received, 1u);
   (void)redis.publish("cache_invalidation", "not json");
   EXPECT_TRUE(eventually(kWait, [&] { return bus->stats().malformed >= 1; }));
 }

@@ -420,9 +420,9 @@ TEST_P(LocalCachePolicies, HotKeysStayUnderChurn) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Policies, LocalCachePolicies,
-                         ::testing::Values(PolicyKind::kStrata, PolicyKind::kLru),
+                         ::testing::Values(PolicyKind::kWindowTinyLfu, PolicyKind::kLru),
                          [](const auto& param_info) {
-                           return param_info.param == PolicyKind::kStrata ? "Strata" : "Lru";
+                           return param_info.param == PolicyKind::kWindowTinyLfu ? "Strata" : "Lru";
                          });
 
 TEST(LocalCache, ShardedCacheStaysWithinItsBound) {

@@ -87,7 +87,7 @@ class Harness {
 template <typename Policy>
 class PolicyConformance : public ::testing::Test {};
 
-using Policies = ::testing::Types<LruPolicy, StrataPolicy>;
+using Policies = ::testing::Types<LruPolicy, WindowTinyLfuPolicy>;
 TYPED_TEST_SUITE(PolicyConformance, Policies);
 
 TYPED_TEST(PolicyConformance, KeepsWeightWithinCapacityAndAccountsExactly) {
@@ -168,8 +168,8 @@ TEST(LruPolicy, EvictsTheLeastRecentlyUsed) {
 
 // A hot set that is read over and over survives a scan of one-time keys under strata's policy,
 // while LRU loses it entirely.
-TEST(StrataPolicy, ResistsScans) {
-  Harness<StrataPolicy> strata(100);
+TEST(WindowTinyLfuPolicy, ResistsScans) {
+  Harness<WindowTinyLfuPolicy> strata(100);
   Harness<LruPolicy> lru(100);
   for (int round = 0; round < 20; ++round) {
     for (std::uint64_t k = 0; k < 80; ++k) {
@@ -191,8 +191,8 @@ TEST(StrataPolicy, ResistsScans) {
 }
 
 // On a Zipf-like skewed workload the admission policy beats LRU's hit ratio.
-TEST(StrataPolicy, BeatsLruOnSkewedKeys) {
-  Harness<StrataPolicy> strata(500);
+TEST(WindowTinyLfuPolicy, BeatsLruOnSkewedKeys) {
+  Harness<WindowTinyLfuPolicy> strata(500);
   Harness<LruPolicy> lru(500);
   std::mt19937_64 rng(3);
   std::uniform_real_distribution<double> u(0.0, 1.0);

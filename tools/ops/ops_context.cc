@@ -202,7 +202,7 @@ OpsContext::OpsContext(const ConnectionOptions& options, bool with_bus) : option
   if (redis_ && with_bus && options_.broadcast) {
     InvalidationBusOptions bus_options;
     bus_options.channel = options_.bus_channel;
-    bus_options.textbook_channel.clear();  // the CLI only sends
+    bus_options.entity_channel.clear();  // the CLI only sends
     bus_options.dependency_prefix = options_.dependency_prefix;
     bus_ = std::make_shared<InvalidationBus>(
         options_.tls.apply_to(options_.redis.empty() ? options_.redis_cluster : options_.redis),

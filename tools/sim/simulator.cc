@@ -94,8 +94,8 @@ constexpr std::array<PolicyEntry, 3> kPolicies = {{
     {"lru", "least recently used (strata::LruPolicy)", &simulate<LruPolicy>},
     {"opt", "Belady's MIN: evicts the key needed furthest in the future (offline bound)",
      &simulate_opt},
-    {"strata", "strata's default: adaptive W-TinyLFU (strata::StrataPolicy)",
-     &simulate<StrataPolicy>},
+    {"wtinylfu", "strata's default: adaptive W-TinyLFU (strata::WindowTinyLfuPolicy; alias strata)",
+     &simulate<WindowTinyLfuPolicy>},
 }};
 
 }  // namespace
@@ -114,6 +114,8 @@ std::string policy_names() {
 }
 
 const PolicyEntry& find_policy(std::string_view name) {
+  // "strata" named the default policy before it was named after its algorithm.
+  if (name == "strata") name = "wtinylfu";
   for (const auto& p : kPolicies) {
     if (p.name != name) continue;
     return p;

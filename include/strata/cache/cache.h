@@ -59,7 +59,7 @@ struct LocalTierOptions {
   std::uint64_t maximum_weight = 0;  // bytes (key + value, see default_weight)
   std::chrono::nanoseconds ttl{0};   // zero: no expiry (refresh-ahead needs one)
   double ttl_jitter = 0;             // each TTL shortened by a random share in [0, ttl_jitter)
-  PolicyKind policy = PolicyKind::kStrata;
+  PolicyKind policy = PolicyKind::kWindowTinyLfu;
 
   // Throws InvalidArgumentError naming the option.
   void validate() const {

@@ -71,7 +71,7 @@ struct InvalidationBusOptions {
   std::string channel = "strata:invalidation";
   // The textbook's channel: JSON {"entity": "user:123"} from any publisher drops the entity (L1
   // and L2 of every attached cache) and its dependents. Empty: not listened to.
-  std::string textbook_channel = "cache_invalidation";
+  std::string entity_channel = "cache_invalidation";
   // This instance's id in the messages it sends (a receiver skips its own). Empty: random.
   std::string instance_id;
   // Where dependency sets live: set_prefix + "{" + entity + "}" (see DependencyIndex).
@@ -86,7 +86,7 @@ struct InvalidationBusStats {
   std::uint64_t publish_failures = 0;   // messages that could not be sent (Redis error)
   std::uint64_t received = 0;           // messages from other instances applied
   std::uint64_t own_skipped = 0;        // messages of this instance, ignored
-  std::uint64_t textbook_received = 0;  // {"entity": ...} messages applied
+  std::uint64_t entity_received = 0;    // {"entity": ...} messages applied
   std::uint64_t malformed = 0;          // messages that could not be decoded
   std::uint64_t keys_dropped = 0;       // L1 drops made for received messages (per cache)
   std::uint64_t sequence_gaps = 0;      // gaps seen in a sender's sequence (each flushed L1)
@@ -111,7 +111,7 @@ struct BusParticipant {
 //  - a gap in a sender's sequence for a namespace flushes the L1 of that namespace's caches, a
 //    lost subscriber connection flushes every attached L1 (on loss and again on reconnect, since
 //    messages sent meanwhile were missed);
-//  - a textbook {"entity": "user:123"} message on textbook_channel invalidates the entity as
+//  - a textbook {"entity": "user:123"} message on entity_channel invalidates the entity as
 //    publish() would (each receiver deletes it in L2 too: the publisher may not be strata).
 // The destructor stops and joins the subscriber thread. Not copyable; share it (shared_ptr).
 class InvalidationBus {
@@ -168,7 +168,7 @@ class InvalidationBus {
 
   bool send(std::string_view ns, std::vector<std::string> keys, bool flush);
   void receive(std::string_view message) noexcept;
-  void receive_textbook(std::string_view message) noexcept;
+  void receive_entity_message(std::string_view message) noexcept;
   void apply(const InvalidationMessage& message, std::uint64_t skip);
   void flush_all(std::string_view reason) noexcept;
   void flush_namespace(std::string_view ns);
@@ -187,7 +187,7 @@ class InvalidationBus {
   bool lost_ = false;
   struct Counters {
     std::atomic<std::uint64_t> published{0}, publish_failures{0}, received{0}, own_skipped{0},
-        textbook_received{0}, malformed{0}, keys_dropped{0}, sequence_gaps{0}, connection_losses{0},
+        entity_received{0}, malformed{0}, keys_dropped{0}, sequence_gaps{0}, connection_losses{0},
         reconnects{0}, l1_flushes{0};
   } counters_;
   std::unique_ptr<RedisSubscriber> subscriber_;  // last: stopped first

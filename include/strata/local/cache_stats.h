@@ -21,8 +21,8 @@ enum class RemovalCause {
 [[nodiscard]] std::string_view to_string(RemovalCause cause) noexcept;
 
 enum class PolicyKind {
-  kStrata,  // adaptive W-TinyLFU (StrataPolicy): the default
-  kLru,     // plain LRU, for comparison
+  kWindowTinyLfu,  // adaptive W-TinyLFU (WindowTinyLfuPolicy): the default
+  kLru,            // plain LRU, for comparison
 };
 
 // A snapshot of a cache's counters. Counters only grow; rates are derived.

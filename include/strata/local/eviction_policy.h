@@ -105,12 +105,12 @@ static_assert(EvictionPolicy<LruPolicy>);
 // from recently evicted keys). Good hit ratios on recency-, frequency- and scan-heavy
 // workloads alike; see src/local/window_tiny_lfu.h for the design and docs/hit-ratios.md for
 // measurements against ten published policies.
-class StrataPolicy {
+class WindowTinyLfuPolicy {
  public:
-  explicit StrataPolicy(std::uint64_t capacity);
-  StrataPolicy(StrataPolicy&&) noexcept;
-  StrataPolicy& operator=(StrataPolicy&&) noexcept;
-  ~StrataPolicy();
+  explicit WindowTinyLfuPolicy(std::uint64_t capacity);
+  WindowTinyLfuPolicy(WindowTinyLfuPolicy&&) noexcept;
+  WindowTinyLfuPolicy& operator=(WindowTinyLfuPolicy&&) noexcept;
+  ~WindowTinyLfuPolicy();
 
   void on_insert(PolicyNode* n);
   void on_access(PolicyNode* n);
@@ -128,6 +128,6 @@ class StrataPolicy {
   std::unique_ptr<Impl> impl_;
 };
 
-static_assert(EvictionPolicy<StrataPolicy>);
+static_assert(EvictionPolicy<WindowTinyLfuPolicy>);
 
 }  // namespace strata

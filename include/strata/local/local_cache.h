@@ -262,8 +262,8 @@ LocalCache<V> LocalCacheBuilder<V>::build() const {
     return LocalCache<V>(timed ? make.template operator()<LruPolicy, true>()
                                : make.template operator()<LruPolicy, false>());
   }
-  return LocalCache<V>(timed ? make.template operator()<StrataPolicy, true>()
-                             : make.template operator()<StrataPolicy, false>());
+  return LocalCache<V>(timed ? make.template operator()<WindowTinyLfuPolicy, true>()
+                             : make.template operator()<WindowTinyLfuPolicy, false>());
 }
 
 }  // namespace strata

@@ -241,8 +241,9 @@ TEST(Simulator, OptIsAnUpperBoundOnRandomTraces) {
 TEST(Simulator, RegistryNamesPolicies) {
   EXPECT_EQ(find_policy("lru").name, "lru");
   EXPECT_EQ(find_policy("opt").name, "opt");
-  EXPECT_EQ(find_policy("strata").name, "strata");
-  EXPECT_NE(policy_names().find("strata"), std::string::npos);
+  EXPECT_EQ(find_policy("wtinylfu").name, "wtinylfu");
+  EXPECT_EQ(find_policy("strata").name, "wtinylfu");  // the old name stays an alias
+  EXPECT_NE(policy_names().find("wtinylfu"), std::string::npos);
   EXPECT_THROW((void)find_policy("arc"), InvalidArgumentError);
   const Trace trace(Keys{1, 2, 1});
   const SimResult r = run_policy("lru", trace, 2, false);
@@ -257,7 +258,7 @@ TEST(Simulator, RegistryNamesPolicies) {
     for (std::uint64_t k = 0; k < 20; ++k) keys.push_back(1000 + round * 20 + k);
   }
   const Trace scan(keys);
-  EXPECT_GT(run_policy("strata", scan, 10, false).hits, run_policy("lru", scan, 10, false).hits);
+  EXPECT_GT(run_policy("wtinylfu", scan, 10, false).hits, run_policy("lru", scan, 10, false).hits);
 }
 
 TEST(Simulator, RunCellsMatchesSequentialRunsInOrder) {
