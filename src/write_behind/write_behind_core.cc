@@ -1,6 +1,10 @@
 // write_behind_core.cc: the engine of WriteBehind<V>: group-committed journal, coalescing queue,
 // flusher with retries, batch splitting and dead letters, checkpoints and recovery.
 //
+// Why one file of ~900 lines: every part below works on the one state under `mu` (queue, in-flight
+// batches, sequences, checkpoint), and the guarantee stated next is an invariant across all of
+// them; split into files, each would reach into the others' private state.
+//
 // The guarantee. A write is acknowledged (append() returns) only after its journal record is
 // durable per the fsync policy. A record leaves the journal (its segment is deleted) only after
 // the persisted checkpoint covers it, and the checkpoint C only ever means: every record with

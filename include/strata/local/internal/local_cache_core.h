@@ -1,6 +1,9 @@
 // strata/local/internal/local_cache_core.h: the engine behind LocalCache<V>. Internal: use
 // strata/local/local_cache.h.
 //
+// Why one header of ~700 lines: a shard's table, policy, timer wheel, read buffers and loads
+// share its lock and its invariants, and the hit path must inline across all of them.
+//
 // Layout. The cache is split into shards by the top bits of the key's hash. A shard owns a
 // reader-writer lock (ShardMutex), an EntryTable of entry pointers (a control byte and 8 bytes
 // a slot, looked up by key and stored hash), an eviction policy, a timer wheel (timed caches
@@ -62,7 +65,7 @@ struct CacheOptions {
   std::optional<std::chrono::nanoseconds> expire_after_access;
   double ttl_jitter = 0;
   std::optional<std::chrono::nanoseconds> stale_window;
-  PolicyKind policy = PolicyKind::kStrata;
+  PolicyKind policy = PolicyKind::kWindowTinyLfu;
   std::size_t shards = 0;  // 0: chosen by build()
   std::size_t max_key_size = kMaxKeySize;
 };
