@@ -123,6 +123,15 @@ struct ContextDeleter {
 };
 using Context = std::shared_ptr<SSL_CTX>;
 
+// Called by OpenSSL when the server asks for a client certificate and none is configured: notes
+// it (the flag the connection set as the session's app data) and sends none. A TLS 1.3 server
+// that requires one then closes the connection after the handshake has completed on our side,
+// so this note is what lets the failure say why.
+int note_client_certificate_request(SSL* ssl, X509** /*certificate*/, EVP_PKEY** /*key*/) {
+  if (auto* requested = static_cast<bool*>(SSL_get_app_data(ssl))) *requested = true;
+  return 0;
+}
+
 Context make_context(const RedisTlsOptions& o) {
   const std::string prefix = "redis TLS: ";
   Context context(SSL_CTX_new(TLS_client_method()), ContextDeleter{});
@@ -150,6 +159,7 @@ Context make_context(const RedisTlsOptions& o) {
   if (!o.key_file.empty() && o.cert_file.empty()) {
     throw InvalidArgumentError(prefix + "tls_key needs tls_cert (the client certificate)");
   }
+  if (o.cert_file.empty()) SSL_CTX_set_client_cert_cb(ctx, note_client_certificate_request);
   if (!o.cert_file.empty()) {
     const std::string& key = o.key_file.empty() ? o.cert_file : o.key_file;
     if (SSL_CTX_use_certificate_chain_file(ctx, o.cert_file.c_str()) != 1) {
@@ -326,6 +336,7 @@ std::unique_ptr<Connection> Connection::open(const RedisEndpoint& endpoint,
   }
   set_socket_options(fd.get());
   Ssl ssl;
+  bool client_certificate_requested = false;  // the handshake's note (see make_context)
   if (options.tls.enabled) {
     ignore_sigpipe_once();
     const Context context = tls_context(options.tls);
@@ -344,6 +355,7 @@ std::unique_ptr<Connection> Connection::open(const RedisEndpoint& endpoint,
                         : X509_VERIFY_PARAM_set1_host(param, name.c_str(), name.size());
       if (ok != 1) throw InvalidArgumentError(prefix + "bad TLS server name '" + name + "'");
     }
+    SSL_set_app_data(ssl.get(), &client_certificate_requested);
     for (;;) {
       ERR_clear_error();
       const int rc = SSL_connect(ssl.get());
@@ -376,8 +388,10 @@ std::unique_ptr<Connection> Connection::open(const RedisEndpoint& endpoint,
       if (ready < 0) throw UnavailableError(prefix + "poll failed: " + errno_text(errno));
     }
   }
+  if (ssl) SSL_set_app_data(ssl.get(), nullptr);  // the flag lives on this stack frame only
   std::unique_ptr<Connection> connection(
       new Connection(std::move(fd), std::move(ssl), std::move(address), options.command_timeout));
+  connection->client_certificate_requested_ = client_certificate_requested;
 
   if (!options.password.empty()) {
     RedisReply reply;
@@ -429,6 +443,15 @@ void Connection::fail_closed() {
   throw UnavailableError("redis " + address_ + ": connection closed by the server");
 }
 
+void Connection::fail_client_certificate_required() {
+  broken_ = true;
+  ERR_clear_error();
+  throw TlsError(TlsFailure::kClientCertificateRequired,
+                 "redis " + address_ +
+                     ": the server asked for a client certificate and closed the connection "
+                     "(mutual TLS: set tls_cert and tls_key)");
+}
+
 void Connection::fail_reset_before_reply() {
   broken_ = true;
   // What a TLS-only port (Redis with --port 0 --tls-port) does to a plaintext client: it resets
@@ -473,6 +496,7 @@ bool Connection::read_some() {
           if (!wait_for(POLLOUT, deadline())) fail_timeout("could not read the reply");
           continue;
         }
+        if (client_certificate_requested_ && !got_bytes_) fail_client_certificate_required();
         if (err == SSL_ERROR_ZERO_RETURN) fail_closed();
         std::string reason = ssl_errors();
         if (err == SSL_ERROR_SYSCALL && reason.empty()) {
@@ -530,6 +554,7 @@ void Connection::write_all(Clock::time_point deadline) {
         }
         continue;
       }
+      if (client_certificate_requested_ && !got_bytes_) fail_client_certificate_required();
       if (err == SSL_ERROR_ZERO_RETURN) fail_closed();
       const std::string reason = ssl_errors();
       if (err == SSL_ERROR_SYSCALL && reason.empty()) fail_io("TLS write failed", errno);

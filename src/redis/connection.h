@@ -128,13 +128,17 @@ class Connection {
   [[noreturn]] void fail_timeout(const char* what);
   [[noreturn]] void fail_closed();
   [[noreturn]] void fail_reset_before_reply();
+  [[noreturn]] void fail_client_certificate_required();
   [[noreturn]] void fail_protocol(const ProtocolError& error);
 
   Fd fd_;
   Ssl ssl_;  // null: plaintext
   ReplyReader reader_;
-  bool got_bytes_ = false;  // any byte ever read (a TLS record as the first bytes: see read_some)
-  std::string out_;         // framed commands not yet written
+  bool got_bytes_ = false;
+  // The server asked for a client certificate during the handshake and we had none to send.
+  bool client_certificate_requested_ =
+      false;         // any byte ever read (a TLS record as the first bytes: see read_some)
+  std::string out_;  // framed commands not yet written
   std::size_t out_offset_ = 0;  // bytes of out_ already written
   std::string address_;
   std::chrono::milliseconds command_timeout_;
