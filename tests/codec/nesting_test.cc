@@ -11,6 +11,8 @@
 #include "codec/test_types.h"
 #include "strata/codec/codec.h"
 #include "strata/codec/envelope.h"
+#include "strata/codec/json.h"
+#include "strata/codec/msgpack.h"
 
 namespace strata {
 namespace {

@@ -6,14 +6,15 @@
 
 #include <string>
 
-#include "redis/redis_test_util.h"
 #include "strata/cache/cache.h"
 #include "strata/error.h"
 #include "strata/redis/redis_client.h"
 #include "strata/redis/redis_subscriber.h"
 #include "strata/redis/redis_url.h"
+#include "support/eventually.h"
 #include "support/redis_process.h"
 #include "support/test_servers.h"
+#include "support/unique.h"
 
 namespace strata {
 namespace {
@@ -88,8 +89,7 @@ TEST(RedisTls, CacheServesFromL2OverTls) {
   int loads = 0;
   auto build = [&] {
     return CacheBuilder<std::string>()
-        .remote(RedisClient(url), {.ttl = 1min})
-        .format(ValueFormat<std::string, BytesCodec>::envelope())
+        .remote(RedisClient(url), {.ttl = 1min}, ValueFormat<std::string, BytesCodec>::envelope())
         .loader([&](std::string_view key) {
           ++loads;
           return std::optional<std::string>("v:" + std::string(key));

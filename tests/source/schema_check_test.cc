@@ -17,6 +17,7 @@
 #include "strata/source/postgres_source.h"
 #include "strata/source/sqlite_source.h"
 #include "support/test_servers.h"
+#include "support/unique.h"
 
 namespace strata {
 namespace {
@@ -103,9 +104,9 @@ TEST(SchemaCheck, UnsignedAboveInt64MaxIsRefusedNotWrapped) {
 TEST(SchemaCheck, PostgresRefusesWrongTypesAndADocumentOverText) {
   STRATA_SERVER_URL(url, "STRATA_TEST_POSTGRES_URL");
   pg::Connection conn(url, std::chrono::seconds(5));
-  const std::string wrong = testing::unique_table("strata_schema_wrong");
-  const std::string text_doc = testing::unique_table("strata_schema_doc");
-  const std::string good = testing::unique_table("strata_schema_good");
+  const std::string wrong = testing::unique_name("strata_schema_wrong");
+  const std::string text_doc = testing::unique_name("strata_schema_doc");
+  const std::string good = testing::unique_name("strata_schema_good");
   (void)conn.exec("CREATE TABLE " + wrong +
                   " (id text PRIMARY KEY, name text, hits int4, total int8)");
   (void)conn.exec("CREATE TABLE " + text_doc + " (key text PRIMARY KEY, value text)");

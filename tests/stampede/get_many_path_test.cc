@@ -17,6 +17,7 @@
 #include "strata/cache/cache.h"
 #include "strata/codec/json.h"
 #include "support/test_servers.h"
+#include "support/unique.h"
 
 namespace strata {
 namespace {
@@ -24,7 +25,7 @@ namespace {
 using namespace std::chrono_literals;
 using testing::ControlledStore;
 using testing::make_user;
-using testing::unique_key;
+using testing::unique_name;
 using testing::User;
 
 class GetManyPath : public ::testing::TestWithParam<std::string> {
@@ -37,7 +38,7 @@ class GetManyPath : public ::testing::TestWithParam<std::string> {
     } else {
       GTEST_SKIP() << testing::missing_server_message(GetParam().c_str());
     }
-    prefix_ = unique_key("test:getmany:") + ":";
+    prefix_ = unique_name("test:getmany") + ":";
   }
   // A manual clock at the current wall-clock time (envelope times are read from it).
   static std::shared_ptr<ManualClock> make_clock() {

@@ -70,8 +70,8 @@ void render_damage(std::ostringstream& out, const Json& f, const char* tail_note
   if (f.contains("damaged_tail")) {
     const Json& t = f["damaged_tail"];
     out << "\n    DAMAGED TAIL at offset " << t["offset"].get<std::uint64_t>() << ": "
-        << txt(t["reason"]) << " (" << t["bytes_after"].get<std::uint64_t>()
-        << " bytes after it" << tail_note << ")";
+        << txt(t["reason"]) << " (" << t["bytes_after"].get<std::uint64_t>() << " bytes after it"
+        << tail_note << ")";
   }
 }
 
@@ -255,13 +255,11 @@ std::string render_journal_verify(const Json& r) {
     out << '\n';
   }
   if (r.contains("order_errors")) {
-    for (const auto& e : r["order_errors"])
-      out << "  OUT OF ORDER: " << txt(e) << '\n';
+    for (const auto& e : r["order_errors"]) out << "  OUT OF ORDER: " << txt(e) << '\n';
   }
   if (r.contains("dead_letters")) {
     const Json& d = r["dead_letters"];
-    out << "  " << txt(d["file"]) << "  " << d["records"].get<std::size_t>()
-        << " dead letter(s)";
+    out << "  " << txt(d["file"]) << "  " << d["records"].get<std::size_t>() << " dead letter(s)";
     render_damage(out, d, "");
     out << '\n';
   }
@@ -319,10 +317,9 @@ std::string render_journal_replay(const Json& r) {
         << " bytes dropped)\n";
   }
   for (const auto& d : r["damaged"]) {
-    out << "  DAMAGED " << txt(d["file"]) << " at offset "
-        << d["offset"].get<std::uint64_t>() << ": " << txt(d["reason"]) << " ("
-        << d["bytes"].get<std::uint64_t>() << " bytes skipped, copied to "
-        << txt(d["quarantine"]) << ")\n";
+    out << "  DAMAGED " << txt(d["file"]) << " at offset " << d["offset"].get<std::uint64_t>()
+        << ": " << txt(d["reason"]) << " (" << d["bytes"].get<std::uint64_t>()
+        << " bytes skipped, copied to " << txt(d["quarantine"]) << ")\n";
   }
   out << "checkpoint now " << r["checkpoint_after"].get<std::uint64_t>() << '\n';
   return out.str();

@@ -11,8 +11,8 @@
 #include <string_view>
 
 #include "strata/codec/codec.h"
-#include "strata/codec/internal/nesting.h"
 #include "strata/codec/envelope.h"
+#include "strata/codec/internal/nesting.h"
 #include "strata/error.h"
 
 namespace strata {
