@@ -278,7 +278,10 @@ L1BenchReport run_l1_bench(const L1BenchOptions& o, std::ostream* progress) {
 
   const std::pair<const char*, double> mixes[] = {
       {"read-only", 1.0}, {"90/10", 0.9}, {"50/50", 0.5}};
-  for (const auto& [name, read_share] : mixes) {
+  for (const auto& mix : mixes) {
+    // Plain variables, not structured bindings: clang 14 (the fuzz build) refuses to capture those.
+    const char* const name = mix.first;
+    const double read_share = mix.second;
     // The four implementations, each once per round, the order rotated per round.
     std::array<std::vector<double>, kImplementations.size()> samples;
     std::vector<std::vector<std::string>> orders(static_cast<std::size_t>(o.rounds));
