@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "strata/codec/envelope.h"
+#include "strata/codec/json.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view bytes(reinterpret_cast<const char*>(data), size);
