@@ -592,20 +592,22 @@ void Connection::flush() {
   write_all(deadline());
 }
 
+std::optional<RedisReply> Connection::parsed_reply() {
+  std::optional<RedisReply> reply;
+  try {
+    reply = reader_.next();
+  } catch (const ProtocolError& error) {
+    fail_protocol(error);
+  }
+  if (reply) last_used_ = Clock::now();
+  return reply;
+}
+
 RedisReply Connection::read_reply() {
   const auto until = deadline();
   if (!out_.empty()) write_all(until);
   for (;;) {
-    std::optional<RedisReply> reply;
-    try {
-      reply = reader_.next();
-    } catch (const ProtocolError& error) {
-      fail_protocol(error);
-    }
-    if (reply) {
-      last_used_ = Clock::now();
-      return std::move(*reply);
-    }
+    if (auto reply = parsed_reply()) return std::move(*reply);
     if (read_some()) continue;
     if (!wait_for(POLLIN, until)) fail_timeout("no reply");
   }
@@ -616,16 +618,7 @@ std::optional<RedisReply> Connection::read_reply_within(std::chrono::millisecond
   if (!out_.empty()) write_all(deadline());
   const auto until = Clock::now() + wait;
   for (;;) {
-    std::optional<RedisReply> reply;
-    try {
-      reply = reader_.next();
-    } catch (const ProtocolError& error) {
-      fail_protocol(error);
-    }
-    if (reply) {
-      last_used_ = Clock::now();
-      return reply;
-    }
+    if (auto reply = parsed_reply()) return reply;
     if (read_some()) continue;
     bool woken = false;
     if (!wait_for(POLLIN, until, wake_fd, &woken) || woken) return std::nullopt;

@@ -119,6 +119,9 @@ class Connection {
   // Waits until the socket is readable (or writable); false when the deadline passed first.
   // `wake_fd` (>= 0) also ends the wait; *woken tells which.
   bool wait_for(short events, Clock::time_point deadline, int wake_fd = -1, bool* woken = nullptr);
+  // The next complete reply the reader holds (nullopt: more bytes needed); a protocol error
+  // breaks the connection.
+  [[nodiscard]] std::optional<RedisReply> parsed_reply();
   // Reads what the socket has into the reply reader; false: nothing yet (would block).
   bool read_some();
   // Writes out_ until it is empty or the deadline passes (TimeoutError).

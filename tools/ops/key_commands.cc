@@ -113,7 +113,7 @@ std::string dump(const Json& j) {
   return escape_terminal(j.dump(-1, ' ', false, Json::error_handler_t::replace));
 }
 
-// A string of a report (often from a server: keys, tags, errors) for the terminal.
+// A string of a report (often from a server: keys, entities, errors) for the terminal.
 std::string txt(const Json& j) {
   return escape_terminal(j.get<std::string>());
 }
@@ -137,9 +137,9 @@ Json inspect_key(OpsContext& ctx, std::string_view key) {
   }
   if (ctx.redis()) {
     try {
-      report["tags"] = tags_of(ctx, key);
+      report["entities"] = entities_of(ctx, key);
     } catch (const Error& e) {
-      report["tags_error"] = e.what();
+      report["entities_error"] = e.what();
     }
   }
   if (ctx.source()) {
@@ -195,10 +195,10 @@ std::string render_inspect(const Json& r) {
     }
     out << "fill token   " << (l2["fill_token"].get<bool>() ? "present" : "none") << '\n';
   }
-  if (r.contains("tags")) {
-    out << "tags         ";
-    if (r["tags"].empty()) out << "(none)";
-    for (const auto& t : r["tags"]) out << txt(t) << ' ';
+  if (r.contains("entities")) {
+    out << "entities     ";
+    if (r["entities"].empty()) out << "(none)";
+    for (const auto& t : r["entities"]) out << txt(t) << ' ';
     out << '\n';
   }
   const Json& s = r["source"];
@@ -303,7 +303,7 @@ RedisClient& require_redis(OpsContext& ctx) {
 }
 }  // namespace
 
-Json invalidate_tags(OpsContext& ctx, std::span<const std::string> tags, bool dry_run) {
+Json invalidate_entities(OpsContext& ctx, std::span<const std::string> entities, bool dry_run) {
   RedisClient& redis = require_redis(ctx);
   const OpsContext::Counts before = ctx.counts();
   const std::string prefix =
@@ -311,20 +311,20 @@ Json invalidate_tags(OpsContext& ctx, std::span<const std::string> tags, bool dr
   DependencyIndex index(redis, prefix);
   Json list = Json::array();
   std::size_t total = 0;
-  for (const auto& tag : tags) {
-    const std::vector<std::string> dependents = index.dependents(tag);
-    const bool own = redis.exists(ctx.remote_key(tag));
-    if (!dry_run) ctx.cache().invalidate_entity(tag);
+  for (const auto& entity : entities) {
+    const std::vector<std::string> dependents = index.dependents(entity);
+    const bool own = redis.exists(ctx.remote_key(entity));
+    if (!dry_run) ctx.cache().invalidate_entity(entity);
     total += dependents.size() + (own ? 1 : 0);
-    list.push_back(Json{{"tag", tag},
-                        {"set", index.set_key(tag)},
-                        {"entity_key", ctx.remote_key(tag)},
+    list.push_back(Json{{"entity", entity},
+                        {"set", index.set_key(entity)},
+                        {"entity_key", ctx.remote_key(entity)},
                         {"entity_had_value", own},
                         {"dependents", dependents}});
   }
   ctx.require_done(before, "invalidate");
-  return Json{{"by", "tag"},      {"dry_run", dry_run},
-              {"tags", list},     {"invalidated", dry_run ? 0 : total},
+  return Json{{"by", "entity"},   {"dry_run", dry_run},
+              {"entities", list}, {"invalidated", dry_run ? 0 : total},
               {"matched", total}, {"broadcast", !dry_run && ctx.bus() != nullptr}};
 }
 
@@ -374,15 +374,15 @@ std::string render_invalidate(const Json& r) {
   if (by == "key") {
     out << "invalidated " << r["invalidated"].get<std::size_t>() << " key(s) by key ("
         << r["present"].get<std::size_t>() << " held a value in L2)";
-  } else if (by == "tag") {
-    for (const auto& t : r["tags"]) {
-      out << "tag " << txt(t["tag"]) << ": " << txt(t["entity_key"])
+  } else if (by == "entity") {
+    for (const auto& t : r["entities"]) {
+      out << "entity " << txt(t["entity"]) << ": " << txt(t["entity_key"])
           << (t["entity_had_value"].get<bool>() ? " (cached)" : " (not cached)") << ", "
           << t["dependents"].size() << " dependent(s)\n";
       for (const auto& d : t["dependents"]) out << "  " << txt(d) << '\n';
     }
     out << (dry ? "would invalidate " : "invalidated ") << r["matched"].get<std::size_t>()
-        << " key(s) by tag";
+        << " key(s) by entity";
   } else if (by == "pattern") {
     if (dry) {
       for (const auto& k : r["keys"]) out << txt(k) << '\n';
@@ -407,22 +407,22 @@ std::string render_invalidate(const Json& r) {
   return out.str();
 }
 
-std::vector<std::string> tags_of(OpsContext& ctx, std::string_view key) {
+std::vector<std::string> entities_of(OpsContext& ctx, std::string_view key) {
   RedisClient& redis = *ctx.redis();
   const std::string member = ctx.remote_key(key);
   const std::string prefix = ctx.options().dependency_prefix;
-  std::vector<std::string> tags;
+  std::vector<std::string> entities;
   for (const auto& set : redis.scan(escape_glob(prefix) + "{*}")) {
     try {
       const RedisReply reply = redis.command({"SISMEMBER", set, member});
       if (reply.is_integer() && reply.integer == 1) {
-        tags.push_back(set.substr(prefix.size() + 1, set.size() - prefix.size() - 2));
+        entities.push_back(set.substr(prefix.size() + 1, set.size() - prefix.size() - 2));
       }
     } catch (const ReplyError&) {
       // Not a set (WRONGTYPE): not a dependency set, whatever its name.
     }
   }
-  return tags;
+  return entities;
 }
 
 }  // namespace strata::ops

@@ -35,11 +35,11 @@ namespace strata::ops {
 // {"keys": [{"key", "l2_had_value"}], "invalidated", "present"}.
 [[nodiscard]] Json invalidate_keys(OpsContext& ctx, std::span<const std::string> keys);
 
-// Cache<nlohmann::json>::invalidate_entity for each tag (entity): the entity's own value and
+// Cache<nlohmann::json>::invalidate_entity for each entity: the entity's own value and
 // every key recorded in its dependency set deps:{entity}. A dry run lists them and deletes
-// nothing. {"by": "tag", "tags": [{"tag", "dependents": [...]}], "invalidated"}.
-[[nodiscard]] Json invalidate_tags(OpsContext& ctx, std::span<const std::string> tags,
-                                   bool dry_run);
+// nothing. {"by": "entity", "entities": [{"entity", "dependents": [...]}], "invalidated"}.
+[[nodiscard]] Json invalidate_entities(OpsContext& ctx, std::span<const std::string> entities,
+                                       bool dry_run);
 // strata::invalidate_pattern: SCAN MATCH `pattern` (a Redis key glob) on every master, DEL in
 // batches, announced on the bus. {"by": "pattern", "matched", "deleted", "batches", "keys"}.
 [[nodiscard]] Json invalidate_by_pattern(OpsContext& ctx, const std::string& pattern, bool dry_run,
@@ -50,7 +50,7 @@ namespace strata::ops {
                                    bool dry_run);
 [[nodiscard]] std::string render_invalidate(const Json& report);
 
-// The dependency sets (tags) that list `key`'s Redis key: SCAN PREFIX{*} + SISMEMBER.
-[[nodiscard]] std::vector<std::string> tags_of(OpsContext& ctx, std::string_view key);
+// The entities whose dependency sets list `key`'s Redis key: SCAN PREFIX{*} + SISMEMBER.
+[[nodiscard]] std::vector<std::string> entities_of(OpsContext& ctx, std::string_view key);
 
 }  // namespace strata::ops

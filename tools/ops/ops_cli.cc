@@ -38,7 +38,7 @@ void add_key_commands(CLI::App& app) {
     ops::add_cache_options(*cmd, *o);
     ops::add_source_options(*cmd, *o);
     cmd->add_option("--dependency-prefix", o->dependency_prefix,
-                    "where dependency sets (tags) live: PREFIX{entity}")
+                    "where entities' dependency sets live: PREFIX{entity}")
         ->capture_default_str();
     cmd->callback([o, key] {
       ops::OpsContext ctx(*o);
@@ -131,46 +131,47 @@ void add_invalidate(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "invalidate",
       "Drop cached values and report counts: by --key (L2 value and fill token, as "
-      "Cache::invalidate), by --tag (the entity and its dependency set deps:{tag}, as "
+      "Cache::invalidate), by --entity (the entity and its dependency set deps:{entity}, as "
       "Cache::invalidate_entity), by --pattern (a Redis key glob: SCAN on every master, DEL in "
       "batches) or by --namespace (bump its generation). Each is announced on the invalidation "
       "bus so every instance's L1 drops it (--no-broadcast: not)");
   auto o = std::make_shared<ConnectionOptions>();
   auto keys = std::make_shared<std::vector<std::string>>();
-  auto tags = std::make_shared<std::vector<std::string>>();
+  auto entities = std::make_shared<std::vector<std::string>>();
   auto pattern = std::make_shared<std::string>();
   auto namespaces = std::make_shared<std::vector<std::string>>();
   auto dry_run = std::make_shared<bool>(false);
   auto batch = std::make_shared<std::size_t>(500);
   auto* by_key = cmd->add_option("--key", *keys, "a cache key to invalidate (repeat it)");
-  auto* by_tag =
-      cmd->add_option("--tag,--entity", *tags, "an entity whose dependents go (repeat it)");
+  auto* by_entity =
+      cmd->add_option("--entity", *entities, "an entity whose dependents go (repeat it)");
   auto* by_pattern = cmd->add_option("--pattern", *pattern,
                                      "a Redis key glob, e.g. 'app:user:{42*}' (prefix included)");
   auto* by_ns = cmd->add_option("--namespace", *namespaces,
                                 "a namespace whose generation is bumped (repeat it)");
-  by_key->excludes(by_tag)->excludes(by_pattern)->excludes(by_ns);
-  by_tag->excludes(by_pattern)->excludes(by_ns);
+  by_key->excludes(by_entity)->excludes(by_pattern)->excludes(by_ns);
+  by_entity->excludes(by_pattern)->excludes(by_ns);
   by_pattern->excludes(by_ns);
-  cmd->add_flag("--dry-run", *dry_run, "list what would go, change nothing (tag, pattern)");
+  cmd->add_flag("--dry-run", *dry_run, "list what would go, change nothing (entity, pattern)");
   cmd->add_option("--batch", *batch, "keys per SCAN COUNT hint and per DEL (pattern)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   ops::add_cache_options(*cmd, *o);
   ops::add_bus_options(*cmd, *o);
   cmd->callback([=] {
-    if (keys->empty() && tags->empty() && pattern->empty() && namespaces->empty()) {
-      throw InvalidArgumentError("invalidate: give --key, --tag, --pattern or --namespace");
+    if (keys->empty() && entities->empty() && pattern->empty() && namespaces->empty()) {
+      throw InvalidArgumentError("invalidate: give --key, --entity, --pattern or --namespace");
     }
     if (*dry_run && !keys->empty()) {
-      throw InvalidArgumentError("invalidate: --dry-run applies to --tag, --pattern, --namespace");
+      throw InvalidArgumentError(
+          "invalidate: --dry-run applies to --entity, --pattern, --namespace");
     }
     ops::OpsContext ctx(*o, /*with_bus=*/!*dry_run);
     Json report;
     if (!keys->empty()) {
       report = ops::invalidate_keys(ctx, *keys);
-    } else if (!tags->empty()) {
-      report = ops::invalidate_tags(ctx, *tags, *dry_run);
+    } else if (!entities->empty()) {
+      report = ops::invalidate_entities(ctx, *entities, *dry_run);
     } else if (!pattern->empty()) {
       report = ops::invalidate_by_pattern(ctx, *pattern, *dry_run, *batch);
     } else {

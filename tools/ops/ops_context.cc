@@ -134,7 +134,7 @@ void add_bus_options(CLI::App& cmd, ConnectionOptions& o) {
   cmd.add_option("--bus-channel", o.bus_channel, "the invalidation bus channel")
       ->capture_default_str();
   cmd.add_option("--dependency-prefix", o.dependency_prefix,
-                 "where dependency sets (tags) live: PREFIX{entity}")
+                 "where entities' dependency sets live: PREFIX{entity}")
       ->capture_default_str();
 }
 

@@ -180,7 +180,7 @@ void print_report(const ConnectionOptions& o, const Json& report,
 
 // `text` safe to print on a terminal: control bytes (ESC, CR, BEL, ..., DEL), C1 controls
 // (U+0080-U+009F) and bytes that are not UTF-8 become \xNN (\n, \r, \t, \e by name); valid
-// UTF-8 stays as it is. For every key, tag, label or message that came from a server.
+// UTF-8 stays as it is. For every key, entity, label or message that came from a server.
 [[nodiscard]] std::string escape_terminal(std::string_view text);
 
 // `url` with the password of its user info replaced by *** (scheme://user:***@host/...), for

@@ -1,6 +1,6 @@
 // strata/invalidation/invalidation.h: invalidation across processes: the InvalidationBus (pub/sub
 // events that drop keys from every instance's L1), a typed registry of domain events (the
-// textbook's CacheInvalidator), dependency sets per entity (tags), namespace generations, and
+// textbook's CacheInvalidator), each entity's dependents, namespace generations, and
 // SCAN-based pattern invalidation with glob escaping. docs/invalidation.md explains each guarantee.
 //
 //   auto bus = std::make_shared<strata::InvalidationBus>("redis://127.0.0.1:6379");
@@ -259,7 +259,7 @@ class InvalidationRegistry {
   std::map<std::string, Handler, std::less<>> handlers_;
 };
 
-// --- dependencies (tags) -------------------------------------------------------------------
+// --- entities and their dependents ------------------------------------------------------
 
 // A Redis set per entity, `prefix + "{" + entity + "}"` ("deps:{user:7}"), records the Redis
 // keys of the values that depend on it. The set shares its cluster slot with every cache value

@@ -86,24 +86,24 @@ TEST_P(InvalidateCommand, ByTagRemovesTheEntityAndItsDependents) {
   cache.put("profile:" + other, Account{"other", 1, 0}, {other});
 
   const json inspected = strata_json("inspect profile:" + user + flags());
-  EXPECT_EQ(inspected["tags"], json::array({user}));
+  EXPECT_EQ(inspected["entities"], json::array({user}));
 
-  const json dry = strata_json("invalidate --tag " + user + " --dry-run" + flags());
-  ASSERT_EQ(dry["tags"].size(), 1u);
-  EXPECT_EQ(dry["tags"][0]["dependents"],
+  const json dry = strata_json("invalidate --entity " + user + " --dry-run" + flags());
+  ASSERT_EQ(dry["entities"].size(), 1u);
+  EXPECT_EQ(dry["entities"][0]["dependents"],
             json({cache.remote_key("orders:" + user), cache.remote_key("profile:" + user)}));
-  EXPECT_EQ(dry["tags"][0]["entity_had_value"], true);
+  EXPECT_EQ(dry["entities"][0]["entity_had_value"], true);
   EXPECT_EQ(dry["matched"], 3);
   EXPECT_EQ(dry["invalidated"], 0);
   EXPECT_TRUE(redis.exists(cache.remote_key("profile:" + user)));
 
-  const json r = strata_json("invalidate --tag " + user + flags());
+  const json r = strata_json("invalidate --entity " + user + flags());
   EXPECT_EQ(r["invalidated"], 3);
   EXPECT_FALSE(redis.exists(cache.remote_key(user)));
   EXPECT_FALSE(redis.exists(cache.remote_key("profile:" + user)));
   EXPECT_FALSE(redis.exists(cache.remote_key("orders:" + user)));
   EXPECT_EQ(cache.get("profile:" + other), (Account{"other", 1, 0}));
-  EXPECT_EQ(strata_json("inspect profile:" + other + flags())["tags"], json::array({other}));
+  EXPECT_EQ(strata_json("inspect profile:" + other + flags())["entities"], json::array({other}));
 }
 
 TEST_P(InvalidateCommand, ByNamespaceBumpsTheGeneration) {
@@ -156,9 +156,9 @@ TEST_P(InvalidateCommand, ReachesAnotherInstancesL1ThroughTheBus) {
 TEST_P(InvalidateCommand, NeedsExactlyOneKind) {
   const auto none = strata_run("invalidate" + flags() + " 2>&1");
   EXPECT_EQ(none.exit_code, 2);
-  EXPECT_NE(none.output.find("--key, --tag, --pattern or --namespace"), std::string::npos)
+  EXPECT_NE(none.output.find("--key, --entity, --pattern or --namespace"), std::string::npos)
       << none.output;
-  const auto two = strata_run("invalidate --key a --tag b" + flags() + " 2>&1");
+  const auto two = strata_run("invalidate --key a --entity b" + flags() + " 2>&1");
   EXPECT_NE(two.exit_code, 0);
   EXPECT_NE(two.output.find("excludes"), std::string::npos) << two.output;
 }
