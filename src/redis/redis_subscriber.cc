@@ -143,13 +143,13 @@ struct RedisSubscriber::State {
 
   void run() noexcept;
   std::unique_ptr<redis::Connection> open(std::vector<RedisEndpoint>& candidates,
-                                          std::size_t candidate);
+                                          std::size_t candidate, std::int64_t& client_id_out);
   void serve(redis::Connection& connection);
   void dispatch(RedisReply& reply);
 };
 
 std::unique_ptr<redis::Connection> RedisSubscriber::State::open(
-    std::vector<RedisEndpoint>& candidates, std::size_t candidate) {
+    std::vector<RedisEndpoint>& candidates, std::size_t candidate, std::int64_t& client_id_out) {
   auto connection = redis::Connection::open(candidates[candidate % candidates.size()], connect);
   static constexpr std::string_view kClientId[] = {"CLIENT", "ID"};
   const RedisReply id = connection->command(kClientId);
@@ -187,12 +187,7 @@ std::unique_ptr<redis::Connection> RedisSubscriber::State::open(
   send_all("SUBSCRIBE", channel_names);
   send_all("PSUBSCRIBE", pattern_names);
   connection->flush();
-  {
-    std::lock_guard lock(mutex);
-    connected = true;
-    client_id = id.integer;
-  }
-  changed.notify_all();
+  client_id_out = id.integer;
   return connection;
 }
 
@@ -277,15 +272,19 @@ void RedisSubscriber::State::run() noexcept {
     std::string reason;
     bool established = false;
     try {
-      auto connection = open(candidates, candidate);
+      std::int64_t id = -1;
+      auto connection = open(candidates, candidate, id);
       established = true;
       failures = 0;
-      std::int64_t id;
+      // The owner hears of the connection before anyone can see it as connected: a caller that
+      // waits for connected() then finds the owner's reaction to it (a flush, a counter) done.
+      call_quietly(options.on_connected, id);
       {
         std::lock_guard lock(mutex);
-        id = client_id;
+        connected = true;
+        client_id = id;
       }
-      call_quietly(options.on_connected, id);
+      changed.notify_all();
       serve(*connection);
     } catch (const std::exception& e) {
       reason = e.what();

@@ -22,6 +22,7 @@ namespace strata {
 struct SubscriberOptions {
   // Called each time a connection is established and every subscription is re-sent, with the
   // connection's CLIENT ID (e.g. for CLIENT TRACKING on REDIRECT <id>). Ids change on reconnect.
+  // It returns before connected() and client_id() show the new connection.
   std::function<void(std::int64_t client_id)> on_connected;
   // Called once each time an established connection is lost (messages may have been missed
   // until on_connected is called again). The reason names the node, never a password.
