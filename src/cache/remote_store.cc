@@ -1,67 +1,90 @@
-// The L2 side of Cache<V>: key layout, guarded fills (docs/patterns.md), breaker, counters.
+// The L2 side of Cache<V>: key layout (docs/redis-keys.md), guarded fills (docs/patterns.md),
+// breaker, counters.
 #include "strata/cache/internal/remote_store.h"
 
 #include <random>
 #include <utility>
 
+#include "strata/cache/key_layout.h"
 #include "strata/error.h"
 
 namespace strata::internal {
 namespace {
 
-// KEYS[1] value, KEYS[2] fill token; ARGV[1] token, ARGV[2] bytes, ARGV[3] ttl in ms.
-// The value is stored only if the reader's token is still there: an invalidation or a write
-// (which delete the token) between the miss and the fill wins. The first fill deletes the token,
-// so later fills of the same epoch are refused (the value is there already).
+// The fill guard lives in the value's own key (strata/cache/key_layout.h): a miss sets a
+// placeholder there, and a fill replaces what the key held only if it still holds it. Every
+// script touches that one key, so it works on a cluster without hash tags. GET is called with
+// pcall: a key holding another type (another client's hash) is left alone, never an error.
+// A script that sets a placeholder reads the key once more: the SET ended the caller's CLIENT
+// TRACKING of the key (L1Coherence::kTracking), and the read makes Redis track it again, so the
+// caller still hears of a write that lands while it loads.
+
+// KEYS[1] value; ARGV[1] a new placeholder, ARGV[2] lease in ms. Returns the guard: SHA-1 of
+// what the key holds (a placeholder already there is shared, so the first load to finish fills
+// and a newer reader never revokes an older one; a value is guarded as it is), after setting
+// the new placeholder on an empty key. false: the key holds another type.
+const RedisScript kBeginFill{R"lua(
+local v = redis.pcall('GET', KEYS[1])
+if type(v) == 'table' then return false end
+if not v then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  v = redis.call('GET', KEYS[1])
+end
+return redis.sha1hex(v)
+)lua"};
+
+// KEYS[1] value; ARGV[1] guard, ARGV[2] bytes, ARGV[3] ttl in ms. Stores the value only if the
+// key still holds what the guard was taken on: a DEL, a write or another fill in between wins.
 const RedisScript kGuardedFill{R"lua(
-if redis.call('GET', KEYS[2]) == ARGV[1] then
+local v = redis.pcall('GET', KEYS[1])
+if type(v) == 'string' and redis.sha1hex(v) == ARGV[1] then
   redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-  redis.call('DEL', KEYS[2])
   return 1
 end
 return 0
 )lua"};
 
-// KEYS[1] fill token; ARGV[1] a new token, ARGV[2] lease in ms. Returns the token the caller
-// fills with: the one already there (another reader's miss of the same value: they share it,
-// so the first load to finish fills and a newer reader never revokes an older one), else the
-// new one, set for the lease. Only invalidations and writes delete the token.
-const RedisScript kBeginFill{R"lua(
-local current = redis.call('GET', KEYS[1])
-if current then
-  return current
-end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return ARGV[1]
-)lua"};
-
-// KEYS[1] value, KEYS[2] fill token; ARGV[1] bytes, ARGV[2] ttl in ms.
-const RedisScript kWriteAndRevoke{R"lua(
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-redis.call('DEL', KEYS[2])
-return 1
-)lua"};
-
-// KEYS[1] value, KEYS[2] lock; ARGV[1] token, ARGV[2] ttl in ms, ARGV[3] bytes to ignore.
-// {1, value}: the value is there; {2}: the lease is the caller's; {0}: someone else holds it.
+// KEYS[1] value; ARGV[1] a new placeholder, ARGV[2] ttl in ms, ARGV[3] bytes to look past,
+// ARGV[4] '1' when those may be replaced, ARGV[5] the placeholder prefix.
+// {1, value}: a value is there; {2}: the lease (the placeholder) is the caller's; {0}: another
+// reader's placeholder is there; {3}: the key holds data to keep (another type, or ignored
+// bytes that must not be replaced).
 const RedisScript kProbeLease{R"lua(
-local v = redis.call('GET', KEYS[1])
-if v and v ~= ARGV[3] then
-  return {1, v}
+local v = redis.pcall('GET', KEYS[1])
+if type(v) == 'table' then return {3} end
+if v then
+  if string.sub(v, 1, #ARGV[5]) == ARGV[5] then return {0} end
+  if v ~= ARGV[3] then return {1, v} end
+  if ARGV[4] ~= '1' then return {3} end
 end
-if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  return {2}
-end
-return {0}
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('GET', KEYS[1])
+return {2}
 )lua"};
 
-// KEYS[1] lock; ARGV[1] token. Only the holder releases its lease.
+// KEYS[1] a key; ARGV[1] what it must hold. Deletes the key only if it still holds that (a
+// lease's holder releases its own lease, never a successor's).
 const RedisScript kCompareAndDelete{R"lua(
-if redis.call('GET', KEYS[1]) == ARGV[1] then
+if redis.pcall('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
 end
 return 0
 )lua"};
+
+// KEYS[1] value; ARGV[1] guard, ARGV[2] the placeholder prefix. Deletes the key only if it holds
+// the placeholder the guard was taken on.
+const RedisScript kAbandonFill{R"lua(
+local v = redis.pcall('GET', KEYS[1])
+if type(v) == 'string' and string.sub(v, 1, #ARGV[2]) == ARGV[2] and
+    redis.sha1hex(v) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+)lua"};
+
+bool wrong_type(const ReplyError& e) {
+  return std::string_view(e.what()).find("WRONGTYPE") != std::string_view::npos;
+}
 
 std::string random_salt() {
   std::random_device device;
@@ -78,43 +101,20 @@ RemoteStore::RemoteStore(RedisClient client, std::string prefix, BreakerOptions 
       breaker_(breaker, std::move(clock)),
       token_salt_(random_salt()) {}
 
-// A key that starts with '}' would make an empty hash tag ("{}..."), and Redis Cluster would
-// then hash the whole name, putting the value and its fill token in different slots (the fill
-// script fails with CROSSSLOT). Such keys, and for injectivity those that start with the escape
-// byte NUL, get a NUL in front: the tag is then never empty. Other keys are unchanged.
 std::string RemoteStore::value_key(std::string_view key) const {
-  const bool escape = !key.empty() && (key.front() == '}' || key.front() == '\0');
   std::string out;
-  out.reserve(prefix_.size() + key.size() + 3);
-  out.append(prefix_).append("{");
-  if (escape) out.push_back('\0');
-  out.append(key).append("}");
+  out.reserve(prefix_.size() + key.size());
+  out.append(prefix_).append(key);
   return out;
 }
 
 std::optional<std::string_view> RemoteStore::cache_key_of(std::string_view redis_key) const {
-  // prefix + "{" + key + "}": only value keys end in '}' (tokens end in ":fill", ":refresh").
-  if (redis_key.size() < prefix_.size() + 2 || !redis_key.starts_with(prefix_) ||
-      redis_key[prefix_.size()] != '{' || redis_key.back() != '}') {
-    return std::nullopt;
-  }
-  std::string_view key =
-      redis_key.substr(prefix_.size() + 1, redis_key.size() - prefix_.size() - 2);
-  // value_key() puts a NUL in front of keys that start with '}' or NUL: take it away again.
-  if (!key.empty() && key.front() == '\0') key.remove_prefix(1);
-  return key;
-}
-
-std::string RemoteStore::token_key(std::string_view key) const {
-  return value_key(key) + ":fill";
+  if (!redis_key.starts_with(prefix_)) return std::nullopt;
+  return redis_key.substr(prefix_.size());
 }
 
 std::string RemoteStore::refresh_key(std::string_view key) const {
-  return value_key(key) + ":refresh";
-}
-
-std::string RemoteStore::lock_key(std::string_view key) const {
-  return value_key(key) + ":lock";
+  return refresh_lease_key(value_key(key));
 }
 
 // A call goes to Redis only when the breaker allows it and no deferred delete is pending: those
@@ -157,11 +157,8 @@ bool RemoteStore::replay_deferred_deletes() {
     keys.swap(deferred_);  // deferred_count_ stays > 0 until the DEL is done
   }
   std::vector<std::string> redis_keys;
-  redis_keys.reserve(keys.size() * 2);
-  for (const auto& key : keys) {
-    redis_keys.push_back(value_key(key));
-    redis_keys.push_back(token_key(key));
-  }
+  redis_keys.reserve(keys.size());
+  for (const auto& key : keys) redis_keys.push_back(value_key(key));
   bool ok = true;
   try {
     if (!redis_keys.empty()) (void)client_.del(std::span<const std::string>(redis_keys));
@@ -195,13 +192,28 @@ std::string RemoteStore::new_token() {
   return token_salt_ + "-" + std::to_string(token_counter_.fetch_add(1, std::memory_order_relaxed));
 }
 
+std::string RemoteStore::new_placeholder() {
+  std::string out(kFillPlaceholderPrefix);
+  out.append(new_token());
+  return out;
+}
+
 RemoteRead RemoteStore::get(std::string_view key) {
   if (!allow()) return {};
   try {
     RemoteRead read{client_.get(value_key(key)), true};
     succeeded();
+    if (read.bytes && is_fill_placeholder(*read.bytes)) read.bytes.reset();  // someone is loading
     (read.bytes ? counters_.hits : counters_.misses).fetch_add(1, std::memory_order_relaxed);
     return read;
+  } catch (const ReplyError& e) {
+    if (!wrong_type(e)) {
+      failed();
+      return {};
+    }
+    succeeded();  // the server answered: the key holds another client's data of another type
+    counters_.misses.fetch_add(1, std::memory_order_relaxed);
+    return RemoteRead{std::nullopt, true, true};
   } catch (const Error&) {
     failed();
     return {};
@@ -223,7 +235,8 @@ std::vector<std::optional<std::string>> RemoteStore::mget(std::span<const std::s
     auto values = client_.mget(std::span<const std::string>(redis_keys));
     succeeded();
     ok = true;
-    for (const auto& v : values) {
+    for (auto& v : values) {  // MGET answers nil for a key of another type
+      if (v && is_fill_placeholder(*v)) v.reset();
       (v ? counters_.hits : counters_.misses).fetch_add(1, std::memory_order_relaxed);
     }
     return values;
@@ -237,13 +250,14 @@ std::optional<std::string> RemoteStore::begin_fill(std::string_view key,
                                                    std::chrono::milliseconds lease) {
   if (!allow()) return std::nullopt;
   try {
-    const std::string tkey = token_key(key);
-    const std::string token = new_token();
+    const std::string vkey = value_key(key);
+    const std::string placeholder = new_placeholder();
     const std::string px = std::to_string(lease.count());
-    const RedisReply reply = client_.eval(kBeginFill, {std::string_view(tkey)},
-                                          {std::string_view(token), std::string_view(px)});
-    if (!reply.is_string()) throw ProtocolError("begin fill: unexpected reply");
+    const RedisReply reply = client_.eval(kBeginFill, {std::string_view(vkey)},
+                                          {std::string_view(placeholder), std::string_view(px)});
     succeeded();
+    if (reply.is_nil()) return std::nullopt;  // another type: leave it
+    if (!reply.is_string()) throw ProtocolError("begin fill: unexpected reply");
     return reply.str;
   } catch (const Error&) {
     failed();
@@ -258,11 +272,8 @@ std::vector<std::optional<std::string>> RemoteStore::begin_fill_many(
   try {
     auto pipeline = client_.pipeline();
     const std::string px = std::to_string(lease.count());
-    std::vector<std::string> token_keys;
-    token_keys.reserve(keys.size());
-    for (std::size_t i = 0; i < keys.size(); ++i) {
-      token_keys.push_back(token_key(keys[i]));
-      pipeline.add({"EVAL", kBeginFill.source(), "1", token_keys.back(), new_token(), px});
+    for (const auto& key : keys) {
+      pipeline.add({"EVAL", kBeginFill.source(), "1", value_key(key), new_placeholder(), px});
     }
     auto replies = pipeline.execute();
     succeeded();
@@ -283,9 +294,8 @@ bool RemoteStore::fill(std::string_view key, const std::optional<std::string>& t
     bool stored;
     if (token) {
       const std::string vkey = value_key(key);
-      const std::string tkey = token_key(key);
       const std::string px = std::to_string(ttl.count());
-      const RedisReply reply = client_.eval(kGuardedFill, {vkey, tkey}, {*token, bytes, px});
+      const RedisReply reply = client_.eval(kGuardedFill, {vkey}, {*token, bytes, px});
       stored = reply.is_integer() && reply.integer == 1;
     } else {
       stored = client_.set(value_key(key), bytes, SetOptions{.ttl = ttl});
@@ -299,14 +309,23 @@ bool RemoteStore::fill(std::string_view key, const std::optional<std::string>& t
   }
 }
 
+void RemoteStore::abandon_fill(std::string_view key, const std::string& token) {
+  if (!allow()) return;
+  try {
+    const std::string vkey = value_key(key);
+    (void)client_.eval(kAbandonFill, {std::string_view(vkey)},
+                       {std::string_view(token), kFillPlaceholderPrefix});
+    succeeded();
+  } catch (const Error&) {
+    failed();
+  }
+}
+
 bool RemoteStore::write(std::string_view key, std::string_view bytes,
                         std::chrono::milliseconds ttl) {
   if (!allow()) return false;
   try {
-    const std::string vkey = value_key(key);
-    const std::string tkey = token_key(key);
-    const std::string px = std::to_string(ttl.count());
-    (void)client_.eval(kWriteAndRevoke, {vkey, tkey}, {bytes, px});
+    (void)client_.set(value_key(key), bytes, SetOptions{.ttl = ttl});
     succeeded();
     counters_.writes.fetch_add(1, std::memory_order_relaxed);
     return true;
@@ -322,9 +341,7 @@ bool RemoteStore::remove(std::string_view key) {
     return false;
   }
   try {
-    const std::string vkey = value_key(key);
-    const std::string tkey = token_key(key);
-    (void)client_.del({std::string_view(vkey), std::string_view(tkey)});
+    (void)client_.del(value_key(key));
     succeeded();
     counters_.deletes.fetch_add(1, std::memory_order_relaxed);
     return true;
@@ -369,17 +386,17 @@ void RemoteStore::release_refresh(std::string_view key, const std::string& token
 }
 
 LeaseProbe RemoteStore::probe_lease(std::string_view key, std::chrono::milliseconds ttl,
-                                    std::string_view ignore_bytes) {
+                                    std::string_view ignore_bytes, bool replace_ignored) {
   LeaseProbe probe;
   if (!allow()) return probe;
   try {
-    std::string token = new_token();
+    std::string token = new_placeholder();
     const std::string vkey = value_key(key);
-    const std::string lkey = lock_key(key);
     const std::string px = std::to_string(ttl.count());
     const RedisReply reply =
-        client_.eval(kProbeLease, {std::string_view(vkey), std::string_view(lkey)},
-                     {std::string_view(token), std::string_view(px), ignore_bytes});
+        client_.eval(kProbeLease, {std::string_view(vkey)},
+                     {std::string_view(token), std::string_view(px), ignore_bytes,
+                      std::string_view(replace_ignored ? "1" : "0"), kFillPlaceholderPrefix});
     succeeded();
     if (!reply.is_array() || reply.elements.empty() || !reply.elements[0].is_integer()) {
       throw ProtocolError("lease probe: unexpected reply");
@@ -391,6 +408,8 @@ LeaseProbe RemoteStore::probe_lease(std::string_view key, std::chrono::milliseco
       counters_.hits.fetch_add(1, std::memory_order_relaxed);
     } else if (kind == 2) {
       probe.token = std::move(token);
+    } else if (kind == 3) {
+      probe.keep = true;
     }
     return probe;
   } catch (const Error&) {
@@ -402,8 +421,8 @@ LeaseProbe RemoteStore::probe_lease(std::string_view key, std::chrono::milliseco
 void RemoteStore::release_lease(std::string_view key, const std::string& token) {
   if (!allow()) return;
   try {
-    const std::string lkey = lock_key(key);
-    (void)client_.eval(kCompareAndDelete, {std::string_view(lkey)}, {std::string_view(token)});
+    const std::string vkey = value_key(key);
+    (void)client_.eval(kCompareAndDelete, {std::string_view(vkey)}, {std::string_view(token)});
     succeeded();
   } catch (const Error&) {
     failed();

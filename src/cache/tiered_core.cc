@@ -236,13 +236,24 @@ bool TieredCacheCore::undecodable(std::string_view key) {
 void TieredCacheCore::fill(std::string_view key, const std::optional<std::string>& token,
                            std::string_view bytes, std::chrono::milliseconds ttl) {
   if (!l2_ || (o_.guarded_fills && !token)) return;
-  if (bytes.size() > o_.max_value_size) return;  // too large for L2: served from L1/source
+  if (bytes.size() > o_.max_value_size) {  // too large for L2: served from L1/source
+    abandon_fill(key, token);
+    return;
+  }
   (void)l2_->fill(key, token, bytes, ttl + o_.stale_if_error);
 }
 
 void TieredCacheCore::fill_negative(std::string_view key, const std::optional<std::string>& token) {
-  if (!l2_ || (o_.guarded_fills && !token) || !o_.negative_ttl) return;
+  if (!l2_ || (o_.guarded_fills && !token)) return;
+  if (!o_.negative_ttl) {
+    abandon_fill(key, token);
+    return;
+  }
   (void)l2_->fill(key, token, kNegativeMarker, *o_.negative_ttl);
+}
+
+void TieredCacheCore::abandon_fill(std::string_view key, const std::optional<std::string>& token) {
+  if (l2_ && token) l2_->abandon_fill(key, *token);
 }
 
 bool TieredCacheCore::write(std::string_view key, std::string_view bytes,

@@ -132,7 +132,8 @@ void InvalidationBus::on_message(std::function<void(const InvalidationMessage&)>
   message_callbacks_.push_back(std::move(callback));
 }
 
-bool InvalidationBus::send(std::string_view ns, std::vector<std::string> keys, bool flush) {
+bool InvalidationBus::send(std::string_view ns, std::vector<std::string> keys, bool flush,
+                           std::vector<std::string> redis_keys) {
   Sequence* sequence = nullptr;
   {
     std::lock_guard lock(mutex_);
@@ -143,8 +144,8 @@ bool InvalidationBus::send(std::string_view ns, std::vector<std::string> keys, b
     sequence = it->second.get();  // never erased: stable
   }
   std::lock_guard order(sequence->mutex);
-  InvalidationMessage message{instance_id_, std::string(ns), sequence->next, std::move(keys),
-                              flush};
+  InvalidationMessage message{instance_id_,    std::string(ns), sequence->next,
+                              std::move(keys), flush,           std::move(redis_keys)};
   // The number is used even if the PUBLISH fails: the receivers then see a gap and flush, which
   // is what a lost invalidation calls for.
   ++sequence->next;
@@ -170,6 +171,27 @@ bool InvalidationBus::announce(std::string_view ns, std::span<const std::string>
   return send(ns, std::vector<std::string>(keys.begin(), keys.end()), false);
 }
 
+void InvalidationBus::drop_redis_keys(std::span<const std::string> redis_keys, std::uint64_t skip) {
+  for (const auto& [id, participant] : participants()) {
+    if (id == skip) continue;
+    std::uint64_t dropped = 0;
+    for (const auto& redis_key : redis_keys) {
+      if (!redis_key.starts_with(participant.ns)) continue;
+      call_quietly(participant.drop_local,
+                   std::string_view(redis_key).substr(participant.ns.size()));
+      ++dropped;
+    }
+    counters_.keys_dropped.fetch_add(dropped, std::memory_order_relaxed);
+  }
+}
+
+bool InvalidationBus::announce_redis_keys(std::span<const std::string> redis_keys,
+                                          std::uint64_t origin) {
+  if (redis_keys.empty()) return true;
+  drop_redis_keys(redis_keys, origin);
+  return send("", {}, false, std::vector<std::string>(redis_keys.begin(), redis_keys.end()));
+}
+
 bool InvalidationBus::announce_flush(std::string_view ns) {
   flush_namespace(ns);
   return send(ns, {}, true);
@@ -178,38 +200,25 @@ bool InvalidationBus::announce_flush(std::string_view ns) {
 std::vector<std::string> InvalidationBus::publish(std::string_view entity) {
   if (entity.empty()) throw InvalidArgumentError("InvalidationBus::publish: empty entity");
   const auto attached = participants();
-  // The entity's own L2 keys: one per attached namespace (they share the set's slot).
-  std::vector<std::string> entity_keys;
-  std::set<std::string> prefixes;
-  for (const auto& [id, participant] : attached) prefixes.insert(participant.ns);
-  for (const auto& prefix : prefixes) {
-    const std::string value = prefix + "{" + std::string(entity) + "}";
-    entity_keys.push_back(value);
-    entity_keys.push_back(value + ":fill");
-  }
+  // The entity's own L2 keys: one per attached namespace.
+  std::set<std::string> entity_keys;
+  for (const auto& [id, participant] : attached)
+    entity_keys.insert(participant.ns + std::string(entity));
+  const std::vector<std::string> own(entity_keys.begin(), entity_keys.end());
   std::vector<std::string> dependents;
   try {
     DependencyIndex index(client_, options_.dependency_prefix);
-    dependents = index.invalidate(entity, entity_keys);
+    dependents = index.invalidate(entity, own);
   } catch (const Error&) {
     // L2 unreachable: each cache's own remove() defers the delete of the entity; dependents
     // expire by their TTL. The L1s are still told.
     counters_.publish_failures.fetch_add(1, std::memory_order_relaxed);
     for (const auto& [id, participant] : attached) call_quietly(participant.remove_remote, entity);
   }
-  // L1 here, then the others: the entity in every namespace, dependents in theirs.
-  std::map<std::string, std::vector<std::string>, std::less<>> by_ns;
-  by_ns[""].emplace_back(entity);
-  for (const auto& redis_key : dependents) {
-    if (auto split = split_cache_key(redis_key)) by_ns[split->first].push_back(split->second);
-  }
-  for (const auto& [ns, keys] : by_ns) {
-    for (const auto& [id, participant] : attached) {
-      if (!in_namespace(participant, ns)) continue;
-      for (const auto& key : keys) call_quietly(participant.drop_local, key);
-    }
-    (void)send(ns, keys, false);
-  }
+  // L1 here, then the others: the entity in every namespace, dependents under their prefix.
+  for (const auto& [id, participant] : attached) call_quietly(participant.drop_local, entity);
+  drop_redis_keys(dependents, 0);
+  (void)send("", {std::string(entity)}, false, dependents);
   return dependents;
 }
 
@@ -310,6 +319,7 @@ void InvalidationBus::apply(const InvalidationMessage& message, std::uint64_t sk
       for (const auto& key : message.keys) call_quietly(drop, key);
       counters_.keys_dropped.fetch_add(message.keys.size(), std::memory_order_relaxed);
     }
+    drop_redis_keys(message.redis_keys, skip);
   }
   std::vector<std::function<void(const InvalidationMessage&)>> callbacks;
   {
@@ -322,6 +332,21 @@ void InvalidationBus::apply(const InvalidationMessage& message, std::uint64_t sk
 void InvalidationBus::receive_entity_message(std::string_view bytes) noexcept {
   try {
     const nlohmann::json json = nlohmann::json::parse(bytes);
+    if (json.is_object() && !json.contains("entity") && json.contains("keys") &&
+        json["keys"].is_array()) {
+      // Another client deleted these Redis keys: drop them from every attached L1.
+      std::vector<std::string> redis_keys;
+      for (const auto& key : json["keys"]) {
+        if (!key.is_string()) {
+          counters_.malformed.fetch_add(1, std::memory_order_relaxed);
+          return;
+        }
+        redis_keys.push_back(key.get<std::string>());
+      }
+      counters_.entity_received.fetch_add(1, std::memory_order_relaxed);
+      drop_redis_keys(redis_keys, 0);
+      return;
+    }
     if (!json.is_object() || !json.contains("entity") || !json["entity"].is_string() ||
         json["entity"].get_ref<const std::string&>().empty()) {
       counters_.malformed.fetch_add(1, std::memory_order_relaxed);

@@ -1,7 +1,6 @@
 // DependencyIndex: a Redis set of dependents per entity (strata/invalidation/invalidation.h).
 #include <algorithm>
 #include <map>
-#include <random>
 
 #include "strata/invalidation/invalidation.h"
 #include "strata/redis/key_slot.h"
@@ -10,39 +9,21 @@ namespace strata {
 namespace {
 
 // Standalone: everything in one script, all or nothing. KEYS[1] the set, KEYS[2..] the entity's
-// own keys. Members are deleted with their fill token when they are Cache<V> value keys
-// ("prefix{key}"). Reads keys it was not given: allowed on a standalone server only.
+// own keys. Reads keys it was not given (the members): allowed on a standalone server only.
 const RedisScript kInvalidateAll{R"lua(
 local members = redis.call('SMEMBERS', KEYS[1])
 for i = 2, #KEYS do redis.call('DEL', KEYS[i]) end
-for _, m in ipairs(members) do
-  redis.call('DEL', m)
-  if string.match(m, '^[^{]*{.+}$') then redis.call('DEL', m .. ':fill') end
-end
+for _, m in ipairs(members) do redis.call('DEL', m) end
 redis.call('DEL', KEYS[1])
 return members
 )lua"};
 
-// Cluster, step 1, on the set's slot. KEYS[1] the set, KEYS[2] the snapshot (same slot),
-// KEYS[3..] the entity's own keys; ARGV[1] the snapshot's ttl in ms. Returns the members.
+// Cluster, step 1, on the set's slot: the members, and the set gone at once. KEYS[1] the set.
 const RedisScript kDetachSet{R"lua(
-for i = 3, #KEYS do redis.call('DEL', KEYS[i]) end
 local members = redis.call('SMEMBERS', KEYS[1])
-if #members > 0 then
-  redis.call('RENAME', KEYS[1], KEYS[2])
-  redis.call('PEXPIRE', KEYS[2], ARGV[1])
-end
+redis.call('DEL', KEYS[1])
 return members
 )lua"};
-
-std::string random_suffix() {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  return std::to_string(rng());
-}
-
-bool is_cache_value_key(std::string_view key) {
-  return split_cache_key(key).has_value();
-}
 
 std::vector<std::string> strings_of(const RedisReply& reply) {
   std::vector<std::string> out;
@@ -55,9 +36,6 @@ std::vector<std::string> strings_of(const RedisReply& reply) {
 DependencyIndex::DependencyIndex(RedisClient client, std::string prefix,
                                  std::chrono::milliseconds ttl)
     : client_(std::move(client)), prefix_(std::move(prefix)), ttl_(ttl) {
-  if (prefix_.find_first_of("{}") != std::string::npos) {
-    throw InvalidArgumentError("DependencyIndex: prefix must not contain '{' or '}'");
-  }
   if (ttl_ <= std::chrono::milliseconds::zero()) {
     throw InvalidArgumentError("DependencyIndex: ttl must be > 0");
   }
@@ -65,7 +43,7 @@ DependencyIndex::DependencyIndex(RedisClient client, std::string prefix,
 
 std::string DependencyIndex::set_key(std::string_view entity) const {
   if (entity.empty()) throw InvalidArgumentError("DependencyIndex: empty entity");
-  return prefix_ + "{" + std::string(entity) + "}";
+  return prefix_ + std::string(entity);
 }
 
 void DependencyIndex::add(std::string_view entity, std::span<const std::string> redis_keys) {
@@ -96,44 +74,36 @@ std::vector<std::string> DependencyIndex::dependents(std::string_view entity) {
 std::vector<std::string> DependencyIndex::invalidate(std::string_view entity,
                                                      std::span<const std::string> entity_keys) {
   const std::string set = set_key(entity);
-  const int slot = key_slot(set);
-  for (const auto& key : entity_keys) {
-    if (key_slot(key) != slot) {
-      throw InvalidArgumentError("DependencyIndex::invalidate: entity key '" + key +
-                                 "' is not in the slot of " + set);
-    }
-  }
   if (!client_.is_cluster()) {
     std::vector<std::string_view> keys{set};
     keys.insert(keys.end(), entity_keys.begin(), entity_keys.end());
     return strings_of(client_.eval(kInvalidateAll, keys, {}));
   }
-  const std::string snapshot =
-      prefix_ + "{" + std::string(entity) + "}:snapshot:" + random_suffix();
-  std::vector<std::string_view> keys{set, snapshot};
-  keys.insert(keys.end(), entity_keys.begin(), entity_keys.end());
-  const std::string ttl = std::to_string(ttl_.count());
-  const std::vector<std::string_view> args{ttl};
-  std::vector<std::string> members = strings_of(client_.eval(kDetachSet, keys, args));
-  if (members.empty()) return members;
-  // Step 2: the members, one DEL per slot (atomic within it), pipelined per node.
-  std::map<int, std::vector<std::string>> per_slot;
-  for (const auto& member : members) {
-    auto& group = per_slot[key_slot(member)];
-    group.push_back(member);
-    if (is_cache_value_key(member)) group.push_back(member + ":fill");
+  std::vector<std::string> members =
+      strings_of(client_.eval(kDetachSet, {std::string_view(set)}, {}));
+  // Step 2: the entity's keys and the members, one DEL per slot (atomic within it), pipelined.
+  std::map<int, std::vector<std::string_view>> per_slot;
+  for (const auto& key : entity_keys) per_slot[key_slot(key)].push_back(key);
+  for (const auto& member : members) per_slot[key_slot(member)].push_back(member);
+  if (per_slot.empty()) return members;
+  try {
+    auto pipeline = client_.pipeline();
+    for (const auto& [slot, group] : per_slot) {
+      std::vector<std::string_view> del{"DEL"};
+      del.insert(del.end(), group.begin(), group.end());
+      pipeline.add(del);
+    }
+    for (const RedisReply& reply : pipeline.execute()) {
+      if (reply.is_error()) throw ReplyError("DependencyIndex::invalidate: " + reply.str);
+    }
+  } catch (const Error&) {
+    // Put the members back, so that a retry (or the next invalidation) still finds them.
+    try {
+      if (!members.empty()) add(entity, members);
+    } catch (const Error&) {  // they expire by their TTL then
+    }
+    throw;
   }
-  auto pipeline = client_.pipeline();
-  for (const auto& [s, group] : per_slot) {
-    std::vector<std::string_view> del{"DEL"};
-    del.insert(del.end(), group.begin(), group.end());
-    pipeline.add(del);
-  }
-  for (const RedisReply& reply : pipeline.execute()) {
-    if (reply.is_error()) throw ReplyError("DependencyIndex::invalidate: " + reply.str);
-  }
-  // Step 3: every member is gone; the snapshot is no longer needed.
-  (void)client_.del(snapshot);
   return members;
 }
 

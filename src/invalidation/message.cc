@@ -1,5 +1,4 @@
-// The bus's message format, glob escaping and the Cache<V> key layout
-// (strata/invalidation/invalidation.h).
+// The bus's message format and glob escaping (strata/invalidation/invalidation.h).
 #include <nlohmann/json.hpp>
 
 #include "strata/invalidation/invalidation.h"
@@ -23,6 +22,7 @@ std::string encode_invalidation(const InvalidationMessage& message) {
                          {"seq", message.sequence},
                          {"keys", message.keys},
                          {"flush", message.flush}};
+  if (!message.redis_keys.empty()) json["redis_keys"] = message.redis_keys;
   // Keys are bytes: a key that is not valid UTF-8 is escaped rather than refused.
   return json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
@@ -48,22 +48,18 @@ std::optional<InvalidationMessage> decode_invalidation(std::string_view bytes) {
     if (!key.is_string()) return std::nullopt;
     message.keys.push_back(key.get<std::string>());
   }
+  if (const auto redis_keys = json.find("redis_keys"); redis_keys != json.end()) {
+    if (!redis_keys->is_array()) return std::nullopt;
+    for (const auto& key : *redis_keys) {
+      if (!key.is_string()) return std::nullopt;
+      message.redis_keys.push_back(key.get<std::string>());
+    }
+  }
   if (const auto flush = json.find("flush"); flush != json.end()) {
     if (!flush->is_boolean()) return std::nullopt;
     message.flush = flush->get<bool>();
   }
   return message;
-}
-
-std::optional<std::pair<std::string, std::string>> split_cache_key(std::string_view redis_key) {
-  // prefix (no braces, CacheBuilder::key_prefix refuses them) + "{" + key + "}".
-  const auto open = redis_key.find('{');
-  if (open == std::string_view::npos || redis_key.size() < open + 3 || redis_key.back() != '}') {
-    return std::nullopt;
-  }
-  return std::pair<std::string, std::string>(
-      std::string(redis_key.substr(0, open)),
-      std::string(redis_key.substr(open + 1, redis_key.size() - open - 2)));
 }
 
 }  // namespace strata

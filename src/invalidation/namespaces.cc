@@ -17,6 +17,8 @@ NamespaceVersions::NamespaceVersions(RedisClient client, std::shared_ptr<Invalid
 }
 
 std::string NamespaceVersions::counter_key(std::string_view name) const {
+  // Unchanged by the key-layout change on purpose: a renamed counter would restart at
+  // generation 1 and could bring back values of an old generation still in Redis.
   if (name.empty() || name.find_first_of("{}") != std::string_view::npos) {
     throw InvalidArgumentError("NamespaceVersions: a name is non-empty and has no '{' or '}'");
   }
@@ -92,16 +94,12 @@ PatternInvalidationResult invalidate_pattern(RedisClient& client, std::string_vi
   PatternInvalidationResult result;
   std::vector<std::string> seen;
   std::vector<std::string> batch;
-  std::map<std::string, std::vector<std::string>, std::less<>> announced;  // ns -> keys
+  std::vector<std::string> announced;  // the Redis keys deleted
   auto flush_batch = [&] {
     if (batch.empty()) return;
     result.deleted += static_cast<std::uint64_t>(client.del(std::span<const std::string>(batch)));
     ++result.batches;
-    if (bus) {
-      for (const auto& key : batch) {
-        if (auto split = split_cache_key(key)) announced[split->first].push_back(split->second);
-      }
-    }
+    if (bus) announced.insert(announced.end(), batch.begin(), batch.end());
     batch.clear();
   };
   client.scan(
@@ -118,9 +116,7 @@ PatternInvalidationResult invalidate_pattern(RedisClient& client, std::string_vi
   seen.erase(std::unique(seen.begin(), seen.end()), seen.end());
   result.matched = seen.size();
   if (options.dry_run || options.collect) result.keys = std::move(seen);
-  if (bus) {
-    for (const auto& [ns, keys] : announced) (void)bus->announce(ns, keys);
-  }
+  if (bus) (void)bus->announce_redis_keys(announced);
   return result;
 }
 

@@ -23,15 +23,16 @@ void LeaseRelease::hold(RemoteStore* l2, std::string_view key, std::string token
 }
 
 LeaseOutcome await_lease(RemoteStore& l2, const LeaseOptions& o, std::string_view key,
-                         std::string& ignore_bytes, LeaseRelease& release,
+                         std::string& ignore_bytes, const bool& keep_ignored, LeaseRelease& release,
                          const std::function<bool(const std::string&)>& use,
                          CacheCounters& counters) {
   const auto deadline = std::chrono::steady_clock::now() + o.wait_deadline;
   auto backoff = o.initial_backoff;
   bool waited = false;
   for (;;) {
-    LeaseProbe probe = l2.probe_lease(key, o.ttl, ignore_bytes);
-    if (!probe.ok) return LeaseOutcome::kFallback;
+    if (keep_ignored) return LeaseOutcome::kFallback;  // another client's value: no lease over it
+    LeaseProbe probe = l2.probe_lease(key, o.ttl, ignore_bytes, true);
+    if (!probe.ok || probe.keep) return LeaseOutcome::kFallback;
     if (probe.token) {
       CacheCounters::bump(counters.lease_acquired);
       release.hold(&l2, key, std::move(*probe.token));

@@ -132,7 +132,10 @@ TEST_P(CachePatterns, ReadThroughLoadsOnceThenHits) {
   if (has_l2()) {
     EXPECT_TRUE(redis_->exists(cache.remote_key(k)));
     EXPECT_EQ(s.l2.fills, 1u);
-    EXPECT_FALSE(redis_->exists(cache.remote_token_key(k)));  // the fill consumed its token
+    // The fill replaced its placeholder: the key holds the value itself.
+    const auto held = redis_->get(cache.remote_key(k));
+    ASSERT_TRUE(held.has_value());
+    EXPECT_FALSE(is_strata_marker(*held));
   }
 }
 

@@ -325,7 +325,6 @@ TEST(TrackingPrivate, SlotMigrationLeavesNoStaleL1Entries) {
     std::vector<std::string> redis_keys;
     for (std::size_t i = from; i < to; ++i) {
       redis_keys.push_back(b.cache.remote_key(keys[i]));
-      redis_keys.push_back(b.cache.remote_token_key(keys[i]));
     }
     std::vector<std::string_view> argv = {"MIGRATE", "127.0.0.1", target_port, "",
                                           "0",       "5000",      "KEYS"};

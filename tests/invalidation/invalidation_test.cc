@@ -142,7 +142,7 @@ TEST_P(BusTest, AnEventFromAnotherProcessDropsL1) {
   }));
   RedisClient redis(url_);
   EXPECT_FALSE(redis.exists(cache.remote_key("user_profile:7")));
-  EXPECT_FALSE(redis.exists("deps:{user:7}"));
+  EXPECT_FALSE(redis.exists("deps:" + prefix_ + "user:7"));
 }
 
 // The typed registry, from another process: "user_updated" 9 -> user:9, user_profile:9, user_list.
@@ -184,7 +184,7 @@ TEST_P(BusTest, ASequenceGapFlushesL1) {
   RedisClient redis(url_);
   (void)redis.del(cache.remote_key("k"));  // the write whose message will be "lost"
   ASSERT_EQ(cache.get("k"), "v1");         // L1 still serves it
-  InvalidationMessage m{"peer-x", prefix_, 1, {"other"}, false};
+  InvalidationMessage m{"peer-x", prefix_, 1, {"other"}, false, {}};
   (void)redis.publish(channel_, encode_invalidation(m));
   EXPECT_TRUE(eventually(kWait, [&] { return bus->stats().received >= 1; }));
   EXPECT_EQ(cache.get("k"), "v1");
@@ -273,25 +273,26 @@ TEST_P(BusTest, BumpingANamespaceInvalidatesItEverywhere) {
 }
 
 // Dependencies spread over many slots: invalidating the entity removes exactly the entity, its
-// dependents (with their fill tokens) and the set; a key that merely looks alike stays.
+// dependents and the set; a key that merely looks alike stays. The set is `deps:<entity>` and
+// holds the dependents' Redis keys as they are.
 TEST_P(BusTest, InvalidatingAnEntityRemovesItsDependentsAcrossSlots) {
   RedisClient redis(url_);
   DependencyIndex deps(redis);
   const std::string entity = prefix_ + "user:7";
+  EXPECT_EQ(deps.set_key(entity), "deps:" + entity);
   std::vector<std::string> dependents;
   std::set<int> slots;
   for (int i = 0; i < 40; ++i) {
-    dependents.push_back(prefix_ + "{dep" + std::to_string(i) + "}");
+    dependents.push_back(prefix_ + "dep" + std::to_string(i));
     slots.insert(key_slot(dependents.back()));
     redis.set(dependents.back(), "v", {.ttl = 60s});
-    redis.set(dependents.back() + ":fill", "token", {.ttl = 60s});
   }
   if (cluster()) {
     ASSERT_GT(slots.size(), 30u);
   }
-  const std::string own = prefix_ + "{" + entity + "}";
+  const std::string own = prefix_ + entity;
   redis.set(own, "entity", {.ttl = 60s});
-  const std::string bystander = prefix_ + "{bystander}";
+  const std::string bystander = prefix_ + "bystander";
   redis.set(bystander, "stays", {.ttl = 60s});
   deps.add(entity, dependents);
   EXPECT_EQ(deps.dependents(entity).size(), dependents.size());
@@ -302,20 +303,44 @@ TEST_P(BusTest, InvalidatingAnEntityRemovesItsDependentsAcrossSlots) {
   std::vector<std::string> expected = dependents;
   std::sort(expected.begin(), expected.end());
   EXPECT_EQ(removed, expected);
-  for (const auto& key : dependents) {
-    EXPECT_FALSE(redis.exists(key)) << key;
-    EXPECT_FALSE(redis.exists(key + ":fill")) << key;
-  }
+  for (const auto& key : dependents) EXPECT_FALSE(redis.exists(key)) << key;
   EXPECT_FALSE(redis.exists(own));
   EXPECT_FALSE(redis.exists(deps.set_key(entity)));
   EXPECT_TRUE(redis.exists(bystander));
-  EXPECT_TRUE(redis.scan(deps.set_key(entity) + "*").empty()) << "no snapshot left behind";
+  EXPECT_TRUE(redis.scan(escape_glob(deps.set_key(entity)) + "*").empty());
   EXPECT_TRUE(deps.invalidate(entity).empty());  // idempotent
-  // An entity key outside the set's slot is refused (it could not be deleted atomically).
-  const std::string elsewhere[] = {prefix_ + "{elsewhere}"};
-  if (key_slot(elsewhere[0]) != key_slot(deps.set_key(entity))) {
-    EXPECT_THROW((void)deps.invalidate(entity, elsewhere), InvalidArgumentError);
-  }
+}
+
+// The convention works both ways: dependents another client recorded (SADD deps:<entity> <its
+// key>) are deleted by strata's invalidate_entity, and what strata records is a plain set of
+// real keys another client can read and delete.
+TEST_P(BusTest, DependencySetsAreSharedWithOtherClients) {
+  auto cache = CacheBuilder<std::string>()
+                   .local({.maximum_size = 100, .ttl = 10min})
+                   .remote(RedisClient(url_), {.ttl = 10min})
+                   .key_prefix(prefix_)
+                   .build();
+  RedisClient raw(url_);
+  const std::string entity = "user:" + prefix_;
+  // Another client's dependent, recorded by the convention.
+  const std::string foreign = "report:" + prefix_;
+  raw.set(foreign, "theirs", {.ttl = 60s});
+  (void)raw.command({"SADD", "deps:" + entity, foreign});
+  // strata's own dependent.
+  cache.put("profile", "mine", {entity});
+  ASSERT_EQ(raw.command({"SISMEMBER", "deps:" + entity, prefix_ + "profile"}).integer, 1);
+  cache.invalidate_entity(entity);
+  EXPECT_FALSE(raw.exists(foreign)) << "a dependent recorded by another client";
+  EXPECT_FALSE(raw.exists(prefix_ + "profile"));
+  EXPECT_EQ(cache.get("profile"), std::nullopt) << "dropped from L1 too";
+  EXPECT_FALSE(raw.exists("deps:" + entity));
+
+  // The other way: strata records, another client invalidates by reading the set.
+  cache.put("profile", "mine again", {entity});
+  const auto members = raw.command({"SMEMBERS", "deps:" + entity});
+  ASSERT_EQ(members.elements.size(), 1u);
+  EXPECT_EQ(members.elements[0].str, prefix_ + "profile");
+  EXPECT_EQ(raw.get(members.elements[0].str).has_value(), true);
 }
 
 // The same through Cache<V>: put with entities, invalidate_entity without a bus.
@@ -387,7 +412,7 @@ TEST_P(BusTest, PatternInvalidationReachesOtherL1s) {
   for (const char* k : {"report:1", "report:2", "keep:1"}) a.put(k, "v");
   for (const char* k : {"report:1", "report:2", "keep:1"}) ASSERT_EQ(b.get(k), "v");
   RedisClient redis(url_);
-  const auto result = invalidate_pattern(redis, escape_glob(prefix_) + "{report:*}",
+  const auto result = invalidate_pattern(redis, escape_glob(prefix_) + "report:*",
                                          pattern_options(500, false, true), bus_a.get());
   EXPECT_EQ(result.deleted, 2u);
   EXPECT_TRUE(eventually(kWait, [&] { return !b.get("report:1") && !b.get("report:2"); }));
@@ -442,7 +467,7 @@ TEST_P(BusTest, AnEscapedGlobMatchesOnlyItself) {
 }
 
 TEST(InvalidationUnitTest, MessagesRoundTripAndMalformedOnesAreRejected) {
-  const InvalidationMessage m{"me", "app:user:", 42, {"1", "two", std::string("\x01z", 2)}, false};
+  InvalidationMessage m{"me", "app:user:", 42, {"1", "two", std::string("\x01z", 2)}, false, {}};
   const auto back = decode_invalidation(encode_invalidation(m));
   ASSERT_TRUE(back);
   EXPECT_EQ(back->sender, "me");
@@ -450,15 +475,18 @@ TEST(InvalidationUnitTest, MessagesRoundTripAndMalformedOnesAreRejected) {
   EXPECT_EQ(back->sequence, 42u);
   EXPECT_EQ(back->keys, m.keys);
   EXPECT_FALSE(back->flush);
+  EXPECT_TRUE(back->redis_keys.empty());
   EXPECT_FALSE(decode_invalidation("not json"));
   EXPECT_FALSE(decode_invalidation(R"({"entity":"user:1"})"));
   EXPECT_FALSE(decode_invalidation(R"({"v":2,"sender":"a","ns":"","seq":1,"keys":[]})"));
   EXPECT_FALSE(decode_invalidation(R"({"v":1,"sender":"a","ns":"","seq":1,"keys":[1]})"));
-  EXPECT_EQ(split_cache_key("app:user:{42}"),
-            (std::pair<std::string, std::string>("app:user:", "42")));
-  EXPECT_EQ(split_cache_key("{a{b}}"), (std::pair<std::string, std::string>("", "a{b}")));
-  EXPECT_FALSE(split_cache_key("plain"));
-  EXPECT_FALSE(split_cache_key("x:{}"));
+  // Redis keys travel beside cache keys; a message without them is still valid.
+  m.redis_keys = {"app:user:42", std::string("bin\0ary", 7)};
+  const auto with_redis_keys = decode_invalidation(encode_invalidation(m));
+  ASSERT_TRUE(with_redis_keys);
+  EXPECT_EQ(with_redis_keys->redis_keys, m.redis_keys);
+  EXPECT_FALSE(
+      decode_invalidation(R"({"v":1,"sender":"a","ns":"","seq":1,"keys":[],"redis_keys":[1]})"));
 }
 
 TEST(InvalidationUnitTest, TheRegistryMapsDomainEventsToKeys) {

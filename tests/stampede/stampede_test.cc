@@ -142,8 +142,11 @@ TEST_P(Stampede, LeaseGivesOneLoadAmongProcesses) {
   }
   RedisClient redis(url_);
   EXPECT_EQ(redis.get(loads), "1");
-  EXPECT_EQ(total(redis, "waits:"), kProcesses - 1);   // every other process waited on the lease
-  EXPECT_FALSE(redis.exists(prefix_ + "{hot}:lock"));  // released by its holder
+  EXPECT_EQ(total(redis, "waits:"), kProcesses - 1);  // every other process waited on the lease
+  // The holder's fill replaced its lease (the placeholder in the value's key) with the value.
+  const auto held = redis.get(prefix_ + "hot");
+  ASSERT_TRUE(held.has_value());
+  EXPECT_FALSE(is_fill_placeholder(*held));
 }
 
 // A child takes the lease and is killed with SIGKILL in the middle of its load; this process
@@ -177,7 +180,8 @@ TEST_P(Stampede, LeaseOfAKilledHolderExpires) {
   ASSERT_EQ(::read(pipe_fds[0], &byte, 1), 1);
   ::close(pipe_fds[0]);
   RedisClient redis(url_);
-  ASSERT_TRUE(redis.exists(prefix_ + "{hot}:lock"));
+  const auto lease = redis.get(prefix_ + "hot");  // the lease is a placeholder in the value's key
+  ASSERT_TRUE(lease.has_value() && is_fill_placeholder(*lease));
   ASSERT_EQ(::kill(pid, SIGKILL), 0);
   int status = 0;
   ASSERT_EQ(::waitpid(pid, &status, 0), pid);
@@ -239,11 +243,13 @@ TEST_P(Stampede, WaiterFallsBackAtItsDeadlineAndOnlyTheOwnerReleases) {
   EXPECT_EQ(waiter.get("hot"), 2);  // waited 100 ms, then loaded itself
   EXPECT_EQ(waiter.stats().stampede.lease_waits, 1u);
   EXPECT_EQ(waiter.stats().stampede.lease_timeouts, 1u);
-  // Someone else now holds the lock key (as if the holder's lease had expired and another
-  // process had taken it): the holder's release must leave it alone.
+  // Someone else now holds the lease (as if the holder's had expired and another process had
+  // taken it: its placeholder is in the value's key): the holder's fill and release must leave
+  // it alone.
   RedisClient redis(url_);
-  const std::string lock_key = holder.remote_lock_key("hot");
-  redis.set(lock_key, "another-owner", {.ttl = 30s});
+  const std::string lock_key = holder.remote_key("hot");
+  const std::string other = std::string(kFillPlaceholderPrefix) + "another-owner";
+  redis.set(lock_key, other, {.ttl = 30s});
   {
     std::lock_guard lock(mutex);
     release_holder = true;
@@ -251,7 +257,7 @@ TEST_P(Stampede, WaiterFallsBackAtItsDeadlineAndOnlyTheOwnerReleases) {
   cv.notify_all();
   holding.join();
   EXPECT_EQ(loads, 2);
-  EXPECT_EQ(redis.get(lock_key), "another-owner");
+  EXPECT_EQ(redis.get(lock_key), other);
   EXPECT_EQ(holder.stats().stampede.lease_acquired, 1u);
 }
 

@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <sstream>
 
-#include "strata/cache/internal/cache_state.h"
+#include "strata/cache/key_layout.h"
 #include "strata/codec/envelope.h"
 
 namespace strata::ops {
@@ -39,15 +39,21 @@ Json inspect_l2(OpsContext& ctx, std::string_view key) {
   const std::string rkey = ctx.remote_key(key);
   Json l2{{"redis_key", rkey}};
   const std::optional<std::string> bytes = redis.get(rkey);
-  l2["present"] = bytes.has_value();
-  l2["fill_token"] = redis.exists(ctx.cache().remote_token_key(key));
+  l2["present"] = bytes.has_value() && !is_fill_placeholder(*bytes);
+  l2["fill_placeholder"] = bytes.has_value() && is_fill_placeholder(*bytes);
+  l2["refresh_lease"] = redis.exists(ctx.cache().remote_refresh_key(key));
   if (!bytes) return l2;
   const auto pttl = redis.pttl(rkey).count();
   l2["ttl_ms"] = pttl;  // -1: no expiry (-2 if it went meanwhile)
   l2["bytes"] = bytes->size();
   const auto now =
       std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
-  if (*bytes == internal::kNegativeMarker) {
+  if (is_fill_placeholder(*bytes)) {
+    l2["kind"] = "fill-placeholder";
+    l2["note"] = "a reader missed and is loading the value from the source (docs/redis-keys.md)";
+    return l2;
+  }
+  if (*bytes == kNegativeMarker) {
     l2["kind"] = "negative";
     l2["note"] = "cached \"not found\" (negative caching or a write-behind delete)";
     return l2;
@@ -193,7 +199,10 @@ std::string render_inspect(const Json& r) {
       }
       if (l2.contains("warning")) out << "  warning    " << txt(l2["warning"]) << '\n';
     }
-    out << "fill token   " << (l2["fill_token"].get<bool>() ? "present" : "none") << '\n';
+    out << "placeholder  "
+        << (l2["fill_placeholder"].get<bool>() ? "present (a reader is loading)" : "none") << '\n';
+    out << "refreshing   "
+        << (l2["refresh_lease"].get<bool>() ? "yes (its refresh lease is held)" : "no") << '\n';
   }
   if (r.contains("entities")) {
     out << "entities     ";
@@ -412,12 +421,10 @@ std::vector<std::string> entities_of(OpsContext& ctx, std::string_view key) {
   const std::string member = ctx.remote_key(key);
   const std::string prefix = ctx.options().dependency_prefix;
   std::vector<std::string> entities;
-  for (const auto& set : redis.scan(escape_glob(prefix) + "{*}")) {
+  for (const auto& set : redis.scan(escape_glob(prefix) + "*")) {
     try {
       const RedisReply reply = redis.command({"SISMEMBER", set, member});
-      if (reply.is_integer() && reply.integer == 1) {
-        entities.push_back(set.substr(prefix.size() + 1, set.size() - prefix.size() - 2));
-      }
+      if (reply.is_integer() && reply.integer == 1) entities.push_back(set.substr(prefix.size()));
     } catch (const ReplyError&) {
       // Not a set (WRONGTYPE): not a dependency set, whatever its name.
     }

@@ -50,7 +50,7 @@ namespace strata::ops {
                                    bool dry_run);
 [[nodiscard]] std::string render_invalidate(const Json& report);
 
-// The entities whose dependency sets list `key`'s Redis key: SCAN PREFIX{*} + SISMEMBER.
+// The entities whose dependency sets list `key`'s Redis key: SCAN PREFIX* + SISMEMBER.
 [[nodiscard]] std::vector<std::string> entities_of(OpsContext& ctx, std::string_view key);
 
 }  // namespace strata::ops

@@ -115,7 +115,7 @@ class OpsContext {
   [[nodiscard]] const std::shared_ptr<InvalidationBus>& bus() const { return bus_; }
   [[nodiscard]] const std::optional<JsonSource>& source() const { return source_; }
   [[nodiscard]] const ConnectionOptions& options() const { return options_; }
-  // The Redis key of a cache key (the library's layout: prefix + "{" + key + "}").
+  // The Redis key of a cache key (the library's layout: prefix + key).
   [[nodiscard]] std::string remote_key(std::string_view key) const;
   // The source row of `key` as JSON, nullopt when the source has none (REQUIRES: a source).
   [[nodiscard]] std::optional<Json> load_row(std::string_view key);

@@ -33,6 +33,7 @@
 #include "strata/cache/circuit_breaker.h"
 #include "strata/cache/internal/cache_state.h"
 #include "strata/cache/internal/tiered_core.h"
+#include "strata/cache/key_layout.h"
 #include "strata/cache/tiered_stats.h"
 #include "strata/cache/write_mode.h"
 #include "strata/clock.h"
@@ -252,12 +253,13 @@ class Cache {
       (void)link_->bus->publish(entity);
       return;
     }
-    const std::string own[] = {remote_key(entity), remote_token_key(entity)};
+    const std::string own[] = {remote_key(entity)};
     const std::vector<std::string> dependents = link_->dependencies->invalidate(entity, own);
     state_->drop_local(entity);
     for (const auto& redis_key : dependents) {
-      auto split = split_cache_key(redis_key);
-      if (split && split->first == link_->ns) state_->drop_local(split->second);
+      if (redis_key.starts_with(link_->ns)) {
+        state_->drop_local(std::string_view(redis_key).substr(link_->ns.size()));
+      }
     }
   }
 
@@ -276,16 +278,13 @@ class Cache {
     };
   }
 
-  // The Redis keys this cache uses for `key` (value, fill token): for tests and tools.
+  // The Redis key of `key` (key_prefix + key; fill placeholders and the lease on a miss live in
+  // it too: strata/cache/key_layout.h), and of its refresh-ahead lease. Empty without remote().
   [[nodiscard]] std::string remote_key(std::string_view key) const {
     return state_->remote() ? state_->remote()->value_key(key) : std::string();
   }
-  [[nodiscard]] std::string remote_token_key(std::string_view key) const {
-    return state_->remote() ? state_->remote()->token_key(key) : std::string();
-  }
-  // The Redis key of the lease on a miss of `key` (docs/stampede.md).
-  [[nodiscard]] std::string remote_lock_key(std::string_view key) const {
-    return state_->remote() ? state_->remote()->lock_key(key) : std::string();
+  [[nodiscard]] std::string remote_refresh_key(std::string_view key) const {
+    return state_->remote() ? state_->remote()->refresh_key(key) : std::string();
   }
   // L1Coherence::kTracking's invalidation side (nullptr in other modes): its invalidation
   // connections and counters, for tests and tools.
@@ -391,11 +390,9 @@ class CacheBuilder {
     config_.typed.decode = [shared](std::string_view bytes) { return shared->decode(bytes); };
     return *this;
   }
-  // Prepended to every L2 key (a namespace), e.g. "app:user:" -> "app:user:{42}".
+  // Prepended to every L2 key (a namespace), e.g. "app:user:" -> "app:user:42": the Redis key is
+  // exactly prefix + key (strata/cache/key_layout.h).
   CacheBuilder& key_prefix(std::string prefix) {
-    if (prefix.find_first_of("{}") != std::string::npos) {
-      throw InvalidArgumentError("CacheBuilder: key_prefix must not contain '{' or '}'");
-    }
     config_.prefix = std::move(prefix);
     return *this;
   }

@@ -49,15 +49,18 @@ class RedisSubscriber;
 // One message on the bus channel (JSON, docs/invalidation.md):
 //   {"v":1,"sender":"4f..","ns":"app:user:","seq":17,"keys":["42"],"flush":false}
 // `ns` is the key prefix of the caches concerned ("" for entities: every attached cache);
-// `keys` are cache keys (what Cache<V>::get takes) in that namespace; `flush` drops every entry
-// of the namespace's caches (a namespace bump). `sequence` counts the sender's messages in `ns`
-// from 1, so that a receiver notices a lost message.
+// `keys` are cache keys (what Cache<V>::get takes) in that namespace; `redis_keys` (optional)
+// are Redis keys that were deleted (dependents, a SCAN pattern): each cache drops those under
+// its prefix, whatever its prefix; `flush` drops every entry of the namespace's caches (a
+// namespace bump). `sequence` counts the sender's messages in `ns` from 1, so that a receiver
+// notices a lost message.
 struct InvalidationMessage {
   std::string sender;
   std::string ns;
   std::uint64_t sequence = 0;
   std::vector<std::string> keys;
   bool flush = false;
+  std::vector<std::string> redis_keys;
 };
 
 [[nodiscard]] std::string encode_invalidation(const InvalidationMessage& message);
@@ -70,11 +73,13 @@ struct InvalidationBusOptions {
   // The channel strata's own messages travel on.
   std::string channel = "strata:invalidation";
   // The textbook's channel: JSON {"entity": "user:123"} from any publisher drops the entity (L1
-  // and L2 of every attached cache) and its dependents. Empty: not listened to.
+  // and L2 of every attached cache) and its dependents; {"keys": ["user:123", ...]} says that
+  // a client deleted those Redis keys: every attached L1 drops them (under its key prefix).
+  // Empty: not listened to.
   std::string entity_channel = "cache_invalidation";
   // This instance's id in the messages it sends (a receiver skips its own). Empty: random.
   std::string instance_id;
-  // Where dependency sets live: set_prefix + "{" + entity + "}" (see DependencyIndex).
+  // Where dependency sets live: dependency_prefix + entity (see DependencyIndex).
   std::string dependency_prefix = "deps:";
   // The subscriber's keep-alive (a silent connection is replaced after about twice this).
   std::chrono::milliseconds keepalive_interval{std::chrono::seconds(5)};
@@ -131,6 +136,9 @@ class InvalidationBus {
   // `origin`) to drop `keys` of namespace `ns` from their L1. Returns false when the message
   // could not be sent (counted; the others keep their entries until their local ttl).
   bool announce(std::string_view ns, std::span<const std::string> keys, std::uint64_t origin = 0);
+  // Tells every instance (this one included, except `origin`) that these Redis keys were
+  // deleted: every attached cache whose key prefix starts them drops the rest from its L1.
+  bool announce_redis_keys(std::span<const std::string> redis_keys, std::uint64_t origin = 0);
   // Tells every instance (this one included) to flush the L1 of the caches of `ns`.
   bool announce_flush(std::string_view ns);
 
@@ -166,7 +174,9 @@ class InvalidationBus {
     std::uint64_t next = 1;
   };
 
-  bool send(std::string_view ns, std::vector<std::string> keys, bool flush);
+  bool send(std::string_view ns, std::vector<std::string> keys, bool flush,
+            std::vector<std::string> redis_keys = {});
+  void drop_redis_keys(std::span<const std::string> redis_keys, std::uint64_t skip);
   void receive(std::string_view message) noexcept;
   void receive_entity_message(std::string_view message) noexcept;
   void apply(const InvalidationMessage& message, std::uint64_t skip);
@@ -261,16 +271,17 @@ class InvalidationRegistry {
 
 // --- entities and their dependents ------------------------------------------------------
 
-// A Redis set per entity, `prefix + "{" + entity + "}"` ("deps:{user:7}"), records the Redis
-// keys of the values that depend on it. The set shares its cluster slot with every cache value
-// of the entity itself ("app:{user:7}"), so those go away together.
+// A Redis set per entity, `prefix + entity` ("deps:user:7"), records the Redis keys of the values
+// that depend on it, as they are (`user_profile:7`, or `app:user_profile:7` under a prefix):
+// the usual convention, so a dependent recorded by another client (SADD deps:user:7 <its key>)
+// is invalidated by strata and the other way round.
 //
 // invalidate(): on a standalone server one Lua script deletes the entity's keys, every
-// dependent (with its fill token) and the set: all or nothing. On a cluster, a script on the
-// set's slot atomically deletes the entity's keys and RENAMEs the set to a snapshot key in the
-// same slot (a dependent added afterwards starts a new set and is not lost); then the members
-// are deleted grouped per slot (each group atomic), then the snapshot. A crash in between
-// leaves the snapshot (it expires with the set's ttl) and dependents that expire by their TTL.
+// dependent and the set: all or nothing. On a cluster the keys live in many slots: a script on
+// the set's slot reads and deletes the set at once (a dependent added afterwards starts a new
+// set and is not lost), then the entity's keys and the dependents are deleted grouped per slot
+// (each group atomic), pipelined per node. If that fails the members are put back in the set
+// (best effort) and the error is thrown, so a retry finds them.
 class DependencyIndex {
  public:
   explicit DependencyIndex(RedisClient client, std::string prefix = "deps:",
@@ -292,10 +303,6 @@ class DependencyIndex {
   std::string prefix_;
   std::chrono::milliseconds ttl_;
 };
-
-// Splits a Cache<V> Redis key `prefix{key}` into (prefix, key); nullopt for other keys.
-[[nodiscard]] std::optional<std::pair<std::string, std::string>> split_cache_key(
-    std::string_view redis_key);
 
 // --- namespaces ----------------------------------------------------------------------------
 

@@ -191,9 +191,9 @@ TEST(HostileCli, DeeplyNestedValuesAreReportedAsCorruptedNeverACrash) {
   RedisClient redis(url);
   const std::string deep = std::string(300'000, '[') + std::string(300'000, ']');
   const std::string deep_msgpack = std::string(300'000, '\x91') + "\xc0";
-  ASSERT_TRUE(redis.set(prefix + "{env}", encode_envelope(kJsonCodecId, deep, {})));
-  ASSERT_TRUE(redis.set(prefix + "{mp}", encode_envelope(kMsgpackCodecId, deep_msgpack, {})));
-  ASSERT_TRUE(redis.set(prefix + "{plain}", deep));
+  ASSERT_TRUE(redis.set(prefix + "env", encode_envelope(kJsonCodecId, deep, {})));
+  ASSERT_TRUE(redis.set(prefix + "mp", encode_envelope(kMsgpackCodecId, deep_msgpack, {})));
+  ASSERT_TRUE(redis.set(prefix + "plain", deep));
   const std::string flags = " --redis " + url + " --key-prefix " + prefix;
   for (const std::string key : {"env", "mp", "plain"}) {
     SCOPED_TRACE(key);

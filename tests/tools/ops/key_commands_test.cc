@@ -134,7 +134,8 @@ TEST_P(KeyCommands, InspectShowsEnvelopeTtlAndValue) {
   EXPECT_TRUE(l2["envelope"].contains("soft_expiry"));
   EXPECT_TRUE(l2["envelope"].contains("compute_time_us"));
   EXPECT_EQ(l2["value"], json(Account{"ivy", 9, 4.5}));
-  EXPECT_EQ(l2["fill_token"], false);
+  EXPECT_EQ(l2["fill_placeholder"], false);
+  EXPECT_EQ(l2["refresh_lease"], false);
 
   const auto text = strata_run("inspect i1" + flags());
   ASSERT_EQ(text.exit_code, 0);

@@ -17,6 +17,7 @@
 
 #include "common/text_table.h"
 #include "strata/cache/cache.h"
+#include "strata/cache/key_layout.h"
 #include "strata/codec/json.h"
 #include "strata/error.h"
 #include "strata/redis/redis_client.h"
@@ -121,7 +122,7 @@ class Reader {
   [[nodiscard]] std::string read() {
     if (cache_) return cache_->get(kHotKey).value_or("");
     // The textbook's naive cache-aside: every reader that misses loads and sets.
-    const std::string key = o_.prefix + "{" + kHotKey + "}";
+    const std::string key = o_.prefix + kHotKey;
     if (auto v = redis_.get(key)) return *v;
     std::string value = load_value();
     redis_.set(key, value, {.ttl = milliseconds(60'000)});
@@ -219,11 +220,13 @@ StampedeModeResult run_mode(const StampedeBenchOptions& o, const std::string& mo
     // Each expiry ends a value that exists (a load still running from the previous one is
     // waited for), so every expiry counted is one the readers saw.
     expiries = 0;
-    const std::string key = prefix + "{" + kHotKey + "}";
+    const std::string key = prefix + kHotKey;
     for (int e = 0; e < o.expiries; ++e) {
       sleep_until_wall(start + o.interval.count() * e + o.interval.count() / 4);
       while (wall_ms() < stop - o.interval.count() / 2) {
-        if (redis.pexpire(key, milliseconds(1))) {
+        // A fill placeholder is a load in progress, not a value: wait for the value.
+        const auto held = redis.get(key);
+        if (held && !is_fill_placeholder(*held) && redis.pexpire(key, milliseconds(1))) {
           ++expiries;
           break;
         }

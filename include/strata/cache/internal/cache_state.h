@@ -315,6 +315,7 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
       }
     } catch (...) {
       CacheCounters::bump(n.source_load_errors);
+      for (std::size_t j = 0; j < to_load.size(); ++j) core_.abandon_fill(load_keys[j], tokens[j]);
       // Stale-if-error, as get() does per key: served only if every key to load has its copy.
       for (std::size_t j = 0; j < to_load.size(); ++j) {
         if (!from_sink[j] && !to_load[j].stale) throw;
@@ -586,16 +587,20 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
     RemoteStore* const l2 = core_.l2();
     if (l2) {
       RemoteRead read = l2->get(key);
+      if (read.foreign) {  // another client's data of another type: a miss, left in place
+        CacheCounters::bump(core_.counters().l2_foreign);
+        no_fill = true;
+      }
       if (read.ok && read.bytes) {
         if (auto hit = use_remote(key, *read.bytes, owned, stale, stale_bytes, no_fill)) {
           return std::move(*hit);
         }
       }
       if constexpr (!std::is_same_v<std::remove_cvref_t<F>, std::nullptr_t>) {
-        if (read.ok && core_.options().lease) {
+        if (read.ok && core_.options().lease && !no_fill) {
           std::optional<Below> found;
           const auto outcome = await_lease(
-              *l2, *core_.options().lease, key, stale_bytes, lease,
+              *l2, *core_.options().lease, key, stale_bytes, no_fill, lease,
               [&](const std::string& bytes) {
                 found = use_remote(key, bytes, owned, stale, stale_bytes, no_fill);
                 return found.has_value();
@@ -618,6 +623,7 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
       try {
         value = load_counted(key, loader);
       } catch (...) {
+        core_.abandon_fill(key, token);  // readers waiting on its placeholder go on at once
         if (!stale) throw;
         CacheCounters::bump(core_.counters().stale_if_error_served);
         // The stale copy was read from L2, but is not put in L1 (its hard expiry passed).
@@ -711,16 +717,17 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
     CacheCounters& n = core_.counters();
     RemoteStore* const l2 = core_.l2();
     std::optional<std::string> claimed;
+    std::optional<std::string> token;  // the fill guard (kept for the catch: abandoned there)
     try {
       std::uint64_t gen = core_.generation(key);
       std::optional<V> fresh;
       std::optional<std::chrono::nanoseconds> l1_ttl;
       bool reloaded = false;
       bool skip = false;
-      std::optional<std::string> token;
       if (l2) {
         // Another process may have refreshed L2 already; else take the cross-process lease.
         RemoteRead read = l2->get(key);
+        if (read.foreign) skip = true;  // another client's data: leave it
         if (!read.ok && tracking())
           gen = TieredCacheCore::kNoFill;  // untracked: L1 is not refreshed
         if (read.ok && read.bytes && *read.bytes != kNegativeMarker) {
@@ -768,6 +775,10 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
       CacheCounters::bump(n.refreshes);
     } catch (...) {
       CacheCounters::bump(n.refresh_failures);
+      try {
+        core_.abandon_fill(key, token);
+      } catch (...) {
+      }
     }
     try {
       if (claimed) l2->release_refresh(key, *claimed);

@@ -25,16 +25,21 @@
 
 namespace strata::internal {
 
-// A value read from L2: the bytes, or a miss; `ok` is false when L2 could not be asked.
+// A value read from L2: the bytes, or a miss; `ok` is false when L2 could not be asked. A fill
+// placeholder (strata/cache/key_layout.h) reads as a miss. `foreign`: the key holds another
+// client's data of another Redis type (a hash, a list...): a miss that must be left in place.
 struct RemoteRead {
   std::optional<std::string> bytes;
   bool ok = false;
+  bool foreign = false;
 };
 
 // What a lease probe found (RemoteStore::probe_lease): the value, the lease, or neither (another
-// process holds the lease). `ok` is false when L2 could not be asked.
+// process holds the lease). `ok` is false when L2 could not be asked; `keep` is true when the key
+// holds data the caller must not replace (load without a lease and do not fill).
 struct LeaseProbe {
   bool ok = false;
+  bool keep = false;
   std::optional<std::string> bytes;  // the value was there
   std::optional<std::string> token;  // the lease was granted to this caller
 };
@@ -59,41 +64,47 @@ class RemoteStore {
   RemoteStore(RedisClient client, std::string prefix, BreakerOptions breaker,
               std::shared_ptr<const Clock> clock);
 
-  // The Redis key of a cache key: prefix + "{" + key + "}" (the braces are a hash tag, so the
-  // value and its fill token live in one cluster slot). A key starting with '}' or NUL gets a NUL
-  // in front ("{\0}...}"), so that its hash tag is never empty.
+  // The Redis key of a cache key: exactly prefix + key (strata/cache/key_layout.h). Fill
+  // tokens and leases live in that key itself (a placeholder), so nothing else has to share
+  // its cluster slot.
   [[nodiscard]] std::string value_key(std::string_view key) const;
-  [[nodiscard]] std::string token_key(std::string_view key) const;
-  // The cache key of a value key (the inverse of value_key); nullopt for any other Redis key
-  // (another prefix, a fill token, a refresh lease). For invalidations that name Redis keys.
+  // The cache key of a value key (the inverse of value_key); nullopt for a Redis key outside
+  // the prefix. For invalidations that name Redis keys.
   [[nodiscard]] std::optional<std::string_view> cache_key_of(std::string_view redis_key) const;
   [[nodiscard]] const std::string& prefix() const noexcept { return prefix_; }
+  // The cross-process refresh lease: "strata:refresh:" + value_key(key).
   [[nodiscard]] std::string refresh_key(std::string_view key) const;
-  // The lease on a miss (docs/stampede.md): prefix + "{" + key + "}:lock".
-  [[nodiscard]] std::string lock_key(std::string_view key) const;
 
   [[nodiscard]] RemoteRead get(std::string_view key);
   // One MGET (split per node in a cluster). `ok` false: every key counts as unavailable.
   [[nodiscard]] std::vector<std::optional<std::string>> mget(std::span<const std::string> keys,
                                                              bool& ok);
-  // Takes the fill token of `key`: the one already there (concurrent misses share it), else a new
-  // one set for `lease` (one script). The value read afterwards from the source may be filled only
-  // while the token is still there. nullopt: L2 unavailable, fill nothing.
+  // Takes the fill guard of `key` (one script): on an empty key it sets a fill placeholder for
+  // `lease`; a placeholder already there is shared (concurrent misses: the first load to finish
+  // fills); a value already there (a refresh, or a fill that just landed) is guarded as it is.
+  // The guard is the SHA-1 of what the key holds then: the value read afterwards from the source
+  // is filled only while the key still holds exactly that, so a DEL, a write or another fill in
+  // between wins. nullopt: L2 unavailable, or the key holds data of another type; fill nothing.
   [[nodiscard]] std::optional<std::string> begin_fill(std::string_view key,
                                                       std::chrono::milliseconds lease);
   // The same for many keys, pipelined; nullopt entries: no token.
   [[nodiscard]] std::vector<std::optional<std::string>> begin_fill_many(
       std::span<const std::string> keys, std::chrono::milliseconds lease);
-  // Sets the value only if `token` still holds the key's fill token (Lua, atomic); deletes the
-  // token. Returns whether the value was stored. Without a token (guard off) it is a plain SET.
+  // Sets the value only if the key still holds what `token` guards (Lua, atomic). Returns whether
+  // the value was stored. Without a token (guard off) it is a plain SET.
   bool fill(std::string_view key, const std::optional<std::string>& token, std::string_view bytes,
             std::chrono::milliseconds ttl);
-  // Stores a value written by the application (write-through, write-behind) and revokes any
-  // fill token, so that a fill racing with the write cannot overwrite it. False on failure.
+  // Gives up a fill begin_fill() guarded (the load failed, or its result is not stored): deletes
+  // the placeholder `token` names, if the key still holds it, so that readers waiting on it
+  // (leases) do not wait for its expiry. A guard taken on a value leaves the value. Best effort.
+  void abandon_fill(std::string_view key, const std::string& token);
+  // Stores a value written by the application (write-through, write-behind): a plain SET, which
+  // also replaces any placeholder, so a fill racing with the write cannot overwrite it. False on
+  // failure.
   bool write(std::string_view key, std::string_view bytes, std::chrono::milliseconds ttl);
-  // Deletes the value and its fill token (one slot, one DEL). False on failure; then the key is
-  // remembered (up to kMaxDeferredDeletes keys) and deleted as soon as a later call succeeds,
-  // so that an invalidation lost while L2 was unreachable still reaches it if it kept its data.
+  // Deletes the value (or a placeholder: pending fills are refused). False on failure; then the key
+  // is remembered (up to kMaxDeferredDeletes keys) and deleted as soon as a later call succeeds, so
+  // that an invalidation lost while L2 was unreachable still reaches it if it kept its data.
   bool remove(std::string_view key);
   // Deletes an undecodable value (best effort) and counts it.
   void drop_corrupted(std::string_view key);
@@ -104,12 +115,14 @@ class RemoteStore {
   // Releases a lease claim_refresh() granted, only if it still holds `token` (best effort).
   void release_refresh(std::string_view key, const std::string& token);
   // One atomic step of the lease on a miss (Lua): the value if L2 holds one other than
-  // `ignore_bytes` (a value past its hard expiry the caller already has; empty: none), else the
-  // lease (SET lock token NX PX ttl) if no one holds it, else neither.
+  // `ignore_bytes` (bytes the caller already judged; empty: none); else the lease, a fill
+  // placeholder set for `ttl`, if no one holds it (the key is empty, or holds `ignore_bytes` and
+  // `replace_ignored`: a value past its hard expiry); else neither (a placeholder is there:
+  // someone is loading). `keep` when the key holds data the caller must not replace.
   [[nodiscard]] LeaseProbe probe_lease(std::string_view key, std::chrono::milliseconds ttl,
-                                       std::string_view ignore_bytes);
-  // Releases a lease probe_lease() granted, only if it still holds `token` (compare-and-delete
-  // in Lua; best effort: a lease that cannot be released ends by expiry).
+                                       std::string_view ignore_bytes, bool replace_ignored);
+  // Releases a lease probe_lease() granted: deletes the placeholder only if it is still the one
+  // `token` names (compare-and-delete in Lua; best effort: it ends by expiry otherwise).
   void release_lease(std::string_view key, const std::string& token);
 
   [[nodiscard]] RemoteCounters counters() const;
@@ -126,6 +139,7 @@ class RemoteStore {
   bool replay_deferred_deletes();
   void failed();
   [[nodiscard]] std::string new_token();
+  [[nodiscard]] std::string new_placeholder();  // kFillPlaceholderPrefix + a new token
 
   RedisClient client_;
   const std::string prefix_;

@@ -23,6 +23,7 @@
 #include <string_view>
 
 #include "strata/cache/internal/remote_store.h"
+#include "strata/cache/key_layout.h"
 #include "strata/cache/tiered_stats.h"
 #include "strata/clock.h"
 #include "strata/codec/envelope.h"
@@ -31,9 +32,8 @@
 
 namespace strata::internal {
 
-// The bytes stored in L2 for "not found" (negative caching) and for a write-behind delete.
-// Neither an envelope (wrong magic) nor JSON, so it never collides with a value.
-inline constexpr std::string_view kNegativeMarker{"\0strata:absent", 14};
+// The bytes stored in L2 for "not found" (strata/cache/key_layout.h).
+using strata::kNegativeMarker;
 
 // What CacheBuilder<V> configures that does not depend on V.
 struct CoreOptions {
@@ -162,6 +162,8 @@ class TieredCacheCore {
             std::chrono::milliseconds ttl);
   // Writes the negative marker through the guard, if negative caching is on.
   void fill_negative(std::string_view key, const std::optional<std::string>& token);
+  // A guarded fill that will not happen (the load failed): its placeholder goes.
+  void abandon_fill(std::string_view key, const std::optional<std::string>& token);
   // A value the application wrote (put): false when the L2 write failed (then the key is
   // deleted from L2, best effort, and l2.write_failures counted).
   bool write(std::string_view key, std::string_view bytes, std::chrono::milliseconds ttl);

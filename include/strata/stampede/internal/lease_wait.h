@@ -43,10 +43,12 @@ enum class LeaseOutcome : std::uint8_t {
 
 // The lease loop. `use(bytes)` judges a value found in L2: true when it answers the read; it may
 // set `ignore_bytes` (a value past its hard expiry the reader keeps: the next probe looks past
-// it, at once). Counts lease_acquired, lease_waits, lease_wait_hits, lease_timeouts.
+// it, at once) and `keep_ignored` (those bytes are another client's: the lease must not replace
+// them, so the loop ends with kFallback). Counts lease_acquired, lease_waits, lease_wait_hits,
+// lease_timeouts.
 [[nodiscard]] LeaseOutcome await_lease(RemoteStore& l2, const LeaseOptions& options,
                                        std::string_view key, std::string& ignore_bytes,
-                                       LeaseRelease& release,
+                                       const bool& keep_ignored, LeaseRelease& release,
                                        const std::function<bool(const std::string&)>& use,
                                        CacheCounters& counters);
 
