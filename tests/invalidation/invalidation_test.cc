@@ -343,6 +343,28 @@ TEST_P(BusTest, DependencySetsAreSharedWithOtherClients) {
   EXPECT_EQ(raw.get(members.elements[0].str).has_value(), true);
 }
 
+// Another client (not strata) deletes a key and says so on the entity channel with the Redis
+// keys it deleted: every attached L1 drops them, whatever its key prefix; bystanders stay.
+TEST_P(BusTest, AnotherClientsKeysMessageDropsTheKeysFromEveryL1) {
+  const std::string entity_channel = prefix_ + "entities";
+  auto bus = make_bus(url_, channel_, entity_channel);
+  auto cache = make_cache(url_, prefix_, bus);
+  auto other = make_cache(url_, prefix_ + "o:", bus);
+  cache.put("k", "v");
+  cache.put("stays", "v");
+  other.put("k", "w");
+  RedisClient raw(url_);
+  (void)raw.del(prefix_ + "k");
+  // With the key gone from L2, only L1 can still answer: it must forget the key.
+  ASSERT_EQ(cache.get("k"), "v");
+  (void)raw.publish(entity_channel, R"({"keys": [")" + prefix_ + R"(k"]})");
+  EXPECT_TRUE(eventually(kWait, [&] { return !cache.get("k").has_value(); }));
+  EXPECT_EQ(cache.get("stays"), "v");
+  EXPECT_EQ(other.get("k"), "w") << "another prefix's key of the same name is another key";
+  (void)raw.publish(entity_channel, R"({"keys": [1]})");
+  EXPECT_TRUE(eventually(kWait, [&] { return bus->stats().malformed >= 1; }));
+}
+
 // The same through Cache<V>: put with entities, invalidate_entity without a bus.
 TEST_P(BusTest, CachePutWithEntitiesAndInvalidateEntity) {
   auto cache = CacheBuilder<std::string>()
