@@ -88,7 +88,7 @@ void add_cache_options(CLI::App& cmd, ConnectionOptions& o) {
                  "Redis Cluster URL of the L2 (redis+cluster://seed1,seed2)");
   o.tls.add_to(cmd);
   cmd.add_option("--key-prefix", o.key_prefix,
-                 "the cache's key_prefix: the L2 key of KEY is PREFIX{KEY}");
+                 "the cache's key_prefix: the L2 key of KEY is PREFIX + KEY");
   cmd.add_option("--format", o.format, "how values are stored in L2: envelope or plain")
       ->capture_default_str();
   cmd.add_option("--codec", o.codec, "the envelope's codec: json or msgpack")

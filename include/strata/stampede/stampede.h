@@ -20,8 +20,9 @@
 
 namespace strata {
 
-// The lease on a miss (a lock across processes): the first process to miss a key in L2 takes
-// `prefix{key}:lock` (SET NX PX ttl) and loads; the others poll L2 for the value with
+// The lease on a miss (a lock across processes): the first process to miss a key in L2 sets a
+// fill placeholder in the value's own key (strata/cache/key_layout.h) and loads; the others
+// (who find the placeholder) poll L2 for the value with
 // exponential backoff, up to wait_deadline, then load themselves (the fallback). Only the holder
 // releases the lease (compare-and-delete in Lua); a holder that dies releases it by expiry.
 struct LeaseOptions {
