@@ -72,24 +72,32 @@ struct Statements {
       updates += (i > 0 ? ", " : "") + name + " = EXCLUDED." + name;
       defs += ", " + name + " " + sql_type(c.type);
     }
-    create = "CREATE TABLE IF NOT EXISTS " + table + " (" + key + " text PRIMARY KEY" + defs + ")";
-    load = "SELECT " + columns + " FROM " + table + " WHERE " + key + " = $1::text";
-    load_many = "SELECT " + key + ", " + columns + " FROM " + table + " WHERE " + key +
-                " = ANY($1::text[])";
+    // Keys travel as text; an integer key column gets them cast (they were checked canonical
+    // by TableSchema::check_key) and gives them back as text.
+    const bool integer = s.key_type == ColumnType::kInt64;
+    const std::string one = integer ? "$1::text::int8" : "$1::text";
+    const std::string many = integer ? "$1::text[]::int8[]" : "$1::text[]";
+    const std::string key_out = integer ? key + "::text" : key;
+    create = "CREATE TABLE IF NOT EXISTS " + table + " (" + key +
+             (integer ? " bigint PRIMARY KEY" : " text PRIMARY KEY") + defs + ")";
+    load = "SELECT " + columns + " FROM " + table + " WHERE " + key + " = " + one;
+    load_many = "SELECT " + key_out + ", " + columns + " FROM " + table + " WHERE " + key +
+                " = ANY(" + many + ")";
     const std::string conflict = " ON CONFLICT (" + key + ") DO UPDATE SET " + updates;
-    upsert = "INSERT INTO " + table + " (" + key + ", " + columns + ") VALUES ($1::text" + values +
+    upsert = "INSERT INTO " + table + " (" + key + ", " + columns + ") VALUES (" + one + values +
              ")" + conflict;
     upsert_batch = "INSERT INTO " + table + " (" + key + ", " + columns +
-                   ") SELECT * FROM unnest($1::text[]" + arrays + ")" + conflict;
-    erase = "DELETE FROM " + table + " WHERE " + key + " = $1::text";
-    erase_batch = "DELETE FROM " + table + " WHERE " + key + " = ANY($1::text[])";
+                   ") SELECT * FROM unnest(" + many + arrays + ")" + conflict;
+    erase = "DELETE FROM " + table + " WHERE " + key + " = " + one;
+    erase_batch = "DELETE FROM " + table + " WHERE " + key + " = ANY(" + many + ")";
   }
 };
 
-void check_key(std::string_view key) {
+void check_key(const TableSchema& schema, std::string_view key) {
   if (key.find('\0') != std::string_view::npos) {
     throw InvalidArgumentError("postgres keys are text: a key may not contain a NUL byte");
   }
+  schema.check_key(key);
 }
 
 // The binary encoding of one non-NULL value for its column's type.
@@ -131,7 +139,7 @@ Row read_row(const TableSchema& schema, const PGresult* result, int row, int fir
 
 void add_row_params(pg::Params& params, const TableSchema& schema, std::string_view key,
                     const Row& row) {
-  check_key(key);
+  check_key(schema, key);
   if (row.size() != schema.columns.size()) {
     throw InvalidArgumentError("row has " + std::to_string(row.size()) + " columns, table '" +
                                schema.table + "' maps " + std::to_string(schema.columns.size()));
@@ -147,10 +155,10 @@ void add_row_params(pg::Params& params, const TableSchema& schema, std::string_v
   }
 }
 
-std::string key_array(std::span<const std::string> keys) {
+std::string key_array(const TableSchema& schema, std::span<const std::string> keys) {
   pg::ArrayBuilder array(pg::kTextOid);
   for (const auto& key : keys) {
-    check_key(key);
+    check_key(schema, key);
     array.add(key);
   }
   return array.finish();
@@ -212,9 +220,13 @@ void check_columns(pg::Connection& conn, const TableSchema& schema) {
     throw InvalidArgumentError("table '" + schema.table + "' has no key column '" +
                                schema.key_column + "'");
   }
-  if (*key != "text" && *key != "varchar") {
+  const bool integer = schema.key_type == ColumnType::kInt64;
+  const bool key_ok = integer ? (*key == "int8" || *key == "int4" || *key == "int2")
+                              : (*key == "text" || *key == "varchar");
+  if (!key_ok) {
     throw InvalidArgumentError("table '" + schema.table + "' key column '" + schema.key_column +
-                               "': expected text, the column is " + *key);
+                               "': expected " + (integer ? "an integer" : "text") +
+                               " (TableMapping::key_type), the column is " + *key);
   }
   for (const auto& c : schema.columns) {
     const auto actual = find(c.name);
@@ -295,7 +307,7 @@ void PostgresTable::Transaction::write(std::string_view key, const Row& row) {
 
 void PostgresTable::Transaction::erase(std::string_view key) {
   impl_->run([&](pg::Connection& conn) {
-    check_key(key);
+    check_key(impl_->table.schema, key);
     pg::Params params;
     params.add(std::string(key));
     (void)conn.exec_prepared("strata_erase", impl_->table.sql.erase, params, PGRES_COMMAND_OK);
@@ -326,7 +338,7 @@ PostgresTable& PostgresTable::operator=(PostgresTable&&) noexcept = default;
 PostgresTable::~PostgresTable() = default;
 
 std::optional<Row> PostgresTable::load(std::string_view key) {
-  check_key(key);
+  check_key(impl_->schema, key);
   return impl_->pool.with_retry([&](pg::Connection& conn) -> std::optional<Row> {
     pg::Params params;
     params.add(std::string(key));
@@ -339,7 +351,7 @@ std::optional<Row> PostgresTable::load(std::string_view key) {
 std::vector<std::optional<Row>> PostgresTable::load_many(std::span<const std::string> keys) {
   std::vector<std::optional<Row>> rows(keys.size());
   if (keys.empty()) return rows;
-  const std::string array = key_array(keys);
+  const std::string array = key_array(impl_->schema, keys);
   std::unordered_map<std::string, Row> found;
   impl_->pool.with_retry([&](pg::Connection& conn) {
     pg::Params params;
@@ -392,7 +404,7 @@ void PostgresTable::write_batch(std::span<const RowWrite> rows) {
   for (const auto& c : columns) arrays.emplace_back(element_oid(c.type));
   for (const std::size_t i : keep) {
     const auto& [key, row] = rows[i];
-    check_key(key);
+    check_key(impl_->schema, key);
     keys.add(key);
     if (row->size() != columns.size()) {
       throw InvalidArgumentError("row has " + std::to_string(row->size()) + " columns, table '" +
@@ -418,7 +430,7 @@ void PostgresTable::write_batch(std::span<const RowWrite> rows) {
 }
 
 void PostgresTable::erase(std::string_view key) {
-  check_key(key);
+  check_key(impl_->schema, key);
   pg::Params params;
   params.add(std::string(key));
   impl_->pool.with_retry([&](pg::Connection& conn) {
@@ -429,7 +441,7 @@ void PostgresTable::erase(std::string_view key) {
 void PostgresTable::erase_batch(std::span<const std::string> keys) {
   if (keys.empty()) return;
   pg::Params params;
-  params.add(key_array(keys));
+  params.add(key_array(impl_->schema, keys));
   impl_->pool.with_retry([&](pg::Connection& conn) {
     return conn.exec_prepared("strata_erase_batch", impl_->sql.erase_batch, params,
                               PGRES_COMMAND_OK);

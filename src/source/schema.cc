@@ -1,5 +1,7 @@
 #include "source/schema.h"
 
+#include <charconv>
+#include <string>
 #include <unordered_set>
 
 #include "strata/source/source.h"
@@ -55,6 +57,11 @@ std::string_view to_string(ColumnType type) noexcept {
 void TableSchema::validate() const {
   validate_identifier("table name", table);
   validate_identifier("key column name", key_column);
+  if (key_type != ColumnType::kText && key_type != ColumnType::kInt64) {
+    throw InvalidArgumentError("table '" + table + "' key column '" + key_column +
+                               "': key_type is kText or kInt64, not " +
+                               std::string(to_string(key_type)));
+  }
   if (columns.empty()) throw InvalidArgumentError("table '" + table + "' maps no value column");
   std::unordered_set<std::string> seen{key_column};
   for (const auto& column : columns) {
@@ -63,6 +70,23 @@ void TableSchema::validate() const {
       throw InvalidArgumentError("column '" + column.name + "' appears twice in table '" + table +
                                  "' (the key column counts)");
     }
+  }
+}
+
+void TableSchema::check_key(std::string_view key) const {
+  if (key_type != ColumnType::kInt64) return;
+  std::int64_t value = 0;
+  const char* const end = key.data() + key.size();
+  const auto [ptr, error] = std::from_chars(key.data(), end, value);
+  // Canonical only: "042" and "42" would be two cache keys for one row.
+  if (key.empty() || error != std::errc() || ptr != end || std::to_string(value) != key) {
+    std::string shown(key.substr(0, 64));
+    for (char& c : shown) {
+      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+    }
+    throw InvalidArgumentError("table '" + table + "' key column '" + key_column +
+                               "' holds integers: key '" + shown +
+                               "' is not one (canonical decimal, e.g. 42 or -7)");
   }
 }
 

@@ -9,6 +9,7 @@
 // right after each use so no read transaction stays open (an open one would stall checkpoints).
 #include <atomic>
 #include <cctype>
+#include <charconv>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -40,7 +41,9 @@ struct Sql {
       updates += (i > 0 ? ", " : "") + name + " = excluded." + name;
       defs += ", " + name + " " + sql_type(c.type);
     }
-    create = "CREATE TABLE IF NOT EXISTS " + table + " (" + key + " TEXT PRIMARY KEY NOT NULL" +
+    create = "CREATE TABLE IF NOT EXISTS " + table + " (" + key +
+             (s.key_type == ColumnType::kInt64 ? " INTEGER PRIMARY KEY NOT NULL"
+                                               : " TEXT PRIMARY KEY NOT NULL") +
              defs + ")";
     select = "SELECT " + columns + " FROM " + table + " WHERE " + key + " = ?1";
     upsert = "INSERT INTO " + table + " (" + key + ", " + columns + ") VALUES (?1" + values +
@@ -205,13 +208,26 @@ Row read_row(const sqlite::Statement& stmt, const TableSchema& schema) {
   return row;
 }
 
+// The key as the key column's type: text, or (TableSchema::key_type kInt64) the integer it
+// spells, checked canonical first.
+void bind_key(sqlite::Statement& stmt, const TableSchema& schema, std::string_view key) {
+  schema.check_key(key);
+  if (schema.key_type == ColumnType::kInt64) {
+    std::int64_t value = 0;
+    (void)std::from_chars(key.data(), key.data() + key.size(), value);
+    stmt.bind(1, value);
+  } else {
+    stmt.bind_text(1, key);
+  }
+}
+
 void bind_row(sqlite::Statement& stmt, const TableSchema& schema, std::string_view key,
               const Row& row) {
   if (row.size() != schema.columns.size()) {
     throw InvalidArgumentError("row has " + std::to_string(row.size()) + " columns, table '" +
                                schema.table + "' maps " + std::to_string(schema.columns.size()));
   }
-  stmt.bind_text(1, key);
+  bind_key(stmt, schema, key);
   for (std::size_t i = 0; i < row.size(); ++i) {
     const auto& column = schema.columns[i];
     check_value(column, row[i]);
@@ -386,7 +402,8 @@ void SqliteTable::Transaction::erase(std::string_view key) {
   impl_->check_open();
   auto& erase = impl_->table.writer->erase;
   ResetOnExit reset(erase);
-  erase.bind_text(1, key).run();
+  bind_key(erase, impl_->table.schema, key);
+  erase.run();
 }
 
 void SqliteTable::Transaction::commit() {
@@ -404,7 +421,7 @@ SqliteTable::~SqliteTable() = default;
 std::optional<Row> SqliteTable::load(std::string_view key) {
   Impl::ReaderLease reader(*impl_);
   ResetOnExit reset(reader->select);
-  reader->select.bind_text(1, key);
+  bind_key(reader->select, impl_->schema, key);
   if (!reader->select.step()) return std::nullopt;
   return read_row(reader->select, impl_->schema);
 }
@@ -417,7 +434,7 @@ std::vector<std::optional<Row>> SqliteTable::load_many(std::span<const std::stri
   ReadSnapshot snapshot(reader->db);
   for (const auto& key : keys) {
     ResetOnExit reset(reader->select);
-    reader->select.bind_text(1, key);
+    bind_key(reader->select, impl_->schema, key);
     rows.push_back(reader->select.step()
                        ? std::optional<Row>(read_row(reader->select, impl_->schema))
                        : std::nullopt);
@@ -451,7 +468,8 @@ void SqliteTable::erase(std::string_view key) {
   auto lock = impl_->lock_writer();
   auto& erase = impl_->writer->erase;
   ResetOnExit reset(erase);
-  erase.bind_text(1, key).run();
+  bind_key(erase, impl_->schema, key);
+  erase.run();
 }
 
 void SqliteTable::erase_batch(std::span<const std::string> keys) {
@@ -461,7 +479,8 @@ void SqliteTable::erase_batch(std::span<const std::string> keys) {
   auto& erase = impl_->writer->erase;
   for (const auto& key : keys) {
     ResetOnExit reset(erase);
-    erase.bind_text(1, key).run();
+    bind_key(erase, impl_->schema, key);
+    erase.run();
   }
   txn.commit();
 }

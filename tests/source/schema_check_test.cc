@@ -129,5 +129,75 @@ TEST(SchemaCheck, PostgresRefusesWrongTypesAndADocumentOverText) {
   for (const auto& t : {wrong, text_doc, good}) (void)conn.exec("DROP TABLE " + t);
 }
 
+// An integer key column (TableMapping::key_type(kInt64)): cache keys are the integers' canonical
+// decimal text; everything else is a typed error, never a wrong row. The same body runs on
+// SQLite and PostgreSQL.
+template <typename S>
+void check_integer_keys(S& source) {
+  source.write("42", Counter{"a", 1, 2});
+  source.write("-7", Counter{"b", 3, 4});
+  EXPECT_EQ(source.load("42"), (Counter{"a", 1, 2}));
+  const std::vector<std::string> keys = {"-7", "42", "43"};
+  const auto many = source.load_many(keys);
+  ASSERT_EQ(many.size(), 3u);
+  EXPECT_EQ(many[0], (Counter{"b", 3, 4}));
+  EXPECT_EQ(many[1], (Counter{"a", 1, 2}));
+  EXPECT_EQ(many[2], std::nullopt);
+  const KeyValue<Counter> batch[] = {{"9223372036854775807", Counter{"max", 5, 6}}};
+  source.write_batch(batch);
+  EXPECT_EQ(source.load("9223372036854775807"), (Counter{"max", 5, 6}));
+  for (const std::string bad : {"042", "+42", "4x", "", " 42", "9223372036854775808", "0x10"}) {
+    SCOPED_TRACE(bad);
+    expect_refused([&] { (void)source.load(bad); }, {"holds integers", "canonical"});
+    expect_refused([&] { source.write(bad, Counter{}); }, {"holds integers"});
+    expect_refused([&] { source.erase(bad); }, {"holds integers"});
+  }
+  source.erase("42");
+  EXPECT_EQ(source.load("42"), std::nullopt);
+  const std::vector<std::string> gone = {"-7", "9223372036854775807"};
+  source.erase_batch(gone);
+  EXPECT_EQ(source.load("-7"), std::nullopt);
+}
+
+TEST(SchemaCheck, SqliteIntegerKeyColumn) {
+  tools::TempDir dir("strata-schema");
+  const std::string path = (dir.path() / "t.db").string();
+  sqlite::Database(path).exec(
+      "CREATE TABLE numbered (id INTEGER PRIMARY KEY, name TEXT, hits INTEGER, total INTEGER)");
+  SqliteSource<Counter> source({.path = path},
+                               counter_mapping("numbered").key_type(ColumnType::kInt64));
+  check_integer_keys(source);
+  // Created by strata: an INTEGER key.
+  SqliteSource<Counter> created(
+      {.path = path},
+      counter_mapping("made").key_type(ColumnType::kInt64).create_table_if_missing());
+  created.write("5", Counter{"c", 1, 1});
+  sqlite::Database db(path);
+  auto type = db.prepare("SELECT typeof(id) FROM made");
+  ASSERT_TRUE(type.step());
+  EXPECT_EQ(type.column_text(0), "integer");
+}
+
+TEST(SchemaCheck, PostgresIntegerKeyColumn) {
+  STRATA_SERVER_URL(url, "STRATA_TEST_POSTGRES_URL");
+  pg::Connection conn(url, std::chrono::seconds(5));
+  const std::string table = testing::unique_name("strata_int_key");
+  const std::string made = testing::unique_name("strata_int_made");
+  (void)conn.exec("CREATE TABLE " + table + " (id bigint PRIMARY KEY, name text, hits int8, " +
+                  "total int8)");
+  const PostgresOptions options{.url = url};
+  PostgresSource<Counter> source(options, counter_mapping(table).key_type(ColumnType::kInt64));
+  check_integer_keys(source);
+  // A text mapping over an integer key column is refused at open, and the other way round.
+  expect_refused([&] { (void)PostgresSource<Counter>(options, counter_mapping(table)); },
+                 {table, "'id'", "expected text", "int8"});
+  PostgresSource<Counter> created(
+      options, counter_mapping(made).key_type(ColumnType::kInt64).create_table_if_missing());
+  created.write("5", Counter{"c", 1, 1});
+  expect_refused([&] { (void)PostgresSource<Counter>(options, counter_mapping(made)); },
+                 {made, "expected text", "int8"});
+  for (const auto& t : {table, made}) (void)conn.exec("DROP TABLE " + t);
+}
+
 }  // namespace
 }  // namespace strata

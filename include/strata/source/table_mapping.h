@@ -50,9 +50,15 @@ struct TableSchema {
   std::string key_column;
   std::vector<ColumnSpec> columns;
   bool create_if_missing = false;  // CREATE TABLE IF NOT EXISTS when the source opens
+  // The key column's type: kText (text/varchar; SQLite TEXT) or kInt64 (bigint, integer or
+  // smallint; SQLite INTEGER). Cache keys are strings: with kInt64 a key must be the canonical
+  // decimal form of an integer ("42", "-7"; not "042", "+7" or "4x"), else InvalidArgumentError.
+  ColumnType key_type = ColumnType::kText;
 
   // Throws InvalidArgumentError naming the bad identifier, a duplicate or a missing column.
   void validate() const;
+  // Throws InvalidArgumentError when `key` cannot be a value of the key column (see key_type).
+  void check_key(std::string_view key) const;
 };
 
 // A typed column of V: its name, SQL type, and how to read it from / write it into a V.
@@ -204,6 +210,14 @@ class TableMapping {
     std::vector<Column<V>> columns;
     columns.push_back(std::move(doc));
     return TableMapping::columns(std::move(table), std::move(names.key_column), std::move(columns));
+  }
+
+  // The key column's SQL type (TableSchema::key_type): kText (the default) or kInt64, for tables
+  // keyed by an integer id: TableMapping<User>::columns("users", "id", {...}).key_type(kInt64).
+  TableMapping& key_type(ColumnType type) {
+    schema_.key_type = type;
+    schema_.validate();
+    return *this;
   }
 
   // Creates the table (CREATE TABLE IF NOT EXISTS) when the source opens.
