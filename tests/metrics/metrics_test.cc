@@ -211,6 +211,9 @@ TEST(PrometheusText, NamesLabelsAndEscaping) {
   m.latency.load.count = 3;
   m.latency.load.sum_seconds = 0.25;
   m.latency.load.p99 = 0.125;
+  m.stats.l2.corrupted = 11;
+  m.stats.l2.foreign = 12;
+  m.stats.stampede.single_flight_waits = 13;
   s.caches.emplace_back("a \"quoted\" \\ name\n", m);
   WriterMetrics w;
   w.queue_depth = 5;
@@ -237,6 +240,9 @@ TEST(PrometheusText, NamesLabelsAndEscaping) {
   EXPECT_TRUE(has("strata_cache_load_latency_seconds_count{" + label + "} 3"));
   EXPECT_TRUE(has("strata_cache_evictions_total{" + label + R"(,cause="size"} 4)"));
   EXPECT_TRUE(has("strata_cache_l1_entries{" + label + "} 2"));
+  EXPECT_TRUE(has("strata_cache_l2_corrupted_total{" + label + "} 11"));
+  EXPECT_TRUE(has("strata_cache_l2_foreign_total{" + label + "} 12"));
+  EXPECT_TRUE(has("strata_cache_single_flight_waits_total{" + label + "} 13"));
   EXPECT_TRUE(has(R"(strata_write_behind_queue_depth{writer="wb"} 5)"));
   EXPECT_TRUE(has(R"(strata_write_behind_oldest_age_seconds{writer="wb"} 1.5)"));
   EXPECT_TRUE(has(R"(strata_write_behind_journal_damaged_ranges{writer="wb"} 2)"));

@@ -28,8 +28,9 @@ struct TieredCacheStats {
     std::uint64_t errors = 0;           // Redis calls that failed (never seen by callers)
     std::uint64_t short_circuited = 0;  // Redis calls skipped because the breaker was open
     std::uint64_t corrupted = 0;        // undecodable values: treated as misses and deleted
-    // Plain JSON only: values of another shape (another program's), treated as misses and left
-    // in place (deleted with CacheBuilder::delete_foreign_values).
+    // Another program's data, treated as misses and left in place: in plain JSON mode values of
+    // another shape (deleted with CacheBuilder::delete_foreign_values), in any mode a key of
+    // another Redis type (a hash, a list...).
     std::uint64_t foreign = 0;
     std::uint64_t fills = 0;             // values stored after a miss
     std::uint64_t fills_skipped = 0;     // fills refused by the guard: an invalidation won
