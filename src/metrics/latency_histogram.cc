@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <string>
+
+#include "strata/error.h"
 
 namespace strata {
 namespace {
@@ -49,6 +52,39 @@ void LatencyHistogram::merge(const LatencyHistogram& other) noexcept {
   sum_ += other.sum_;
   min_ = std::min(min_, other.min_);
   max_ = std::max(max_, other.max_);
+}
+
+LatencyHistogram::Data LatencyHistogram::data() const {
+  Data out;
+  for (std::size_t i = 0; i < kBucketCount; ++i) {
+    if (buckets_[i] != 0) out.buckets.emplace_back(static_cast<std::uint32_t>(i), buckets_[i]);
+  }
+  out.count = count_;
+  out.sum = sum_;
+  out.min = min_;
+  out.max = max_;
+  return out;
+}
+
+void LatencyHistogram::merge(const Data& data) {
+  std::uint64_t total = 0;
+  for (const auto& [index, n] : data.buckets) {
+    if (index >= kBucketCount) {
+      throw InvalidArgumentError("LatencyHistogram::merge: bucket " + std::to_string(index) +
+                                 " is out of range");
+    }
+    total += n;
+  }
+  if (total != data.count) {
+    throw InvalidArgumentError("LatencyHistogram::merge: the buckets hold " +
+                               std::to_string(total) + " records, the count says " +
+                               std::to_string(data.count));
+  }
+  for (const auto& [index, n] : data.buckets) buckets_[index] += n;
+  count_ += data.count;
+  sum_ += data.sum;
+  min_ = std::min(min_, data.min);
+  max_ = std::max(max_, data.max);
 }
 
 void LatencyHistogram::clear() noexcept {

@@ -6,6 +6,8 @@
 #include <random>
 #include <vector>
 
+#include "strata/error.h"
+
 namespace strata {
 namespace {
 
@@ -69,6 +71,36 @@ TEST(LatencyHistogram, HugeValuesDoNotOverflow) {
   h.record(nanoseconds(-5));  // clamped to 0
   EXPECT_EQ(h.percentile(100), nanoseconds(INT64_MAX));
   EXPECT_EQ(h.percentile(50), nanoseconds(0));
+}
+
+// data() and merge(Data) carry a histogram across a process boundary: the copy reports the same
+// count, sum, extremes and percentiles; inconsistent data is refused and adds nothing.
+TEST(LatencyHistogram, DataRoundTripsIntoAnEqualHistogram) {
+  LatencyHistogram h;
+  for (const std::int64_t v :
+       {std::int64_t{3}, std::int64_t{200}, std::int64_t{5'000}, std::int64_t{5'001},
+        std::int64_t{1'000'000}, std::int64_t{77'000'000'000}}) {
+    h.record(std::chrono::nanoseconds(v));
+  }
+  const LatencyHistogram::Data d = h.data();
+  EXPECT_LE(d.buckets.size(), 6u);
+  LatencyHistogram copy;
+  copy.merge(d);
+  EXPECT_EQ(copy.count(), h.count());
+  EXPECT_EQ(copy.sum(), h.sum());
+  EXPECT_EQ(copy.min(), h.min());
+  EXPECT_EQ(copy.max(), h.max());
+  for (const double pct : {0.0, 10.0, 50.0, 90.0, 99.0, 100.0}) {
+    EXPECT_EQ(copy.percentile(pct), h.percentile(pct)) << pct;
+  }
+  LatencyHistogram::Data bad = d;
+  bad.buckets.push_back({1u << 30, 1});
+  bad.count += 1;
+  EXPECT_THROW(copy.merge(bad), InvalidArgumentError);
+  LatencyHistogram::Data short_count = d;
+  short_count.count += 1;
+  EXPECT_THROW(copy.merge(short_count), InvalidArgumentError);
+  EXPECT_EQ(copy.count(), h.count()) << "a refused merge adds nothing";
 }
 
 }  // namespace

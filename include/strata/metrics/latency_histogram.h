@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 namespace strata {
@@ -22,6 +23,21 @@ class LatencyHistogram {
   void record(std::chrono::nanoseconds duration) noexcept;
   void merge(const LatencyHistogram& other) noexcept;
   void clear() noexcept;
+
+  // The histogram as plain numbers, to cross a process boundary (as JSON, say) and be merged
+  // there into an equal histogram: the non-empty buckets (index, count), in index order, and the
+  // totals (durations in nanoseconds).
+  struct Data {
+    std::vector<std::pair<std::uint32_t, std::uint64_t>> buckets;
+    std::uint64_t count = 0;
+    std::uint64_t sum = 0;
+    std::uint64_t min = UINT64_MAX;
+    std::uint64_t max = 0;
+  };
+  [[nodiscard]] Data data() const;
+  // Adds what data() of another histogram returned. Throws InvalidArgumentError (and adds
+  // nothing) for a bucket index out of range or bucket counts that do not add up to `count`.
+  void merge(const Data& data);
 
   [[nodiscard]] std::uint64_t count() const noexcept { return count_; }
   [[nodiscard]] std::chrono::nanoseconds min() const noexcept;

@@ -7,9 +7,7 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cmath>
 #include <cstdio>
-#include <map>
 #include <optional>
 #include <random>
 #include <string>
@@ -20,6 +18,7 @@
 #include "strata/cache/key_layout.h"
 #include "strata/codec/json.h"
 #include "strata/error.h"
+#include "strata/metrics/latency_histogram.h"
 #include "strata/redis/redis_client.h"
 
 extern char** environ;
@@ -58,40 +57,29 @@ std::string worker_url(const std::string& url, int threads) {
   return out;
 }
 
-// A latency histogram that crosses process boundaries as JSON: buckets 5% wide, from 1 us.
-class Buckets {
- public:
-  void record(std::chrono::nanoseconds d) {
-    const double us = std::max(1.0, static_cast<double>(d.count()) / 1000.0);
-    ++counts_[static_cast<int>(std::floor(std::log(us) / std::log(kGrowth)))];
-  }
-  void merge(const nlohmann::json& j) {
-    for (const auto& [k, v] : j.items()) counts_[std::stoi(k)] += v.get<std::uint64_t>();
-  }
-  [[nodiscard]] nlohmann::json to_json() const {
-    nlohmann::json j = nlohmann::json::object();
-    for (const auto& [b, n] : counts_) j[std::to_string(b)] = n;
-    return j;
-  }
-  // The upper bound (us) of the bucket holding the pct-th percentile.
-  [[nodiscard]] double percentile(double pct) const {
-    std::uint64_t total = 0;
-    for (const auto& [b, n] : counts_) total += n;
-    if (total == 0) return 0;
-    const auto rank =
-        static_cast<std::uint64_t>(std::ceil(pct / 100.0 * static_cast<double>(total)));
-    std::uint64_t seen = 0;
-    for (const auto& [b, n] : counts_) {
-      seen += n;
-      if (seen >= rank) return std::pow(kGrowth, b + 1);
-    }
-    return std::pow(kGrowth, counts_.rbegin()->first + 1);
-  }
+// A worker's latencies cross the process boundary as JSON: LatencyHistogram::data().
+nlohmann::json histogram_json(const LatencyHistogram& h) {
+  const LatencyHistogram::Data d = h.data();
+  nlohmann::json buckets = nlohmann::json::array();
+  for (const auto& [index, n] : d.buckets) buckets.push_back({index, n});
+  return {{"buckets", buckets}, {"count", d.count}, {"sum", d.sum}, {"min", d.min}, {"max", d.max}};
+}
 
- private:
-  static constexpr double kGrowth = 1.05;
-  std::map<int, std::uint64_t> counts_;
-};
+void merge_histogram_json(LatencyHistogram& into, const nlohmann::json& j) {
+  LatencyHistogram::Data d;
+  for (const auto& bucket : j.at("buckets")) {
+    d.buckets.emplace_back(bucket.at(0).get<std::uint32_t>(), bucket.at(1).get<std::uint64_t>());
+  }
+  d.count = j.at("count").get<std::uint64_t>();
+  d.sum = j.at("sum").get<std::uint64_t>();
+  d.min = j.at("min").get<std::uint64_t>();
+  d.max = j.at("max").get<std::uint64_t>();
+  into.merge(d);
+}
+
+double percentile_us(const LatencyHistogram& h, double pct) {
+  return static_cast<double>(h.percentile(pct).count()) / 1000.0;
+}
 
 bool forced_expiry(const std::string& mode) {
   return mode == "unprotected" || mode == "single-flight" || mode == "lease";
@@ -239,20 +227,20 @@ StampedeModeResult run_mode(const StampedeBenchOptions& o, const std::string& mo
   r.mode = mode;
   r.loads = static_cast<std::uint64_t>(std::stoll(redis.get(prefix + "loads").value_or("0")) -
                                        loads_before);
-  Buckets buckets;
+  LatencyHistogram latency;
   for (int i = 0; i < o.processes; ++i) {
     const auto text = redis.get(prefix + "result:" + std::to_string(i));
     if (!text) throw InternalError("bench stampede: a worker left no result");
     const auto j = nlohmann::json::parse(*text);
     r.requests += j.at("requests").get<std::uint64_t>();
     r.waited += j.at("waited").get<std::uint64_t>();
-    buckets.merge(j.at("latency"));
+    merge_histogram_json(latency, j.at("latency"));
   }
   r.expiries = expiries;
   r.loads_per_expiry = expiries ? static_cast<double>(r.loads) / expiries : 0;
   r.waiting_fraction = r.requests ? static_cast<double>(r.waited) / r.requests : 0;
-  r.p50_us = buckets.percentile(50);
-  r.p99_us = buckets.percentile(99);
+  r.p50_us = percentile_us(latency, 50);
+  r.p99_us = percentile_us(latency, 99);
   std::vector<std::string> keys;
   redis.scan(prefix + "*", [&](std::string_view k) { keys.emplace_back(k); });
   for (const auto& k : keys) (void)redis.del(k);
@@ -313,7 +301,7 @@ int run_stampede_worker(const StampedeWorkerOptions& o) {
     Reader reader(o);
     std::atomic<bool> failed{false};
     std::vector<std::thread> threads;
-    std::vector<Buckets> latencies(static_cast<std::size_t>(o.threads));
+    std::vector<LatencyHistogram> latencies(static_cast<std::size_t>(o.threads));
     std::vector<std::uint64_t> requests(latencies.size(), 0), waited(latencies.size(), 0);
     std::int64_t start = 0, stop = 0;
     // Warm-up: one read per thread, not measured (the cold miss).
@@ -358,14 +346,14 @@ int run_stampede_worker(const StampedeWorkerOptions& o) {
       });
     }
     for (auto& thread : threads) thread.join();
-    Buckets all;
+    LatencyHistogram all;
     std::uint64_t total = 0, slow = 0;
     for (std::size_t i = 0; i < latencies.size(); ++i) {
-      all.merge(latencies[i].to_json());
+      all.merge(latencies[i]);
       total += requests[i];
       slow += waited[i];
     }
-    nlohmann::json result{{"requests", total}, {"waited", slow}, {"latency", all.to_json()}};
+    nlohmann::json result{{"requests", total}, {"waited", slow}, {"latency", histogram_json(all)}};
     control.set(o.prefix + "result:" + std::to_string(o.index), result.dump());
     return failed ? 1 : 0;
   } catch (const std::exception& e) {
