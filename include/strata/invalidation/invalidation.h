@@ -293,7 +293,7 @@ class DependencyIndex {
   void add(std::string_view entity, std::string_view redis_key);
   // The dependents recorded now (SMEMBERS), sorted.
   [[nodiscard]] std::vector<std::string> dependents(std::string_view entity);
-  // Deletes `entity_keys` (Redis keys of the entity itself, in the set's slot), every dependent
+  // Deletes `entity_keys` (Redis keys of the entity itself, any slot), every dependent
   // and the set, as described above. Returns the dependents that were listed.
   std::vector<std::string> invalidate(std::string_view entity,
                                       std::span<const std::string> entity_keys = {});
