@@ -164,10 +164,9 @@ bool RemoteStore::replay_deferred_deletes() {
     if (!redis_keys.empty()) (void)client_.del(std::span<const std::string>(redis_keys));
     counters_.deletes_replayed.fetch_add(keys.size(), std::memory_order_relaxed);
     breaker_.on_success();
-  } catch (const Error&) {
+  } catch (const Error& e) {
     ok = false;
-    counters_.errors.fetch_add(1, std::memory_order_relaxed);
-    breaker_.on_failure();
+    failed(e);
   }
   {
     std::lock_guard lock(deferred_mutex_);
@@ -183,9 +182,16 @@ bool RemoteStore::replay_deferred_deletes() {
   return ok;
 }
 
-void RemoteStore::failed() {
+void RemoteStore::failed(const Error& error) {
   counters_.errors.fetch_add(1, std::memory_order_relaxed);
   breaker_.on_failure();
+  std::lock_guard lock(last_error_mutex_);
+  last_error_ = error.what();
+}
+
+std::string RemoteStore::last_error() const {
+  std::lock_guard lock(last_error_mutex_);
+  return last_error_;
 }
 
 std::string RemoteStore::new_token() {
@@ -208,14 +214,14 @@ RemoteRead RemoteStore::get(std::string_view key) {
     return read;
   } catch (const ReplyError& e) {
     if (!wrong_type(e)) {
-      failed();
+      failed(e);
       return {};
     }
     succeeded();  // the server answered: the key holds another client's data of another type
     counters_.misses.fetch_add(1, std::memory_order_relaxed);
     return RemoteRead{std::nullopt, true, true};
-  } catch (const Error&) {
-    failed();
+  } catch (const Error& e) {
+    failed(e);
     return {};
   }
 }
@@ -240,8 +246,8 @@ std::vector<std::optional<std::string>> RemoteStore::mget(std::span<const std::s
       (v ? counters_.hits : counters_.misses).fetch_add(1, std::memory_order_relaxed);
     }
     return values;
-  } catch (const Error&) {
-    failed();
+  } catch (const Error& e) {
+    failed(e);
     return std::vector<std::optional<std::string>>(keys.size());
   }
 }
@@ -259,8 +265,8 @@ std::optional<std::string> RemoteStore::begin_fill(std::string_view key,
     if (reply.is_nil()) return std::nullopt;  // another type: leave it
     if (!reply.is_string()) throw ProtocolError("begin fill: unexpected reply");
     return reply.str;
-  } catch (const Error&) {
-    failed();
+  } catch (const Error& e) {
+    failed(e);
     return std::nullopt;
   }
 }
@@ -281,8 +287,8 @@ std::vector<std::optional<std::string>> RemoteStore::begin_fill_many(
       if (replies[i].is_string()) tokens[i] = std::move(replies[i].str);
     }
     return tokens;
-  } catch (const Error&) {
-    failed();
+  } catch (const Error& e) {
+    failed(e);
     return std::vector<std::optional<std::string>>(keys.size());
   }
 }
@@ -303,8 +309,8 @@ bool RemoteStore::fill(std::string_view key, const std::optional<std::string>& t
     succeeded();
     (stored ? counters_.fills : counters_.fills_skipped).fetch_add(1, std::memory_order_relaxed);
     return stored;
-  } catch (const Error&) {
-    failed();
+  } catch (const Error& e) {
+    failed(e);
     return false;
   }
 }
@@ -316,8 +322,8 @@ void RemoteStore::abandon_fill(std::string_view key, const std::string& token) {
     (void)client_.eval(kAbandonFill, {std::string_view(vkey)},
                        {std::string_view(token), kFillPlaceholderPrefix});
     succeeded();
-  } catch (const Error&) {
-    failed();
+  } catch (const Error& e) {
+    failed(e);
   }
 }
 
@@ -329,8 +335,8 @@ bool RemoteStore::write(std::string_view key, std::string_view bytes,
     succeeded();
     counters_.writes.fetch_add(1, std::memory_order_relaxed);
     return true;
-  } catch (const Error&) {
-    failed();
+  } catch (const Error& e) {
+    failed(e);
     return false;
   }
 }
@@ -345,8 +351,8 @@ bool RemoteStore::remove(std::string_view key) {
     succeeded();
     counters_.deletes.fetch_add(1, std::memory_order_relaxed);
     return true;
-  } catch (const Error&) {
-    failed();
+  } catch (const Error& e) {
+    failed(e);
     defer_delete(key);
     return false;
   }
@@ -368,8 +374,8 @@ std::optional<std::string> RemoteStore::claim_refresh(std::string_view key,
     succeeded();
     if (!claimed) return std::nullopt;
     return token;
-  } catch (const Error&) {
-    failed();
+  } catch (const Error& e) {
+    failed(e);
     return std::nullopt;
   }
 }
@@ -380,8 +386,8 @@ void RemoteStore::release_refresh(std::string_view key, const std::string& token
     const std::string rkey = refresh_key(key);
     (void)client_.eval(kCompareAndDelete, {std::string_view(rkey)}, {std::string_view(token)});
     succeeded();
-  } catch (const Error&) {
-    failed();
+  } catch (const Error& e) {
+    failed(e);
   }
 }
 
@@ -412,8 +418,8 @@ LeaseProbe RemoteStore::probe_lease(std::string_view key, std::chrono::milliseco
       probe.keep = true;
     }
     return probe;
-  } catch (const Error&) {
-    failed();
+  } catch (const Error& e) {
+    failed(e);
     return LeaseProbe{};
   }
 }
@@ -424,8 +430,8 @@ void RemoteStore::release_lease(std::string_view key, const std::string& token) 
     const std::string vkey = value_key(key);
     (void)client_.eval(kCompareAndDelete, {std::string_view(vkey)}, {std::string_view(token)});
     succeeded();
-  } catch (const Error&) {
-    failed();
+  } catch (const Error& e) {
+    failed(e);
   }
 }
 

@@ -72,6 +72,7 @@ TieredCacheStats CacheCounters::snapshot(const RemoteStore* l2, bool l1_enabled)
     s.l2.hits = r.hits;
     s.l2.misses = r.misses;
     s.l2.errors = r.errors;
+    if (r.errors > 0) s.l2.last_error = l2->last_error();
     s.l2.short_circuited = r.short_circuited;
     s.l2.corrupted = r.corrupted;
     s.l2.foreign = load(l2_foreign);

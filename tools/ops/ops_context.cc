@@ -276,8 +276,13 @@ void OpsContext::require_done(const Counts& before, std::string_view what) {
       reason += ", " + std::to_string(now.deletes_deferred - before.deletes_deferred) +
                 " delete(s) deferred (not done)";
     }
-    if (redis_) {
-      try {  // the reason, when the server gives one (a refused PING says it is unreachable)
+    // The reason: the server's words when it refused (READONLY, OOM, NOPERM...), else what a
+    // PING says now (unreachable, refused).
+    const std::string last = cache_->stats().l2.last_error;
+    if (now.l2_errors > before.l2_errors && !last.empty()) {
+      reason += ": " + last;
+    } else if (redis_) {
+      try {
         redis_->ping();
       } catch (const std::exception& e) {
         reason += ": " + std::string(e.what());

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "strata/cache/circuit_breaker.h"
 #include "strata/coherence/tracking_stats.h"
@@ -42,6 +43,10 @@ struct TieredCacheStats {
     std::uint64_t deletes_dropped = 0;   // deferred invalidations lost (too many pending)
     BreakerState breaker = BreakerState::kClosed;
     std::uint64_t breaker_opens = 0;
+    // The message of the last failed Redis call, with the server's words when it refused
+    // ("READONLY You can't write against a read only replica.", "OOM command not allowed ...");
+    // empty when none failed.
+    std::string last_error;
   } l2;
   struct Source {
     std::uint64_t loads = 0;         // loads that returned (found or not)

@@ -44,6 +44,7 @@ TEST(HostileCli, PutDelInvalidateOnAReadOnlyReplicaFailNamingTheRefusal) {
   EXPECT_FALSE(contains(put.output, "stored")) << put.output;
   EXPECT_TRUE(contains(put.output, "put k1 failed: L2")) << put.output;
   EXPECT_TRUE(contains(put.output, "Redis call(s) failed")) << put.output;
+  EXPECT_TRUE(contains(put.output, "READONLY")) << "the server's own words: " << put.output;
   const auto del = strata_run("del k1" + flags + " 2>&1");
   EXPECT_NE(del.exit_code, 0) << del.output;
   EXPECT_FALSE(contains(del.output, "deleted")) << del.output;
@@ -59,6 +60,7 @@ TEST(HostileCli, PutIntoAServerOutOfMemoryFails) {
   EXPECT_NE(put.exit_code, 0) << put.output;
   EXPECT_FALSE(contains(put.output, "stored")) << put.output;
   EXPECT_TRUE(contains(put.output, "put k1 failed: L2 (1 Redis call(s) failed")) << put.output;
+  EXPECT_TRUE(contains(put.output, "OOM")) << "the server's own words: " << put.output;
 }
 
 TEST(HostileCli, UnreachableRedisOrNoL2AtAllIsAFailureNotSuccessOrNotFound) {

@@ -21,6 +21,7 @@
 
 #include "strata/cache/circuit_breaker.h"
 #include "strata/clock.h"
+#include "strata/error.h"
 #include "strata/redis/redis_client.h"
 
 namespace strata::internal {
@@ -126,6 +127,9 @@ class RemoteStore {
   void release_lease(std::string_view key, const std::string& token);
 
   [[nodiscard]] RemoteCounters counters() const;
+  // The message of the last failed Redis call (a refusal keeps the server's words: "READONLY
+  // ...", "OOM ..."); empty when none failed.
+  [[nodiscard]] std::string last_error() const;
   [[nodiscard]] BreakerState breaker_state() const { return breaker_.state(); }
   [[nodiscard]] std::uint64_t breaker_opens() const { return breaker_.opens(); }
   [[nodiscard]] RedisClient& client() noexcept { return client_; }
@@ -137,7 +141,7 @@ class RemoteStore {
   void succeeded();
   void defer_delete(std::string_view key);
   bool replay_deferred_deletes();
-  void failed();
+  void failed(const Error& error);
   [[nodiscard]] std::string new_token();
   [[nodiscard]] std::string new_placeholder();  // kFillPlaceholderPrefix + a new token
 
@@ -150,6 +154,8 @@ class RemoteStore {
   std::atomic<std::size_t> deferred_count_{0};
   std::atomic<bool> replaying_{false};
   const std::string token_salt_;
+  mutable std::mutex last_error_mutex_;
+  std::string last_error_;  // last_error_mutex_
   struct Atomics {
     std::atomic<std::uint64_t> hits{0}, misses{0}, errors{0}, short_circuited{0}, corrupted{0},
         fills{0}, fills_skipped{0}, writes{0}, deletes{0}, deletes_deferred{0}, deletes_replayed{0},
