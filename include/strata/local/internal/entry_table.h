@@ -87,7 +87,7 @@ class EntryTable {
         }
       }
     }
-    std::atomic_thread_fence(std::memory_order_acquire);
+    // After the acquiring loads above: sees the erase whose stores any of them saw.
     const bool settled = (before & 1) == 0 && erasures_.load(std::memory_order_relaxed) == before;
     return {nullptr, settled};
   }
@@ -114,8 +114,9 @@ class EntryTable {
   void erase(const E* e) noexcept {
     Block& b = *block_.load(std::memory_order_relaxed);
     std::size_t hole = slot_of(b, e);
-    erasures_.fetch_add(1, std::memory_order_relaxed);  // odd: readers' misses are unsettled
-    std::atomic_thread_fence(std::memory_order_release);
+    // Odd: readers' misses are unsettled. The shifting stores below are releases, so a reader
+    // that acquires one of them also sees this increment when it reads the counter again.
+    erasures_.fetch_add(1, std::memory_order_relaxed);
     // Backward shift: walk the cluster after the hole; an entry whose home slot is not
     // (cyclically) within (hole, j] can fill the hole, which then moves to j.
     for (std::size_t j = (hole + 1) & b.mask; b.ctrl[j].load(std::memory_order_relaxed) != kEmpty;

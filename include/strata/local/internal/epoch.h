@@ -13,7 +13,7 @@
 // after a thread exits; guards nest.
 //
 //   { EpochGuard pin;  E* e = table.find_concurrent(...);  copy e->value; }
-//   retire(e, current_epoch());  ...  if (retired_epoch + 2 <= try_advance_epoch()) free(e);
+//   retire(e, retire_epoch());  ...  if (retired_epoch + 2 <= try_advance_epoch()) free(e);
 #pragma once
 
 #include <atomic>
@@ -44,10 +44,12 @@ inline EpochRecord& this_thread_epoch_record() noexcept {
 // global epoch after the attempt. Called under a shard's lock, off the hot path.
 [[nodiscard]] std::uint64_t try_advance_epoch() noexcept;
 
-// The epoch a writer tags what it retires with: read after the unlinking stores.
-[[nodiscard]] inline std::uint64_t current_epoch() noexcept {
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  return global_epoch.load(std::memory_order_seq_cst);
+// The epoch a writer tags what it unlinks with. REQUIRES: the caller is pinned (at epoch p):
+// while it is, the global epoch cannot pass p + 1, so p + 1 is at least the epoch at which its
+// unlinking stores became visible, without a fence (which ThreadSanitizer cannot model).
+[[nodiscard]] inline std::uint64_t retire_epoch() noexcept {
+  const std::uint64_t pinned = this_thread_epoch_record().state.load(std::memory_order_relaxed);
+  return (pinned != 0 ? pinned : global_epoch.load(std::memory_order_seq_cst) + 1) + 1;
 }
 
 // Pins the calling thread for its scope: nothing retired after the pin is freed before it ends.

@@ -54,6 +54,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "strata/clock.h"
@@ -232,20 +233,32 @@ class ShardedCache final : public CacheCore<V> {
   };
 
   // Something unlinked under the lock, freed by free(object) once safe (see Reclamation).
+  // A table block is never in a read buffer: only the epoch condition applies to it.
   struct Retired {
     std::uint64_t epoch;
     void* object;
     void (*free)(void*);
+    bool recorded;  // an entry: read buffers may hold it
   };
+
+  // W-TinyLFU is replayed one hit in kReadSample, drawn at random per thread: the replay is
+  // most of a hit's cost, and a sample ranks entries almost as well (the sketch's counts all
+  // shrink by the same factor; see docs/local-cache.md for the hit ratios measured). LRU, whose
+  // order is the access order itself, is replayed every hit. Every hit is counted.
+  static constexpr std::uint32_t kReadSample = std::is_same_v<Policy, WindowTinyLfuPolicy> ? 2 : 1;
+
+  // Retired objects a shard gathers before it tries to advance the epoch and free them.
+  static constexpr std::size_t kRetiredBatch = 64;
 
   // A bounded ring of recorded hits: readers claim a slot by advancing `tail` (CAS) and fill
   // it; the drainer (under the shard's lock) empties filled slots from `head` and stops at one
   // still being filled.
   struct alignas(64) ReadBuffer {
     static constexpr std::uint32_t kSize = 32;
-    std::atomic<std::uint32_t> tail{0};
+    std::atomic<std::uint64_t> tail{0};     // never wraps: it also counts the recorded hits
+    std::atomic<std::uint64_t> dropped{0};  // hits not recorded (sampled out, ring full, contended)
     std::array<std::atomic<E*>, kSize> slots{};
-    alignas(64) std::atomic<std::uint32_t> head{0};
+    alignas(64) std::atomic<std::uint64_t> head{0};
   };
 
   struct Shard {
@@ -260,6 +273,7 @@ class ShardedCache final : public CacheCore<V> {
     std::vector<Retired> retired;
     // The global epoch read at the start of the last drain that emptied every ring.
     std::uint64_t drained_epoch = 0;
+    std::size_t reclaim_at = kRetiredBatch;  // the retired count that triggers a reclaim
   };
 
  public:
@@ -292,7 +306,6 @@ class ShardedCache final : public CacheCore<V> {
     std::optional<V> result;
     if (E* e = find_pinned(shard, key, hash); e != nullptr && is_live(e)) {
       result.emplace(e->value);
-      hits_.add();
       if (record_read(shard, e)) try_drain(shard);
     } else {
       misses_.add();
@@ -328,11 +341,7 @@ class ShardedCache final : public CacheCore<V> {
         }
       }
     }
-    if (result) {
-      hits_.add();
-    } else {
-      misses_.add();
-    }
+    if (!result) misses_.add();
     if (drain) try_drain(shard);
     return result;
   }
@@ -461,7 +470,7 @@ class ShardedCache final : public CacheCore<V> {
 
   [[nodiscard]] CacheStats stats() const override {
     CacheStats s;
-    s.hits = hits_.sum();
+    s.hits = 0;
     s.misses = misses_.sum();
     s.load_successes = load_successes_.sum();
     s.load_failures = load_failures_.sum();
@@ -476,6 +485,10 @@ class ShardedCache final : public CacheCore<V> {
       WriteLock lock(shard->mutex);
       s.entries += shard->entries;
       s.weight += shard->policy.weight();
+      for (const auto& buffer : shard->read_buffers) {
+        s.hits += buffer.tail.load(std::memory_order_relaxed) +
+                  buffer.dropped.load(std::memory_order_relaxed);
+      }
     }
     return s;
   }
@@ -539,14 +552,35 @@ class ShardedCache final : public CacheCore<V> {
     }
   }
 
-  // Pinned: records the access for the policy. Returns true when the ring is full and should be
-  // drained. A record that finds the ring full, or loses the race for its slot, is dropped.
+  // A per-thread xorshift draw for read sampling.
+  static std::uint32_t sample_draw() noexcept {
+    thread_local std::uint32_t state =
+        static_cast<std::uint32_t>(thread_stripe() * 2654435761u) | 1;
+    state ^= state << 13;
+    state ^= state >> 17;
+    state ^= state << 5;
+    return state;
+  }
+
+  // Pinned: counts the hit and records the access for the policy. Returns true when the ring
+  // is full and should be drained. A record that finds the ring full, or loses the race for
+  // its slot, is dropped (and counted apart, so that tail + dropped is the hit count).
   bool record_read(Shard& shard, E* e) noexcept {
     ReadBuffer& buffer = shard.read_buffers[thread_stripe() & (shard.read_buffers.size() - 1)];
-    std::uint32_t tail = buffer.tail.load(std::memory_order_relaxed);
-    const std::uint32_t used = tail - buffer.head.load(std::memory_order_acquire);
-    if (used >= ReadBuffer::kSize) return true;
+    if constexpr (kReadSample > 1) {
+      if ((sample_draw() & (kReadSample - 1)) != 0) {
+        buffer.dropped.fetch_add(1, std::memory_order_relaxed);
+        return false;
+      }
+    }
+    std::uint64_t tail = buffer.tail.load(std::memory_order_relaxed);
+    const std::uint64_t used = tail - buffer.head.load(std::memory_order_acquire);
+    if (used >= ReadBuffer::kSize) {
+      buffer.dropped.fetch_add(1, std::memory_order_relaxed);
+      return true;
+    }
     if (!buffer.tail.compare_exchange_strong(tail, tail + 1, std::memory_order_relaxed)) {
+      buffer.dropped.fetch_add(1, std::memory_order_relaxed);
       return false;
     }
     buffer.slots[tail & (ReadBuffer::kSize - 1)].store(e, std::memory_order_release);
@@ -569,8 +603,8 @@ class ShardedCache final : public CacheCore<V> {
   bool drain_reads(Shard& shard) {
     bool complete = true;
     for (auto& buffer : shard.read_buffers) {
-      std::uint32_t head = buffer.head.load(std::memory_order_relaxed);
-      const std::uint32_t tail = buffer.tail.load(std::memory_order_acquire);
+      std::uint64_t head = buffer.head.load(std::memory_order_relaxed);
+      const std::uint64_t tail = buffer.tail.load(std::memory_order_acquire);
       std::array<E*, ReadBuffer::kSize> batch;
       std::uint32_t n = 0;
       for (; head != tail; ++head) {
@@ -596,34 +630,43 @@ class ShardedCache final : public CacheCore<V> {
 
   // Under the lock: drain reads, expire what is due, free what is safe to free.
   void maintain(Shard& shard, std::vector<Removal>& removals) {
-    // Advancing the epoch reads every thread's record: done once enough waits to be freed.
-    const std::uint64_t epoch = shard.retired.size() >= kRetiredBatch
-                                    ? try_advance_epoch()
-                                    : global_epoch.load(std::memory_order_seq_cst);
+    // Advancing the epoch reads every thread's record, and reclaiming scans the retired list:
+    // both wait until enough has been retired since the last scan.
+    const bool reclaiming = shard.retired.size() >= shard.reclaim_at;
+    const std::uint64_t epoch =
+        reclaiming ? try_advance_epoch() : global_epoch.load(std::memory_order_seq_cst);
     if (drain_reads(shard)) shard.drained_epoch = epoch;
     if constexpr (kTimed) {
       shard.wheel.advance(clock_->now().count(),
                           [&](E* e) { remove(shard, e, RemovalCause::kExpired, removals); });
     }
-    reclaim(shard);
+    if (reclaiming) reclaim(shard);
   }
 
   void reclaim(Shard& shard) noexcept {
     auto& retired = shard.retired;
     std::size_t kept = 0;
+    bool block_kept = false;
+    const std::uint64_t epoch = global_epoch.load(std::memory_order_seq_cst);
     for (std::size_t i = 0; i < retired.size(); ++i) {
-      if (retired[i].epoch + 2 <= shard.drained_epoch) {
+      if (retired[i].epoch + 2 <= (retired[i].recorded ? shard.drained_epoch : epoch)) {
         retired[i].free(retired[i].object);
       } else {
+        block_kept = block_kept || !retired[i].recorded;
         retired[kept++] = retired[i];
       }
     }
     retired.resize(kept);
+    shard.reclaim_at = block_kept ? 0 : std::max(kRetiredBatch, 2 * kept);
   }
 
-  // Under the lock.
-  void retire(Shard& shard, void* object, void (*free)(void*)) {
-    shard.retired.push_back(Retired{current_epoch(), object, free});
+  // Under the lock, pinned.
+  void retire(Shard& shard, E* e) {
+    shard.retired.push_back(Retired{retire_epoch(), e, &free_entry, true});
+  }
+  void retire_block(Shard& shard, void* block, void (*free)(void*)) {
+    shard.retired.push_back(Retired{retire_epoch(), block, free, false});
+    shard.reclaim_at = 0;  // a block is large: free it as soon as possible
   }
 
   static void free_entry(void* e) noexcept { EntryDeleter<E>{}(static_cast<E*>(e)); }
@@ -697,11 +740,11 @@ class ShardedCache final : public CacheCore<V> {
         if (deadline != INT64_MAX) shard.wheel.schedule(e);
       }
       removed_[static_cast<int>(RemovalCause::kReplaced)].add();
-      retire(shard, existing, &free_entry);
-      removals.push_back(Removal{existing, RemovalCause::kReplaced});
+      retire(shard, existing);
+      if (listener_) removals.push_back(Removal{existing, RemovalCause::kReplaced});
     } else {
       shard.table.insert(fresh.get(), [&](void* block, void (*free_block)(void*)) {
-        retire(shard, block, free_block);
+        retire_block(shard, block, free_block);
       });
       fresh.release();
       ++shard.entries;
@@ -728,8 +771,8 @@ class ShardedCache final : public CacheCore<V> {
     e->prev = e->next = nullptr;  // drained reads of it are skipped
     if constexpr (kTimed) TimerWheel<E>::deschedule(e);
     removed_[static_cast<int>(cause)].add();
-    retire(shard, e, &free_entry);
-    removals.push_back(Removal{e, cause});
+    retire(shard, e);
+    if (listener_) removals.push_back(Removal{e, cause});
   }
 
   // After the lock, still pinned: tell the listener (the entries are retired, not yet freed).
@@ -794,10 +837,8 @@ class ShardedCache final : public CacheCore<V> {
   StripedCounter load_time_ns_;
   StripedCounter rejected_;
   std::array<StripedCounter, 4> removed_;
-  StripedCounter hits_;
 
   // Retired objects a shard gathers before it tries to advance the epoch.
-  static constexpr std::size_t kRetiredBatch = 64;
 };
 
 }  // namespace strata::internal
