@@ -301,10 +301,18 @@ class ShardedCache final : public CacheCore<V> {
   std::optional<V> get(std::string_view key) override {
     check_key(key);
     const std::uint64_t hash = hash_key(key);
+    return get_hashed(key, hash, /*confirm_miss=*/true);
+  }
+
+  // get() with the hash computed. A miss that a concurrent erase may have caused is confirmed
+  // under the lock unless !confirm_miss (get_or_load, which looks again under the lock anyway).
+  std::optional<V> get_hashed(std::string_view key, std::uint64_t hash, bool confirm_miss) {
     Shard& shard = shard_for(hash);
     EpochGuard pin;
     std::optional<V> result;
-    if (E* e = find_pinned(shard, key, hash); e != nullptr && is_live(e)) {
+    E* e =
+        confirm_miss ? find_pinned(shard, key, hash) : shard.table.find_concurrent(key, hash).entry;
+    if (e != nullptr && is_live(e)) {
       result.emplace(e->value);
       if (record_read(shard, e)) try_drain(shard);
     } else {
@@ -353,12 +361,14 @@ class ShardedCache final : public CacheCore<V> {
   }
 
   std::optional<V> get_or_load(std::string_view key, typename Base::Loader loader) override {
-    if (auto hit = get(key)) return hit;
+    check_key(key);
     const std::uint64_t hash = hash_key(key);
+    if (auto hit = get_hashed(key, hash, /*confirm_miss=*/false)) return hit;
     Shard& shard = shard_for(hash);
     std::shared_ptr<Load> load;
     bool leader = false;
     {
+      auto own = std::make_shared<Load>(key, hash);  // allocated outside the lock
       EpochGuard pin;  // not held during the load: a slow loader must not stall reclamation
       std::vector<Removal> removals;
       WriteLock lock(shard.mutex);
@@ -372,7 +382,7 @@ class ShardedCache final : public CacheCore<V> {
       if (Load* running = shard.loads.find(key, hash); running != nullptr) {
         load = running->shared_from_this();
       } else {
-        load = std::make_shared<Load>(key, hash);
+        load = std::move(own);
         shard.loads.insert(load.get());
         leader = true;
       }
