@@ -7,6 +7,8 @@
 #include <map>
 #include <random>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "strata/local/internal/function_ref.h"
 
@@ -98,6 +100,39 @@ TEST(EntryTable, GrowsAndStaysAtMostThreeQuartersFull) {
     ASSERT_LE(table.size() * 4, table.capacity() * 3);
   }
   for (const Item& item : items) ASSERT_EQ(table.find(item.name, item.hash), &item);
+}
+
+// Issue 20: the lock-free lookup agrees with the writers' one on a quiescent table, a replace
+// swaps the entry in place, and a grow hands the old block to the retire callback.
+TEST(EntryTable, ConcurrentFindReplaceAndRetiredBlocks) {
+  EntryTable<Item> table;
+  std::deque<Item> items;
+  int retired = 0;
+  std::vector<std::pair<void*, void (*)(void*)>> blocks;
+  for (int i = 0; i < 1000; ++i) {
+    Item& item = items.emplace_back("key" + std::to_string(i), std::hash<int>{}(i)*31 + i);
+    table.insert(&item, [&](void* block, void (*free_block)(void*)) {
+      ++retired;
+      blocks.emplace_back(block, free_block);
+    });
+  }
+  EXPECT_GT(retired, 0);
+  for (auto& [block, free_block] : blocks) free_block(block);
+  for (const Item& item : items) {
+    const auto found = table.find_concurrent(item.name, item.hash);
+    EXPECT_EQ(found.entry, &item);
+    EXPECT_TRUE(found.settled);
+  }
+  const auto miss = table.find_concurrent("absent", 12345);
+  EXPECT_EQ(miss.entry, nullptr);
+  EXPECT_TRUE(miss.settled);  // no erase ran meanwhile
+  Item fresh(items[7].name, items[7].hash);
+  table.replace(&items[7], &fresh);
+  EXPECT_EQ(table.find(fresh.name, fresh.hash), &fresh);
+  EXPECT_EQ(table.find_concurrent(fresh.name, fresh.hash).entry, &fresh);
+  EXPECT_EQ(table.size(), 1000u);
+  table.erase(&fresh);
+  EXPECT_EQ(table.find_concurrent(fresh.name, fresh.hash).entry, nullptr);
 }
 
 TEST(FunctionRef, CallsTheReferencedCallable) {

@@ -434,3 +434,41 @@ TEST(LocalCache, ShardedCacheStaysWithinItsBound) {
 
 }  // namespace
 }  // namespace strata
+
+namespace strata {
+namespace {
+
+// Issue 20: a put on a resident key builds a new entry that takes the old one's place in the
+// policy (LRU: the update counts as a use), and the listener sees the old value replaced.
+TEST(LocalCache, APutOnAResidentKeyReplacesTheEntryInItsPlace) {
+  std::vector<std::string> removed;
+  auto cache = LocalCacheBuilder<int>()
+                   .maximum_size(3)
+                   .shards(1)
+                   .policy(PolicyKind::kLru)
+                   .removal_listener([&](std::string_view key, const int& value, RemovalCause) {
+                     removed.push_back(std::string(key) + "=" + std::to_string(value));
+                   })
+                   .build();
+  cache.put("a", 1);
+  cache.put("b", 2);
+  cache.put("c", 3);
+  cache.put("a", 10);  // a moves to the most recent end
+  cache.put("d", 4);   // evicts b, the least recent
+  EXPECT_EQ(cache.get("a"), 10);
+  EXPECT_FALSE(cache.get("b").has_value());
+  EXPECT_EQ(cache.get("c"), 3);
+  EXPECT_EQ(cache.get("d"), 4);
+  EXPECT_EQ(removed, (std::vector<std::string>{"a=1", "b=2"}));
+  EXPECT_EQ(cache.size(), 3u);
+  // Many replacements of one key, read back each time: the retired entries are reclaimed
+  // (ASan checks that no freed entry is read) and the cache keeps one entry for the key.
+  for (int i = 0; i < 10000; ++i) {
+    cache.put("a", i);
+    ASSERT_EQ(cache.get("a"), i);
+  }
+  EXPECT_EQ(cache.size(), 3u);
+}
+
+}  // namespace
+}  // namespace strata

@@ -25,7 +25,7 @@ struct FormatInfo {
   bool has_weights;
 };
 
-constexpr std::array<FormatInfo, 11> kFormats = {{
+constexpr std::array<FormatInfo, 12> kFormats = {{
     {"lirs", TraceFormat::kLirs, false},
     {"address", TraceFormat::kAddress, false},
     {"address-penalties", TraceFormat::kAddressPenalties, false},
@@ -37,6 +37,7 @@ constexpr std::array<FormatInfo, 11> kFormats = {{
     {"text", TraceFormat::kText, false},
     {"csv", TraceFormat::kCsv, true},
     {"oracle-general", TraceFormat::kOracleGeneral, true},
+    {"arc", TraceFormat::kArc, false},
 }};
 
 bool is_space(char c) {
@@ -207,6 +208,32 @@ Records parse_address(std::string_view bytes, TraceFormat format) {
       bad_line(format, n, line, "bad penalty");
     }
     r.keys.push_back(*key);
+  });
+  return r;
+}
+
+// The ARC traces (Megiddo and Modha's `.lis` files): `<start block> <blocks> <ignored>
+// <request number>`; each line requests blocks start, start+1, ..., start+blocks-1. Only the
+// first two fields are read (Caffeine's ArcTraceReader reads the same two).
+Records parse_arc(std::string_view bytes) {
+  // A run longer than this is a corrupt line, not a request (the published traces' longest
+  // runs are a few thousand blocks).
+  constexpr std::uint64_t kMaxRun = 1 << 24;
+  Records r;
+  r.keys.reserve(bytes.size() / 8);
+  std::array<std::string_view, 4> f;
+  for_each_line(bytes, [&](std::string_view line, std::size_t n) {
+    const std::size_t count = split(line, ' ', f);
+    if (count == 0) return;
+    if (count < 2) bad_line(TraceFormat::kArc, n, line, "expected `<start block> <blocks> ...`");
+    const auto start = parse_decimal(f[0]);
+    const auto blocks = parse_decimal(f[1]);
+    if (!start || !blocks) bad_line(TraceFormat::kArc, n, line, "expected two decimal integers");
+    if (*blocks > kMaxRun) bad_line(TraceFormat::kArc, n, line, "implausibly long block run");
+    if (*start > std::numeric_limits<std::uint64_t>::max() - *blocks) {
+      bad_line(TraceFormat::kArc, n, line, "block run overflows 64 bits");
+    }
+    for (std::uint64_t b = 0; b < *blocks; ++b) r.keys.push_back(*start + b);
   });
   return r;
 }
@@ -434,6 +461,9 @@ Trace parse_trace(std::string_view bytes, TraceFormat format) {
       break;
     case TraceFormat::kOracleGeneral:
       r = parse_oracle_general(bytes);
+      break;
+    case TraceFormat::kArc:
+      r = parse_arc(bytes);
       break;
   }
   return Trace(std::move(r.keys), std::move(r.weights));

@@ -2,6 +2,7 @@
 // into memory, for `strata sim`. Use read_trace() with a format, or guess_format() from a path.
 //
 //   strata::sim::Trace t = strata::sim::read_trace("traces/lirs/gli.trace.gz", TraceFormat::kLirs);
+//   strata::sim::read_trace("traces/arc/OLTP.lis", TraceFormat::kArc);  // block runs expanded
 //   t.size();  // 6015 requests;  t.distinct_keys();  // 2529
 #pragma once
 
@@ -26,6 +27,9 @@ enum class TraceFormat {
   kText,              // "text": one integer key per line (decimal, or hex with 0x)
   kCsv,               // "csv": libCacheSim's `version,time,op,size,lbn`; key = lbn, weight = size
   kOracleGeneral,     // "oracle-general": little-endian {u32 time; u64 id; u32 size; i64 next}
+  kArc,               // "arc": `<start block> <blocks> [<ignored> <request number>]` per line,
+                      // blocks start .. start+blocks-1 requested in turn (the ARC authors'
+                      // traces: S1-S3, DS1, OLTP, P1-P14, ConCat, Merge; as Caffeine reads them)
 };
 
 // The format's name as `--format` takes it, e.g. "cloud_physics".
@@ -37,7 +41,7 @@ enum class TraceFormat {
 // Parses a `--format` value. Throws InvalidArgumentError naming the known formats.
 [[nodiscard]] TraceFormat parse_format(std::string_view name);
 // Guesses from a path: `oracleGeneral` in the file name; else the folder holding the file
-// (lirs, address, address/penalties, cache2k, cloud_physics, corda, scarab, adapt_size); else
+// (lirs, address, address/penalties, cache2k, cloud_physics, corda, scarab, adapt_size, arc); else
 // the extension (.csv, .txt, also under .gz/.xz). Throws InvalidArgumentError when none fits.
 [[nodiscard]] TraceFormat guess_format(const std::filesystem::path& path);
 

@@ -35,6 +35,10 @@ struct PolicyNode {
 //   unlinked from the policy: the cache must drop it). It may be the node just inserted, when
 //   the policy declines to admit it. Returns nullptr once the weight fits.
 // Not thread-safe: the cache serializes calls (LocalCache calls it under a shard lock).
+// A policy refers to a resident node only through the node's own fields, and links every
+// resident node into a NodeList (so `prev` is never null): LocalCache substitutes a new node
+// for an old one of the same key in place (copies prev, next, queue and flags, relinks the
+// neighbours, then calls on_update), and treats prev == nullptr as "not resident".
 template <typename P>
 concept EvictionPolicy = requires(P p, const P cp, PolicyNode* n, std::uint32_t w,
                                   std::uint64_t c) {

@@ -150,7 +150,11 @@ TEST(BenchL1Cli, JsonHasTheRatiosAndTheMeasuredOverhead) {
   const auto report = nlohmann::json::parse(result.output);
   for (const char* field :
        {"threads", "strata_ops_per_sec", "raw_map_ops_per_sec", "mutex_lru_ops_per_sec",
-        "ratio_vs_raw_map", "ratio_vs_mutex_lru", "overhead_bytes_per_entry"}) {
+        "ratio_vs_raw_map", "ratio_vs_mutex_lru", "overhead_bytes_per_entry",
+        // issue 20 item 6: the capacity-fraction and GetPut sections
+        "capacity_fraction_ops_per_sec_1t", "capacity_fraction_ops_per_sec_2t",
+        "capacity_fraction_scaling", "getput_read_only_ops_per_sec",
+        "getput_read_write_ops_per_sec"}) {
     ASSERT_TRUE(report.contains(field)) << field;
   }
   EXPECT_EQ(report["threads"], 2);
@@ -162,6 +166,32 @@ TEST(BenchL1Cli, JsonHasTheRatiosAndTheMeasuredOverhead) {
       ratio,
       report["strata_ops_per_sec"].get<double>() / report["raw_map_ops_per_sec"].get<double>(),
       1e-9);
+}
+
+// --getput or --capacity-fraction alone runs only that section.
+TEST(BenchL1Cli, ASectionFlagRunsOnlyThatSection) {
+  auto result = testing::run_command(testing::strata_cli() +
+                                     " bench l1 --keys 20000 --seconds 0.02 --rounds 1 "
+                                     "--memory-entries 2000 --getput --json");
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  auto report = nlohmann::json::parse(result.output);
+  EXPECT_GT(report["getput_read_only_ops_per_sec"].get<double>(), 0);
+  EXPECT_FALSE(report.contains("capacity_fraction_scaling"));
+  EXPECT_FALSE(report.contains("mixes"));
+  result = testing::run_command(testing::strata_cli() +
+                                " bench l1 --keys 20000 --seconds 0.02 --rounds 1 "
+                                "--memory-entries 2000 --capacity-fraction 0.25 --json");
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  report = nlohmann::json::parse(result.output);
+  EXPECT_EQ(report["capacity_fraction"].get<double>(), 0.25);
+  EXPECT_NEAR(report["capacity_fraction_scaling"].get<double>(),
+              report["capacity_fraction_ops_per_sec_2t"].get<double>() /
+                  report["capacity_fraction_ops_per_sec_1t"].get<double>(),
+              1e-9);
+  EXPECT_FALSE(report.contains("getput_read_only_ops_per_sec"));
+  result = testing::run_command(testing::strata_cli() + " bench l1 --capacity-fraction 0 2>&1");
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_NE(result.output.find("--capacity-fraction"), std::string::npos) << result.output;
 }
 
 TEST(BenchL1Cli, RejectsBadOptions) {

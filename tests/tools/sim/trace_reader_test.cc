@@ -145,6 +145,29 @@ TEST(TraceReader, OracleGeneralIsLittleEndian24ByteRecords) {
   expect_corrupted(b.substr(0, 24 + 23), TraceFormat::kOracleGeneral, "byte offset 24");
 }
 
+// Issue 20 item 5: the ARC authors' traces (S3, DS1, OLTP, P8, ...), as Caffeine reads them.
+TEST(TraceReader, ArcExpandsEachLineIntoItsRunOfBlocks) {
+  const Trace t =
+      parse_trace("100 3 0 1\n7 1 0 2\r\n\n101 2 0 3\n5 0 0 4\n9 1\n", TraceFormat::kArc);
+  EXPECT_EQ(t.keys(), (Keys{100, 101, 102, 7, 101, 102, 9}));
+  EXPECT_FALSE(t.has_weights());
+  EXPECT_EQ(t.distinct_keys(), 5u);
+  expect_corrupted("1 1 0 1\n2\n", TraceFormat::kArc, "line 2");
+  expect_corrupted("1 1 0 1\nx 1 0 2\n", TraceFormat::kArc, "line 2");
+  expect_corrupted("1 99999999999 0 1\n", TraceFormat::kArc, "line 1");
+  expect_corrupted("18446744073709551615 2 0 1\n", TraceFormat::kArc, "line 1");
+}
+
+// A trace file the test writes, read from disk and its format guessed from an `arc` folder.
+TEST(TraceReader, ReadsAnArcTraceFile) {
+  tools::TempDir dir("strata-sim");
+  std::filesystem::create_directories(dir.path() / "arc");
+  const auto path = dir.path() / "arc" / "OLTP.lis";
+  testing::write_file(path, "5 2 0 0\n6 1 0 1\n");
+  EXPECT_EQ(guess_format(path), TraceFormat::kArc);
+  EXPECT_EQ(read_trace(path, guess_format(path)).keys(), (Keys{5, 6, 6}));
+}
+
 TEST(TraceReader, AnEmptyTraceHasNoRequests) {
   EXPECT_EQ(parse_trace("", TraceFormat::kLirs).size(), 0u);
   EXPECT_EQ(parse_trace("", TraceFormat::kCache2k).size(), 0u);
@@ -210,14 +233,14 @@ TEST(TraceReader, FormatNamesRoundTrip) {
   for (auto f : {TraceFormat::kLirs, TraceFormat::kAddress, TraceFormat::kAddressPenalties,
                  TraceFormat::kCache2k, TraceFormat::kCloudPhysics, TraceFormat::kCorda,
                  TraceFormat::kScarab, TraceFormat::kAdaptSize, TraceFormat::kText,
-                 TraceFormat::kCsv, TraceFormat::kOracleGeneral}) {
+                 TraceFormat::kCsv, TraceFormat::kOracleGeneral, TraceFormat::kArc}) {
     EXPECT_EQ(parse_format(format_name(f)), f);
   }
   EXPECT_EQ(parse_format("oracleGeneral"), TraceFormat::kOracleGeneral);
   EXPECT_TRUE(format_has_weights(TraceFormat::kAdaptSize));
   EXPECT_FALSE(format_has_weights(TraceFormat::kLirs));
   try {
-    (void)parse_format("arc");
+    (void)parse_format("arc2");  // "arc" is a format since issue 20
     FAIL() << "no exception";
   } catch (const InvalidArgumentError& e) {
     EXPECT_NE(std::string(e.what()).find("cloud_physics"), std::string::npos) << e.what();

@@ -120,6 +120,17 @@ class MutexLru {
  private:
   std::mutex mutex_;
   std::size_t capacity_;
+
+ public:
+  // The loading read of the capacity section: a get, then a put of the loaded value on a miss.
+  Value get_or_load(const std::string& key) {
+    if (auto v = get(key)) return *v;
+    const auto v = static_cast<Value>(key.size());
+    put(key, v);
+    return v;
+  }
+
+ private:
   std::list<std::pair<std::string, Value>> list_;
   std::unordered_map<std::string, std::list<std::pair<std::string, Value>>::iterator> map_;
 };
@@ -130,6 +141,15 @@ class StrataL1 {
       : cache_(LocalCacheBuilder<Value>().maximum_size(capacity).build()) {}
   std::optional<Value> get(const std::string& key) { return cache_.get(key); }
   void put(const std::string& key, Value v) { cache_.put(key, v); }
+  Value get_or_load(const std::string& key) {
+    return cache_.get_or_load(key, [](std::string_view k) { return static_cast<Value>(k.size()); });
+  }
+  [[nodiscard]] double hit_ratio() const { return cache_.stats().hit_ratio(); }
+  // Lets the cache free what its writers retired (the table blocks its last grows replaced),
+  // as its next writes would: the memory measurement is of the steady state.
+  void settle() {
+    for (int i = 0; i < 4; ++i) cache_.cleanup();
+  }
 
  private:
   LocalCache<Value> cache_;
@@ -203,6 +223,54 @@ double measure(Cache& cache, const Workload& w, int threads, double read_share, 
   return static_cast<double>(total.load()) / elapsed;
 }
 
+// The capacity section: `threads` threads read through get_or_load for `seconds`.
+template <typename Cache>
+double measure_loads(Cache& cache, const Workload& w, int threads, double seconds) {
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> total{0};
+  std::barrier start(threads + 1);
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      const auto& indices = w.per_thread[static_cast<std::size_t>(t)];
+      std::uint64_t ops = 0;
+      std::uint64_t sink = 0;
+      std::size_t i = 0;
+      start.arrive_and_wait();
+      while (!stop.load(std::memory_order_relaxed)) {
+        for (int batch = 0; batch < 256; ++batch) {
+          sink += cache.get_or_load(w.keys[indices[i++ & ((1 << 20) - 1)]]);
+          ++ops;
+        }
+      }
+      total.fetch_add(ops + (sink == 42 ? 1 : 0));
+    });
+  }
+  start.arrive_and_wait();
+  const auto begin = Clock::now();
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  stop = true;
+  for (auto& worker : workers) worker.join();
+  const double elapsed = std::chrono::duration<double>(Clock::now() - begin).count();
+  return static_cast<double>(total.load()) / elapsed;
+}
+
+// A fresh cache of `capacity`, warmed by one pass over the first 2 * capacity reads of
+// thread 0's stream, then measured.
+template <typename Cache>
+double capacity_run(std::uint64_t capacity, const Workload& w, int threads, double seconds,
+                    double* hit_ratio) {
+  Cache cache(capacity);
+  const auto& warm = w.per_thread[0];
+  const std::size_t n = std::min<std::size_t>(warm.size(), 2 * capacity);
+  for (std::size_t i = 0; i < n; ++i) (void)cache.get_or_load(w.keys[warm[i]]);
+  const double ops = measure_loads(cache, w, threads, seconds);
+  if constexpr (requires { cache.hit_ratio(); }) {
+    if (hit_ratio != nullptr) *hit_ratio = cache.hit_ratio();
+  }
+  return ops;
+}
+
 // Heap bytes in use: from glibc's allocator, or, under ASan/TSan (which replace malloc, so that
 // mallinfo2 sees nothing), from the sanitizer's allocator, which counts the bytes requested.
 #ifdef STRATA_SANITIZER_ALLOCATOR
@@ -228,6 +296,15 @@ double overhead_per_entry(std::uint64_t entries, double payload_per_entry, Fill&
   return per_entry - payload_per_entry;
 }
 
+void run_hits(const L1BenchOptions& o, const Workload& workload, L1BenchReport& report,
+              std::ostream* progress);
+void run_capacity(const L1BenchOptions& o, const Workload& workload, L1BenchReport& report,
+                  std::ostream* progress);
+void run_getput(const L1BenchOptions& o, L1BenchReport& report, std::ostream* progress);
+void print_hits(std::ostream& out, const L1BenchReport& r);
+void print_capacity(std::ostream& out, const L1BenchReport& r);
+void print_getput(std::ostream& out, const L1BenchReport& r);
+
 }  // namespace
 
 void L1BenchOptions::validate() const {
@@ -239,6 +316,12 @@ void L1BenchOptions::validate() const {
   if (!(seconds_per_round > 0)) throw InvalidArgumentError("--seconds must be > 0");
   if (rounds < 1) throw InvalidArgumentError("--rounds must be at least 1");
   if (memory_entries < 1000) throw InvalidArgumentError("--memory-entries must be at least 1000");
+  if (!(capacity_fraction > 0 && capacity_fraction <= 1)) {
+    throw InvalidArgumentError("--capacity-fraction must be within (0, 1]");
+  }
+  if (!run_hits && !run_capacity && !run_getput) {
+    throw InvalidArgumentError("nothing to run: no section selected");
+  }
 }
 
 L1BenchReport run_l1_bench(const L1BenchOptions& o, std::ostream* progress) {
@@ -255,6 +338,7 @@ L1BenchReport run_l1_bench(const L1BenchOptions& o, std::ostream* progress) {
       overhead_per_entry(o.memory_entries, key_bytes + value_bytes, [&] {
         auto cache = std::make_unique<StrataL1>(o.memory_entries);
         for (std::uint64_t i = 0; i < o.memory_entries; ++i) cache->put(key_of(i), i);
+        cache->settle();
         return cache;
       });
   report.raw_map_overhead_bytes_per_entry =
@@ -264,7 +348,21 @@ L1BenchReport run_l1_bench(const L1BenchOptions& o, std::ostream* progress) {
         return map;
       });
 
-  const Workload workload = make_workload(o);
+  // Two streams at least: the capacity section runs 1 and 2 threads whatever --threads says.
+  L1BenchOptions streams = o;
+  streams.threads = std::max(o.threads, 2);
+  const Workload workload = make_workload(streams);
+  if (o.run_hits) run_hits(o, workload, report, progress);
+  if (o.run_capacity) run_capacity(o, workload, report, progress);
+  if (o.run_getput) run_getput(o, report, progress);
+  if (progress) *progress << "\r" << std::string(40, ' ') << "\r" << std::flush;
+  return report;
+}
+
+namespace {
+
+void run_hits(const L1BenchOptions& o, const Workload& workload, L1BenchReport& report,
+              std::ostream* progress) {
   StrataL1 strata(o.keys);
   NodeMap raw(shards_for(o.keys));
   FlatMap flat(shards_for(o.keys));
@@ -305,9 +403,80 @@ L1BenchReport run_l1_bench(const L1BenchOptions& o, std::ostream* progress) {
                             tools::median(samples[2]), tools::median(samples[3]),
                             std::move(orders)});
   }
-  if (progress) *progress << "\r" << std::string(40, ' ') << "\r" << std::flush;
-  return report;
 }
+
+void run_capacity(const L1BenchOptions& o, const Workload& workload, L1BenchReport& report,
+                  std::ostream* progress) {
+  const auto capacity = std::max<std::uint64_t>(
+      1, static_cast<std::uint64_t>(static_cast<double>(o.keys) * o.capacity_fraction));
+  // strata 1t, strata 2t, LRU 1t, LRU 2t: once per round each, the order rotated.
+  std::array<std::vector<double>, 4> samples;
+  std::vector<double> hit_ratios;
+  tools::alternate_rounds(
+      static_cast<std::size_t>(o.rounds), 4, [&](std::size_t round, std::size_t run) {
+        if (progress) {
+          *progress << "\r  capacity " << o.capacity_fraction << " round " << (round + 1) << "/"
+                    << o.rounds << std::flush;
+        }
+        const int threads = run % 2 == 0 ? 1 : 2;
+        double hit_ratio = 0;
+        if (run < 2) {
+          samples[run].push_back(
+              capacity_run<StrataL1>(capacity, workload, threads, o.seconds_per_round, &hit_ratio));
+          if (threads == 2) hit_ratios.push_back(hit_ratio);
+        } else {
+          samples[run].push_back(
+              capacity_run<MutexLru>(capacity, workload, threads, o.seconds_per_round, nullptr));
+        }
+      });
+  L1CapacityResult r;
+  r.fraction = o.capacity_fraction;
+  r.strata_ops_per_sec_1t = tools::median(samples[0]);
+  r.strata_ops_per_sec_2t = tools::median(samples[1]);
+  r.mutex_lru_ops_per_sec_1t = tools::median(samples[2]);
+  r.mutex_lru_ops_per_sec_2t = tools::median(samples[3]);
+  r.strata_hit_ratio = tools::median(hit_ratios);
+  report.capacity = r;
+}
+
+// Caffeine's GetPutBenchmark: 2^15 keys drawn from a scrambled Zipf, a cache of twice as many,
+// pre-filled, so every read hits.
+void run_getput(const L1BenchOptions& o, L1BenchReport& report, std::ostream* progress) {
+  L1BenchOptions g = o;
+  g.keys = 32'768;
+  const Workload workload = make_workload(g);
+  const std::uint64_t capacity = 2 * g.keys;
+  StrataL1 strata(capacity);
+  NodeMap raw(shards_for(capacity));
+  MutexLru lru(capacity);
+  for (std::uint64_t i = 0; i < g.keys; ++i) {
+    strata.put(workload.keys[i], i);
+    raw.put(workload.keys[i], i);
+    lru.put(workload.keys[i], i);
+  }
+  const std::pair<const char*, double> groups[] = {
+      {"read-only", 1.0}, {"read-write", 0.75}, {"write-only", 0.0}};
+  for (const auto& group : groups) {
+    const char* const name = group.first;
+    const double read_share = group.second;
+    std::array<std::vector<double>, 3> samples;
+    tools::alternate_rounds(
+        static_cast<std::size_t>(o.rounds), 3, [&](std::size_t round, std::size_t impl) {
+          if (progress) {
+            *progress << "\r  getput " << name << " round " << (round + 1) << "/" << o.rounds
+                      << std::flush;
+          }
+          const auto run = [&](auto& cache) {
+            return measure(cache, workload, o.threads, read_share, o.seconds_per_round);
+          };
+          samples[impl].push_back(impl == 0 ? run(strata) : impl == 1 ? run(raw) : run(lru));
+        });
+    report.getput.push_back({name, read_share, tools::median(samples[0]), tools::median(samples[1]),
+                             tools::median(samples[2])});
+  }
+}
+
+}  // namespace
 
 void print_l1_report(std::ostream& out, const L1BenchReport& r) {
   const auto& o = r.options;
@@ -318,6 +487,22 @@ void print_l1_report(std::ostream& out, const L1BenchReport& r) {
                 o.threads, static_cast<unsigned long long>(o.keys), o.zipf_s, o.rounds,
                 o.seconds_per_round);
   out << line;
+  if (!r.mixes.empty()) print_hits(out, r);
+  if (r.capacity) print_capacity(out, r);
+  if (!r.getput.empty()) print_getput(out, r);
+  std::snprintf(line, sizeof line,
+                "\nmemory: %.1f bytes per entry beyond the %.0f key + %.0f value bytes "
+                "(raw map: %.1f), %llu entries, measured with %s\n",
+                r.overhead_bytes_per_entry, r.key_bytes, r.value_bytes,
+                r.raw_map_overhead_bytes_per_entry,
+                static_cast<unsigned long long>(o.memory_entries), kHeapCounter);
+  out << line;
+}
+
+namespace {
+
+void print_hits(std::ostream& out, const L1BenchReport& r) {
+  out << "hits (every key resident):\n";
   tools::TextTable table(
       {"mix", "strata ops/s", "raw map", "flat map", "mutex LRU", "vs raw", "vs flat", "vs LRU"},
       {true, false, false, false, false, false, false, false});
@@ -331,22 +516,77 @@ void print_l1_report(std::ostream& out, const L1BenchReport& r) {
   out << "\nraw map: sharded absl::node_hash_map behind reader-writer locks (LocalCache minus its\n"
          "policy); flat map: the same with absl::flat_hash_map (entries inline, no stable\n"
          "addresses for a policy to link); mutex LRU: std::list + std::unordered_map, one mutex.\n";
-  std::snprintf(line, sizeof line,
-                "\nmemory: %.1f bytes per entry beyond the %.0f key + %.0f value bytes "
-                "(raw map: %.1f), %llu entries, measured with %s\n",
-                r.overhead_bytes_per_entry, r.key_bytes, r.value_bytes,
-                r.raw_map_overhead_bytes_per_entry,
-                static_cast<unsigned long long>(o.memory_entries), kHeapCounter);
-  out << line;
 }
+
+void print_capacity(std::ostream& out, const L1BenchReport& r) {
+  const auto& c = *r.capacity;
+  char line[256];
+  std::snprintf(line, sizeof line,
+                "\ncapacity %.0f%% of the keys, get_or_load (a trivial loader) on every read; "
+                "strata hit ratio %.1f%%:\n",
+                c.fraction * 100, c.strata_hit_ratio * 100);
+  out << line;
+  tools::TextTable table({"", "1 thread ops/s", "2 threads ops/s", "2t/1t"},
+                         {true, false, false, false});
+  table.add({"strata", tools::fixed(c.strata_ops_per_sec_1t, 0),
+             tools::fixed(c.strata_ops_per_sec_2t, 0), tools::times(c.scaling())});
+  table.add({"mutex LRU", tools::fixed(c.mutex_lru_ops_per_sec_1t, 0),
+             tools::fixed(c.mutex_lru_ops_per_sec_2t, 0),
+             tools::times(c.mutex_lru_ops_per_sec_1t > 0
+                              ? c.mutex_lru_ops_per_sec_2t / c.mutex_lru_ops_per_sec_1t
+                              : 0)});
+  table.print(out);
+  out << "strata vs mutex LRU at 2 threads: " << tools::times(c.ratio_vs_mutex_lru_2t()) << "\n";
+}
+
+void print_getput(std::ostream& out, const L1BenchReport& r) {
+  out << "\nGetPut (Caffeine's GetPutBenchmark shape: 32768 keys, scrambled Zipf, capacity "
+         "65536, pre-filled), "
+      << r.options.threads << " threads:\n";
+  tools::TextTable table({"group", "strata ops/s", "raw map", "mutex LRU", "vs raw", "vs LRU"},
+                         {true, false, false, false, false, false});
+  for (const auto& g : r.getput) {
+    table.add(
+        {g.group, tools::fixed(g.strata_ops_per_sec, 0), tools::fixed(g.raw_map_ops_per_sec, 0),
+         tools::fixed(g.mutex_lru_ops_per_sec, 0),
+         tools::times(g.raw_map_ops_per_sec > 0 ? g.strata_ops_per_sec / g.raw_map_ops_per_sec : 0),
+         tools::times(g.mutex_lru_ops_per_sec > 0 ? g.strata_ops_per_sec / g.mutex_lru_ops_per_sec
+                                                  : 0)});
+  }
+  table.print(out);
+}
+
+}  // namespace
 
 nlohmann::ordered_json to_json(const L1BenchReport& r) {
   nlohmann::ordered_json out;
-  const auto& read_only = r.mixes.front();
   out["threads"] = r.options.threads;
   out["keys"] = r.options.keys;
   out["zipf_s"] = r.options.zipf_s;
   out["rounds"] = r.options.rounds;
+  out["overhead_bytes_per_entry"] = r.overhead_bytes_per_entry;
+  out["raw_map_overhead_bytes_per_entry"] = r.raw_map_overhead_bytes_per_entry;
+  if (r.capacity) {
+    const auto& c = *r.capacity;
+    out["capacity_fraction"] = c.fraction;
+    out["capacity_fraction_ops_per_sec_1t"] = c.strata_ops_per_sec_1t;
+    out["capacity_fraction_ops_per_sec_2t"] = c.strata_ops_per_sec_2t;
+    out["capacity_fraction_scaling"] = c.scaling();
+    out["capacity_fraction_hit_ratio"] = c.strata_hit_ratio;
+    out["capacity_fraction_mutex_lru_ops_per_sec_1t"] = c.mutex_lru_ops_per_sec_1t;
+    out["capacity_fraction_mutex_lru_ops_per_sec_2t"] = c.mutex_lru_ops_per_sec_2t;
+    out["capacity_fraction_ratio_vs_mutex_lru_2t"] = c.ratio_vs_mutex_lru_2t();
+  }
+  for (const auto& g : r.getput) {
+    const std::string prefix = g.group == "read-only"    ? "getput_read_only"
+                               : g.group == "read-write" ? "getput_read_write"
+                                                         : "getput_write_only";
+    out[prefix + "_ops_per_sec"] = g.strata_ops_per_sec;
+    out[prefix + "_raw_map_ops_per_sec"] = g.raw_map_ops_per_sec;
+    out[prefix + "_mutex_lru_ops_per_sec"] = g.mutex_lru_ops_per_sec;
+  }
+  if (r.mixes.empty()) return out;
+  const auto& read_only = r.mixes.front();
   out["strata_ops_per_sec"] = read_only.strata_ops_per_sec;
   out["raw_map_ops_per_sec"] = read_only.raw_map_ops_per_sec;
   out["mutex_lru_ops_per_sec"] = read_only.mutex_lru_ops_per_sec;
@@ -354,8 +594,6 @@ nlohmann::ordered_json to_json(const L1BenchReport& r) {
   out["ratio_vs_raw_map"] = read_only.ratio_vs_raw_map();
   out["ratio_vs_mutex_lru"] = read_only.ratio_vs_mutex_lru();
   out["ratio_vs_flat_map"] = read_only.ratio_vs_flat_map();
-  out["overhead_bytes_per_entry"] = r.overhead_bytes_per_entry;
-  out["raw_map_overhead_bytes_per_entry"] = r.raw_map_overhead_bytes_per_entry;
   nlohmann::ordered_json mixes = nlohmann::ordered_json::array();
   for (const auto& m : r.mixes) {
     mixes.push_back({{"mix", m.mix},

@@ -5,24 +5,35 @@
 // share its lock and its invariants, and the hit path must inline across all of them.
 //
 // Layout. The cache is split into shards by the top bits of the key's hash. A shard owns a
-// reader-writer lock (ShardMutex), an EntryTable of entry pointers (a control byte and 8 bytes
-// a slot, looked up by key and stored hash), an eviction policy, a timer wheel (timed caches
-// only), the loads in flight (a second EntryTable), and striped read buffers.
+// lock for its writers (ShardMutex), an EntryTable of entry pointers (a control byte and 8
+// bytes a slot, looked up by key and stored hash), an eviction policy, a timer wheel (timed
+// caches only), the loads in flight (a second EntryTable), striped read buffers and the list
+// of what it retired.
 //
 // Entries are one allocation each: the struct (policy links, hash, weight, the value, and for
 // timed caches the deadline and timer links) followed by the key bytes. Untimed caches use a
-// smaller entry type, so that a cache without TTLs pays nothing for them.
+// smaller entry type, so that a cache without TTLs pays nothing for them. An entry's key and
+// value never change once it is in the table: a put on a resident key builds a new entry,
+// which takes the old one's place in the table (one pointer store) and in the policy's lists.
 //
-// Concurrency. A read takes the shard's lock in shared mode, copies the value, and records the
-// entry in one of the shard's read buffers (picked by thread, so two threads rarely share one)
-// with a single fetch_add; a full buffer drops further records (the policy only needs a sample
-// of the accesses). Every exclusive section starts by replaying the buffers to the policy.
-// Since records are written under the shared lock and replayed under the exclusive lock
-// before anything is removed, a buffered pointer always refers to a resident entry: no epochs
-// or hazard pointers are needed. A reader that fills a buffer try-locks the shard to drain it.
+// Reads take no lock. A read pins the thread (EpochGuard, strata/local/internal/epoch.h),
+// finds the entry with EntryTable::find_concurrent, copies the value and records the entry
+// in one of the shard's read buffers, picked by thread (so with up to four threads no two
+// share one): a bounded ring whose tail the reader advances with one CAS. A full ring drops
+// the record (the policy only needs a sample of the accesses) and asks for a drain: the
+// reader try-locks the shard and, if it gets the lock, replays the rings to the policy.
+// Writers (put, erase, loads, expiry) take the shard's lock, replay the rings first, and
+// retire what they unlink with the current epoch instead of freeing it.
+//
+// Reclamation. A retired entry (or a table's old block) is freed under the shard's lock once
+// (a) the global epoch is two past its retirement, so no reader still holds it, and (b) a
+// drain that reached every ring's tail started after that, so no ring still records it (a
+// record is written by a pinned reader before it unpins). A replayed record whose entry left
+// the policy (prev == nullptr, set by the cache on removal) is skipped.
 //
 // A waiter for a load in flight blocks on an atomic flag (C++20 atomic wait), which the leader
-// sets after publishing the result. Listener calls and frees happen after the lock is released.
+// sets after publishing the result. Listener calls happen after the lock is released, with the
+// thread still pinned, so the removed entries they see are still allocated.
 //
 // Headers. Nothing here reaches absl, <shared_mutex>, <condition_variable>, <random> or
 // <thread>: what needs them and is off the hot path (TTL jitter) is compiled in
@@ -43,6 +54,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "strata/clock.h"
@@ -50,6 +62,7 @@
 #include "strata/local/cache_stats.h"
 #include "strata/local/eviction_policy.h"
 #include "strata/local/internal/entry_table.h"
+#include "strata/local/internal/epoch.h"
 #include "strata/local/internal/function_ref.h"
 #include "strata/local/internal/shard_mutex.h"
 #include "strata/local/internal/timer_wheel.h"
@@ -212,21 +225,40 @@ class ShardedCache final : public CacheCore<V> {
     std::atomic<int> done{0};
   };
 
-  // Entries leaving the cache: reported to the listener and freed after the lock is released.
+  // Entries leaving the cache (already retired): reported to the listener after the lock is
+  // released, while the thread is still pinned.
   struct Removal {
-    EntryPtr<E> entry;
-    std::optional<V> replaced_value;  // kReplaced keeps the entry; only the old value goes
-    std::string replaced_key;
+    E* entry;
     RemovalCause cause;
   };
 
-  // One read in kReadSample is replayed to the policy (all are counted as hits).
-  static constexpr std::uint32_t kReadSample = 1;
+  // Something unlinked under the lock, freed by free(object) once safe (see Reclamation).
+  // A table block is never in a read buffer: only the epoch condition applies to it.
+  struct Retired {
+    std::uint64_t epoch;
+    void* object;
+    void (*free)(void*);
+    bool recorded;  // an entry: read buffers may hold it
+  };
 
+  // W-TinyLFU is replayed one hit in kReadSample, drawn at random per thread: the replay is
+  // most of a hit's cost, and a sample ranks entries almost as well (the sketch's counts all
+  // shrink by the same factor; see docs/local-cache.md for the hit ratios measured). LRU, whose
+  // order is the access order itself, is replayed every hit. Every hit is counted.
+  static constexpr std::uint32_t kReadSample = std::is_same_v<Policy, WindowTinyLfuPolicy> ? 2 : 1;
+
+  // Retired objects a shard gathers before it tries to advance the epoch and free them.
+  static constexpr std::size_t kRetiredBatch = 64;
+
+  // A bounded ring of recorded hits: readers claim a slot by advancing `tail` (CAS) and fill
+  // it; the drainer (under the shard's lock) empties filled slots from `head` and stops at one
+  // still being filled.
   struct alignas(64) ReadBuffer {
     static constexpr std::uint32_t kSize = 32;
-    std::atomic<std::uint32_t> writes{0};
+    std::atomic<std::uint64_t> tail{0};     // never wraps: it also counts the recorded hits
+    std::atomic<std::uint64_t> dropped{0};  // hits not recorded (sampled out, ring full, contended)
     std::array<std::atomic<E*>, kSize> slots{};
+    alignas(64) std::atomic<std::uint64_t> head{0};
   };
 
   struct Shard {
@@ -238,7 +270,10 @@ class ShardedCache final : public CacheCore<V> {
     EntryTable<Load> loads;  // not owning: each Load is owned by its leader and waiters
     std::array<ReadBuffer, 4> read_buffers;
     std::uint64_t entries = 0;
-    std::atomic<std::uint64_t> hits{0};  // hits replayed from the read buffers
+    std::vector<Retired> retired;
+    // The global epoch read at the start of the last drain that emptied every ring.
+    std::uint64_t drained_epoch = 0;
+    std::size_t reclaim_at = kRetiredBatch;  // the retired count that triggers a reclaim
   };
 
  public:
@@ -259,24 +294,30 @@ class ShardedCache final : public CacheCore<V> {
   ~ShardedCache() override {
     for (auto& shard : shards_) {
       shard->table.for_each([](E* e) { EntryDeleter<E>{}(e); });
+      for (const Retired& r : shard->retired) r.free(r.object);
     }
   }
 
   std::optional<V> get(std::string_view key) override {
     check_key(key);
     const std::uint64_t hash = hash_key(key);
+    return get_hashed(key, hash, /*confirm_miss=*/true);
+  }
+
+  // get() with the hash computed. A miss that a concurrent erase may have caused is confirmed
+  // under the lock unless !confirm_miss (get_or_load, which looks again under the lock anyway).
+  std::optional<V> get_hashed(std::string_view key, std::uint64_t hash, bool confirm_miss) {
     Shard& shard = shard_for(hash);
-    bool drain = false;
+    EpochGuard pin;
     std::optional<V> result;
-    {
-      ReadLock lock(shard.mutex);
-      if (E* e = shard.table.find(key, hash); e != nullptr && is_live(e)) {
-        result.emplace(e->value);
-        drain = record_read(shard, e);
-      }
+    E* e =
+        confirm_miss ? find_pinned(shard, key, hash) : shard.table.find_concurrent(key, hash).entry;
+    if (e != nullptr && is_live(e)) {
+      result.emplace(e->value);
+      if (record_read(shard, e)) try_drain(shard);
+    } else {
+      misses_.add();
     }
-    if (!result) misses_.add();
-    if (drain) try_drain(shard);
     return result;
   }
 
@@ -284,11 +325,11 @@ class ShardedCache final : public CacheCore<V> {
     check_key(key);
     const std::uint64_t hash = hash_key(key);
     Shard& shard = shard_for(hash);
+    EpochGuard pin;
     bool drain = false;
     std::optional<CacheLookup<V>> result;
     {
-      ReadLock lock(shard.mutex);
-      if (E* e = shard.table.find(key, hash); e != nullptr) {
+      if (E* e = find_pinned(shard, key, hash); e != nullptr) {
         if constexpr (kTimed) {
           const std::int64_t now = clock_->now().count();
           const std::int64_t deadline = e->deadline();
@@ -320,12 +361,15 @@ class ShardedCache final : public CacheCore<V> {
   }
 
   std::optional<V> get_or_load(std::string_view key, typename Base::Loader loader) override {
-    if (auto hit = get(key)) return hit;
+    check_key(key);
     const std::uint64_t hash = hash_key(key);
+    if (auto hit = get_hashed(key, hash, /*confirm_miss=*/false)) return hit;
     Shard& shard = shard_for(hash);
     std::shared_ptr<Load> load;
     bool leader = false;
     {
+      auto own = std::make_shared<Load>(key, hash);  // allocated outside the lock
+      EpochGuard pin;  // not held during the load: a slow loader must not stall reclamation
       std::vector<Removal> removals;
       WriteLock lock(shard.mutex);
       maintain(shard, removals);
@@ -338,7 +382,7 @@ class ShardedCache final : public CacheCore<V> {
       if (Load* running = shard.loads.find(key, hash); running != nullptr) {
         load = running->shared_from_this();
       } else {
-        load = std::make_shared<Load>(key, hash);
+        load = std::move(own);
         shard.loads.insert(load.get());
         leader = true;
       }
@@ -389,6 +433,7 @@ class ShardedCache final : public CacheCore<V> {
     check_key(key);
     const std::uint64_t hash = hash_key(key);
     Shard& shard = shard_for(hash);
+    EpochGuard pin;
     std::vector<Removal> removals;
     bool found = false;
     {
@@ -405,6 +450,7 @@ class ShardedCache final : public CacheCore<V> {
   }
 
   void clear() override {
+    EpochGuard pin;
     for (auto& shard : shards_) {
       std::vector<Removal> removals;
       {
@@ -421,6 +467,7 @@ class ShardedCache final : public CacheCore<V> {
   }
 
   void cleanup() override {
+    EpochGuard pin;
     for (auto& shard : shards_) {
       std::vector<Removal> removals;
       {
@@ -445,13 +492,13 @@ class ShardedCache final : public CacheCore<V> {
     s.replaced = removed_[static_cast<int>(RemovalCause::kReplaced)].sum();
     s.rejected_too_heavy = rejected_.sum();
     for (const auto& shard : shards_) {
-      ReadLock lock(shard->mutex);
+      WriteLock lock(shard->mutex);
       s.entries += shard->entries;
-      s.hits += shard->hits.load(std::memory_order_relaxed);
-      for (const auto& buffer : shard->read_buffers) {
-        s.hits += buffer.writes.load(std::memory_order_relaxed);  // not yet drained
-      }
       s.weight += shard->policy.weight();
+      for (const auto& buffer : shard->read_buffers) {
+        s.hits += buffer.tail.load(std::memory_order_relaxed) +
+                  buffer.dropped.load(std::memory_order_relaxed);
+      }
     }
     return s;
   }
@@ -472,15 +519,24 @@ class ShardedCache final : public CacheCore<V> {
     check_key(key);
     const std::uint64_t hash = hash_key(key);
     Shard& shard = shard_for(hash);
-    ReadLock lock(shard.mutex);
-    if (E* e = shard.table.find(key, hash); e != nullptr) fn(e);
+    EpochGuard pin;
+    if (E* e = find_pinned(shard, key, hash); e != nullptr) fn(e);
+  }
+
+  // Pinned: the entry for the key, found without the lock unless an erase hid it. The entry
+  // stays allocated while the caller is pinned, even if a writer removes it meanwhile.
+  E* find_pinned(Shard& shard, std::string_view key, std::uint64_t hash) {
+    const auto found = shard.table.find_concurrent(key, hash);
+    if (found.entry != nullptr || found.settled) return found.entry;
+    WriteLock lock(shard.mutex);
+    return shard.table.find(key, hash);
   }
 
   Shard& shard_for(std::uint64_t hash) noexcept {
     return *shards_[shard_shift_ >= 64 ? 0 : static_cast<std::size_t>(hash >> shard_shift_)];
   }
 
-  // Under the shared lock: is the entry unexpired (and, with expire_after_access, extend it).
+  // Pinned: is the entry unexpired (and, with expire_after_access, extend it).
   bool is_live(E* e) {
     if constexpr (kTimed) {
       const std::int64_t now = clock_->now().count();
@@ -506,19 +562,39 @@ class ShardedCache final : public CacheCore<V> {
     }
   }
 
-  // Under the shared lock: counts the hit and records the access for the policy. Returns true
-  // when the buffer is full and should be drained. The buffer's counter counts every hit, also
-  // those whose record is dropped, so it doubles as the hit counter.
+  // A per-thread xorshift draw for read sampling.
+  static std::uint32_t sample_draw() noexcept {
+    thread_local std::uint32_t state =
+        static_cast<std::uint32_t>(thread_stripe() * 2654435761u) | 1;
+    state ^= state << 13;
+    state ^= state >> 17;
+    state ^= state << 5;
+    return state;
+  }
+
+  // Pinned: counts the hit and records the access for the policy. Returns true when the ring
+  // is full and should be drained. A record that finds the ring full, or loses the race for
+  // its slot, is dropped (and counted apart, so that tail + dropped is the hit count).
   bool record_read(Shard& shard, E* e) noexcept {
     ReadBuffer& buffer = shard.read_buffers[thread_stripe() & (shard.read_buffers.size() - 1)];
-    const std::uint32_t count = buffer.writes.fetch_add(1, std::memory_order_relaxed);
-    if ((count & (kReadSample - 1)) != 0) return false;  // sampled out
-    const std::uint32_t index = count / kReadSample;
-    if (index < ReadBuffer::kSize) {
-      buffer.slots[index].store(e, std::memory_order_relaxed);
-      return index + 1 == ReadBuffer::kSize;
+    if constexpr (kReadSample > 1) {
+      if ((sample_draw() & (kReadSample - 1)) != 0) {
+        buffer.dropped.fetch_add(1, std::memory_order_relaxed);
+        return false;
+      }
     }
-    return false;  // full: the access is dropped (the policy samples)
+    std::uint64_t tail = buffer.tail.load(std::memory_order_relaxed);
+    const std::uint64_t used = tail - buffer.head.load(std::memory_order_acquire);
+    if (used >= ReadBuffer::kSize) {
+      buffer.dropped.fetch_add(1, std::memory_order_relaxed);
+      return true;
+    }
+    if (!buffer.tail.compare_exchange_strong(tail, tail + 1, std::memory_order_relaxed)) {
+      buffer.dropped.fetch_add(1, std::memory_order_relaxed);
+      return false;
+    }
+    buffer.slots[tail & (ReadBuffer::kSize - 1)].store(e, std::memory_order_release);
+    return used + 1 == ReadBuffer::kSize;
   }
 
   void try_drain(Shard& shard) {
@@ -531,35 +607,79 @@ class ShardedCache final : public CacheCore<V> {
     notify(removals);
   }
 
-  // Under the exclusive lock: replay buffered reads to the policy. The accesses touch random
-  // memory (list neighbours, sketch blocks), so they are prefetched in a first pass and
-  // applied in a second, overlapping the cache misses.
-  void drain_reads(Shard& shard) {
+  // Under the lock: replay the rings to the policy; true if every ring was emptied up to the
+  // tail it had when read. The accesses touch random memory (list neighbours, sketch blocks),
+  // so they are prefetched in a first pass and applied in a second, overlapping the misses.
+  bool drain_reads(Shard& shard) {
+    bool complete = true;
     for (auto& buffer : shard.read_buffers) {
-      const std::uint32_t n =
-          std::min((buffer.writes.load(std::memory_order_relaxed) + kReadSample - 1) / kReadSample,
-                   ReadBuffer::kSize);
+      std::uint64_t head = buffer.head.load(std::memory_order_relaxed);
+      const std::uint64_t tail = buffer.tail.load(std::memory_order_acquire);
       std::array<E*, ReadBuffer::kSize> batch;
-      for (std::uint32_t i = 0; i < n; ++i) {
-        E* e = batch[i] = buffer.slots[i].load(std::memory_order_relaxed);
+      std::uint32_t n = 0;
+      for (; head != tail; ++head) {
+        auto& slot = buffer.slots[head & (ReadBuffer::kSize - 1)];
+        E* e = slot.load(std::memory_order_acquire);
+        if (e == nullptr) {  // claimed, not yet filled: its reader is still pinned
+          complete = false;
+          break;
+        }
+        slot.store(nullptr, std::memory_order_relaxed);
+        batch[n++] = e;
         if (e->prev != nullptr) __builtin_prefetch(e->prev, 1);
         if (e->next != nullptr) __builtin_prefetch(e->next, 1);
         if constexpr (requires { shard.policy.prefetch(e); }) shard.policy.prefetch(e);
       }
-      for (std::uint32_t i = 0; i < n; ++i) shard.policy.on_access(batch[i]);
-      shard.hits.fetch_add(buffer.writes.exchange(0, std::memory_order_relaxed),
-                           std::memory_order_relaxed);
+      buffer.head.store(head, std::memory_order_release);
+      for (std::uint32_t i = 0; i < n; ++i) {
+        if (batch[i]->prev != nullptr) shard.policy.on_access(batch[i]);  // else: removed
+      }
     }
+    return complete;
   }
 
-  // Under the exclusive lock: drain reads, then expire what is due.
+  // Under the lock: drain reads, expire what is due, free what is safe to free.
   void maintain(Shard& shard, std::vector<Removal>& removals) {
-    drain_reads(shard);
+    // Advancing the epoch reads every thread's record, and reclaiming scans the retired list:
+    // both wait until enough has been retired since the last scan.
+    const bool reclaiming = shard.retired.size() >= shard.reclaim_at;
+    const std::uint64_t epoch =
+        reclaiming ? try_advance_epoch() : global_epoch.load(std::memory_order_seq_cst);
+    if (drain_reads(shard)) shard.drained_epoch = epoch;
     if constexpr (kTimed) {
       shard.wheel.advance(clock_->now().count(),
                           [&](E* e) { remove(shard, e, RemovalCause::kExpired, removals); });
     }
+    if (reclaiming) reclaim(shard);
   }
+
+  void reclaim(Shard& shard) noexcept {
+    auto& retired = shard.retired;
+    std::size_t kept = 0;
+    bool block_kept = false;
+    const std::uint64_t epoch = global_epoch.load(std::memory_order_seq_cst);
+    for (std::size_t i = 0; i < retired.size(); ++i) {
+      if (retired[i].epoch + 2 <= (retired[i].recorded ? shard.drained_epoch : epoch)) {
+        retired[i].free(retired[i].object);
+      } else {
+        block_kept = block_kept || !retired[i].recorded;
+        retired[kept++] = retired[i];
+      }
+    }
+    retired.resize(kept);
+    shard.reclaim_at = block_kept ? 0 : std::max(kRetiredBatch, 2 * kept);
+  }
+
+  // Under the lock, pinned.
+  void retire(Shard& shard, E* e) {
+    shard.retired.push_back(Retired{retire_epoch(), e, &free_entry, true});
+  }
+  void retire_block(Shard& shard, void* block, void (*free)(void*)) {
+    shard.retired.push_back(Retired{retire_epoch(), block, free, false});
+    shard.reclaim_at = 0;  // a block is large: free it as soon as possible
+  }
+
+  static void free_entry(void* e) noexcept { EntryDeleter<E>{}(static_cast<E*>(e)); }
 
   std::int64_t deadline_for(std::optional<std::chrono::nanoseconds> ttl) {
     std::optional<std::chrono::nanoseconds> chosen = ttl;
@@ -581,19 +701,22 @@ class ShardedCache final : public CacheCore<V> {
               std::optional<std::chrono::nanoseconds> ttl) {
     const std::uint32_t weight = weigh(key, value);
     const std::int64_t deadline = kTimed ? deadline_for(ttl) : INT64_MAX;
+    EntryPtr<E> fresh = make_entry<E>(key, hash, std::move(value));  // outside the lock
+    EpochGuard pin;
     std::vector<Removal> removals;
     {
       WriteLock lock(shard.mutex);
       maintain(shard, removals);
-      insert_locked(shard, key, hash, std::move(value), weight, deadline, removals);
+      insert_locked(shard, std::move(fresh), weight, deadline, removals);
     }
     notify(removals);
   }
 
-  // Under the exclusive lock.
-  void insert_locked(Shard& shard, std::string_view key, std::uint64_t hash, V value,
-                     std::uint32_t weight, std::int64_t deadline, std::vector<Removal>& removals) {
-    E* existing = shard.table.find(key, hash);
+  // Under the lock: `fresh` (key, hash and value set) becomes the key's entry.
+  void insert_locked(Shard& shard, EntryPtr<E> fresh, std::uint32_t weight, std::int64_t deadline,
+                     std::vector<Removal>& removals) {
+    const std::string_view key = fresh->key();
+    E* existing = shard.table.find(key, fresh->hash);
     if (existing != nullptr && !is_live(existing)) {
       remove(shard, existing, RemovalCause::kExpired, removals);
       existing = nullptr;
@@ -602,34 +725,41 @@ class ShardedCache final : public CacheCore<V> {
       // Heavier than the whole cache (or its shard): never admitted. The old value goes.
       rejected_.add();
       if (existing != nullptr) remove(shard, existing, RemovalCause::kReplaced, removals);
-    } else if (existing != nullptr) {
-      Removal old{nullptr, std::nullopt, std::string(), RemovalCause::kReplaced};
-      if (listener_) {
-        old.replaced_value.emplace(std::move(existing->value));
-        old.replaced_key = std::string(key);
-      }
-      existing->value = std::move(value);
-      removals.push_back(std::move(old));
-      removed_[static_cast<int>(RemovalCause::kReplaced)].add();
+      return;  // fresh was never published: freed here
+    }
+    if (shard.retired.capacity() == shard.retired.size()) {
+      shard.retired.reserve(shard.retired.size() * 2 + kRetiredBatch);  // throws before changes
+    }
+    E* e = fresh.get();
+    e->weight = weight;
+    if constexpr (kTimed) e->deadline_ns.store(deadline, std::memory_order_relaxed);
+    if (existing != nullptr) {
+      // e takes existing's place: in the table (one store), then in the policy's lists.
+      shard.table.replace(existing, fresh.release());
+      e->prev = existing->prev;
+      e->next = existing->next;
+      e->prev->next = e;
+      e->next->prev = e;
+      e->queue = existing->queue;
+      e->flags = existing->flags;
+      existing->prev = existing->next = nullptr;
       const std::uint32_t old_weight = existing->weight;
-      existing->weight = weight;
-      shard.policy.on_update(existing, old_weight);
+      shard.policy.on_update(e, old_weight);
       if constexpr (kTimed) {
-        existing->deadline_ns.store(deadline, std::memory_order_relaxed);
-        existing->refreshing.store(false, std::memory_order_relaxed);
         TimerWheel<E>::deschedule(existing);
-        if (deadline != INT64_MAX) shard.wheel.schedule(existing);
+        if (deadline != INT64_MAX) shard.wheel.schedule(e);
       }
+      removed_[static_cast<int>(RemovalCause::kReplaced)].add();
+      retire(shard, existing);
+      if (listener_) removals.push_back(Removal{existing, RemovalCause::kReplaced});
     } else {
-      EntryPtr<E> entry = make_entry<E>(key, hash, std::move(value));
-      entry->weight = weight;
-      E* e = entry.get();
-      shard.table.insert(e);
-      entry.release();
+      shard.table.insert(fresh.get(), [&](void* block, void (*free_block)(void*)) {
+        retire_block(shard, block, free_block);
+      });
+      fresh.release();
       ++shard.entries;
       shard.policy.on_insert(e);
       if constexpr (kTimed) {
-        e->deadline_ns.store(deadline, std::memory_order_relaxed);
         if (deadline != INT64_MAX) shard.wheel.schedule(e);
       }
     }
@@ -638,31 +768,29 @@ class ShardedCache final : public CacheCore<V> {
     }
   }
 
-  // Under the exclusive lock: takes the entry out of the table, the policy and the wheel.
+  // Under the lock: takes the entry out of the table, the policy and the wheel.
   void remove(Shard& shard, E* e, RemovalCause cause, std::vector<Removal>& removals) {
     shard.policy.on_remove(e);
     unlink(shard, e, cause, removals);
   }
 
-  // Under the exclusive lock, for an entry the policy no longer holds.
+  // Under the lock, for an entry the policy no longer holds: out of the table, then retired.
   void unlink(Shard& shard, E* e, RemovalCause cause, std::vector<Removal>& removals) {
     shard.table.erase(e);
     --shard.entries;
+    e->prev = e->next = nullptr;  // drained reads of it are skipped
     if constexpr (kTimed) TimerWheel<E>::deschedule(e);
     removed_[static_cast<int>(cause)].add();
-    removals.push_back(Removal{EntryPtr<E>(e), std::nullopt, std::string(), cause});
+    retire(shard, e);
+    if (listener_) removals.push_back(Removal{e, cause});
   }
 
-  // After the lock: tell the listener, then free (the vector's destructor).
+  // After the lock, still pinned: tell the listener (the entries are retired, not yet freed).
   void notify(std::vector<Removal>& removals) noexcept {
     if (!listener_) return;
-    for (auto& r : removals) {
+    for (const auto& r : removals) {
       try {
-        if (r.entry) {
-          listener_(r.entry->key(), r.entry->value, r.cause);
-        } else if (r.replaced_value) {
-          listener_(r.replaced_key, *r.replaced_value, r.cause);
-        }
+        listener_(r.entry->key(), r.entry->value, r.cause);
       } catch (...) {
         // A listener must not throw; if it does, the cache carries on.
       }
@@ -673,20 +801,25 @@ class ShardedCache final : public CacheCore<V> {
   // writer got there first), retire the load, then wake the waiters.
   void finish_load(Shard& shard, std::string_view key, Load& load, const std::optional<V>& value,
                    std::exception_ptr error, std::uint64_t hash) {
-    std::vector<Removal> removals;
     {
       const std::uint32_t weight = value ? weigh(key, *value) : 0;
       const std::int64_t deadline = kTimed && value ? deadline_for(std::nullopt) : INT64_MAX;
-      WriteLock lock(shard.mutex);
-      maintain(shard, removals);
-      if (value && !error && !load.invalidated) {
-        if (E* e = shard.table.find(key, hash); e == nullptr || !is_live(e)) {
-          insert_locked(shard, key, hash, *value, weight, deadline, removals);
+      EntryPtr<E> fresh;
+      if (value && !error) fresh = make_entry<E>(key, hash, *value);  // outside the lock
+      EpochGuard pin;
+      std::vector<Removal> removals;
+      {
+        WriteLock lock(shard.mutex);
+        maintain(shard, removals);
+        if (fresh && !load.invalidated) {
+          if (E* e = shard.table.find(key, hash); e == nullptr || !is_live(e)) {
+            insert_locked(shard, std::move(fresh), weight, deadline, removals);
+          }
         }
+        shard.loads.erase(&load);
       }
-      shard.loads.erase(&load);
+      notify(removals);
     }
-    notify(removals);
     load.value = value;
     load.error = error;
     load.done.store(1, std::memory_order_release);
@@ -714,6 +847,8 @@ class ShardedCache final : public CacheCore<V> {
   StripedCounter load_time_ns_;
   StripedCounter rejected_;
   std::array<StripedCounter, 4> removed_;
+
+  // Retired objects a shard gathers before it tries to advance the epoch.
 };
 
 }  // namespace strata::internal
