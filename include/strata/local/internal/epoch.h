@@ -8,9 +8,9 @@
 // global epoch is two ahead (every thread pinned at that time has since unpinned).
 //
 // Cost on a hit: one store to the calling thread's own record (its cache line is written by
-// no other thread), one load of the global epoch (written only when it advances, during
-// maintenance), one release store to unpin. Records are per thread, process-wide, reused
-// after a thread exits; guards nest.
+// no other thread), two loads of the global epoch (written only when it advances, during
+// maintenance: the second checks the pin), one release store to unpin. Records are per thread,
+// process-wide, reused after a thread exits; guards nest.
 //
 //   { EpochGuard pin;  E* e = table.find_concurrent(...);  copy e->value; }
 //   retire(e, retire_epoch());  ...  if (retired_epoch + 2 <= try_advance_epoch()) free(e);
@@ -57,7 +57,17 @@ class EpochGuard {
  public:
   EpochGuard() noexcept : record_(this_thread_epoch_record()) {
     if (record_.depth++ == 0) {
-      record_.state.store(global_epoch.load(std::memory_order_seq_cst), std::memory_order_seq_cst);
+      // Publish the epoch, then check it is still the current one. Without the check a thread
+      // preempted between the load and the store could pin an epoch two behind: an advance
+      // that did not see it pinned has let entries retired before its loads be freed while it
+      // reads them. Once the re-load agrees, every later advance sees this pin.
+      std::uint64_t epoch = global_epoch.load(std::memory_order_seq_cst);
+      for (;;) {
+        record_.state.store(epoch, std::memory_order_seq_cst);
+        const std::uint64_t now = global_epoch.load(std::memory_order_seq_cst);
+        if (now == epoch) break;
+        epoch = now;
+      }
     }
   }
   EpochGuard(const EpochGuard&) = delete;

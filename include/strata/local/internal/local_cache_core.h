@@ -847,8 +847,6 @@ class ShardedCache final : public CacheCore<V> {
   StripedCounter load_time_ns_;
   StripedCounter rejected_;
   std::array<StripedCounter, 4> removed_;
-
-  // Retired objects a shard gathers before it tries to advance the epoch.
 };
 
 }  // namespace strata::internal
