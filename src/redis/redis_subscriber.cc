@@ -11,6 +11,12 @@
 //   PING when idle for keepalive_interval -> on any error: close, on_connection_lost(reason)
 //   if the connection had been established, back off (10 ms doubling to 1 s), repeat.
 // Callbacks are called without the state lock held, so they may call subscribe() etc.
+//
+// Sentinel (redis+sentinel://): each connect first asks the sentinels for the master
+// (sentinel.h; the connection checks ROLE), and a second RedisSubscriber, on the sentinels,
+// listens for "+switch-master": when the master changes, the current connection is dropped
+// (a connection loss, so the owner flushes what it may have missed) and the thread connects
+// to the new master.
 #include "strata/redis/redis_subscriber.h"
 
 #include <fcntl.h>
@@ -27,6 +33,7 @@
 #include <vector>
 
 #include "redis/connection.h"
+#include "redis/sentinel.h"
 #include "strata/error.h"
 
 namespace strata {
@@ -98,11 +105,14 @@ struct RedisSubscriber::State {
     if (options.keepalive_interval.count() <= 0) {
       throw InvalidArgumentError("redis subscriber: keepalive_interval must be positive");
     }
+    if (url.sentinel) discovery = std::make_unique<redis::SentinelDiscovery>(url);
   }
 
   const RedisUrl url;
   const SubscriberOptions options;
   const redis::ConnectOptions connect;
+  std::unique_ptr<redis::SentinelDiscovery> discovery;  // sentinel URLs only
+  std::atomic<bool> master_switched{false};             // set by the +switch-master watcher
   WakePipe wake;
 
   mutable std::mutex mutex;
@@ -150,7 +160,10 @@ struct RedisSubscriber::State {
 
 std::unique_ptr<redis::Connection> RedisSubscriber::State::open(
     std::vector<RedisEndpoint>& candidates, std::size_t candidate, std::int64_t& client_id_out) {
-  auto connection = redis::Connection::open(candidates[candidate % candidates.size()], connect);
+  master_switched.store(false);  // whatever switched before, we now ask for the master
+  auto connection =
+      discovery ? redis::Connection::open(discovery->discover(), connect)
+                : redis::Connection::open(candidates[candidate % candidates.size()], connect);
   static constexpr std::string_view kClientId[] = {"CLIENT", "ID"};
   const RedisReply id = connection->command(kClientId);
   if (!id.is_integer())
@@ -251,6 +264,10 @@ void RedisSubscriber::State::serve(redis::Connection& connection) {
     if (ping_outstanding && now - ping_sent > dead_after) {
       throw UnavailableError("redis " + connection.address() + ": no answer to a keep-alive PING");
     }
+    if (master_switched.load()) {
+      throw UnavailableError("redis " + connection.address() +
+                             ": the sentinels switched the master to another node");
+    }
     const auto wait = std::min(kMaxPoll, keepalive);
     std::optional<RedisReply> reply = connection.read_reply_within(wait, wake.read_fd());
     wake.drain();
@@ -315,6 +332,17 @@ void RedisSubscriber::State::run() noexcept {
 RedisSubscriber::RedisSubscriber(const RedisUrl& url, SubscriberOptions options)
     : state_(std::make_shared<State>(url, std::move(options))) {
   state_->thread = std::thread([state = state_] { state->run(); });
+  if (state_->discovery) {
+    switch_watch_ = std::make_unique<RedisSubscriber>(state_->discovery->sentinels_url());
+    std::weak_ptr<State> weak = state_;
+    (void)switch_watch_->subscribe(
+        redis::kSwitchMasterChannel, [weak](std::string_view, std::string_view message) {
+          const auto state = weak.lock();
+          if (!state || !redis::parse_switch_master(message, state->url.master_name)) return;
+          state->master_switched.store(true);
+          state->wake.wake();
+        });
+  }
 }
 
 RedisSubscriber::RedisSubscriber(std::string_view url, SubscriberOptions options)
@@ -325,6 +353,7 @@ RedisSubscriber::~RedisSubscriber() {
 }
 
 void RedisSubscriber::stop() noexcept {
+  if (switch_watch_) switch_watch_->stop();
   {
     std::lock_guard lock(state_->mutex);
     state_->stopping = true;
