@@ -8,11 +8,19 @@
 #     expired server certificate): one where a client certificate is optional, one (mutual TLS)
 #     where it is required
 #   - a Redis Cluster of three masters, each with one replica (cluster_state:ok before we return)
+#   - a Sentinel setup: a master, one replica, three sentinels (quorum 2) watching it as
+#     `strata-master`, with a 1 s down-after-milliseconds so that a failover takes seconds
 #   - PostgreSQL 15 (initdb and pg_ctl as the `postgres` user when run as root), trust
 #     authentication on loopback only, with a database `strata_test`
 #
 # Usage: scripts/test-servers.sh start | stop | status | env
 #        scripts/test-servers.sh redis-stop | redis-start | postgres-stop | postgres-start
+#        scripts/test-servers.sh sentinel-start DIR | sentinel-stop DIR
+#
+# sentinel-start DIR starts a private Sentinel setup in the (new, empty) directory DIR and
+# writes its URL to DIR/url, for a test that fails the master over (the shared one stays
+# untouched); sentinel-stop DIR stops it. A DIR inside the servers' directory is also stopped
+# by `stop`, so nothing outlives a run even when the test crashes.
 #
 # `start` is idempotent: it first stops whatever an earlier `start` left behind. It writes
 # $dir/env, a file of `export STRATA_TEST_...=...` lines, and records $dir in the pointer file
@@ -113,6 +121,76 @@ start_redis() {  # start_redis NAME PORT [extra redis-server args...]
     --dir "$dir/$name" --pidfile "$dir/$name/redis.pid" --logfile "$dir/$name/redis.log" "$@"
 }
 
+# start_sentinel_setup DIR: a master, a replica and three sentinels, each in a directory under
+# DIR, on free ports (recorded in DIR/ports); writes DIR/url (redis+sentinel://...).
+# Returns once every sentinel knows the replica and the two other sentinels (what a failover
+# needs).
+sentinel_master=strata-master
+start_sentinel_setup() {
+  local base=$1 saved_dir=$dir master_port replica_port port i sentinels=()
+  dir=$base  # free_port and start_redis work in $dir
+  mkdir -p "$base"
+  master_port=$(free_port)
+  replica_port=$(free_port)
+  start_redis master "$master_port" --repl-diskless-sync-delay 0
+  start_redis replica "$replica_port" --replicaof 127.0.0.1 "$master_port" --repl-diskless-sync-delay 0
+  wait_for 10 "sentinel master on port $master_port" redis_ping "$master_port"
+  wait_for 10 "sentinel replica on port $replica_port" redis_ping "$replica_port"
+  wait_for 30 "the replica's link to the master" \
+    bash -c "redis-cli -p $replica_port info replication | grep -q master_link_status:up"
+  # Each sentinel is told its id, the other sentinels and the replica up front (as a sentinel
+  # records them in its own config file), instead of learning them from hello messages and
+  # INFO over several seconds.
+  local ports=() ids=()
+  for i in 1 2 3; do
+    ports+=("$(free_port)")
+    ids+=("$(od -An -tx1 -N20 /dev/urandom | tr -d ' \n')")
+  done
+  for i in 1 2 3; do
+    port=${ports[$((i - 1))]}
+    mkdir -p "$base/sentinel-$i"
+    # A sentinel rewrites its config file (it records what it learns): one per sentinel.
+    {
+      echo "sentinel myid ${ids[$((i - 1))]}"
+      echo "sentinel known-replica $sentinel_master 127.0.0.1 $replica_port"
+      for k in 1 2 3; do
+        [ "$k" = "$i" ] && continue
+        echo "sentinel known-sentinel $sentinel_master 127.0.0.1 ${ports[$((k - 1))]} ${ids[$((k - 1))]}"
+      done
+    } >"$base/sentinel-$i/known.conf"
+    cat >"$base/sentinel-$i/sentinel.conf" <<CONF
+port $port
+bind 127.0.0.1
+daemonize yes
+pidfile $base/sentinel-$i/redis.pid
+logfile $base/sentinel-$i/redis.log
+dir $base/sentinel-$i
+sentinel monitor $sentinel_master 127.0.0.1 $master_port 2
+sentinel down-after-milliseconds $sentinel_master 1000
+sentinel failover-timeout $sentinel_master 3000
+sentinel parallel-syncs $sentinel_master 1
+CONF
+    cat "$base/sentinel-$i/known.conf" >>"$base/sentinel-$i/sentinel.conf"
+    redis-server "$base/sentinel-$i/sentinel.conf" --sentinel
+    sentinels+=("127.0.0.1:$port")
+  done
+  for node in "${sentinels[@]}"; do
+    wait_for 10 "sentinel $node" redis_ping "${node#*:}"
+    wait_for 30 "sentinel $node to know the replica and the other sentinels" bash -c \
+      "redis-cli -p ${node#*:} sentinel master $sentinel_master | tr '\n' ' ' \
+         | grep -q 'num-slaves 1 .*num-other-sentinels 2 '"
+  done
+  echo "redis+sentinel://$(printf '%s\n' "${sentinels[@]}" | paste -sd, -)/$sentinel_master" >"$base/url"
+  dir=$saved_dir
+}
+
+stop_sentinel_setup() {  # stop_sentinel_setup DIR
+  local pidfile
+  [ -d "$1" ] || return 0
+  for pidfile in $(find "$1" -name redis.pid 2>/dev/null); do stop_redis_dir "$(dirname "$pidfile")"; done
+  rm -rf "$1"
+}
+
 start_standalone() {
   start_redis redis "$(cat "$dir/redis.port")"
   wait_for 10 "redis on port $(cat "$dir/redis.port")" redis_ping "$(cat "$dir/redis.port")"
@@ -175,6 +253,9 @@ cmd_start() {
   done
   printf '%s\n' "${nodes[@]}" >"$dir/cluster.nodes"
 
+  # Sentinel: a master, a replica, three sentinels.
+  start_sentinel_setup "$dir/sentinel"
+
   # PostgreSQL 15.
   local pg_port
   pg_port=$(free_port)
@@ -212,12 +293,14 @@ export STRATA_TEST_REDIS_CLUSTER_URL='redis+cluster://$seeds'
 export STRATA_TEST_TLS_DIR='$dir/tls'
 export STRATA_TEST_REDIS_TLS_URL='rediss://127.0.0.1:$tls_port?tls_ca=$dir/tls/ca.crt'
 export STRATA_TEST_REDIS_MTLS_URL='rediss://127.0.0.1:$mtls_port?tls_ca=$dir/tls/ca.crt&tls_cert=$dir/tls/client.crt&tls_key=$dir/tls/client.key'
+export STRATA_TEST_REDIS_SENTINEL_URL='$(cat "$dir/sentinel/url")'
 export STRATA_TEST_POSTGRES_URL='postgresql://postgres@127.0.0.1:$pg_port/strata_test'
 ENV
   log "redis          redis://127.0.0.1:$redis_port"
   log "redis (auth)   redis://127.0.0.1:$auth_port (password and ACL user $acl_user)"
   log "redis (TLS)    rediss://127.0.0.1:$tls_port, mutual TLS rediss://127.0.0.1:$mtls_port (PKI in $dir/tls)"
   log "redis cluster  redis+cluster://$seeds ($node_count nodes, $cluster_replicas replica(s) per master)"
+  log "redis sentinel $(cat "$dir/sentinel/url") (a master, a replica, 3 sentinels)"
   log "postgresql     postgresql://postgres@127.0.0.1:$pg_port/strata_test"
   log "environment    $dir/env"
 }
@@ -265,5 +348,14 @@ case "${1:-}" in
   redis-start) load_dir; start_standalone ;;
   postgres-stop) load_dir; as_postgres "$pg_bin/pg_ctl" stop -w -m fast -D "$dir/postgres/data" >/dev/null ;;
   postgres-start) load_dir; start_postgres ;;
-  *) echo "usage: $0 start|stop|status|env|redis-stop|redis-start|postgres-stop|postgres-start" >&2; exit 2 ;;
+  sentinel-start)
+    [ -n "${2:-}" ] || die "usage: $0 sentinel-start DIR"
+    dir=$2
+    start_sentinel_setup "$2"
+    ;;
+  sentinel-stop)
+    [ -n "${2:-}" ] || die "usage: $0 sentinel-stop DIR"
+    stop_sentinel_setup "$2"
+    ;;
+  *) echo "usage: $0 start|stop|status|env|redis-stop|redis-start|postgres-stop|postgres-start|sentinel-start DIR|sentinel-stop DIR" >&2; exit 2 ;;
 esac

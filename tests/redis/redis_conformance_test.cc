@@ -1,6 +1,6 @@
 // The RedisClient conformance suite: every data-structure call, run against the standalone
-// server and against the Redis Cluster of `make test` (the same tests, parameterised by the
-// environment variable that names the server).
+// server, the Redis Cluster, the TLS servers and the Sentinel setup of `make test` (the same
+// tests, parameterised by the environment variable that names the server).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -425,16 +425,19 @@ TEST_P(RedisConformance, ManyThreadsShareOneClient) {
   EXPECT_EQ(redis.get(counter), std::to_string(kThreads * kOps));
 }
 
-// Plaintext and TLS (strata's transport over OpenSSL), standalone and cluster.
+// Plaintext and TLS (strata's transport over OpenSSL), standalone and cluster, and a master
+// found through Redis Sentinel.
 INSTANTIATE_TEST_SUITE_P(Servers, RedisConformance,
                          ::testing::Values("STRATA_TEST_REDIS_URL", "STRATA_TEST_REDIS_CLUSTER_URL",
                                            "STRATA_TEST_REDIS_TLS_URL",
-                                           "STRATA_TEST_REDIS_MTLS_URL"),
+                                           "STRATA_TEST_REDIS_MTLS_URL",
+                                           "STRATA_TEST_REDIS_SENTINEL_URL"),
                          [](const auto& param_info) {
                            const std::string name = param_info.param;
                            if (name == "STRATA_TEST_REDIS_URL") return "Standalone";
                            if (name == "STRATA_TEST_REDIS_CLUSTER_URL") return "Cluster";
                            if (name == "STRATA_TEST_REDIS_TLS_URL") return "Tls";
+                           if (name == "STRATA_TEST_REDIS_SENTINEL_URL") return "Sentinel";
                            return "MutualTls";
                          });
 
