@@ -130,6 +130,7 @@ start_sentinel_setup() {
   local base=$1 saved_dir=$dir master_port replica_port port i sentinels=()
   dir=$base  # free_port and start_redis work in $dir
   mkdir -p "$base"
+  touch "$base/sentinel-setup"  # the mark `stop` looks for
   master_port=$(free_port)
   replica_port=$(free_port)
   start_redis master "$master_port" --repl-diskless-sync-delay 0
@@ -184,10 +185,26 @@ CONF
   dir=$saved_dir
 }
 
-stop_sentinel_setup() {  # stop_sentinel_setup DIR
-  local pidfile
+# stop_sentinel_setup DIR: SIGKILL (nothing in it is worth keeping, and a graceful shutdown
+# costs 1-2 s per process), all at once, then waits for every process to be gone.
+stop_sentinel_setup() {
+  local pidfile pids=() pid
   [ -d "$1" ] || return 0
-  for pidfile in $(find "$1" -name redis.pid 2>/dev/null); do stop_redis_dir "$(dirname "$pidfile")"; done
+  for pidfile in $(find "$1" -name redis.pid 2>/dev/null); do
+    pid=$(cat "$pidfile")
+    # Only a redis-server of this setup: a stale pid file (a node a test killed) may name a
+    # pid that was reused since.
+    if grep -q redis-server "/proc/$pid/cmdline" 2>/dev/null; then
+      kill -9 "$pid" 2>/dev/null || true
+      pids+=("$pid")
+    fi
+  done
+  for pid in "${pids[@]}"; do  # a zombie is gone too (PID 1 may reap it seconds later)
+    for _ in $(seq 1 50); do
+      [ -n "$(ps -o stat= -p "$pid" 2>/dev/null | grep -v Z)" ] || break
+      sleep 0.1
+    done
+  done
   rm -rf "$1"
 }
 
@@ -323,6 +340,8 @@ cmd_stop() {
       as_postgres "$pg_bin/pg_ctl" stop -w -t 30 -m fast -D "$dir/postgres/data" >/dev/null 2>&1 \
         || pkill -9 -f -- "-D $dir/postgres/data" || true
     fi
+    # Sentinel setups first (the shared one, and private ones a crashed test left behind).
+    for url in $(find "$dir" -name sentinel-setup 2>/dev/null); do stop_sentinel_setup "$(dirname "$url")"; done
     for pidfile in $(find "$dir" -name redis.pid 2>/dev/null); do stop_redis_dir "$(dirname "$pidfile")"; done
     rm -rf "$dir"
   fi
