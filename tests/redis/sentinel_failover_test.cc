@@ -151,14 +151,15 @@ TEST(FaultSentinel, ForcedFailoverClientAndBusMoveBeforeTheOldMasterIsDemoted) {
   bool moved = false, demoted_first = false;
   int n = 0;
   ASSERT_TRUE(eventually(60s, [&] {
-    const bool was_master = old_is_master();
     const std::string value = std::to_string(++n);
     try {
       (void)redis.set("probe", value);
     } catch (const Error&) {
     }
-    moved = SentinelSetup::cli(new_master, "get probe") == value;
-    demoted_first = !moved && !was_master;
+    const bool landed = SentinelSetup::cli(new_master, "get probe") == value;
+    const bool still_master = old_is_master();  // after: counts only while the old one was
+    moved = landed && still_master;
+    demoted_first = !still_master;
     return moved || demoted_first;
   }));
   EXPECT_TRUE(moved) << "the client kept writing to the old master until it was demoted";
@@ -169,10 +170,11 @@ TEST(FaultSentinel, ForcedFailoverClientAndBusMoveBeforeTheOldMasterIsDemoted) {
   const std::vector<std::string> keys = {"k"};
   bool received = false, demoted_before_received = false;
   ASSERT_TRUE(eventually(60s, [&] {
-    const bool was_master = old_is_master();
     (void)sender->announce("sentinel-test:", keys);
-    received = receiver->stats().received > before;
-    demoted_before_received = !received && !was_master;
+    const bool got = receiver->stats().received > before;
+    const bool still_master = old_is_master();
+    received = got && still_master;
+    demoted_before_received = !still_master;
     return received || demoted_before_received;
   }));
   EXPECT_TRUE(received) << "the bus stayed on the old master until it was demoted";
