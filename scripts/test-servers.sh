@@ -9,7 +9,8 @@
 #     where it is required
 #   - a Redis Cluster of three masters, each with one replica (cluster_state:ok before we return)
 #   - a Sentinel setup: a master, one replica, three sentinels (quorum 2) watching it as
-#     `strata-master`, with a 1 s down-after-milliseconds so that a failover takes seconds
+#     `strata-master`, with a 1 s down-after-milliseconds so that a failover takes seconds;
+#     and a second one, the same over TLS only (sentinels and data nodes)
 #   - PostgreSQL 15 (initdb and pg_ctl as the `postgres` user when run as root), trust
 #     authentication on loopback only, with a database `strata_test`
 #
@@ -80,6 +81,7 @@ redis_ping() { [ "$(redis-cli -p "$1" "${@:2}" ping 2>/dev/null)" = PONG ]; }
 # fast to make.
 make_certs() {
   local d=$dir/tls
+  dir_tls=$d
   mkdir -p "$d"
   local key=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
   openssl req -x509 "${key[@]}" -keyout "$d/ca.key" -out "$d/ca.crt" -days 3 \
@@ -101,7 +103,7 @@ make_certs() {
 }
 
 tls_cli() {  # redis-cli arguments for the TLS servers
-  echo --tls --cacert "$dir/tls/ca.crt" --cert "$dir/tls/client.crt" --key "$dir/tls/client.key"
+  echo --tls --cacert "$dir_tls/ca.crt" --cert "$dir_tls/client.crt" --key "$dir_tls/client.key"
 }
 
 start_tls_redis() {  # start_tls_redis NAME PORT AUTH_CLIENTS(optional|yes)
@@ -121,24 +123,50 @@ start_redis() {  # start_redis NAME PORT [extra redis-server args...]
     --dir "$dir/$name" --pidfile "$dir/$name/redis.pid" --logfile "$dir/$name/redis.log" "$@"
 }
 
-# start_sentinel_setup DIR: a master, a replica and three sentinels, each in a directory under
-# DIR, on free ports (recorded in DIR/ports); writes DIR/url (redis+sentinel://...).
-# Returns once every sentinel knows the replica and the two other sentinels (what a failover
-# needs).
+# start_sentinel_setup DIR [tls]: a master, a replica and three sentinels, each in a directory
+# under DIR, on free ports (recorded in DIR/ports); writes DIR/url (redis+sentinel://... or,
+# with tls, rediss+sentinel://... without its ?tls_ca= option). With tls every node listens on
+# TLS only (the test PKI of make_certs; client certificates optional), and the replica and the
+# sentinels reach the others over TLS (tls-replication). Returns once every sentinel knows the
+# replica and the two other sentinels (what a failover needs).
 sentinel_master=strata-master
 start_sentinel_setup() {
-  local base=$1 saved_dir=$dir master_port replica_port port i sentinels=()
+  local base=$1 tls=${2:-} saved_dir=$dir master_port replica_port port i sentinels=()
   dir=$base  # free_port and start_redis work in $dir
   mkdir -p "$base"
   touch "$base/sentinel-setup"  # the mark `stop` looks for
   master_port=$(free_port)
   replica_port=$(free_port)
-  start_redis master "$master_port" --repl-diskless-sync-delay 0
-  start_redis replica "$replica_port" --replicaof 127.0.0.1 "$master_port" --repl-diskless-sync-delay 0
-  wait_for 10 "sentinel master on port $master_port" redis_ping "$master_port"
-  wait_for 10 "sentinel replica on port $replica_port" redis_ping "$replica_port"
+  local cli=() conf_tls=""
+  if [ "$tls" = tls ]; then
+    # shellcheck disable=SC2207
+    cli=($(tls_cli))
+    conf_tls="tls-cert-file $dir_tls/server.crt
+tls-key-file $dir_tls/server.key
+tls-client-cert-file $dir_tls/client.crt
+tls-client-key-file $dir_tls/client.key
+tls-ca-cert-file $dir_tls/ca.crt
+tls-auth-clients optional
+tls-replication yes"
+  fi
+  node_args() {  # node_args PORT: how a data node listens
+    if [ "$tls" = tls ]; then
+      echo "0 --tls-port $1 --tls-cert-file $dir_tls/server.crt --tls-key-file $dir_tls/server.key" \
+        "--tls-client-cert-file $dir_tls/client.crt --tls-client-key-file $dir_tls/client.key" \
+        "--tls-ca-cert-file $dir_tls/ca.crt --tls-auth-clients optional --tls-replication yes"
+    else
+      echo "$1"
+    fi
+  }
+  # shellcheck disable=SC2046
+  start_redis master $(node_args "$master_port") --repl-diskless-sync-delay 0
+  # shellcheck disable=SC2046
+  start_redis replica $(node_args "$replica_port") --replicaof 127.0.0.1 "$master_port" \
+    --repl-diskless-sync-delay 0
+  wait_for 10 "sentinel master on port $master_port" redis_ping "$master_port" "${cli[@]}"
+  wait_for 10 "sentinel replica on port $replica_port" redis_ping "$replica_port" "${cli[@]}"
   wait_for 30 "the replica's link to the master" \
-    bash -c "redis-cli -p $replica_port info replication | grep -q master_link_status:up"
+    bash -c "redis-cli -p $replica_port ${cli[*]} info replication | grep -q master_link_status:up"
   # Each sentinel is told its id, the other sentinels and the replica up front (as a sentinel
   # records them in its own config file), instead of learning them from hello messages and
   # INFO over several seconds.
@@ -152,15 +180,8 @@ start_sentinel_setup() {
     mkdir -p "$base/sentinel-$i"
     # A sentinel rewrites its config file (it records what it learns): one per sentinel.
     {
-      echo "sentinel myid ${ids[$((i - 1))]}"
-      echo "sentinel known-replica $sentinel_master 127.0.0.1 $replica_port"
-      for k in 1 2 3; do
-        [ "$k" = "$i" ] && continue
-        echo "sentinel known-sentinel $sentinel_master 127.0.0.1 ${ports[$((k - 1))]} ${ids[$((k - 1))]}"
-      done
-    } >"$base/sentinel-$i/known.conf"
-    cat >"$base/sentinel-$i/sentinel.conf" <<CONF
-port $port
+      if [ "$tls" = tls ]; then echo "port 0"; echo "tls-port $port"; echo "$conf_tls"; else echo "port $port"; fi
+      cat <<CONF
 bind 127.0.0.1
 daemonize yes
 pidfile $base/sentinel-$i/redis.pid
@@ -170,18 +191,26 @@ sentinel monitor $sentinel_master 127.0.0.1 $master_port 2
 sentinel down-after-milliseconds $sentinel_master 1000
 sentinel failover-timeout $sentinel_master 3000
 sentinel parallel-syncs $sentinel_master 1
+sentinel myid ${ids[$((i - 1))]}
+sentinel known-replica $sentinel_master 127.0.0.1 $replica_port
 CONF
-    cat "$base/sentinel-$i/known.conf" >>"$base/sentinel-$i/sentinel.conf"
+      for k in 1 2 3; do
+        [ "$k" = "$i" ] && continue
+        echo "sentinel known-sentinel $sentinel_master 127.0.0.1 ${ports[$((k - 1))]} ${ids[$((k - 1))]}"
+      done
+    } >"$base/sentinel-$i/sentinel.conf"
     redis-server "$base/sentinel-$i/sentinel.conf" --sentinel
     sentinels+=("127.0.0.1:$port")
   done
   for node in "${sentinels[@]}"; do
-    wait_for 10 "sentinel $node" redis_ping "${node#*:}"
+    wait_for 10 "sentinel $node" redis_ping "${node#*:}" "${cli[@]}"
     wait_for 30 "sentinel $node to know the replica and the other sentinels" bash -c \
-      "redis-cli -p ${node#*:} sentinel master $sentinel_master | tr '\n' ' ' \
+      "redis-cli -p ${node#*:} ${cli[*]} sentinel master $sentinel_master | tr '\n' ' ' \
          | grep -q 'num-slaves 1 .*num-other-sentinels 2 '"
   done
-  echo "redis+sentinel://$(printf '%s\n' "${sentinels[@]}" | paste -sd, -)/$sentinel_master" >"$base/url"
+  local scheme=redis+sentinel
+  if [ "$tls" = tls ]; then scheme=rediss+sentinel; fi
+  echo "$scheme://$(printf '%s\n' "${sentinels[@]}" | paste -sd, -)/$sentinel_master" >"$base/url"
   dir=$saved_dir
 }
 
@@ -270,8 +299,9 @@ cmd_start() {
   done
   printf '%s\n' "${nodes[@]}" >"$dir/cluster.nodes"
 
-  # Sentinel: a master, a replica, three sentinels.
+  # Sentinel: a master, a replica, three sentinels; and the same over TLS.
   start_sentinel_setup "$dir/sentinel"
+  start_sentinel_setup "$dir/sentinel-tls" tls
 
   # PostgreSQL 15.
   local pg_port
@@ -311,6 +341,7 @@ export STRATA_TEST_TLS_DIR='$dir/tls'
 export STRATA_TEST_REDIS_TLS_URL='rediss://127.0.0.1:$tls_port?tls_ca=$dir/tls/ca.crt'
 export STRATA_TEST_REDIS_MTLS_URL='rediss://127.0.0.1:$mtls_port?tls_ca=$dir/tls/ca.crt&tls_cert=$dir/tls/client.crt&tls_key=$dir/tls/client.key'
 export STRATA_TEST_REDIS_SENTINEL_URL='$(cat "$dir/sentinel/url")'
+export STRATA_TEST_REDIS_TLS_SENTINEL_URL='$(cat "$dir/sentinel-tls/url")?tls_ca=$dir/tls/ca.crt'
 export STRATA_TEST_POSTGRES_URL='postgresql://postgres@127.0.0.1:$pg_port/strata_test'
 ENV
   log "redis          redis://127.0.0.1:$redis_port"
@@ -318,6 +349,7 @@ ENV
   log "redis (TLS)    rediss://127.0.0.1:$tls_port, mutual TLS rediss://127.0.0.1:$mtls_port (PKI in $dir/tls)"
   log "redis cluster  redis+cluster://$seeds ($node_count nodes, $cluster_replicas replica(s) per master)"
   log "redis sentinel $(cat "$dir/sentinel/url") (a master, a replica, 3 sentinels)"
+  log "redis sentinel $(cat "$dir/sentinel-tls/url") (the same, TLS only)"
   log "postgresql     postgresql://postgres@127.0.0.1:$pg_port/strata_test"
   log "environment    $dir/env"
 }

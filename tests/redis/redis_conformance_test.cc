@@ -426,18 +426,20 @@ TEST_P(RedisConformance, ManyThreadsShareOneClient) {
 }
 
 // Plaintext and TLS (strata's transport over OpenSSL), standalone and cluster, and a master
-// found through Redis Sentinel.
+// found through Redis Sentinel (plaintext, and TLS to the sentinels and the data nodes).
 INSTANTIATE_TEST_SUITE_P(Servers, RedisConformance,
                          ::testing::Values("STRATA_TEST_REDIS_URL", "STRATA_TEST_REDIS_CLUSTER_URL",
                                            "STRATA_TEST_REDIS_TLS_URL",
                                            "STRATA_TEST_REDIS_MTLS_URL",
-                                           "STRATA_TEST_REDIS_SENTINEL_URL"),
+                                           "STRATA_TEST_REDIS_SENTINEL_URL",
+                                           "STRATA_TEST_REDIS_TLS_SENTINEL_URL"),
                          [](const auto& param_info) {
                            const std::string name = param_info.param;
                            if (name == "STRATA_TEST_REDIS_URL") return "Standalone";
                            if (name == "STRATA_TEST_REDIS_CLUSTER_URL") return "Cluster";
                            if (name == "STRATA_TEST_REDIS_TLS_URL") return "Tls";
                            if (name == "STRATA_TEST_REDIS_SENTINEL_URL") return "Sentinel";
+                           if (name == "STRATA_TEST_REDIS_TLS_SENTINEL_URL") return "TlsSentinel";
                            return "MutualTls";
                          });
 
