@@ -230,7 +230,7 @@ stop_sentinel_setup() {
   done
   for pid in "${pids[@]}"; do  # a zombie is gone too (PID 1 may reap it seconds later)
     for _ in $(seq 1 50); do
-      [ -n "$(ps -o stat= -p "$pid" 2>/dev/null | grep -v Z)" ] || break
+      ps -o stat= -p "$pid" 2>/dev/null | grep -qv Z || break
       sleep 0.1
     done
   done
@@ -373,7 +373,7 @@ cmd_stop() {
         || pkill -9 -f -- "-D $dir/postgres/data" || true
     fi
     # Sentinel setups first (the shared one, and private ones a crashed test left behind).
-    for url in $(find "$dir" -name sentinel-setup 2>/dev/null); do stop_sentinel_setup "$(dirname "$url")"; done
+    for mark in $(find "$dir" -name sentinel-setup 2>/dev/null); do stop_sentinel_setup "$(dirname "$mark")"; done
     for pidfile in $(find "$dir" -name redis.pid 2>/dev/null); do stop_redis_dir "$(dirname "$pidfile")"; done
     rm -rf "$dir"
   fi
