@@ -8,6 +8,8 @@
 #     expired server certificate): one where a client certificate is optional, one (mutual TLS)
 #     where it is required
 #   - a Redis Cluster of three masters, each with one replica (cluster_state:ok before we return)
+#   - a TLS-only Redis Cluster of three masters (tls-cluster yes: the bus is TLS too, and
+#     CLUSTER SLOTS gives the TLS ports)
 #   - a Sentinel setup: a master, one replica, three sentinels (quorum 2) watching it as
 #     `strata-master`, with a 1 s down-after-milliseconds so that a failover takes seconds;
 #     and a second one, the same over TLS only (sentinels and data nodes)
@@ -299,6 +301,29 @@ cmd_start() {
   done
   printf '%s\n' "${nodes[@]}" >"$dir/cluster.nodes"
 
+  # A TLS-only Redis Cluster: three masters, TLS on the client port and on the cluster bus, so
+  # that CLUSTER SLOTS gives TLS ports.
+  local tls_nodes=()
+  for _ in 1 2 3; do
+    port=$(free_port bus)
+    start_redis "cluster-tls/$port" 0 --tls-port "$port" --tls-cluster yes --tls-replication yes \
+      --tls-cert-file "$dir_tls/server.crt" --tls-key-file "$dir_tls/server.key" \
+      --tls-client-cert-file "$dir_tls/client.crt" --tls-client-key-file "$dir_tls/client.key" \
+      --tls-ca-cert-file "$dir_tls/ca.crt" --tls-auth-clients optional \
+      --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 3000
+    tls_nodes+=("127.0.0.1:$port")
+  done
+  # shellcheck disable=SC2046
+  for node in "${tls_nodes[@]}"; do wait_for 10 "TLS cluster node $node" redis_ping "${node#*:}" $(tls_cli); done
+  # shellcheck disable=SC2046
+  redis-cli $(tls_cli) --cluster create "${tls_nodes[@]}" --cluster-yes \
+    >"$dir/cluster-tls-create.log" 2>&1 || { cat "$dir/cluster-tls-create.log" >&2; die "TLS cluster create failed"; }
+  for node in "${tls_nodes[@]}"; do
+    wait_for 30 "cluster_state:ok and every slot on TLS node $node" bash -c \
+      "redis-cli -p ${node#*:} $(tls_cli) cluster info | tr '\r' ' ' | tr '\n' ' ' \
+         | grep -q 'cluster_state:ok .*cluster_slots_ok:16384'"
+  done
+
   # Sentinel: a master, a replica, three sentinels; and the same over TLS.
   start_sentinel_setup "$dir/sentinel"
   start_sentinel_setup "$dir/sentinel-tls" tls
@@ -341,6 +366,7 @@ export STRATA_TEST_TLS_DIR='$dir/tls'
 export STRATA_TEST_REDIS_TLS_URL='rediss://127.0.0.1:$tls_port?tls_ca=$dir/tls/ca.crt'
 export STRATA_TEST_REDIS_MTLS_URL='rediss://127.0.0.1:$mtls_port?tls_ca=$dir/tls/ca.crt&tls_cert=$dir/tls/client.crt&tls_key=$dir/tls/client.key'
 export STRATA_TEST_REDIS_SENTINEL_URL='$(cat "$dir/sentinel/url")'
+export STRATA_TEST_REDIS_TLS_CLUSTER_URL='rediss+cluster://$(printf '%s\n' "${tls_nodes[@]}" | paste -sd, -)?tls_ca=$dir/tls/ca.crt'
 export STRATA_TEST_REDIS_TLS_SENTINEL_URL='$(cat "$dir/sentinel-tls/url")?tls_ca=$dir/tls/ca.crt'
 export STRATA_TEST_POSTGRES_URL='postgresql://postgres@127.0.0.1:$pg_port/strata_test'
 ENV
@@ -348,6 +374,7 @@ ENV
   log "redis (auth)   redis://127.0.0.1:$auth_port (password and ACL user $acl_user)"
   log "redis (TLS)    rediss://127.0.0.1:$tls_port, mutual TLS rediss://127.0.0.1:$mtls_port (PKI in $dir/tls)"
   log "redis cluster  redis+cluster://$seeds ($node_count nodes, $cluster_replicas replica(s) per master)"
+  log "redis cluster  rediss+cluster://$(printf '%s\n' "${tls_nodes[@]}" | paste -sd, -) (TLS only, 3 masters, tls-cluster yes)"
   log "redis sentinel $(cat "$dir/sentinel/url") (a master, a replica, 3 sentinels)"
   log "redis sentinel $(cat "$dir/sentinel-tls/url") (the same, TLS only)"
   log "postgresql     postgresql://postgres@127.0.0.1:$pg_port/strata_test"
