@@ -93,6 +93,14 @@ void cache_in_l1(Instance& reader, const std::string& key) {
   FAIL() << key << " never became an L1 hit";
 }
 
+// One node of the server(s) behind `url`, over the same transport (rediss:// and its tls_*
+// options for a TLS URL).
+std::string node_url(const std::string& url, const std::string& address) {
+  const auto query = url.find('?');
+  return std::string(url.starts_with("rediss") ? "rediss://" : "redis://") + address +
+         (query == std::string::npos ? "" : url.substr(query));
+}
+
 class Tracking : public ::testing::TestWithParam<const char*> {
  protected:
   std::string url_;
@@ -104,9 +112,11 @@ class Tracking : public ::testing::TestWithParam<const char*> {
 
 INSTANTIATE_TEST_SUITE_P(Servers, Tracking,
                          ::testing::Values("STRATA_TEST_REDIS_URL", "STRATA_TEST_REDIS_CLUSTER_URL",
+                                           "STRATA_TEST_REDIS_TLS_CLUSTER_URL",
                                            "STRATA_TEST_REDIS_SENTINEL_URL"),
                          [](const auto& param_info) {
                            const std::string name = param_info.param;
+                           if (name.find("TLS_CLUSTER") != std::string::npos) return "tls_cluster";
                            if (name.find("CLUSTER") != std::string::npos) return "cluster";
                            if (name.find("SENTINEL") != std::string::npos) return "sentinel";
                            return "standalone";
@@ -188,7 +198,7 @@ TEST_P(Tracking, KilledInvalidationConnectionFlushesL1AndComesBack) {
   const TrackingStats s0 = b.tracking();
 
   for (const auto& [address, id] : before) {
-    RedisClient node("redis://" + address);
+    RedisClient node(node_url(url_, address));
     (void)node.command({"CLIENT", "KILL", "ID", std::to_string(id)});
   }
   // Written while B may be without its invalidation connection.
