@@ -104,16 +104,7 @@ CommandRouter::CommandRouter(RedisUrl url)
   if (url_.cluster) {
     slot_owner_.assign(kClusterSlots, nullptr);
   } else if (url_.sentinel) {
-    discovery_ = std::make_unique<SentinelDiscovery>(url_);
-    // Hears failovers at once; a lost or late message is covered by rediscover() on errors.
-    switch_watch_ = std::make_unique<RedisSubscriber>(discovery_->sentinels_url());
-    (void)switch_watch_->subscribe(
-        kSwitchMasterChannel, [this](std::string_view, std::string_view message) {
-          if (const auto endpoint = parse_switch_master(message, url_.master_name)) {
-            std::lock_guard lock(discover_mutex_);
-            switch_master(pool_for(*endpoint));
-          }
-        });
+    discovery_ = std::make_unique<SentinelDiscovery>(url_);  // no I/O until the first call
   } else {
     standalone_ = pool_for(url_.nodes.front());
   }
@@ -129,8 +120,23 @@ NodePool* CommandRouter::master() {
   return master_.load(std::memory_order_acquire);
 }
 
+void CommandRouter::watch_switches() {
+  // Hears failovers at once; a lost or late message is covered by rediscover() on errors. The
+  // SUBSCRIBE is confirmed within the command timeout (at most: when no sentinel answers, the
+  // discovery that follows fails too).
+  switch_watch_ = std::make_unique<RedisSubscriber>(discovery_->sentinels_url());
+  (void)switch_watch_->subscribe(
+      kSwitchMasterChannel, [this](std::string_view, std::string_view message) {
+        if (const auto endpoint = parse_switch_master(message, url_.master_name)) {
+          std::lock_guard lock(discover_mutex_);
+          switch_master(pool_for(*endpoint));
+        }
+      });
+}
+
 void CommandRouter::rediscover(NodePool* suspect) {
   std::lock_guard lock(discover_mutex_);
+  if (!switch_watch_) watch_switches();  // the first call: before the first discovery
   NodePool* current = master_.load(std::memory_order_acquire);
   if (current != suspect) return;  // someone else already moved on (or found the first master)
   const auto now = std::chrono::steady_clock::now();

@@ -21,9 +21,9 @@
 //
 // Sentinel (redis+sentinel://): one current master NodePool, found through the sentinels
 // (sentinel.h) on first use. The router follows a failover three ways: a RedisSubscriber on
-// the sentinels hears "+switch-master" and switches at once; a READONLY reply (the node was
-// demoted) or a connection error makes it ask the sentinels again (at most once per
-// kRefreshInterval); and every pooled connection checks ROLE when it opens, so none is made to
+// the sentinels (started on first use too) hears "+switch-master" and switches at once; a READONLY
+// reply (the node was demoted) or a connection error makes it ask the sentinels again (at most once
+// per kRefreshInterval); and every pooled connection checks ROLE when it opens, so none is made to
 // a replica. On a switch the old master's idle connections are dropped. What is retried:
 //   - a command refused with READONLY (it did not run) or whose connection could not be
 //     borrowed (it was never sent): always, on the new master, up to `retries` times;
@@ -130,6 +130,8 @@ class CommandRouter {
   // moved away from it, or asked less than kRefreshInterval ago). Throws when none answers.
   void rediscover(NodePool* suspect);
   void switch_master(NodePool* next);
+  // Sentinel: starts the +switch-master subscription (discover_mutex_ held).
+  void watch_switches();
   void backoff(int attempt) const;
 
   const RedisUrl url_;
@@ -153,7 +155,7 @@ class CommandRouter {
   std::mutex discover_mutex_;                               // one discovery at a time
   std::chrono::steady_clock::time_point last_discovery_{};  // discover_mutex_
   std::atomic<std::uint64_t> switches_{0};
-  std::unique_ptr<RedisSubscriber> switch_watch_;  // +switch-master; last: stopped first
+  std::unique_ptr<RedisSubscriber> switch_watch_;  // +switch-master; discover_mutex_; last member
 };
 
 }  // namespace strata::redis

@@ -99,7 +99,7 @@ void call_quietly(const Callback& callback, Args&&... args) noexcept {
 
 }  // namespace
 
-struct RedisSubscriber::State {
+struct RedisSubscriber::State : std::enable_shared_from_this<RedisSubscriber::State> {
   State(RedisUrl u, SubscriberOptions o)
       : url(std::move(u)), options(std::move(o)), connect(redis::connect_options(url)) {
     if (options.keepalive_interval.count() <= 0) {
@@ -113,6 +113,9 @@ struct RedisSubscriber::State {
   const redis::ConnectOptions connect;
   std::unique_ptr<redis::SentinelDiscovery> discovery;  // sentinel URLs only
   std::atomic<bool> master_switched{false};             // set by the +switch-master watcher
+  // Sentinel URLs: a subscriber on the sentinels for +switch-master, started by run() (so the
+  // constructor never waits for it); stopped by stop() after the join, or with the state.
+  std::unique_ptr<RedisSubscriber> switch_watch;
   WakePipe wake;
 
   mutable std::mutex mutex;
@@ -152,6 +155,7 @@ struct RedisSubscriber::State {
   }
 
   void run() noexcept;
+  void watch_switches();
   std::unique_ptr<redis::Connection> open(std::vector<RedisEndpoint>& candidates,
                                           std::size_t candidate, std::int64_t& client_id_out);
   void serve(redis::Connection& connection);
@@ -280,8 +284,28 @@ void RedisSubscriber::State::serve(redis::Connection& connection) {
   }
 }
 
+void RedisSubscriber::State::watch_switches() {
+  switch_watch = std::make_unique<RedisSubscriber>(discovery->sentinels_url());
+  std::weak_ptr<State> weak = weak_from_this();
+  (void)switch_watch->subscribe(
+      redis::kSwitchMasterChannel, [weak](std::string_view, std::string_view message) {
+        const auto state = weak.lock();
+        if (!state || !redis::parse_switch_master(message, state->url.master_name)) return;
+        state->master_switched.store(true);
+        state->wake.wake();
+      });
+}
+
 void RedisSubscriber::State::run() noexcept {
   thread_id.store(std::this_thread::get_id());
+  if (discovery) {
+    try {
+      watch_switches();
+    } catch (const std::exception&) {
+      // No watcher (e.g. no thread or pipe could be made): failovers are still followed when
+      // the old master drops the connection.
+    }
+  }
   std::vector<RedisEndpoint> candidates = url.nodes;
   std::size_t candidate = 0;
   int failures = 0;
@@ -332,17 +356,6 @@ void RedisSubscriber::State::run() noexcept {
 RedisSubscriber::RedisSubscriber(const RedisUrl& url, SubscriberOptions options)
     : state_(std::make_shared<State>(url, std::move(options))) {
   state_->thread = std::thread([state = state_] { state->run(); });
-  if (state_->discovery) {
-    switch_watch_ = std::make_unique<RedisSubscriber>(state_->discovery->sentinels_url());
-    std::weak_ptr<State> weak = state_;
-    (void)switch_watch_->subscribe(
-        redis::kSwitchMasterChannel, [weak](std::string_view, std::string_view message) {
-          const auto state = weak.lock();
-          if (!state || !redis::parse_switch_master(message, state->url.master_name)) return;
-          state->master_switched.store(true);
-          state->wake.wake();
-        });
-  }
 }
 
 RedisSubscriber::RedisSubscriber(std::string_view url, SubscriberOptions options)
@@ -353,7 +366,6 @@ RedisSubscriber::~RedisSubscriber() {
 }
 
 void RedisSubscriber::stop() noexcept {
-  if (switch_watch_) switch_watch_->stop();
   {
     std::lock_guard lock(state_->mutex);
     state_->stopping = true;
@@ -365,6 +377,7 @@ void RedisSubscriber::stop() noexcept {
     state_->thread.detach();  // stopped from a callback: the thread ends on its own
   } else {
     state_->thread.join();
+    if (state_->switch_watch) state_->switch_watch->stop();  // set by the thread only
   }
 }
 

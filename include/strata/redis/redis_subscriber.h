@@ -80,7 +80,6 @@ class RedisSubscriber {
  private:
   struct State;
   std::shared_ptr<State> state_;
-  std::unique_ptr<RedisSubscriber> switch_watch_;  // sentinel URLs: +switch-master on the sentinels
 };
 
 }  // namespace strata
