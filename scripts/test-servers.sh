@@ -230,11 +230,8 @@ stop_sentinel_setup() {
       pids+=("$pid")
     fi
   done
-  for pid in "${pids[@]}"; do  # a zombie is gone too (PID 1 may reap it seconds later)
-    for _ in $(seq 1 50); do
-      ps -o stat= -p "$pid" 2>/dev/null | grep -qv Z || break
-      sleep 0.1
-    done
+  for pid in "${pids[@]}"; do
+    for _ in $(seq 1 50); do running "$pid" || break; sleep 0.1; done
   done
   rm -rf "$1"
 }
@@ -381,12 +378,15 @@ ENV
   log "environment    $dir/env"
 }
 
+# True while process $1 runs; a zombie counts as gone (PID 1 here may reap it seconds later).
+running() { ps -o stat= -p "$1" 2>/dev/null | grep -qv Z; }
+
 stop_redis_dir() {  # stop_redis_dir DIR: kill the redis-server whose pidfile is in DIR
   local pidfile="$1/redis.pid" pid
   [ -f "$pidfile" ] || return 0
   pid=$(cat "$pidfile")
   kill "$pid" 2>/dev/null || true
-  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  for _ in $(seq 1 50); do running "$pid" || break; sleep 0.1; done
   kill -9 "$pid" 2>/dev/null || true
   rm -f "$pidfile"
 }
