@@ -526,27 +526,10 @@ std::vector<RedisReply> CommandRouter::run_batch_sentinel(std::span<const Routed
     NodePool* node = master();
     bool sent = false;
     try {
-      {
-        auto lease = node->acquire();
-        sent = true;
-        for (const auto& command : commands) lease->append(command.argv);
-        for (auto& reply : replies) reply = lease->read_reply();
-      }
-      // Commands refused by a demoted master did not run: re-run them one by one, each of
-      // which finds the new master.
-      bool demoted = false;
-      for (std::size_t i = 0; i < commands.size(); ++i) {
-        if (!is_readonly_reply(replies[i])) continue;
-        if (!demoted) {
-          demoted = true;
-          try {
-            rediscover(node);
-          } catch (const Error&) {
-          }
-        }
-        replies[i] = run_sentinel(commands[i].argv);
-      }
-      return replies;
+      auto lease = node->acquire();
+      sent = true;
+      for (const auto& command : commands) lease->append(command.argv);
+      for (auto& reply : replies) reply = lease->read_reply();
     } catch (const UnavailableError& e) {
       node->on_io_error();
       if (sent && !read_only) {
@@ -555,12 +538,28 @@ std::vector<RedisReply> CommandRouter::run_batch_sentinel(std::span<const Routed
                                "not retried)");
       }
       if (attempt >= url_.retries) throw;
+      try {
+        rediscover(node);
+      } catch (const Error&) {
+      }
+      backoff(attempt + 1);
+      continue;
     }
-    try {
-      rediscover(node);
-    } catch (const Error&) {
+    // Commands refused by a demoted master did not run: re-run them one by one on the master
+    // the sentinels name now (run_sentinel's own retries and rules apply to each).
+    bool demoted = false;
+    for (std::size_t i = 0; i < commands.size(); ++i) {
+      if (!is_readonly_reply(replies[i])) continue;
+      if (!demoted) {
+        demoted = true;
+        try {
+          rediscover(node);
+        } catch (const Error&) {
+        }
+      }
+      replies[i] = run_sentinel(commands[i].argv);
     }
-    backoff(attempt + 1);
+    return replies;
   }
 }
 
