@@ -84,7 +84,7 @@ TEST(RedisSentinel, AReplicaIsNeverUsedAsTheMaster) {
 }
 
 // A read whose connection died after it was sent is re-run; a write is not (it may have run):
-// it fails with UnavailableError saying so, and indeed did not run here.
+// it fails with UnavailableError saying so, and indeed did not run here. Pipelines alike.
 TEST(RedisSentinel, AReadIsReRunAfterALostConnectionAWriteIsNot) {
   STRATA_SERVER_URL(url, "STRATA_TEST_REDIS_SENTINEL_URL");
   RedisClient redis(url + "?pool_size=1");  // one connection: the one killed below
@@ -101,6 +101,25 @@ TEST(RedisSentinel, AReadIsReRunAfterALostConnectionAWriteIsNot) {
   try {
     (void)redis.set(k, "w");
     FAIL() << "a write on a dead connection was re-run";
+  } catch (const UnavailableError& e) {
+    EXPECT_NE(std::string(e.what()).find("not retried"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(redis.get(k), "v");
+
+  // The same for pipelines: one of reads only is re-run, one holding a write is not.
+  kill_the_connection();
+  auto reads = redis.pipeline();
+  reads.add({"GET", k}).add({"EXISTS", k});
+  const auto replies = reads.execute();
+  ASSERT_EQ(replies.size(), 2u);
+  EXPECT_EQ(replies[0].str, "v");
+  EXPECT_EQ(replies[1].integer, 1);
+  kill_the_connection();
+  auto writes = redis.pipeline();
+  writes.add({"GET", k}).add({"SET", k, "w"});
+  try {
+    (void)writes.execute();
+    FAIL() << "a pipeline with a write on a dead connection was re-run";
   } catch (const UnavailableError& e) {
     EXPECT_NE(std::string(e.what()).find("not retried"), std::string::npos) << e.what();
   }
