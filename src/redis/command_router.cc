@@ -148,10 +148,8 @@ void CommandRouter::rediscover(NodePool* suspect) {
 void CommandRouter::switch_master(NodePool* next) {
   NodePool* previous = master_.exchange(next, std::memory_order_acq_rel);
   if (previous == next) return;
-  if (previous != nullptr) {
-    switches_.fetch_add(1, std::memory_order_relaxed);
-    previous->on_io_error();  // its idle connections lead to a replica (or a dead node)
-  }
+  // The old master's idle connections lead to a replica (or a dead node): drop them.
+  if (previous != nullptr) previous->on_io_error();
 }
 
 bool CommandRouter::retired(const NodePool& node) const noexcept {

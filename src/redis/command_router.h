@@ -107,10 +107,6 @@ class CommandRouter {
   // Sentinel: true when `node` was the master and a failover replaced it (its users, e.g. the
   // tracking connections, should leave it). Always false for a standalone server or a cluster.
   [[nodiscard]] bool retired(const NodePool& node) const noexcept;
-  // Sentinel: how many times the master changed (a switch to another node).
-  [[nodiscard]] std::uint64_t master_switches() const noexcept {
-    return switches_.load(std::memory_order_relaxed);
-  }
 
  private:
   struct Redirect;
@@ -154,7 +150,6 @@ class CommandRouter {
   std::atomic<NodePool*> master_{nullptr};
   std::mutex discover_mutex_;                               // one discovery at a time
   std::chrono::steady_clock::time_point last_discovery_{};  // discover_mutex_
-  std::atomic<std::uint64_t> switches_{0};
   std::unique_ptr<RedisSubscriber> switch_watch_;  // +switch-master; discover_mutex_; last member
 };
 
