@@ -8,11 +8,22 @@
 #     expired server certificate): one where a client certificate is optional, one (mutual TLS)
 #     where it is required
 #   - a Redis Cluster of three masters, each with one replica (cluster_state:ok before we return)
+#   - a TLS-only Redis Cluster of three masters (tls-cluster yes: the bus is TLS too, and
+#     CLUSTER SLOTS gives the TLS ports)
+#   - a Sentinel setup: a master, one replica, three sentinels (quorum 2) watching it as
+#     `strata-master`, with a 1 s down-after-milliseconds so that a failover takes seconds;
+#     and a second one, the same over TLS only (sentinels and data nodes)
 #   - PostgreSQL 15 (initdb and pg_ctl as the `postgres` user when run as root), trust
 #     authentication on loopback only, with a database `strata_test`
 #
 # Usage: scripts/test-servers.sh start | stop | status | env
 #        scripts/test-servers.sh redis-stop | redis-start | postgres-stop | postgres-start
+#        scripts/test-servers.sh sentinel-start DIR | sentinel-stop DIR
+#
+# sentinel-start DIR starts a private Sentinel setup in the (new, empty) directory DIR and
+# writes its URL to DIR/url, for a test that fails the master over (the shared one stays
+# untouched); sentinel-stop DIR stops it. A DIR inside the servers' directory is also stopped
+# by `stop`, so nothing outlives a run even when the test crashes.
 #
 # `start` is idempotent: it first stops whatever an earlier `start` left behind. It writes
 # $dir/env, a file of `export STRATA_TEST_...=...` lines, and records $dir in the pointer file
@@ -72,6 +83,7 @@ redis_ping() { [ "$(redis-cli -p "$1" "${@:2}" ping 2>/dev/null)" = PONG ]; }
 # fast to make.
 make_certs() {
   local d=$dir/tls
+  dir_tls=$d
   mkdir -p "$d"
   local key=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
   openssl req -x509 "${key[@]}" -keyout "$d/ca.key" -out "$d/ca.crt" -days 3 \
@@ -93,7 +105,7 @@ make_certs() {
 }
 
 tls_cli() {  # redis-cli arguments for the TLS servers
-  echo --tls --cacert "$dir/tls/ca.crt" --cert "$dir/tls/client.crt" --key "$dir/tls/client.key"
+  echo --tls --cacert "$dir_tls/ca.crt" --cert "$dir_tls/client.crt" --key "$dir_tls/client.key"
 }
 
 start_tls_redis() {  # start_tls_redis NAME PORT AUTH_CLIENTS(optional|yes)
@@ -111,6 +123,117 @@ start_redis() {  # start_redis NAME PORT [extra redis-server args...]
   mkdir -p "$dir/$name"
   redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
     --dir "$dir/$name" --pidfile "$dir/$name/redis.pid" --logfile "$dir/$name/redis.log" "$@"
+}
+
+# start_sentinel_setup DIR [tls]: a master, a replica and three sentinels, each in a directory
+# under DIR, on free ports (recorded in DIR/ports); writes DIR/url (redis+sentinel://... or,
+# with tls, rediss+sentinel://... without its ?tls_ca= option). With tls every node listens on
+# TLS only (the test PKI of make_certs; client certificates optional), and the replica and the
+# sentinels reach the others over TLS (tls-replication). Returns once every sentinel knows the
+# replica and the two other sentinels (what a failover needs).
+sentinel_master=strata-master
+start_sentinel_setup() {
+  local base=$1 tls=${2:-} saved_dir=$dir master_port replica_port port i sentinels=()
+  dir=$base  # free_port and start_redis work in $dir
+  mkdir -p "$base"
+  touch "$base/sentinel-setup"  # the mark `stop` looks for
+  master_port=$(free_port)
+  replica_port=$(free_port)
+  local cli=() conf_tls=""
+  if [ "$tls" = tls ]; then
+    # shellcheck disable=SC2207
+    cli=($(tls_cli))
+    conf_tls="tls-cert-file $dir_tls/server.crt
+tls-key-file $dir_tls/server.key
+tls-client-cert-file $dir_tls/client.crt
+tls-client-key-file $dir_tls/client.key
+tls-ca-cert-file $dir_tls/ca.crt
+tls-auth-clients optional
+tls-replication yes"
+  fi
+  node_args() {  # node_args PORT: how a data node listens
+    if [ "$tls" = tls ]; then
+      echo "0 --tls-port $1 --tls-cert-file $dir_tls/server.crt --tls-key-file $dir_tls/server.key" \
+        "--tls-client-cert-file $dir_tls/client.crt --tls-client-key-file $dir_tls/client.key" \
+        "--tls-ca-cert-file $dir_tls/ca.crt --tls-auth-clients optional --tls-replication yes"
+    else
+      echo "$1"
+    fi
+  }
+  # shellcheck disable=SC2046
+  start_redis master $(node_args "$master_port") --repl-diskless-sync-delay 0
+  # shellcheck disable=SC2046
+  start_redis replica $(node_args "$replica_port") --replicaof 127.0.0.1 "$master_port" \
+    --repl-diskless-sync-delay 0
+  wait_for 10 "sentinel master on port $master_port" redis_ping "$master_port" "${cli[@]}"
+  wait_for 10 "sentinel replica on port $replica_port" redis_ping "$replica_port" "${cli[@]}"
+  wait_for 30 "the replica's link to the master" \
+    bash -c "redis-cli -p $replica_port ${cli[*]} info replication | grep -q master_link_status:up"
+  # Each sentinel is told its id, the other sentinels and the replica up front (as a sentinel
+  # records them in its own config file), instead of learning them from hello messages and
+  # INFO over several seconds.
+  local ports=() ids=()
+  for i in 1 2 3; do
+    ports+=("$(free_port)")
+    ids+=("$(od -An -tx1 -N20 /dev/urandom | tr -d ' \n')")
+  done
+  for i in 1 2 3; do
+    port=${ports[$((i - 1))]}
+    mkdir -p "$base/sentinel-$i"
+    # A sentinel rewrites its config file (it records what it learns): one per sentinel.
+    {
+      if [ "$tls" = tls ]; then echo "port 0"; echo "tls-port $port"; echo "$conf_tls"; else echo "port $port"; fi
+      cat <<CONF
+bind 127.0.0.1
+daemonize yes
+pidfile $base/sentinel-$i/redis.pid
+logfile $base/sentinel-$i/redis.log
+dir $base/sentinel-$i
+sentinel monitor $sentinel_master 127.0.0.1 $master_port 2
+sentinel down-after-milliseconds $sentinel_master 1000
+sentinel failover-timeout $sentinel_master 3000
+sentinel parallel-syncs $sentinel_master 1
+sentinel myid ${ids[$((i - 1))]}
+sentinel known-replica $sentinel_master 127.0.0.1 $replica_port
+CONF
+      for k in 1 2 3; do
+        [ "$k" = "$i" ] && continue
+        echo "sentinel known-sentinel $sentinel_master 127.0.0.1 ${ports[$((k - 1))]} ${ids[$((k - 1))]}"
+      done
+    } >"$base/sentinel-$i/sentinel.conf"
+    redis-server "$base/sentinel-$i/sentinel.conf" --sentinel
+    sentinels+=("127.0.0.1:$port")
+  done
+  for node in "${sentinels[@]}"; do
+    wait_for 10 "sentinel $node" redis_ping "${node#*:}" "${cli[@]}"
+    wait_for 30 "sentinel $node to know the replica and the other sentinels" bash -c \
+      "redis-cli -p ${node#*:} ${cli[*]} sentinel master $sentinel_master | tr '\n' ' ' \
+         | grep -q 'num-slaves 1 .*num-other-sentinels 2 '"
+  done
+  local scheme=redis+sentinel
+  if [ "$tls" = tls ]; then scheme=rediss+sentinel; fi
+  echo "$scheme://$(printf '%s\n' "${sentinels[@]}" | paste -sd, -)/$sentinel_master" >"$base/url"
+  dir=$saved_dir
+}
+
+# stop_sentinel_setup DIR: SIGKILL (nothing in it is worth keeping, and a graceful shutdown
+# costs 1-2 s per process), all at once, then waits for every process to be gone.
+stop_sentinel_setup() {
+  local pidfile pids=() pid
+  [ -d "$1" ] || return 0
+  for pidfile in $(find "$1" -name redis.pid 2>/dev/null); do
+    pid=$(cat "$pidfile")
+    # Only a redis-server of this setup: a stale pid file (a node a test killed) may name a
+    # pid that was reused since.
+    if grep -q redis-server "/proc/$pid/cmdline" 2>/dev/null; then
+      kill -9 "$pid" 2>/dev/null || true
+      pids+=("$pid")
+    fi
+  done
+  for pid in "${pids[@]}"; do
+    for _ in $(seq 1 50); do running "$pid" || break; sleep 0.1; done
+  done
+  rm -rf "$1"
 }
 
 start_standalone() {
@@ -175,6 +298,33 @@ cmd_start() {
   done
   printf '%s\n' "${nodes[@]}" >"$dir/cluster.nodes"
 
+  # A TLS-only Redis Cluster: three masters, TLS on the client port and on the cluster bus, so
+  # that CLUSTER SLOTS gives TLS ports.
+  local tls_nodes=()
+  for _ in 1 2 3; do
+    port=$(free_port bus)
+    start_redis "cluster-tls/$port" 0 --tls-port "$port" --tls-cluster yes --tls-replication yes \
+      --tls-cert-file "$dir_tls/server.crt" --tls-key-file "$dir_tls/server.key" \
+      --tls-client-cert-file "$dir_tls/client.crt" --tls-client-key-file "$dir_tls/client.key" \
+      --tls-ca-cert-file "$dir_tls/ca.crt" --tls-auth-clients optional \
+      --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 3000
+    tls_nodes+=("127.0.0.1:$port")
+  done
+  # shellcheck disable=SC2046
+  for node in "${tls_nodes[@]}"; do wait_for 10 "TLS cluster node $node" redis_ping "${node#*:}" $(tls_cli); done
+  # shellcheck disable=SC2046
+  redis-cli $(tls_cli) --cluster create "${tls_nodes[@]}" --cluster-yes \
+    >"$dir/cluster-tls-create.log" 2>&1 || { cat "$dir/cluster-tls-create.log" >&2; die "TLS cluster create failed"; }
+  for node in "${tls_nodes[@]}"; do
+    wait_for 30 "cluster_state:ok and every slot on TLS node $node" bash -c \
+      "redis-cli -p ${node#*:} $(tls_cli) cluster info | tr '\r' ' ' | tr '\n' ' ' \
+         | grep -q 'cluster_state:ok .*cluster_slots_ok:16384'"
+  done
+
+  # Sentinel: a master, a replica, three sentinels; and the same over TLS.
+  start_sentinel_setup "$dir/sentinel"
+  start_sentinel_setup "$dir/sentinel-tls" tls
+
   # PostgreSQL 15.
   local pg_port
   pg_port=$(free_port)
@@ -212,22 +362,31 @@ export STRATA_TEST_REDIS_CLUSTER_URL='redis+cluster://$seeds'
 export STRATA_TEST_TLS_DIR='$dir/tls'
 export STRATA_TEST_REDIS_TLS_URL='rediss://127.0.0.1:$tls_port?tls_ca=$dir/tls/ca.crt'
 export STRATA_TEST_REDIS_MTLS_URL='rediss://127.0.0.1:$mtls_port?tls_ca=$dir/tls/ca.crt&tls_cert=$dir/tls/client.crt&tls_key=$dir/tls/client.key'
+export STRATA_TEST_REDIS_SENTINEL_URL='$(cat "$dir/sentinel/url")'
+export STRATA_TEST_REDIS_TLS_CLUSTER_URL='rediss+cluster://$(printf '%s\n' "${tls_nodes[@]}" | paste -sd, -)?tls_ca=$dir/tls/ca.crt'
+export STRATA_TEST_REDIS_TLS_SENTINEL_URL='$(cat "$dir/sentinel-tls/url")?tls_ca=$dir/tls/ca.crt'
 export STRATA_TEST_POSTGRES_URL='postgresql://postgres@127.0.0.1:$pg_port/strata_test'
 ENV
   log "redis          redis://127.0.0.1:$redis_port"
   log "redis (auth)   redis://127.0.0.1:$auth_port (password and ACL user $acl_user)"
   log "redis (TLS)    rediss://127.0.0.1:$tls_port, mutual TLS rediss://127.0.0.1:$mtls_port (PKI in $dir/tls)"
   log "redis cluster  redis+cluster://$seeds ($node_count nodes, $cluster_replicas replica(s) per master)"
+  log "redis cluster  rediss+cluster://$(printf '%s\n' "${tls_nodes[@]}" | paste -sd, -) (TLS only, 3 masters, tls-cluster yes)"
+  log "redis sentinel $(cat "$dir/sentinel/url") (a master, a replica, 3 sentinels)"
+  log "redis sentinel $(cat "$dir/sentinel-tls/url") (the same, TLS only)"
   log "postgresql     postgresql://postgres@127.0.0.1:$pg_port/strata_test"
   log "environment    $dir/env"
 }
+
+# True while process $1 runs; a zombie counts as gone (PID 1 here may reap it seconds later).
+running() { ps -o stat= -p "$1" 2>/dev/null | grep -qv Z; }
 
 stop_redis_dir() {  # stop_redis_dir DIR: kill the redis-server whose pidfile is in DIR
   local pidfile="$1/redis.pid" pid
   [ -f "$pidfile" ] || return 0
   pid=$(cat "$pidfile")
   kill "$pid" 2>/dev/null || true
-  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  for _ in $(seq 1 50); do running "$pid" || break; sleep 0.1; done
   kill -9 "$pid" 2>/dev/null || true
   rm -f "$pidfile"
 }
@@ -240,6 +399,8 @@ cmd_stop() {
       as_postgres "$pg_bin/pg_ctl" stop -w -t 30 -m fast -D "$dir/postgres/data" >/dev/null 2>&1 \
         || pkill -9 -f -- "-D $dir/postgres/data" || true
     fi
+    # Sentinel setups first (the shared one, and private ones a crashed test left behind).
+    for mark in $(find "$dir" -name sentinel-setup 2>/dev/null); do stop_sentinel_setup "$(dirname "$mark")"; done
     for pidfile in $(find "$dir" -name redis.pid 2>/dev/null); do stop_redis_dir "$(dirname "$pidfile")"; done
     rm -rf "$dir"
   fi
@@ -265,5 +426,14 @@ case "${1:-}" in
   redis-start) load_dir; start_standalone ;;
   postgres-stop) load_dir; as_postgres "$pg_bin/pg_ctl" stop -w -m fast -D "$dir/postgres/data" >/dev/null ;;
   postgres-start) load_dir; start_postgres ;;
-  *) echo "usage: $0 start|stop|status|env|redis-stop|redis-start|postgres-stop|postgres-start" >&2; exit 2 ;;
+  sentinel-start)
+    [ -n "${2:-}" ] || die "usage: $0 sentinel-start DIR"
+    dir=$2
+    start_sentinel_setup "$2"
+    ;;
+  sentinel-stop)
+    [ -n "${2:-}" ] || die "usage: $0 sentinel-stop DIR"
+    stop_sentinel_setup "$2"
+    ;;
+  *) echo "usage: $0 start|stop|status|env|redis-stop|redis-start|postgres-stop|postgres-start|sentinel-start DIR|sentinel-stop DIR" >&2; exit 2 ;;
 esac

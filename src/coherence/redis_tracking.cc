@@ -26,6 +26,10 @@
 //    a PING on the invalidation connection and CLIENT TRACKINGINFO on a data connection (flag
 //    broken_redirect, or a redirect id that is not ours) find it, and the connection is
 //    replaced (which flushes).
+//  - Sentinel failover: the data connections move to the new master's pool, whose first
+//    setup starts a node (and an invalidation connection) for it; the old master's node sees
+//    router->retired() and drops its connection (one flush), then idles until it is the
+//    master again.
 #include "strata/coherence/redis_tracking.h"
 
 #include <sys/eventfd.h>
@@ -187,6 +191,12 @@ struct RedisTracking::State final : redis::ConnectionHook {
   void run(Node& node) noexcept {
     int failures = 0;
     while (!stopping) {
+      // Sentinel: a master replaced by a failover carries no data connections any more, so
+      // nothing tracked can point at it: wait (without flushing) until it is the master again.
+      if (router->retired(node.pool)) {
+        if (wait_stop(node, kMaxPoll)) return;
+        continue;
+      }
       bool established = false;
       try {
         auto connection = redis::Connection::open(node.pool.endpoint(), connect);
@@ -247,6 +257,9 @@ struct RedisTracking::State final : redis::ConnectionHook {
       if (ping_outstanding && now - ping_sent > dead_after) {
         throw UnavailableError("redis " + node.pool.address() +
                                ": the invalidation connection did not answer a PING");
+      }
+      if (router->retired(node.pool)) {  // sentinel: a failover moved the master elsewhere
+        throw UnavailableError("redis " + node.pool.address() + " is no longer the master");
       }
       if (now >= next_check) {
         next_check = now + interval;

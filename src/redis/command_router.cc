@@ -6,6 +6,7 @@
 #include <optional>
 #include <thread>
 
+#include "redis/sentinel.h"
 #include "strata/error.h"
 #include "strata/redis/key_slot.h"
 
@@ -31,7 +32,28 @@ constexpr std::string_view kKeyless[] = {
     "READWRITE", "HELLO",   "AUTH",    "SELECT",   "SWAPDB",  "PUBSUB",  "MULTI",
     "EXEC",      "DISCARD", "UNWATCH", "QUIT",     "RESET",   "LOLWUT"};
 
+// Commands that only read: re-run after a connection failure only when they are one of these.
+constexpr std::string_view kReadOnly[] = {
+    "GET",    "MGET",     "EXISTS",     "TTL",        "PTTL",        "STRLEN",    "GETRANGE",
+    "TYPE",   "HGET",     "HMGET",      "HGETALL",    "HEXISTS",     "HLEN",      "HKEYS",
+    "HVALS",  "SMEMBERS", "SISMEMBER",  "SMISMEMBER", "SCARD",       "ZSCORE",    "ZCARD",
+    "ZRANGE", "ZRANK",    "LRANGE",     "LLEN",       "LINDEX",      "SCAN",      "SSCAN",
+    "HSCAN",  "ZSCAN",    "PING",       "ECHO",       "TIME",        "DBSIZE",    "INFO",
+    "ROLE",   "EVAL_RO",  "EVALSHA_RO", "FCALL_RO",   "PEXPIRETIME", "EXPIRETIME"};
+
+bool is_readonly_reply(const RedisReply& reply) noexcept {
+  return reply.is_error() && reply.str.starts_with("READONLY");
+}
+
 }  // namespace
+
+bool is_read_only(std::span<const std::string_view> argv) noexcept {
+  if (argv.empty()) return false;
+  for (const auto name : kReadOnly) {
+    if (iequals(argv[0], name)) return true;
+  }
+  return false;
+}
 
 struct CommandRouter::Redirect {
   enum class Kind { kNone, kMoved, kAsk, kTryAgain, kClusterDown };
@@ -81,9 +103,59 @@ CommandRouter::CommandRouter(RedisUrl url)
   if (url_.nodes.empty()) throw InvalidArgumentError("redis url: missing host");
   if (url_.cluster) {
     slot_owner_.assign(kClusterSlots, nullptr);
+  } else if (url_.sentinel) {
+    discovery_ = std::make_unique<SentinelDiscovery>(url_);  // no I/O until the first call
   } else {
     standalone_ = pool_for(url_.nodes.front());
   }
+}
+
+CommandRouter::~CommandRouter() {
+  if (switch_watch_) switch_watch_->stop();  // no callback into a router being destroyed
+}
+
+NodePool* CommandRouter::master() {
+  if (NodePool* node = master_.load(std::memory_order_acquire)) return node;
+  rediscover(nullptr);
+  return master_.load(std::memory_order_acquire);
+}
+
+void CommandRouter::watch_switches() {
+  // Hears failovers at once; a lost or late message is covered by rediscover() on errors. The
+  // SUBSCRIBE is confirmed within the command timeout (at most: when no sentinel answers, the
+  // discovery that follows fails too).
+  switch_watch_ = std::make_unique<RedisSubscriber>(discovery_->sentinels_url());
+  (void)switch_watch_->subscribe(
+      kSwitchMasterChannel, [this](std::string_view, std::string_view message) {
+        if (const auto endpoint = parse_switch_master(message, url_.master_name)) {
+          std::lock_guard lock(discover_mutex_);
+          switch_master(pool_for(*endpoint));
+        }
+      });
+}
+
+void CommandRouter::rediscover(NodePool* suspect) {
+  std::lock_guard lock(discover_mutex_);
+  if (!switch_watch_) watch_switches();  // the first call: before the first discovery
+  NodePool* current = master_.load(std::memory_order_acquire);
+  if (current != suspect) return;  // someone else already moved on (or found the first master)
+  const auto now = std::chrono::steady_clock::now();
+  if (current != nullptr && now - last_discovery_ < kRefreshInterval) return;
+  last_discovery_ = now;
+  switch_master(pool_for(discovery_->discover()));
+}
+
+void CommandRouter::switch_master(NodePool* next) {
+  NodePool* previous = master_.exchange(next, std::memory_order_acq_rel);
+  if (previous == next) return;
+  // The old master's idle connections lead to a replica (or a dead node): drop them.
+  if (previous != nullptr) previous->on_io_error();
+}
+
+bool CommandRouter::retired(const NodePool& node) const noexcept {
+  if (!url_.sentinel) return false;
+  const NodePool* current = master_.load(std::memory_order_acquire);
+  return current != nullptr && current != &node;
 }
 
 int CommandRouter::slot_of(std::string_view key) const noexcept {
@@ -153,7 +225,41 @@ RedisReply CommandRouter::run_on(NodePool& node, std::span<const std::string_vie
 }
 
 RedisReply CommandRouter::run_standalone(std::span<const std::string_view> argv) {
+  if (url_.sentinel) return run_sentinel(argv);
   return run_on(*standalone_, argv);
+}
+
+RedisReply CommandRouter::run_sentinel(std::span<const std::string_view> argv) {
+  const bool read_only = is_read_only(argv);
+  for (int attempt = 0;; ++attempt) {
+    NodePool* node = master();
+    bool sent = false;
+    try {
+      auto lease = node->acquire();
+      sent = true;
+      RedisReply reply = lease->command(argv);
+      if (!is_readonly_reply(reply)) return reply;
+      // A demoted master: the command did not run. Ask the sentinels, run it on the new one.
+      if (attempt >= url_.retries) {
+        throw UnavailableError("redis sentinel " + url_.redacted() + ": " + node->address() +
+                               " is a replica now (" + reply.str +
+                               ") and no new master was found in time");
+      }
+    } catch (const UnavailableError& e) {
+      node->on_io_error();
+      if (sent && !read_only) {
+        throw UnavailableError(std::string(e.what()) + " (" + std::string(argv[0]) +
+                               " was sent and may or may not have run: not retried)");
+      }
+      if (attempt >= url_.retries) throw;
+    }
+    try {
+      rediscover(node);
+    } catch (const Error&) {
+      // No sentinel answered: the next attempt fails on the old node and says why.
+    }
+    backoff(attempt + 1);
+  }
 }
 
 NodePool* CommandRouter::node_for_slot(int slot) {
@@ -313,6 +419,7 @@ RedisReply CommandRouter::run(std::span<const std::string_view> argv, int slot) 
 std::vector<RedisReply> CommandRouter::run_batch(std::span<const RoutedCommand> commands) {
   std::vector<RedisReply> replies(commands.size());
   if (commands.empty()) return replies;
+  if (url_.sentinel) return run_batch_sentinel(commands);
   if (!url_.cluster) {
     for (int attempt = 0;; ++attempt) {
       try {
@@ -409,7 +516,53 @@ std::vector<RedisReply> CommandRouter::run_batch(std::span<const RoutedCommand> 
   return replies;
 }
 
+std::vector<RedisReply> CommandRouter::run_batch_sentinel(std::span<const RoutedCommand> commands) {
+  std::vector<RedisReply> replies(commands.size());
+  const bool read_only = std::all_of(commands.begin(), commands.end(),
+                                     [](const RoutedCommand& c) { return is_read_only(c.argv); });
+  for (int attempt = 0;; ++attempt) {
+    NodePool* node = master();
+    bool sent = false;
+    try {
+      auto lease = node->acquire();
+      sent = true;
+      for (const auto& command : commands) lease->append(command.argv);
+      for (auto& reply : replies) reply = lease->read_reply();
+    } catch (const UnavailableError& e) {
+      node->on_io_error();
+      if (sent && !read_only) {
+        throw UnavailableError(std::string(e.what()) +
+                               " (a pipeline with writes was sent and may have run in part: "
+                               "not retried)");
+      }
+      if (attempt >= url_.retries) throw;
+      try {
+        rediscover(node);
+      } catch (const Error&) {
+      }
+      backoff(attempt + 1);
+      continue;
+    }
+    // Commands refused by a demoted master did not run: re-run them one by one on the master
+    // the sentinels name now (run_sentinel's own retries and rules apply to each).
+    bool demoted = false;
+    for (std::size_t i = 0; i < commands.size(); ++i) {
+      if (!is_readonly_reply(replies[i])) continue;
+      if (!demoted) {
+        demoted = true;
+        try {
+          rediscover(node);
+        } catch (const Error&) {
+        }
+      }
+      replies[i] = run_sentinel(commands[i].argv);
+    }
+    return replies;
+  }
+}
+
 std::vector<NodePool*> CommandRouter::masters() {
+  if (url_.sentinel) return {master()};
   if (!url_.cluster) return {standalone_};
   (void)node_for_slot(kAnySlot);  // loads the slot map if needed
   std::shared_lock lock(slots_mutex_);

@@ -19,6 +19,18 @@
 // times (at-least-once: a command whose reply was lost may run twice). A TimeoutError is never
 // retried: the command may have run, and the caller must not wait longer than the timeout.
 //
+// Sentinel (redis+sentinel://): one current master NodePool, found through the sentinels
+// (sentinel.h) on first use. The router follows a failover three ways: a RedisSubscriber on
+// the sentinels (started on first use too) hears "+switch-master" and switches at once; a READONLY
+// reply (the node was demoted) or a connection error makes it ask the sentinels again (at most once
+// per kRefreshInterval); and every pooled connection checks ROLE when it opens, so none is made to
+// a replica. On a switch the old master's idle connections are dropped. What is retried:
+//   - a command refused with READONLY (it did not run) or whose connection could not be
+//     borrowed (it was never sent): always, on the new master, up to `retries` times;
+//   - a command whose connection failed after it was sent: only if it is a read (GET, MGET,
+//     EXISTS, TTL, SCAN, ...: is_read_only()); a write fails with UnavailableError saying it
+//     may or may not have run, and is never re-run silently.
+//
 // Node pools are created on demand per "host:port" and live as long as the router, so raw
 // NodePool pointers stay valid.
 #pragma once
@@ -38,6 +50,7 @@
 
 #include "redis/node_pool.h"
 #include "strata/redis/redis_reply.h"
+#include "strata/redis/redis_subscriber.h"
 #include "strata/redis/redis_url.h"
 
 namespace strata::redis {
@@ -50,6 +63,12 @@ struct RoutedCommand {
 
 inline constexpr int kAnySlot = -1;
 
+// True for commands that only read (GET, MGET, EXISTS, TTL, SCAN, PING, ...): safe to re-run
+// when the connection failed after they were sent.
+[[nodiscard]] bool is_read_only(std::span<const std::string_view> argv) noexcept;
+
+class SentinelDiscovery;
+
 class CommandRouter {
  public:
   static constexpr int kMaxRedirects = 16;
@@ -58,8 +77,10 @@ class CommandRouter {
   explicit CommandRouter(RedisUrl url);
   CommandRouter(const CommandRouter&) = delete;
   CommandRouter& operator=(const CommandRouter&) = delete;
+  ~CommandRouter();
 
   [[nodiscard]] bool cluster() const noexcept { return url_.cluster; }
+  [[nodiscard]] bool sentinel() const noexcept { return url_.sentinel; }
   [[nodiscard]] const RedisUrl& url() const noexcept { return url_; }
 
   // The slot of a key in a cluster; kAnySlot for a standalone server (no routing needed).
@@ -83,6 +104,9 @@ class CommandRouter {
   void set_connection_hook(std::shared_ptr<ConnectionHook> hook);
   // Removes `hook` if it is the installed one; idle connections are dropped.
   void clear_connection_hook(const ConnectionHook* hook) noexcept;
+  // Sentinel: true when `node` was the master and a failover replaced it (its users, e.g. the
+  // tracking connections, should leave it). Always false for a standalone server or a cluster.
+  [[nodiscard]] bool retired(const NodePool& node) const noexcept;
 
  private:
   struct Redirect;
@@ -94,6 +118,16 @@ class CommandRouter {
   void refresh_slots();
   void patch_slot(int slot, NodePool* node);
   [[nodiscard]] RedisReply run_standalone(std::span<const std::string_view> argv);
+  [[nodiscard]] RedisReply run_sentinel(std::span<const std::string_view> argv);
+  [[nodiscard]] std::vector<RedisReply> run_batch_sentinel(std::span<const RoutedCommand> commands);
+  // Sentinel: the current master's pool (asking the sentinels first if none is known yet).
+  NodePool* master();
+  // Sentinel: asks the sentinels again after `suspect` failed (unless another thread already
+  // moved away from it, or asked less than kRefreshInterval ago). Throws when none answers.
+  void rediscover(NodePool* suspect);
+  void switch_master(NodePool* next);
+  // Sentinel: starts the +switch-master subscription (discover_mutex_ held).
+  void watch_switches();
   void backoff(int attempt) const;
 
   const RedisUrl url_;
@@ -110,6 +144,13 @@ class CommandRouter {
   std::mutex refresh_mutex_;           // one refresh at a time
   std::chrono::steady_clock::time_point last_refresh_{};  // refresh_mutex_
   std::atomic<std::uint64_t> any_node_{0};                // round robin for keyless commands
+
+  // Sentinel only.
+  std::unique_ptr<SentinelDiscovery> discovery_;
+  std::atomic<NodePool*> master_{nullptr};
+  std::mutex discover_mutex_;                               // one discovery at a time
+  std::chrono::steady_clock::time_point last_discovery_{};  // discover_mutex_
+  std::unique_ptr<RedisSubscriber> switch_watch_;  // +switch-master; discover_mutex_; last member
 };
 
 }  // namespace strata::redis

@@ -231,7 +231,8 @@ TlsError tls_error(SSL* ssl, const std::string& prefix, std::string reason) {
 
 ConnectOptions connect_options(const RedisUrl& url) {
   return ConnectOptions{
-      url.connect_timeout, url.command_timeout, url.user, url.password, url.db, url.tls};
+      url.connect_timeout, url.command_timeout, url.user, url.password, url.db, url.tls,
+      url.sentinel};
 }
 
 std::string to_address(const RedisEndpoint& endpoint) {
@@ -417,6 +418,17 @@ std::unique_ptr<Connection> Connection::open(const RedisEndpoint& endpoint,
     if (reply.is_error()) {
       throw ReplyError("redis " + connection->address_ + ": SELECT " + db +
                        " failed: " + reply.str);
+    }
+  }
+  if (options.require_master) {
+    static constexpr std::string_view kRole[] = {"ROLE"};
+    const RedisReply reply = connection->command(kRole);
+    const std::string role = reply.is_array() && !reply.elements.empty()
+                                 ? reply.elements[0].str
+                                 : (reply.is_error() ? reply.str : std::string("?"));
+    if (role != "master") {
+      throw UnavailableError("redis " + connection->address_ + " is not a master (ROLE: " + role +
+                             "): a failover moved the master elsewhere");
     }
   }
   return connection;

@@ -45,6 +45,9 @@ struct ConnectOptions {
   std::string password;                             // empty: no AUTH
   int db = 0;                                       // SELECT when non-zero
   RedisTlsOptions tls;                              // enabled: TLS on this connection
+  // ROLE after AUTH/SELECT, and UnavailableError unless the node says "master" (a Sentinel
+  // setup: a node demoted to replica by a failover is never used for data).
+  bool require_master = false;
 };
 
 [[nodiscard]] ConnectOptions connect_options(const RedisUrl& url);
@@ -54,9 +57,9 @@ struct ConnectOptions {
 
 class Connection {
  public:
-  // Connects, sets the timeouts, sends AUTH and SELECT when configured. Throws
-  // UnavailableError or TimeoutError when the node cannot be reached, ReplyError when AUTH or
-  // SELECT is refused.
+  // Connects, sets the timeouts, sends AUTH and SELECT when configured (and ROLE with
+  // require_master). Throws UnavailableError or TimeoutError when the node cannot be reached
+  // (or is not a master), ReplyError when AUTH or SELECT is refused.
   [[nodiscard]] static std::unique_ptr<Connection> open(const RedisEndpoint& endpoint,
                                                         const ConnectOptions& options);
   Connection(const Connection&) = delete;

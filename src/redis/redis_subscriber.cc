@@ -11,6 +11,12 @@
 //   PING when idle for keepalive_interval -> on any error: close, on_connection_lost(reason)
 //   if the connection had been established, back off (10 ms doubling to 1 s), repeat.
 // Callbacks are called without the state lock held, so they may call subscribe() etc.
+//
+// Sentinel (redis+sentinel://): each connect first asks the sentinels for the master
+// (sentinel.h; the connection checks ROLE), and a second RedisSubscriber, on the sentinels,
+// listens for "+switch-master": when the master changes, the current connection is dropped
+// (a connection loss, so the owner flushes what it may have missed) and the thread connects
+// to the new master.
 #include "strata/redis/redis_subscriber.h"
 
 #include <fcntl.h>
@@ -27,6 +33,7 @@
 #include <vector>
 
 #include "redis/connection.h"
+#include "redis/sentinel.h"
 #include "strata/error.h"
 
 namespace strata {
@@ -92,17 +99,23 @@ void call_quietly(const Callback& callback, Args&&... args) noexcept {
 
 }  // namespace
 
-struct RedisSubscriber::State {
+struct RedisSubscriber::State : std::enable_shared_from_this<RedisSubscriber::State> {
   State(RedisUrl u, SubscriberOptions o)
       : url(std::move(u)), options(std::move(o)), connect(redis::connect_options(url)) {
     if (options.keepalive_interval.count() <= 0) {
       throw InvalidArgumentError("redis subscriber: keepalive_interval must be positive");
     }
+    if (url.sentinel) discovery = std::make_unique<redis::SentinelDiscovery>(url);
   }
 
   const RedisUrl url;
   const SubscriberOptions options;
   const redis::ConnectOptions connect;
+  std::unique_ptr<redis::SentinelDiscovery> discovery;  // sentinel URLs only
+  std::atomic<bool> master_switched{false};             // set by the +switch-master watcher
+  // Sentinel URLs: a subscriber on the sentinels for +switch-master, started by run() (so the
+  // constructor never waits for it); stopped by stop() after the join, or with the state.
+  std::unique_ptr<RedisSubscriber> switch_watch;
   WakePipe wake;
 
   mutable std::mutex mutex;
@@ -142,6 +155,7 @@ struct RedisSubscriber::State {
   }
 
   void run() noexcept;
+  void watch_switches();
   std::unique_ptr<redis::Connection> open(std::vector<RedisEndpoint>& candidates,
                                           std::size_t candidate, std::int64_t& client_id_out);
   void serve(redis::Connection& connection);
@@ -150,7 +164,10 @@ struct RedisSubscriber::State {
 
 std::unique_ptr<redis::Connection> RedisSubscriber::State::open(
     std::vector<RedisEndpoint>& candidates, std::size_t candidate, std::int64_t& client_id_out) {
-  auto connection = redis::Connection::open(candidates[candidate % candidates.size()], connect);
+  master_switched.store(false);  // whatever switched before, we now ask for the master
+  auto connection =
+      discovery ? redis::Connection::open(discovery->discover(), connect)
+                : redis::Connection::open(candidates[candidate % candidates.size()], connect);
   static constexpr std::string_view kClientId[] = {"CLIENT", "ID"};
   const RedisReply id = connection->command(kClientId);
   if (!id.is_integer())
@@ -251,6 +268,10 @@ void RedisSubscriber::State::serve(redis::Connection& connection) {
     if (ping_outstanding && now - ping_sent > dead_after) {
       throw UnavailableError("redis " + connection.address() + ": no answer to a keep-alive PING");
     }
+    if (master_switched.load()) {
+      throw UnavailableError("redis " + connection.address() +
+                             ": the sentinels switched the master to another node");
+    }
     const auto wait = std::min(kMaxPoll, keepalive);
     std::optional<RedisReply> reply = connection.read_reply_within(wait, wake.read_fd());
     wake.drain();
@@ -263,8 +284,28 @@ void RedisSubscriber::State::serve(redis::Connection& connection) {
   }
 }
 
+void RedisSubscriber::State::watch_switches() {
+  switch_watch = std::make_unique<RedisSubscriber>(discovery->sentinels_url());
+  std::weak_ptr<State> weak = weak_from_this();
+  (void)switch_watch->subscribe(
+      redis::kSwitchMasterChannel, [weak](std::string_view, std::string_view message) {
+        const auto state = weak.lock();
+        if (!state || !redis::parse_switch_master(message, state->url.master_name)) return;
+        state->master_switched.store(true);
+        state->wake.wake();
+      });
+}
+
 void RedisSubscriber::State::run() noexcept {
   thread_id.store(std::this_thread::get_id());
+  if (discovery) {
+    try {
+      watch_switches();
+    } catch (const std::exception&) {
+      // No watcher (e.g. no thread or pipe could be made): failovers are still followed when
+      // the old master drops the connection.
+    }
+  }
   std::vector<RedisEndpoint> candidates = url.nodes;
   std::size_t candidate = 0;
   int failures = 0;
@@ -336,6 +377,7 @@ void RedisSubscriber::stop() noexcept {
     state_->thread.detach();  // stopped from a callback: the thread ends on its own
   } else {
     state_->thread.join();
+    if (state_->switch_watch) state_->switch_watch->stop();  // set by the thread only
   }
 }
 

@@ -80,8 +80,10 @@ void check_host(std::string_view host, bool bracketed) {
   }
 }
 
-RedisEndpoint parse_endpoint(std::string_view text, bool port_required) {
+RedisEndpoint parse_endpoint(std::string_view text, bool port_required,
+                             std::uint16_t default_port) {
   RedisEndpoint endpoint;
+  endpoint.port = default_port;
   std::string_view port_text;
   if (text.starts_with('[')) {  // [ipv6]:port
     const auto close = text.find(']');
@@ -121,6 +123,11 @@ void apply_option(RedisUrl& url, std::string_view name, std::string_view value) 
     url.pool_size = parse_int<int>(value, 1, 1024, "option pool_size");
   } else if (name == "retries") {
     url.retries = parse_int<int>(value, 0, 100, "option retries");
+  } else if (name == "sentinel_user" || name == "sentinel_password") {
+    if (!url.sentinel) bad_url("option '" + option + "' needs a redis+sentinel:// URL");
+    const std::string part = "option " + option;
+    (name == "sentinel_user" ? url.sentinel_user : url.sentinel_password) =
+        percent_decode(value, part.c_str());
   } else if (name.starts_with("tls_")) {
     if (!url.tls.enabled) bad_url("option '" + option + "' needs the rediss:// scheme");
     const std::string part = "option " + option;
@@ -147,7 +154,8 @@ void apply_option(RedisUrl& url, std::string_view name, std::string_view value) 
     }
   } else {
     bad_url("unknown option '" + option +
-            "' (known: connect_timeout, command_timeout, pool_size, retries, tls_*)");
+            "' (known: connect_timeout, command_timeout, pool_size, retries, tls_*, "
+            "sentinel_user, sentinel_password)");
   }
 }
 
@@ -158,23 +166,27 @@ RedisUrl parse_redis_url(std::string_view text) {
   struct Scheme {
     std::string_view prefix;
     bool cluster;
+    bool sentinel;
     bool tls;
   };
-  static constexpr Scheme kSchemes[] = {{"redis://", false, false},
-                                        {"redis+cluster://", true, false},
-                                        {"rediss://", false, true},
-                                        {"rediss+cluster://", true, true}};
+  static constexpr Scheme kSchemes[] = {
+      {"redis://", false, false, false},         {"redis+cluster://", true, false, false},
+      {"redis+sentinel://", false, true, false}, {"rediss://", false, false, true},
+      {"rediss+cluster://", true, false, true},  {"rediss+sentinel://", false, true, true}};
   bool known = false;
   for (const Scheme& scheme : kSchemes) {
     if (!text.starts_with(scheme.prefix)) continue;
     text.remove_prefix(scheme.prefix.size());
     url.cluster = scheme.cluster;
+    url.sentinel = scheme.sentinel;
     url.tls.enabled = scheme.tls;
     known = true;
     break;
   }
   if (!known) {
-    bad_url("scheme must be redis://, redis+cluster://, rediss:// or rediss+cluster://");
+    bad_url(
+        "scheme must be redis://, redis+cluster://, redis+sentinel://, rediss://, "
+        "rediss+cluster:// or rediss+sentinel://");
   }
 
   // The user info first, up to the last '@': a password may hold '?', '/', '#' or '@' (the
@@ -206,7 +218,20 @@ RedisUrl parse_redis_url(std::string_view text) {
     }
   }
 
-  if (const auto slash = text.find('/'); slash != std::string_view::npos) {
+  if (url.sentinel) {  // /master-name[/db]
+    const auto slash = text.find('/');
+    std::string_view path =
+        slash == std::string_view::npos ? std::string_view{} : text.substr(slash + 1);
+    if (slash != std::string_view::npos) text = text.substr(0, slash);
+    const auto db_slash = path.find('/');
+    url.master_name = percent_decode(path.substr(0, db_slash), "master name");
+    if (url.master_name.empty()) {
+      bad_url("a sentinel URL names its master: redis+sentinel://host:port/<master-name>");
+    }
+    if (db_slash != std::string_view::npos && db_slash + 1 < path.size()) {
+      url.db = parse_int<int>(path.substr(db_slash + 1), 0, 1 << 20, "db");
+    }
+  } else if (const auto slash = text.find('/'); slash != std::string_view::npos) {
     const auto db = text.substr(slash + 1);
     text = text.substr(0, slash);
     if (!db.empty()) {
@@ -218,10 +243,10 @@ RedisUrl parse_redis_url(std::string_view text) {
   while (!text.empty()) {
     const auto comma = text.find(',');
     const auto node = text.substr(0, comma);
-    if (!url.cluster && comma != std::string_view::npos) {
-      bad_url("several hosts need the redis+cluster:// scheme");
+    if (!url.cluster && !url.sentinel && comma != std::string_view::npos) {
+      bad_url("several hosts need the redis+cluster:// or redis+sentinel:// scheme");
     }
-    url.nodes.push_back(parse_endpoint(node, url.cluster));
+    url.nodes.push_back(parse_endpoint(node, url.cluster, url.sentinel ? 26379 : 6379));
     text = comma == std::string_view::npos ? std::string_view{} : text.substr(comma + 1);
     if (comma != std::string_view::npos && text.empty()) bad_url("empty node after ','");
   }
@@ -230,8 +255,8 @@ RedisUrl parse_redis_url(std::string_view text) {
 }
 
 std::string RedisUrl::redacted() const {
-  std::string out = cluster ? "redis+cluster://" : "redis://";
-  if (tls.enabled) out.insert(5, "s");  // rediss:// or rediss+cluster://
+  std::string out = cluster ? "redis+cluster://" : sentinel ? "redis+sentinel://" : "redis://";
+  if (tls.enabled) out.insert(5, "s");  // rediss://, rediss+cluster:// or rediss+sentinel://
   if (!user.empty() || !password.empty()) {
     static constexpr char kHex[] = "0123456789ABCDEF";
     for (const char ch : user) {  // percent-encoded, so that the result parses back
@@ -255,6 +280,7 @@ std::string RedisUrl::redacted() const {
     out += v6 ? "[" + nodes[i].host + "]" : nodes[i].host;
     out += ':' + std::to_string(nodes[i].port);
   }
+  if (sentinel) out += '/' + master_name;
   if (db != 0) out += '/' + std::to_string(db);
   return out;
 }

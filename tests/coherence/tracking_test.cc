@@ -93,6 +93,14 @@ void cache_in_l1(Instance& reader, const std::string& key) {
   FAIL() << key << " never became an L1 hit";
 }
 
+// One node of the server(s) behind `url`, over the same transport (rediss:// and its tls_*
+// options for a TLS URL).
+std::string node_url(const std::string& url, const std::string& address) {
+  const auto query = url.find('?');
+  return std::string(url.starts_with("rediss") ? "rediss://" : "redis://") + address +
+         (query == std::string::npos ? "" : url.substr(query));
+}
+
 class Tracking : public ::testing::TestWithParam<const char*> {
  protected:
   std::string url_;
@@ -103,12 +111,15 @@ class Tracking : public ::testing::TestWithParam<const char*> {
 };
 
 INSTANTIATE_TEST_SUITE_P(Servers, Tracking,
-                         ::testing::Values("STRATA_TEST_REDIS_URL",
-                                           "STRATA_TEST_REDIS_CLUSTER_URL"),
+                         ::testing::Values("STRATA_TEST_REDIS_URL", "STRATA_TEST_REDIS_CLUSTER_URL",
+                                           "STRATA_TEST_REDIS_TLS_CLUSTER_URL",
+                                           "STRATA_TEST_REDIS_SENTINEL_URL"),
                          [](const auto& param_info) {
-                           return std::string(param_info.param).find("CLUSTER") != std::string::npos
-                                      ? std::string("cluster")
-                                      : std::string("standalone");
+                           const std::string name = param_info.param;
+                           if (name.find("TLS_CLUSTER") != std::string::npos) return "tls_cluster";
+                           if (name.find("CLUSTER") != std::string::npos) return "cluster";
+                           if (name.find("SENTINEL") != std::string::npos) return "sentinel";
+                           return "standalone";
                          });
 
 // A write in A is never read stale by B once B has received the invalidation of it.
@@ -187,7 +198,7 @@ TEST_P(Tracking, KilledInvalidationConnectionFlushesL1AndComesBack) {
   const TrackingStats s0 = b.tracking();
 
   for (const auto& [address, id] : before) {
-    RedisClient node("redis://" + address);
+    RedisClient node(node_url(url_, address));
     (void)node.command({"CLIENT", "KILL", "ID", std::to_string(id)});
   }
   // Written while B may be without its invalidation connection.
@@ -366,6 +377,67 @@ TEST(TrackingPrivate, SlotMigrationLeavesNoStaleL1Entries) {
     target_tracked = target_tracked || address.ends_with(":" + target_port);
   }
   EXPECT_TRUE(target_tracked);
+}
+
+// A Sentinel failover (SENTINEL FAILOVER on a private setup: the old master stays up, still a
+// master, until the sentinels demote it) while B's L1 holds tracked keys: B's invalidation
+// connection leaves the old master at once (flushing L1, since writes now go where it does not
+// listen) and comes up on the new one, and A's writes are never read stale by B afterwards.
+TEST(TrackingPrivate, SentinelFailoverMovesTrackingToTheNewMaster) {
+  STRATA_SERVER_URL(script, "STRATA_TEST_SERVERS_SCRIPT");
+  STRATA_SERVER_URL(servers_dir, "STRATA_TEST_SERVERS_DIR");
+  testing::SentinelSetup setup(script, servers_dir);
+  const std::string url = setup.url() + "?connect_timeout=300ms&command_timeout=500ms";
+  const std::string prefix = "sentinel:";
+  const auto keys = make_keys("user", 8);
+  auto store = store_with(keys);
+  Instance a(url, prefix, store);
+  Instance b(url, prefix, store);
+  seed(a, keys, 0);
+  for (const auto& key : keys) cache_in_l1(b, key);
+  ASSERT_EQ(RedisClient(url).command({"WAIT", "1", "5000"}).integer, 1);
+
+  const std::uint16_t old_master = setup.first_master_port();
+  ASSERT_EQ(testing::SentinelSetup::cli(setup.sentinel_port(0), "sentinel failover strata-master"),
+            "OK");
+  ASSERT_TRUE(eventually(30s, [&] {
+    const auto port = setup.master_port();
+    return port != 0 && port != old_master;
+  }));
+  const std::string new_master = "127.0.0.1:" + std::to_string(setup.master_port());
+  auto old_is_master = [&] {
+    return testing::SentinelSetup::cli(old_master, "role").starts_with("master");
+  };
+  // B's invalidation connection leaves the old master as soon as B's client moved, not when
+  // the sentinels demote it seconds later (an ordering, checked as such: no time limit); B
+  // reads meanwhile, which brings up the new master's invalidation connection.
+  bool moved = false;
+  ASSERT_TRUE(eventually(60s, [&] {
+    for (const auto& key : keys) (void)b.version(key);
+    const auto subscribers = b.cache.redis_tracking()->subscribers();
+    const bool only_new = subscribers.size() == 1 && subscribers[0].first == new_master;
+    const bool still_master = old_is_master();  // after: counts only while the old one was
+    moved = only_new && still_master;
+    return moved || !still_master;
+  }));
+  EXPECT_TRUE(moved) << "B's tracking stayed on the old master until it was demoted";
+  ASSERT_TRUE(eventually(30s,
+                         [&] {
+                           for (const auto& key : keys) (void)b.version(key);
+                           const auto subscribers = b.cache.redis_tracking()->subscribers();
+                           return subscribers.size() == 1 && subscribers[0].first == new_master;
+                         }))
+      << "B's tracking did not move to " << new_master;
+  for (int round = 1; round <= 2; ++round) {
+    for (const auto& key : keys) cache_in_l1(b, key);
+    for (const auto& key : keys) {
+      const auto seen = b.tracking().keys_invalidated;
+      a.cache.put(key, make_user(round));
+      ASSERT_TRUE(eventually(kPatience, [&] { return b.tracking().keys_invalidated > seen; }))
+          << "no invalidation reached B for " << key;
+      EXPECT_EQ(b.version(key), round) << key;
+    }
+  }
 }
 
 TEST(TrackingBuilder, ValidatesTheChoice) {

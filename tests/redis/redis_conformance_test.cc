@@ -1,6 +1,6 @@
 // The RedisClient conformance suite: every data-structure call, run against the standalone
-// server and against the Redis Cluster of `make test` (the same tests, parameterised by the
-// environment variable that names the server).
+// server, the Redis Cluster, the TLS servers and the Sentinel setup of `make test` (the same
+// tests, parameterised by the environment variable that names the server).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -52,9 +52,15 @@ class RedisConformance : public ::testing::TestWithParam<const char*> {
     }
     const RedisReply slots = client_->command({"CLUSTER", "SLOTS"});
     std::set<std::string> masters;
+    // Each master over the cluster URL's transport: rediss:// and its tls_* options for a
+    // TLS cluster.
+    const bool tls = url_.starts_with("rediss");
+    const auto query = url_.find('?');
+    const std::string options = query == std::string::npos ? "" : url_.substr(query);
     for (const auto& range : slots.elements) {
-      masters.insert("redis://" + range.elements[2].elements[0].str + ":" +
-                     std::to_string(range.elements[2].elements[1].integer));
+      masters.insert(std::string(tls ? "rediss://" : "redis://") +
+                     range.elements[2].elements[0].str + ":" +
+                     std::to_string(range.elements[2].elements[1].integer) + options);
     }
     for (const auto& master : masters) (void)RedisClient(master).command({"SCRIPT", "FLUSH"});
   }
@@ -425,16 +431,24 @@ TEST_P(RedisConformance, ManyThreadsShareOneClient) {
   EXPECT_EQ(redis.get(counter), std::to_string(kThreads * kOps));
 }
 
-// Plaintext and TLS (strata's transport over OpenSSL), standalone and cluster.
+// Plaintext and TLS (strata's transport over OpenSSL), standalone and cluster (the TLS cluster
+// runs with tls-cluster yes: CLUSTER SLOTS gives TLS ports), and a master
+// found through Redis Sentinel (plaintext, and TLS to the sentinels and the data nodes).
 INSTANTIATE_TEST_SUITE_P(Servers, RedisConformance,
                          ::testing::Values("STRATA_TEST_REDIS_URL", "STRATA_TEST_REDIS_CLUSTER_URL",
                                            "STRATA_TEST_REDIS_TLS_URL",
-                                           "STRATA_TEST_REDIS_MTLS_URL"),
+                                           "STRATA_TEST_REDIS_MTLS_URL",
+                                           "STRATA_TEST_REDIS_TLS_CLUSTER_URL",
+                                           "STRATA_TEST_REDIS_SENTINEL_URL",
+                                           "STRATA_TEST_REDIS_TLS_SENTINEL_URL"),
                          [](const auto& param_info) {
                            const std::string name = param_info.param;
                            if (name == "STRATA_TEST_REDIS_URL") return "Standalone";
                            if (name == "STRATA_TEST_REDIS_CLUSTER_URL") return "Cluster";
                            if (name == "STRATA_TEST_REDIS_TLS_URL") return "Tls";
+                           if (name == "STRATA_TEST_REDIS_TLS_CLUSTER_URL") return "TlsCluster";
+                           if (name == "STRATA_TEST_REDIS_SENTINEL_URL") return "Sentinel";
+                           if (name == "STRATA_TEST_REDIS_TLS_SENTINEL_URL") return "TlsSentinel";
                            return "MutualTls";
                          });
 

@@ -65,6 +65,10 @@ TEST(RedisUrl, RejectsMalformedUrlsNamingThePart) {
       {"redis://h:1?novalue", "name=value"},
       {"redis://u:%zz@h:1", "password"},
       {"redis://[::1:1", "unclosed"},
+      {"redis+sentinel://a:1", "names its master"},
+      {"redis+sentinel://a:1/", "names its master"},
+      {"redis+sentinel://a:1/m/x", "db"},
+      {"redis://h:1?sentinel_password=x", "needs a redis+sentinel:// URL"},
   };
   for (const auto& [text, expected] : cases) {
     try {
@@ -88,6 +92,39 @@ TEST(RedisUrl, ErrorsAndRedactionNeverShowThePassword) {
   EXPECT_EQ(url.redacted(), "redis://user:***@h:1/2");
   EXPECT_EQ(parse_redis_url("redis+cluster://[::1]:1,b:2").redacted(),
             "redis+cluster://[::1]:1,b:2");
+}
+
+// redis+sentinel://: the nodes are sentinels (port 26379 unless given), the path names the
+// master (and optionally a db), sentinel_user/sentinel_password are the sentinels' AUTH.
+TEST(RedisUrl, ParsesSentinelUrls) {
+  const auto url = parse_redis_url(
+      "redis+sentinel://app:secret@10.0.0.1,10.0.0.2:26380,[::1]/my%2Dmaster/3"
+      "?sentinel_user=watch&sentinel_password=s%40cret&command_timeout=50ms");
+  EXPECT_TRUE(url.sentinel);
+  EXPECT_FALSE(url.cluster);
+  EXPECT_FALSE(url.tls.enabled);
+  ASSERT_EQ(url.nodes.size(), 3u);
+  EXPECT_EQ(url.nodes[0], (RedisEndpoint{"10.0.0.1", 26379}));
+  EXPECT_EQ(url.nodes[1], (RedisEndpoint{"10.0.0.2", 26380}));
+  EXPECT_EQ(url.nodes[2], (RedisEndpoint{"::1", 26379}));
+  EXPECT_EQ(url.master_name, "my-master");
+  EXPECT_EQ(url.db, 3);
+  EXPECT_EQ(url.user, "app");
+  EXPECT_EQ(url.password, "secret");
+  EXPECT_EQ(url.sentinel_user, "watch");
+  EXPECT_EQ(url.sentinel_password, "s@cret");
+  EXPECT_EQ(url.command_timeout, std::chrono::milliseconds(50));
+  EXPECT_EQ(url.redacted(),
+            "redis+sentinel://app:***@10.0.0.1:26379,10.0.0.2:26380,[::1]:26379/my-master/3");
+  EXPECT_EQ(url.redacted().find("s@cret"), std::string::npos);
+
+  const auto tls = parse_redis_url("rediss+sentinel://h:5000/m?tls_ca=/ca.pem");
+  EXPECT_TRUE(tls.sentinel);
+  EXPECT_TRUE(tls.tls.enabled);
+  EXPECT_EQ(tls.tls.ca_file, "/ca.pem");
+  EXPECT_EQ(tls.master_name, "m");
+  EXPECT_EQ(tls.db, 0);
+  EXPECT_EQ(tls.redacted(), "rediss+sentinel://h:5000/m");
 }
 
 }  // namespace

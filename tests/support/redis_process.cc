@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <stdexcept>
 #include <thread>
@@ -121,6 +123,69 @@ RedisClusterProcess::RedisClusterProcess(int replicas_per_master) {
         })) {
       throw std::runtime_error("private cluster: replicas did not sync");
     }
+  }
+}
+
+SentinelSetup::SentinelSetup(std::string script, const std::string& servers_dir)
+    : script_(std::move(script)) {
+  std::string templ = servers_dir + "/private-sentinel.XXXXXX";
+  if (::mkdtemp(templ.data()) == nullptr)
+    throw std::runtime_error("mkdtemp failed in " + servers_dir);
+  dir_ = templ + "/setup";  // sentinel-start wants a directory of its own to create
+  const auto started = run_command("'" + script_ + "' sentinel-start '" + dir_ + "' 2>&1");
+  if (started.exit_code != 0) throw std::runtime_error("sentinel-start failed: " + started.output);
+  std::ifstream url_file(dir_ + "/url");
+  std::getline(url_file, url_);
+  // redis+sentinel://127.0.0.1:p1,127.0.0.1:p2,127.0.0.1:p3/strata-master
+  std::string hosts = url_.substr(std::string("redis+sentinel://").size());
+  hosts = hosts.substr(0, hosts.find('/'));
+  std::size_t start = 0;
+  while (start < hosts.size()) {
+    const auto comma = hosts.find(',', start);
+    const std::string node = hosts.substr(start, comma - start);
+    sentinel_ports_.push_back(
+        static_cast<std::uint16_t>(std::stoi(node.substr(node.rfind(':') + 1))));
+    start = comma == std::string::npos ? hosts.size() : comma + 1;
+  }
+  first_master_port_ = master_port();
+  if (sentinel_ports_.size() != 3 || first_master_port_ == 0) {
+    throw std::runtime_error("sentinel-start gave an unexpected setup: " + url_);
+  }
+}
+
+SentinelSetup::~SentinelSetup() {
+  const auto stopped = run_command("'" + script_ + "' sentinel-stop '" + dir_ + "' 2>&1");
+  std::error_code ignored;
+  std::filesystem::remove_all(std::filesystem::path(dir_).parent_path(), ignored);
+  if (stopped.exit_code != 0) ADD_FAILURE() << "sentinel-stop failed: " << stopped.output;
+}
+
+std::string SentinelSetup::cli(std::uint16_t port, const std::string& args) {
+  auto result = run_command("redis-cli -p " + std::to_string(port) + " " + args + " 2>&1");
+  while (!result.output.empty() && result.output.back() == '\n') result.output.pop_back();
+  return result.output;
+}
+
+std::uint16_t SentinelSetup::master_port() const {
+  const std::string reply =
+      cli(sentinel_ports_.at(0), "sentinel get-master-addr-by-name strata-master");
+  const auto newline = reply.find('\n');
+  if (newline == std::string::npos) return 0;
+  try {
+    return static_cast<std::uint16_t>(std::stoi(reply.substr(newline + 1)));
+  } catch (const std::exception&) {
+    return 0;
+  }
+}
+
+void SentinelSetup::kill_first_master() {
+  std::ifstream pidfile(dir_ + "/master/redis.pid");
+  int pid = -1;
+  pidfile >> pid;
+  if (pid <= 0) throw std::runtime_error("no pid file for the sentinel setup's master");
+  ::kill(pid, SIGKILL);
+  if (!eventually(std::chrono::seconds(5), [&] { return ::kill(pid, 0) != 0; })) {
+    throw std::runtime_error("the sentinel setup's master did not die");
   }
 }
 

@@ -50,6 +50,37 @@ class RedisClusterProcess {
   std::vector<std::unique_ptr<RedisProcess>> nodes_;
 };
 
+// A private Redis Sentinel setup: a master, a replica and three sentinels watching the master
+// as "strata-master", started by `scripts/test-servers.sh sentinel-start` in a fresh directory
+// under `servers_dir` (the running test servers' directory, so that their `stop` removes it
+// even if the test crashes), stopped by the destructor. For failover tests: the shared Sentinel
+// setup of `make test` is never failed over.
+class SentinelSetup {
+ public:
+  SentinelSetup(std::string script, const std::string& servers_dir);
+  SentinelSetup(const SentinelSetup&) = delete;
+  SentinelSetup& operator=(const SentinelSetup&) = delete;
+  ~SentinelSetup();
+
+  [[nodiscard]] const std::string& url() const noexcept { return url_; }  // redis+sentinel://...
+  [[nodiscard]] std::uint16_t sentinel_port(std::size_t i) const { return sentinel_ports_.at(i); }
+  // The master's port as the first sentinel answers now (0 when it names none).
+  [[nodiscard]] std::uint16_t master_port() const;
+  // The port of the node started as the master.
+  [[nodiscard]] std::uint16_t first_master_port() const noexcept { return first_master_port_; }
+  // SIGKILLs the node started as the master and waits until it is gone.
+  void kill_first_master();
+  // Runs redis-cli against a port; returns what it printed (trailing newline removed).
+  static std::string cli(std::uint16_t port, const std::string& args);
+
+ private:
+  std::string script_;
+  std::string dir_;
+  std::string url_;
+  std::vector<std::uint16_t> sentinel_ports_;
+  std::uint16_t first_master_port_ = 0;
+};
+
 // A TCP port nobody listens on right now.
 [[nodiscard]] std::uint16_t free_port();
 

@@ -6,6 +6,7 @@
 #include <libpq-fe.h>
 
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <random>
 #include <string>
@@ -180,6 +181,42 @@ struct PgResultDeleter {
   void operator()(PGresult* r) const noexcept { PQclear(r); }
 };
 using PgResult = std::unique_ptr<PGresult, PgResultDeleter>;
+
+// Every sentinel of the plaintext Sentinel setup names the same master, which says it is one
+// and has its replica connected, and knows the replica and the two other sentinels.
+TEST(RedisSentinelSetup, EverySentinelNamesTheMasterWhichHasItsReplica) {
+  STRATA_SERVER_URL(url_text, "STRATA_TEST_REDIS_SENTINEL_URL");
+  const auto url = parse_redis_url(url_text);
+  ASSERT_TRUE(url.sentinel);
+  ASSERT_EQ(url.nodes.size(), 3u);
+  std::string master_port;
+  for (const auto& sentinel : url.nodes) {
+    auto c = connect(sentinel);
+    ASSERT_TRUE(c && c->err == 0);
+    auto address = command(c.get(), "SENTINEL GET-MASTER-ADDR-BY-NAME %s", url.master_name.c_str());
+    ASSERT_TRUE(address);
+    ASSERT_EQ(address->type, REDIS_REPLY_ARRAY);
+    ASSERT_EQ(address->elements, 2u);
+    if (master_port.empty()) master_port = address->element[1]->str;
+    EXPECT_EQ(master_port, address->element[1]->str);
+    auto master = command(c.get(), "SENTINEL MASTER %s", url.master_name.c_str());
+    ASSERT_TRUE(master);
+    ASSERT_EQ(master->type, REDIS_REPLY_ARRAY);
+    std::map<std::string, std::string> fields;
+    for (std::size_t i = 0; i + 1 < master->elements; i += 2) {
+      fields[master->element[i]->str] = master->element[i + 1]->str;
+    }
+    EXPECT_EQ(fields["num-slaves"], "1");
+    EXPECT_EQ(fields["num-other-sentinels"], "2");
+  }
+  auto m = connect(RedisEndpoint{"127.0.0.1", static_cast<std::uint16_t>(std::stoi(master_port))});
+  ASSERT_TRUE(m && m->err == 0);
+  auto info = command(m.get(), "INFO replication");
+  ASSERT_TRUE(info);
+  const std::string text(info->str, info->len);
+  EXPECT_NE(text.find("role:master"), std::string::npos) << text;
+  EXPECT_NE(text.find("connected_slaves:1"), std::string::npos) << text;
+}
 
 TEST(PostgreSQL, SelectOneAndARoundTripThroughATable) {
   STRATA_SERVER_URL(url, "STRATA_TEST_POSTGRES_URL");

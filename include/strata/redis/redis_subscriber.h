@@ -36,6 +36,10 @@ struct SubscriberOptions {
 // thread connects at once and keeps reconnecting (with backoff) while the subscriber lives;
 // after a reconnect it resubscribes everything. With a redis+cluster:// URL it subscribes on
 // one node (PUBLISH is broadcast across a cluster) and moves to another node if that one dies.
+// With a redis+sentinel:// URL it subscribes on the master the sentinels name, and moves to the
+// new master after a failover (it hears "+switch-master" from the sentinels, or reconnects
+// after the old master dropped it); messages published during the move may be missed, and
+// on_connection_lost says so.
 // Thread-safe. The destructor stops and joins the thread.
 class RedisSubscriber {
  public:

@@ -1,9 +1,11 @@
-// strata/redis/redis_url.h: parsing the URLs that name a Redis server or a Redis Cluster.
+// strata/redis/redis_url.h: parsing the URLs that name a Redis server, a Redis Cluster, or a
+// master watched by Redis Sentinel.
 // Use it wherever a user gives strata a Redis address (builders, the CLI, tests).
 //
 //   auto url = strata::parse_redis_url("redis://app:secret@127.0.0.1:6379/2?command_timeout=50ms");
 //   auto cluster = strata::parse_redis_url("redis+cluster://10.0.0.1:7000,10.0.0.2:7000");
 //   auto tls = strata::parse_redis_url("rediss://cache.internal:6380?tls_ca=/etc/ssl/ca.pem");
+//   auto ha = strata::parse_redis_url("redis+sentinel://10.0.0.1:26379,10.0.0.2:26379/mymaster");
 #pragma once
 
 #include <chrono>
@@ -39,15 +41,21 @@ struct RedisTlsOptions {
 // What a Redis URL says. Defaults are those of an URL that leaves a part out.
 struct RedisUrl {
   bool cluster = false;              // redis+cluster:// (seed nodes) rather than redis://
-  std::vector<RedisEndpoint> nodes;  // one for a standalone server, one or more cluster seeds
+  bool sentinel = false;             // redis+sentinel://: `nodes` are sentinels, not data nodes
+  std::vector<RedisEndpoint> nodes;  // a standalone server, cluster seeds, or the sentinels
+  std::string master_name;           // the master the sentinels watch (redis+sentinel:// only)
   std::string user;                  // ACL user; empty means the "default" user
   std::string password;              // empty means no AUTH
-  int db = 0;                        // SELECT db (standalone only; a cluster has db 0)
+  int db = 0;                        // SELECT db (standalone and sentinel; a cluster has db 0)
+  // AUTH towards the sentinels (sentinel_user=, sentinel_password=); the user and password
+  // above are the data nodes'. Empty password: the sentinels need no AUTH.
+  std::string sentinel_user;
+  std::string sentinel_password;
   std::chrono::milliseconds connect_timeout{1000};
   std::chrono::milliseconds command_timeout{1000};
   int pool_size = 4;    // connections per node
   int retries = 2;      // retries of a failed command on a fresh connection
-  RedisTlsOptions tls;  // rediss:// and rediss+cluster:// turn it on
+  RedisTlsOptions tls;  // rediss://, rediss+cluster:// and rediss+sentinel:// turn it on
 
   // The URL again, with the password replaced by "***": safe for logs and error messages.
   [[nodiscard]] std::string redacted() const;
@@ -56,10 +64,13 @@ struct RedisUrl {
 // Parses
 //   redis://[[user]:password@]host[:port][/db][?option=value&...]
 //   redis+cluster://[[user]:password@]host:port[,host:port...][?option=value&...]
-//   rediss://... and rediss+cluster://...: the same over TLS
+//   redis+sentinel://[[user]:password@]host[:port][,host[:port]...]/master-name[/db][?...]
+//   rediss://..., rediss+cluster://... and rediss+sentinel://...: the same over TLS (for a
+//   sentinel URL: TLS to the sentinels and to the data nodes, with the same tls_* options)
 // Options: connect_timeout, command_timeout (a number with ms or s, e.g. 250ms), pool_size,
 // retries; with rediss: tls_ca, tls_ca_dir, tls_cert, tls_key, tls_server_name,
-// tls_insecure_skip_verify (true/false). User, password and option values may be
+// tls_insecure_skip_verify (true/false); with a sentinel URL: sentinel_user, sentinel_password.
+// A sentinel's port defaults to 26379. User, password and option values may be
 // percent-encoded. IPv6 hosts go in brackets: [::1]:6379.
 // Throws InvalidArgumentError naming the part of the URL that is wrong (never echoing the
 // password).
