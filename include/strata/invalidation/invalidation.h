@@ -121,8 +121,9 @@ struct BusParticipant {
 // The destructor stops and joins the subscriber thread. Not copyable; share it (shared_ptr).
 class InvalidationBus {
  public:
-  // `redis_url`: redis:// or redis+cluster:// (the bus subscribes on one node; PUBLISH reaches
-  // every node of a cluster). Connects in the background; see wait_connected().
+  // `redis_url`: any RedisClient URL, TLS included (on a cluster the bus subscribes on one node,
+  // PUBLISH reaching every node; with Sentinel it follows the master). Connects in the
+  // background; see wait_connected().
   explicit InvalidationBus(std::string_view redis_url, InvalidationBusOptions options = {});
   InvalidationBus(const InvalidationBus&) = delete;
   InvalidationBus& operator=(const InvalidationBus&) = delete;
