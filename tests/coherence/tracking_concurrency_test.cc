@@ -79,14 +79,22 @@ TEST_P(TrackingStress, ReadersWritersAndKilledConnectionsEndCoherent) {
     }
   });
   {
+    // Each writer owns half of the keys (a: even, b: odd); every reader reads every key, so
+    // each instance's L1 must hear of the other's writes. Two write-through writers of one key
+    // in different caches (as in different processes) are not ordered, so L2 and the source
+    // may end in different orders (docs/patterns.md, "Concurrent writers"): that race is not
+    // tracking's, and failed this check under load for a reason it does not test.
     std::vector<std::thread> writers;
+    int owner = 0;
     for (Cache<User>* cache : {&a, &b}) {
-      writers.emplace_back([&, cache] {
+      writers.emplace_back([&, cache, owner] {
         std::mt19937 rng(99);
         for (int i = 0; i < 200; ++i) {
-          cache->put(keys[rng() % keys.size()], make_user(next_version++));
+          const std::size_t k = 2 * (rng() % (keys.size() / 2)) + static_cast<std::size_t>(owner);
+          cache->put(keys[k], make_user(next_version++));
         }
       });
+      ++owner;
     }
     for (auto& w : writers) w.join();
   }

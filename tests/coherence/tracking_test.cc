@@ -395,7 +395,7 @@ TEST(TrackingPrivate, SentinelFailoverMovesTrackingToTheNewMaster) {
   Instance b(url, prefix, store);
   seed(a, keys, 0);
   for (const auto& key : keys) cache_in_l1(b, key);
-  ASSERT_EQ(RedisClient(url).command({"WAIT", "1", "5000"}).integer, 1);
+  ASSERT_EQ(setup.wait_for_replica(), 1);
 
   const std::uint16_t old_master = setup.first_master_port();
   ASSERT_EQ(testing::SentinelSetup::cli(setup.sentinel_port(0), "sentinel failover strata-master"),

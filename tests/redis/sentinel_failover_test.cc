@@ -75,7 +75,7 @@ TEST(FaultSentinel, MasterKilledCacheServesEveryReadL2HitsResumeAndTheBusFollows
                    .build();
   for (int i = 0; i < kKeys; ++i) ASSERT_EQ(cache.get(user_key(i)), make_user(i));
   RedisClient direct(url);
-  ASSERT_EQ(direct.command({"WAIT", "1", "5000"}).integer, 1) << "the replica did not catch up";
+  ASSERT_EQ(setup.wait_for_replica(), 1) << "the replica did not catch up";
   const auto filled = cache.stats();
 
   const std::string channel = "sentinel-test:" + testing::unique_prefix();
@@ -131,7 +131,7 @@ TEST(FaultSentinel, ForcedFailoverClientAndBusMoveBeforeTheOldMasterIsDemoted) {
   const std::string url = setup.url() + kOptions;
   RedisClient redis(url);
   ASSERT_TRUE(redis.set("before", "1"));
-  ASSERT_EQ(redis.command({"WAIT", "1", "5000"}).integer, 1);
+  ASSERT_EQ(setup.wait_for_replica(), 1);
   const std::string channel = "sentinel-test:" + testing::unique_prefix();
   auto sender = make_bus(url, channel);
   auto receiver = make_bus(url, channel);

@@ -178,6 +178,15 @@ std::uint16_t SentinelSetup::master_port() const {
   }
 }
 
+long long SentinelSetup::wait_for_replica() const {
+  const std::string reply = cli(master_port(), "wait 1 5000");
+  try {
+    return std::stoll(reply);
+  } catch (const std::exception&) {
+    return -1;
+  }
+}
+
 void SentinelSetup::kill_first_master() {
   std::ifstream pidfile(dir_ + "/master/redis.pid");
   int pid = -1;

@@ -68,6 +68,9 @@ class SentinelSetup {
   [[nodiscard]] std::uint16_t master_port() const;
   // The port of the node started as the master.
   [[nodiscard]] std::uint16_t first_master_port() const noexcept { return first_master_port_; }
+  // WAIT 1 5000 on the current master, through redis-cli (no client timeout shorter than the
+  // wait): how many replicas acknowledged the writes so far (1 once the replica caught up).
+  [[nodiscard]] long long wait_for_replica() const;
   // SIGKILLs the node started as the master and waits until it is gone.
   void kill_first_master();
   // Runs redis-cli against a port; returns what it printed (trailing newline removed).
