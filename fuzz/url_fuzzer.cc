@@ -1,6 +1,7 @@
 // Fuzzes parse_redis_url: any input parses or throws InvalidArgumentError. A parsed URL's
 // redacted() form does not depend on the password (so it cannot reveal any of it) and
-// parses back to the same nodes, user and db (redacted() leaves the options out).
+// parses back to the same scheme, nodes, user, master name and db (redacted() leaves the
+// options out).
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -18,7 +19,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return 0;
   }
   if (url.nodes.empty()) std::abort();
-  if (!url.cluster && url.nodes.size() != 1) std::abort();
+  if (!url.cluster && !url.sentinel && url.nodes.size() != 1) std::abort();
+  if (url.sentinel && url.master_name.empty()) std::abort();
   const std::string redacted = url.redacted();
   if (!url.password.empty()) {  // redacted() must not depend on the password at all
     strata::RedisUrl other = url;
@@ -31,7 +33,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   } catch (const strata::InvalidArgumentError&) {
     std::abort();  // what redacted() prints must parse
   }
-  if (again.cluster != url.cluster || again.nodes != url.nodes || again.user != url.user ||
+  if (again.cluster != url.cluster || again.sentinel != url.sentinel ||
+      again.master_name != url.master_name || again.nodes != url.nodes || again.user != url.user ||
       again.db != url.db || again.password.empty() != url.password.empty()) {
     std::abort();
   }

@@ -257,9 +257,10 @@ RedisUrl parse_redis_url(std::string_view text) {
 std::string RedisUrl::redacted() const {
   std::string out = cluster ? "redis+cluster://" : sentinel ? "redis+sentinel://" : "redis://";
   if (tls.enabled) out.insert(5, "s");  // rediss://, rediss+cluster:// or rediss+sentinel://
-  if (!user.empty() || !password.empty()) {
+  // Percent-encoded, so that the result parses back.
+  const auto append_encoded = [&out](std::string_view text) {
     static constexpr char kHex[] = "0123456789ABCDEF";
-    for (const char ch : user) {  // percent-encoded, so that the result parses back
+    for (const char ch : text) {
       const auto c = static_cast<unsigned char>(ch);
       const bool plain = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
                          (c >= 'A' && c <= 'Z') || c == '-' || c == '.' || c == '_' || c == '~';
@@ -271,6 +272,9 @@ std::string RedisUrl::redacted() const {
         out += kHex[c & 15];
       }
     }
+  };
+  if (!user.empty() || !password.empty()) {
+    append_encoded(user);
     out += password.empty() ? ":" : ":***";  // "user:@" keeps a user without a password
     out += '@';
   }
@@ -280,7 +284,10 @@ std::string RedisUrl::redacted() const {
     out += v6 ? "[" + nodes[i].host + "]" : nodes[i].host;
     out += ':' + std::to_string(nodes[i].port);
   }
-  if (sentinel) out += '/' + master_name;
+  if (sentinel) {
+    out += '/';
+    append_encoded(master_name);
+  }
   if (db != 0) out += '/' + std::to_string(db);
   return out;
 }
