@@ -183,14 +183,15 @@ Workload make_workload(const L1BenchOptions& o) {
   return w;
 }
 
-// Runs `threads` threads for `seconds` over the workload; reads with probability read_share.
-template <typename Cache>
-double measure(Cache& cache, const Workload& w, int threads, double read_share, double seconds) {
+// Runs `threads` threads for `seconds`, each over its own stream of the workload, calling
+// op(key, ops) per request (ops: the thread's requests so far; op returns a value summed into a
+// sink so that reads are not optimised away). Returns requests per second.
+template <typename Op>
+double run_timed(const Workload& w, int threads, double seconds, const Op& op) {
   std::atomic<bool> stop{false};
   std::atomic<std::uint64_t> total{0};
   std::barrier start(threads + 1);
   std::vector<std::thread> workers;
-  const auto write_threshold = static_cast<std::uint32_t>(read_share * 1024);
   for (int t = 0; t < threads; ++t) {
     workers.emplace_back([&, t] {
       const auto& indices = w.per_thread[static_cast<std::size_t>(t)];
@@ -200,14 +201,7 @@ double measure(Cache& cache, const Workload& w, int threads, double read_share, 
       start.arrive_and_wait();
       while (!stop.load(std::memory_order_relaxed)) {
         for (int batch = 0; batch < 256; ++batch) {
-          const std::uint32_t index = indices[i++ & ((1 << 20) - 1)];
-          const std::string& key = w.keys[index];
-          const auto coin = static_cast<std::uint32_t>(ops * 2654435761u) >> 22;  // 0..1023
-          if (read_share >= 1.0 || coin < write_threshold) {
-            if (auto v = cache.get(key)) sink += *v;
-          } else {
-            cache.put(key, ops);
-          }
+          sink += op(w.keys[indices[i++ & ((1 << 20) - 1)]], ops);
           ++ops;
         }
       }
@@ -223,36 +217,27 @@ double measure(Cache& cache, const Workload& w, int threads, double read_share, 
   return static_cast<double>(total.load()) / elapsed;
 }
 
-// The capacity section: `threads` threads read through get_or_load for `seconds`.
+// Reads with probability read_share, else writes.
+template <typename Cache>
+double measure(Cache& cache, const Workload& w, int threads, double read_share, double seconds) {
+  const auto write_threshold = static_cast<std::uint32_t>(read_share * 1024);
+  return run_timed(w, threads, seconds, [&](const std::string& key, std::uint64_t ops) {
+    const auto coin = static_cast<std::uint32_t>(ops * 2654435761u) >> 22;  // 0..1023
+    if (read_share >= 1.0 || coin < write_threshold) {
+      if (auto v = cache.get(key)) return static_cast<std::uint64_t>(*v);
+      return std::uint64_t{0};
+    }
+    cache.put(key, ops);
+    return std::uint64_t{0};
+  });
+}
+
+// The capacity section: every request reads through get_or_load.
 template <typename Cache>
 double measure_loads(Cache& cache, const Workload& w, int threads, double seconds) {
-  std::atomic<bool> stop{false};
-  std::atomic<std::uint64_t> total{0};
-  std::barrier start(threads + 1);
-  std::vector<std::thread> workers;
-  for (int t = 0; t < threads; ++t) {
-    workers.emplace_back([&, t] {
-      const auto& indices = w.per_thread[static_cast<std::size_t>(t)];
-      std::uint64_t ops = 0;
-      std::uint64_t sink = 0;
-      std::size_t i = 0;
-      start.arrive_and_wait();
-      while (!stop.load(std::memory_order_relaxed)) {
-        for (int batch = 0; batch < 256; ++batch) {
-          sink += cache.get_or_load(w.keys[indices[i++ & ((1 << 20) - 1)]]);
-          ++ops;
-        }
-      }
-      total.fetch_add(ops + (sink == 42 ? 1 : 0));
-    });
-  }
-  start.arrive_and_wait();
-  const auto begin = Clock::now();
-  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
-  stop = true;
-  for (auto& worker : workers) worker.join();
-  const double elapsed = std::chrono::duration<double>(Clock::now() - begin).count();
-  return static_cast<double>(total.load()) / elapsed;
+  return run_timed(w, threads, seconds, [&](const std::string& key, std::uint64_t) {
+    return static_cast<std::uint64_t>(cache.get_or_load(key));
+  });
 }
 
 // A fresh cache of `capacity`, warmed by one pass over the first 2 * capacity reads of
