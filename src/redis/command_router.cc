@@ -234,17 +234,13 @@ RedisReply CommandRouter::run_sentinel(std::span<const std::string_view> argv) {
   for (int attempt = 0;; ++attempt) {
     NodePool* node = master();
     bool sent = false;
+    std::string refused;  // READONLY: a demoted master refused the command (it did not run)
     try {
       auto lease = node->acquire();
       sent = true;
       RedisReply reply = lease->command(argv);
       if (!is_readonly_reply(reply)) return reply;
-      // A demoted master: the command did not run. Ask the sentinels, run it on the new one.
-      if (attempt >= url_.retries) {
-        throw UnavailableError("redis sentinel " + url_.redacted() + ": " + node->address() +
-                               " is a replica now (" + reply.str +
-                               ") and no new master was found in time");
-      }
+      refused = std::move(reply.str);
     } catch (const UnavailableError& e) {
       node->on_io_error();
       if (sent && !read_only) {
@@ -252,6 +248,12 @@ RedisReply CommandRouter::run_sentinel(std::span<const std::string_view> argv) {
                                " was sent and may or may not have run: not retried)");
       }
       if (attempt >= url_.retries) throw;
+    }
+    // Thrown outside the handler above: a refused command is not "sent and may have run".
+    if (!refused.empty() && attempt >= url_.retries) {
+      throw UnavailableError("redis sentinel " + url_.redacted() + ": " + node->address() +
+                             " is a replica now (" + refused +
+                             ") and no new master was found in time");
     }
     try {
       rediscover(node);
