@@ -178,13 +178,54 @@ std::uint16_t SentinelSetup::master_port() const {
   }
 }
 
-long long SentinelSetup::wait_for_replica() const {
-  const std::string reply = cli(master_port(), "wait 1 5000");
+namespace {
+
+// The value of `field:` in an INFO reply (-1 when absent or not a number).
+long long info_number(const std::string& info, const std::string& field) {
+  const auto at = info.find(field + ":");
+  if (at == std::string::npos) return -1;
   try {
-    return std::stoll(reply);
+    return std::stoll(info.substr(at + field.size() + 1));
   } catch (const std::exception&) {
     return -1;
   }
+}
+
+// The ports of the replicas an INFO replication reply lists as online.
+std::vector<std::uint16_t> online_replica_ports(const std::string& info) {
+  std::vector<std::uint16_t> ports;
+  for (std::size_t at = info.find("\nslave"); at != std::string::npos;
+       at = info.find("\nslave", at + 1)) {
+    const std::string line = info.substr(at + 1, info.find('\n', at + 1) - at - 1);
+    const auto port = line.find(",port=");
+    if (port == std::string::npos || line.find("state=online") == std::string::npos) continue;
+    try {
+      ports.push_back(static_cast<std::uint16_t>(std::stoi(line.substr(port + 6))));
+    } catch (const std::exception&) {
+    }
+  }
+  return ports;
+}
+
+}  // namespace
+
+long long SentinelSetup::wait_for_replica() const {
+  const std::uint16_t master = master_port();
+  if (master == 0) return -1;
+  const std::string info = cli(master, "info replication");
+  const long long offset = info_number(info, "master_repl_offset");
+  if (offset < 0) return -1;
+  long long caught_up = 0;
+  (void)eventually(std::chrono::seconds(10), [&] {
+    caught_up = 0;
+    for (const std::uint16_t replica : online_replica_ports(cli(master, "info replication"))) {
+      if (info_number(cli(replica, "info replication"), "slave_repl_offset") >= offset) {
+        ++caught_up;
+      }
+    }
+    return caught_up >= 1;
+  });
+  return caught_up;
 }
 
 void SentinelSetup::kill_first_master() {

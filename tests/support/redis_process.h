@@ -68,8 +68,10 @@ class SentinelSetup {
   [[nodiscard]] std::uint16_t master_port() const;
   // The port of the node started as the master.
   [[nodiscard]] std::uint16_t first_master_port() const noexcept { return first_master_port_; }
-  // WAIT 1 5000 on the current master, through redis-cli (no client timeout shorter than the
-  // wait): how many replicas acknowledged the writes so far (1 once the replica caught up).
+  // How many replicas hold every write the current master has taken so far: waits (up to 10 s)
+  // until each online replica's processed offset reaches the master's offset (read first).
+  // Not `WAIT` through redis-cli: a fresh connection has written nothing, so WAIT counts a
+  // replica that has not yet received the test's writes.
   [[nodiscard]] long long wait_for_replica() const;
   // SIGKILLs the node started as the master and waits until it is gone.
   void kill_first_master();
