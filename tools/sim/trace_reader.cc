@@ -8,10 +8,12 @@
 
 #include <absl/container/flat_hash_map.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <limits>
 #include <optional>
+#include <string>
 
 #include "sim/compression.h"
 #include "strata/error.h"
@@ -219,6 +221,12 @@ Records parse_arc(std::string_view bytes) {
   // A run longer than this is a corrupt line, not a request (the published traces' longest
   // runs are a few thousand blocks).
   constexpr std::uint64_t kMaxRun = 1 << 24;
+  // Every other format holds at most one request per input line, so its memory follows the
+  // file's size; here a 12-byte line may ask for kMaxRun requests (128 MiB of keys). Bound the
+  // whole expansion by the input's size: published traces hold well under one request per
+  // input byte; past 16 (or 2^24 requests for a tiny file), the file is corrupt or hostile.
+  const std::uint64_t budget =
+      std::max<std::uint64_t>(std::uint64_t{1} << 24, std::uint64_t{16} * bytes.size());
   Records r;
   r.keys.reserve(bytes.size() / 8);
   std::array<std::string_view, 4> f;
@@ -232,6 +240,11 @@ Records parse_arc(std::string_view bytes) {
     if (*blocks > kMaxRun) bad_line(TraceFormat::kArc, n, line, "implausibly long block run");
     if (*start > std::numeric_limits<std::uint64_t>::max() - *blocks) {
       bad_line(TraceFormat::kArc, n, line, "block run overflows 64 bits");
+    }
+    if (*blocks > budget - r.keys.size()) {
+      bad_line(TraceFormat::kArc, n, line,
+               "the block runs so far expand to more than " + std::to_string(budget) +
+                   " requests (16 per input byte): a corrupt file");
     }
     for (std::uint64_t b = 0; b < *blocks; ++b) r.keys.push_back(*start + b);
   });

@@ -158,6 +158,12 @@ TEST(TraceReader, ArcExpandsEachLineIntoItsRunOfBlocks) {
   expect_corrupted("18446744073709551615 2 0 1\n", TraceFormat::kArc, "line 1");
 }
 
+// A few bytes must not buy gigabytes: each run is short enough alone, but together the runs of
+// a tiny file pass the bound on the whole expansion (16 requests per input byte, at least 2^24).
+TEST(TraceReader, ArcRejectsRunsThatExpandFarBeyondTheFilesSize) {
+  expect_corrupted("0 16777215 0 0\n0 2 0 1\n", TraceFormat::kArc, "line 2");
+}
+
 // A trace file the test writes, read from disk and its format guessed from an `arc` folder.
 TEST(TraceReader, ReadsAnArcTraceFile) {
   tools::TempDir dir("strata-sim");
