@@ -14,7 +14,8 @@
 #     `strata-master`, with a 1 s down-after-milliseconds so that a failover takes seconds;
 #     and a second one, the same over TLS only (sentinels and data nodes)
 #   - PostgreSQL 15 (initdb and pg_ctl as the `postgres` user when run as root), trust
-#     authentication on loopback only, with a database `strata_test`
+#     authentication on loopback only, with a database `strata_test`; TLS on (the test PKI's
+#     server certificate), and a database `strata_tls_only` that pg_hba.conf serves over TLS only
 #
 # Usage: scripts/test-servers.sh start | stop | status | env
 #        scripts/test-servers.sh redis-stop | redis-start | postgres-stop | postgres-start
@@ -331,6 +332,9 @@ cmd_start() {
   echo "$pg_port" >"$dir/postgres.port"
   mkdir -p "$dir/postgres"
   [ "$(id -u)" -eq 0 ] && chown postgres: "$dir/postgres"
+  # TLS with the test PKI: the server wants its key readable by itself only.
+  as_postgres cp "$dir/tls/server.crt" "$dir/tls/server.key" "$dir/postgres/"
+  as_postgres chmod 600 "$dir/postgres/server.key"
   as_postgres "$pg_bin/initdb" -D "$dir/postgres/data" -U postgres -E UTF8 --locale=C.UTF-8 \
     --auth=trust --no-sync >"$dir/postgres/initdb.log" 2>&1 \
     || { cat "$dir/postgres/initdb.log" >&2; die "initdb failed"; }
@@ -341,13 +345,19 @@ unix_socket_directories = '$dir/postgres'
 fsync = off
 full_page_writes = off
 max_connections = 200
+ssl = on
+ssl_cert_file = '$dir/postgres/server.crt'
+ssl_key_file = '$dir/postgres/server.key'
 CONF
   as_postgres tee "$dir/postgres/data/pg_hba.conf" >/dev/null <<HBA
 local all all trust
+hostssl strata_tls_only all 127.0.0.1/32 trust
+hostnossl strata_tls_only all 127.0.0.1/32 reject
 host all all 127.0.0.1/32 trust
 HBA
   start_postgres
   as_postgres "$pg_bin/createdb" -h 127.0.0.1 -p "$pg_port" -U postgres strata_test
+  as_postgres "$pg_bin/createdb" -h 127.0.0.1 -p "$pg_port" -U postgres strata_tls_only
 
   local seeds
   seeds=$(head -n 3 "$dir/cluster.nodes" | paste -sd, -)
@@ -366,6 +376,8 @@ export STRATA_TEST_REDIS_SENTINEL_URL='$(cat "$dir/sentinel/url")'
 export STRATA_TEST_REDIS_TLS_CLUSTER_URL='rediss+cluster://$(printf '%s\n' "${tls_nodes[@]}" | paste -sd, -)?tls_ca=$dir/tls/ca.crt'
 export STRATA_TEST_REDIS_TLS_SENTINEL_URL='$(cat "$dir/sentinel-tls/url")?tls_ca=$dir/tls/ca.crt'
 export STRATA_TEST_POSTGRES_URL='postgresql://postgres@127.0.0.1:$pg_port/strata_test'
+export STRATA_TEST_POSTGRES_TLS_URL='postgresql://postgres@127.0.0.1:$pg_port/strata_test?sslmode=verify-full&sslrootcert=$dir/tls/ca.crt'
+export STRATA_TEST_POSTGRES_TLS_ONLY_URL='postgresql://postgres@127.0.0.1:$pg_port/strata_tls_only'
 ENV
   log "redis          redis://127.0.0.1:$redis_port"
   log "redis (auth)   redis://127.0.0.1:$auth_port (password and ACL user $acl_user)"
@@ -374,7 +386,7 @@ ENV
   log "redis cluster  rediss+cluster://$(printf '%s\n' "${tls_nodes[@]}" | paste -sd, -) (TLS only, 3 masters, tls-cluster yes)"
   log "redis sentinel $(cat "$dir/sentinel/url") (a master, a replica, 3 sentinels)"
   log "redis sentinel $(cat "$dir/sentinel-tls/url") (the same, TLS only)"
-  log "postgresql     postgresql://postgres@127.0.0.1:$pg_port/strata_test"
+  log "postgresql     postgresql://postgres@127.0.0.1:$pg_port/strata_test (TLS too: sslmode=verify-full; strata_tls_only: TLS only)"
   log "environment    $dir/env"
 }
 

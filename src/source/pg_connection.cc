@@ -2,6 +2,8 @@
 
 #include <bit>
 #include <cstring>
+#include <optional>
+#include <string_view>
 
 namespace strata::pg {
 namespace {
@@ -15,6 +17,26 @@ std::string trimmed(const char* message) {
   std::string s = message != nullptr ? message : "";
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
   return s;
+}
+
+// libpq reports a TLS failure only as text (PQerrorMessage); these are its words in PostgreSQL
+// 15 (fe-secure-openssl.c, fe-connect.c). A failure not recognised stays an UnavailableError.
+std::optional<TlsFailure> tls_failure(std::string_view message) {
+  const auto has = [&](std::string_view words) {
+    return message.find(words) != std::string_view::npos;
+  };
+  if (has("does not match host name")) return TlsFailure::kHostnameMismatch;
+  if (has("certificate has expired") || has("certificate is not yet valid")) {
+    return TlsFailure::kCertificateExpired;
+  }
+  if (has("certificate verify failed")) return TlsFailure::kUntrustedCertificate;
+  if (has("server does not support SSL")) return TlsFailure::kPeerNotTls;
+  // A pg_hba.conf that accepts this client only over TLS (hostssl), met with sslmode=disable.
+  if (has("no encryption") && (has("pg_hba.conf rejects") || has("no pg_hba.conf entry"))) {
+    return TlsFailure::kPeerRequiresTls;
+  }
+  if (has("SSL error") || has("could not establish SSL")) return TlsFailure::kHandshake;
+  return std::nullopt;
 }
 
 }  // namespace
@@ -93,7 +115,11 @@ Connection::Connection(const std::string& url, std::chrono::seconds connect_time
   conn_.reset(PQconnectdbParams(keywords, values, /*expand_dbname=*/1));
   if (!conn_) throw UnavailableError("postgres connect: out of memory");
   if (PQstatus(conn_.get()) != CONNECTION_OK) {
-    throw UnavailableError("postgres connect: " + trimmed(PQerrorMessage(conn_.get())));
+    const std::string message = "postgres connect: " + trimmed(PQerrorMessage(conn_.get()));
+    if (const auto failure = tls_failure(message)) {
+      throw TlsError(*failure, message + " (TLS: " + std::string(to_string(*failure)) + ")");
+    }
+    throw UnavailableError(message);
   }
 }
 
