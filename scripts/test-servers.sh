@@ -3,10 +3,10 @@
 # on free ports, in a temporary directory:
 #   - a standalone redis-server (no persistence)
 #   - a standalone redis-server that requires AUTH (a password, and an ACL user)
-#   - two TLS-only redis-servers (certificates made here with openssl: a CA, a server certificate
+#   - two TLS redis-servers (certificates made here with openssl: a CA, a server certificate
 #     for localhost/127.0.0.1, a client certificate, and for the failure tests a second CA and an
-#     expired server certificate): one where a client certificate is optional, one (mutual TLS)
-#     where it is required
+#     expired server certificate): one where a client certificate is optional (with a plaintext
+#     port too, for `strata bench redis --tls`), one (mutual TLS, TLS only) where it is required
 #   - a Redis Cluster of three masters, each with one replica (cluster_state:ok before we return)
 #   - a TLS-only Redis Cluster of three masters (tls-cluster yes: the bus is TLS too, and
 #     CLUSTER SLOTS gives the TLS ports)
@@ -109,9 +109,9 @@ tls_cli() {  # redis-cli arguments for the TLS servers
   echo --tls --cacert "$dir_tls/ca.crt" --cert "$dir_tls/client.crt" --key "$dir_tls/client.key"
 }
 
-start_tls_redis() {  # start_tls_redis NAME PORT AUTH_CLIENTS(optional|yes)
-  local name=$1 port=$2 auth=$3
-  start_redis "$name" 0 --tls-port "$port" --tls-cert-file "$dir/tls/server.crt" \
+start_tls_redis() {  # start_tls_redis NAME PORT AUTH_CLIENTS(optional|yes) [PLAINTEXT_PORT]
+  local name=$1 port=$2 auth=$3 plain=${4:-0}
+  start_redis "$name" "$plain" --tls-port "$port" --tls-cert-file "$dir/tls/server.crt" \
     --tls-key-file "$dir/tls/server.key" --tls-ca-cert-file "$dir/tls/ca.crt" \
     --tls-auth-clients "$auth"
   # shellcheck disable=SC2046
@@ -272,10 +272,11 @@ cmd_start() {
 
   # TLS-only Redis: a client certificate optional on one, required on the other.
   make_certs
-  local tls_port mtls_port
+  local tls_port mtls_port tls_plain_port
   tls_port=$(free_port)
   mtls_port=$(free_port)
-  start_tls_redis redis-tls "$tls_port" optional
+  tls_plain_port=$(free_port)  # the same server's plaintext port: `strata bench redis --tls`
+  start_tls_redis redis-tls "$tls_port" optional "$tls_plain_port"
   start_tls_redis redis-mtls "$mtls_port" yes
 
   # Redis Cluster: three masters (+ replicas), created by redis-cli.
@@ -371,6 +372,7 @@ export STRATA_TEST_REDIS_ACL_URL='redis://$acl_user:$acl_password@127.0.0.1:$aut
 export STRATA_TEST_REDIS_CLUSTER_URL='redis+cluster://$seeds'
 export STRATA_TEST_TLS_DIR='$dir/tls'
 export STRATA_TEST_REDIS_TLS_URL='rediss://127.0.0.1:$tls_port?tls_ca=$dir/tls/ca.crt'
+export STRATA_TEST_REDIS_TLS_PLAIN_URL='redis://127.0.0.1:$tls_plain_port'
 export STRATA_TEST_REDIS_MTLS_URL='rediss://127.0.0.1:$mtls_port?tls_ca=$dir/tls/ca.crt&tls_cert=$dir/tls/client.crt&tls_key=$dir/tls/client.key'
 export STRATA_TEST_REDIS_SENTINEL_URL='$(cat "$dir/sentinel/url")'
 export STRATA_TEST_REDIS_TLS_CLUSTER_URL='rediss+cluster://$(printf '%s\n' "${tls_nodes[@]}" | paste -sd, -)?tls_ca=$dir/tls/ca.crt'

@@ -28,7 +28,7 @@ std::string percent_encode(const std::string& value) {
 }  // namespace
 
 void TlsFlags::add_to(CLI::App& command) {
-  const std::string group = "TLS (with rediss:// and rediss+cluster:// URLs)";
+  const std::string group = "TLS (with rediss://, rediss+cluster:// and rediss+sentinel:// URLs)";
   command.add_option("--tls-ca", ca, "PEM file of the CAs that sign the server's certificate")
       ->group(group);
   command.add_option("--tls-ca-dir", ca_dir, "Hashed directory of trusted CAs")->group(group);
@@ -45,6 +45,20 @@ void TlsFlags::add_to(CLI::App& command) {
       ->group(group);
 }
 
+bool TlsFlags::is_tls_url(const std::string& url) noexcept {
+  return url.starts_with("rediss://") || url.starts_with("rediss+cluster://") ||
+         url.starts_with("rediss+sentinel://");
+}
+
+void TlsFlags::apply_to_each(std::string& first, std::string& second) const {
+  if (!any()) return;
+  if (!is_tls_url(first) && !is_tls_url(second)) {
+    (void)apply_to(first.empty() ? second : first);  // throws: no TLS URL to apply them to
+  }
+  if (is_tls_url(first)) first = apply_to(first);
+  if (is_tls_url(second)) second = apply_to(second);
+}
+
 bool TlsFlags::any() const noexcept {
   return !ca.empty() || !ca_dir.empty() || !cert.empty() || !key.empty() || !server_name.empty() ||
          insecure;
@@ -52,9 +66,10 @@ bool TlsFlags::any() const noexcept {
 
 std::string TlsFlags::apply_to(const std::string& url) const {
   if (url.empty() || !any()) return url;
-  if (!url.starts_with("rediss://") && !url.starts_with("rediss+cluster://")) {
+  if (!is_tls_url(url)) {
     throw InvalidArgumentError(
-        "--tls-* flags need a rediss:// or rediss+cluster:// URL (got a plaintext URL)");
+        "--tls-* flags need a rediss://, rediss+cluster:// or rediss+sentinel:// URL (got a "
+        "plaintext URL)");
   }
   std::string out = url;
   char separator = out.find('?') == std::string::npos ? '?' : '&';

@@ -26,8 +26,13 @@ struct TlsFlags {
   void add_to(CLI::App& command);
   [[nodiscard]] bool any() const noexcept;
   // `url` with the flags appended as tls_* options (percent-encoded). An empty url stays empty.
-  // Throws InvalidArgumentError when a flag is given for a url that is not rediss://.
+  // Throws InvalidArgumentError when a flag is given for a url that is not rediss://,
+  // rediss+cluster:// or rediss+sentinel://.
   [[nodiscard]] std::string apply_to(const std::string& url) const;
+  // For a command with two URLs (--redis and --redis-cluster): the flags go to each TLS one;
+  // throws InvalidArgumentError when flags are given and neither is a TLS URL.
+  void apply_to_each(std::string& first, std::string& second) const;
+  [[nodiscard]] static bool is_tls_url(const std::string& url) noexcept;
 };
 
 }  // namespace strata::tools

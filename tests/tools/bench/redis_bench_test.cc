@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "strata/error.h"
+#include "strata/redis/redis_url.h"
 #include "support/run_command.h"
 #include "support/test_servers.h"
 
@@ -50,6 +51,58 @@ TEST(RedisBench, ReportsEveryRatioForStandaloneAndCluster) {
   }
 }
 
+// Issue 19 item 6: strata over TLS against strata over plaintext on the same server (its two
+// ports), and GET from several threads against a pool of raw hiredis connections.
+TEST(RedisBench, TlsAgainstPlaintextOnTheSameServerAndThreadedGets) {
+  STRATA_SERVER_URL(tls_url, "STRATA_TEST_REDIS_TLS_URL");
+  STRATA_SERVER_URL(plain_url, "STRATA_TEST_REDIS_TLS_PLAIN_URL");
+  bench::RedisBenchOptions options;
+  options.redis_url = plain_url;
+  options.tls_url = tls_url;
+  options.threads = 4;
+  options.rounds = 2;
+  options.operations = 50;
+  options.mget_batches = 5;
+  options.keyspace = 200;
+  const auto report = bench::run_redis_bench(options);
+  ASSERT_TRUE(report.tls);
+  EXPECT_TRUE(report.tls->same_server);
+  ASSERT_EQ(report.tls->rows.size(), 3u);
+  ASSERT_EQ(report.threaded.size(), 1u);
+  EXPECT_EQ(report.threaded.front().threads, 4);
+  const auto json = bench::to_json(report);
+  for (const char* field :
+       {"tls_get_ratio_vs_plain", "tls_set_ratio_vs_plain", "tls_mget_ratio_vs_plain",
+        "strata_threaded_get_ops_per_sec", "pool_get_ops_per_sec", "threaded_ratio_vs_pool"}) {
+    EXPECT_GT(json[field].get<double>(), 0) << field;
+  }
+  EXPECT_EQ(json["threads"], 4);
+  EXPECT_EQ(json["tls_same_server"], true);
+  std::ostringstream table;
+  bench::print_redis_bench(table, report);
+  EXPECT_NE(table.str().find("the same server, by run_id"), std::string::npos) << table.str();
+  EXPECT_NE(table.str().find("GET from 4 threads"), std::string::npos) << table.str();
+}
+
+// Two different servers are reported as such (the ratio would not be TLS's cost alone).
+TEST(RedisBench, TlsAgainstAnotherServerIsSaidSo) {
+  STRATA_SERVER_URL(tls_url, "STRATA_TEST_REDIS_TLS_URL");
+  STRATA_SERVER_URL(other, "STRATA_TEST_REDIS_URL");
+  bench::RedisBenchOptions options;
+  options.redis_url = other;
+  options.tls_url = tls_url;
+  options.rounds = 1;
+  options.operations = 20;
+  options.mget_batches = 2;
+  options.keyspace = 50;
+  const auto report = bench::run_redis_bench(options);
+  ASSERT_TRUE(report.tls);
+  EXPECT_FALSE(report.tls->same_server);
+  std::ostringstream table;
+  bench::print_redis_bench(table, report);
+  EXPECT_NE(table.str().find("NOT the same server"), std::string::npos) << table.str();
+}
+
 TEST(RedisBench, CliPrintsJsonAndRejectsBadOptions) {
   STRATA_SERVER_URL(url, "STRATA_TEST_REDIS_URL");
   auto result = testing::run_command(testing::strata_cli() + " bench redis --redis '" + url +
@@ -65,6 +118,31 @@ TEST(RedisBench, CliPrintsJsonAndRejectsBadOptions) {
                                 "' --rounds 0 2>&1");
   EXPECT_EQ(result.exit_code, 2);
   EXPECT_NE(result.output.find("--rounds must be at least 1"), std::string::npos) << result.output;
+  result = testing::run_command(testing::strata_cli() + " bench redis --redis '" + url +
+                                "' --threads 1 2>&1");
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_NE(result.output.find("--threads must be between 2 and 256"), std::string::npos)
+      << result.output;
+  // --tls-* flags apply to the --tls URL; a plaintext one is a usage error.
+  result = testing::run_command(testing::strata_cli() + " bench redis --redis '" + url +
+                                "' --tls '" + url + "' --tls-insecure 2>&1");
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_NE(result.output.find("need a rediss://"), std::string::npos) << result.output;
+}
+
+// The CLI's --tls-ca reaches the --tls URL (given here without its tls_ca option).
+TEST(RedisBench, CliTlsFlagsApplyToTheTlsUrl) {
+  STRATA_SERVER_URL(tls_url, "STRATA_TEST_REDIS_TLS_URL");
+  STRATA_SERVER_URL(plain_url, "STRATA_TEST_REDIS_TLS_PLAIN_URL");
+  const RedisUrl parsed = parse_redis_url(tls_url);
+  const std::string bare = "rediss://127.0.0.1:" + std::to_string(parsed.nodes.at(0).port);
+  auto result =
+      testing::run_command(testing::strata_cli() + " bench redis --redis '" + plain_url +
+                           "' --tls '" + bare + "' --tls-ca '" + parsed.tls.ca_file +
+                           "' --rounds 1 --operations 20 --mget-batches 2 --keys 50 --json");
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  const auto json = nlohmann::json::parse(result.output);
+  EXPECT_GT(json["tls_get_ratio_vs_plain"].get<double>(), 0);
 }
 
 }  // namespace

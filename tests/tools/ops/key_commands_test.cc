@@ -247,6 +247,27 @@ TEST(KeyCommandsTls, PutAndGetOverTlsWithTheCliFlags) {
   EXPECT_NE(plain.output.find("rediss://"), std::string::npos) << plain.output;
 }
 
+// A TLS Sentinel setup through the CLI flags: they reach the sentinels and the data nodes.
+TEST(KeyCommandsTls, PutAndGetThroughTlsSentinelsWithTheCliFlags) {
+  STRATA_SERVER_URL(url, "STRATA_TEST_REDIS_TLS_SENTINEL_URL");
+  const RedisUrl parsed = parse_redis_url(url);
+  const std::string bare = url.substr(0, url.find('?'));  // rediss+sentinel://.../strata-master
+  const std::string prefix = unique_name("ops") + ":";
+  const std::string flags =
+      " --redis '" + bare + "' --tls-ca " + parsed.tls.ca_file + " --key-prefix " + prefix;
+  const auto put = strata_run("put acc2 '{\"name\":\"bo\",\"version\":1,\"balance\":2}'" + flags);
+  ASSERT_EQ(put.exit_code, 0) << put.output;
+  auto app = CacheBuilder<Account>()
+                 .remote(RedisClient(url), {.ttl = std::chrono::minutes(10), .ttl_jitter = 0})
+                 .key_prefix(prefix)
+                 .build();
+  EXPECT_EQ(app.get("acc2"), (Account{"bo", 1, 2}));
+  // Without the CA the same command fails (and says so), it does not fall back to plaintext.
+  const auto untrusted =
+      strata_run("get acc2 --redis '" + bare + "' --key-prefix " + prefix + " 2>&1");
+  EXPECT_NE(untrusted.exit_code, 0) << untrusted.output;
+}
+
 // The same commands with a source of record (a typed table mapping).
 class SourceCommands : public ::testing::TestWithParam<const char*> {
  protected:

@@ -6,6 +6,7 @@
 
 #include "bench/coherence/coherence_bench.h"
 #include "cli/commands.h"
+#include "cli/tls_flags.h"
 #include "strata/codec/json.h"
 
 namespace strata::cli {
@@ -48,7 +49,9 @@ void add_bench_coherence(CLI::App& bench) {
   command->add_option("--worker-url", worker->url, "worker URL")->group(hidden);
   command->add_option("--worker-prefix", worker->prefix, "worker key prefix")->group(hidden);
   command->add_option("--worker-start", worker->start_ns, "worker start time")->group(hidden);
-  command->callback([options, worker, json, duration_ms, quiesce_ms, ttl_ms] {
+  auto tls = std::make_shared<tools::TlsFlags>();
+  tls->add_to(*command);
+  command->callback([options, worker, json, duration_ms, quiesce_ms, ttl_ms, tls] {
     options->duration = std::chrono::milliseconds(*duration_ms);
     options->quiesce = std::chrono::milliseconds(*quiesce_ms);
     options->local_ttl = std::chrono::milliseconds(*ttl_ms);
@@ -56,6 +59,7 @@ void add_bench_coherence(CLI::App& bench) {
       bench::run_coherence_worker(*options, *worker);
       return;
     }
+    tls->apply_to_each(options->redis_url, options->cluster_url);
     options->executable = std::filesystem::read_symlink("/proc/self/exe").string();
     const auto report = bench::run_coherence_bench(*options);
     if (*json) {

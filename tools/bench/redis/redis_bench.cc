@@ -4,12 +4,17 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
+#include <exception>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
+#include <thread>
 
 #include "common/rounds.h"
 #include "common/stats.h"
@@ -219,6 +224,25 @@ struct Samples {
   std::vector<double> strata, raw, ratio;
 };
 
+// The keys a section writes (and deletes at the end), under its own tag.
+std::vector<std::string> bench_keys(const std::string& tag, int count) {
+  const std::string prefix = "strata-bench:redis:" + std::to_string(::getpid()) + ":" + tag + ":";
+  std::vector<std::string> keys;
+  for (int i = 0; i < count; ++i) keys.push_back(prefix + std::to_string(i));
+  return keys;
+}
+
+void fill(RedisClient& client, const std::vector<std::string>& keys, const std::string& value) {
+  std::vector<KeyValueView> items;
+  for (const auto& k : keys) items.emplace_back(k, value);
+  client.set_many(items, std::chrono::minutes(10));
+}
+
+void drop(RedisClient& client, const std::vector<std::string>& keys) {
+  std::vector<std::string_view> views(keys.begin(), keys.end());
+  (void)client.del(views);
+}
+
 RedisBenchTarget run_target(const std::string& name, const std::string& url_text,
                             const RedisBenchOptions& options) {
   RedisUrl url = parse_redis_url(url_text);
@@ -227,13 +251,9 @@ RedisBenchTarget run_target(const std::string& name, const std::string& url_text
   RedisClient strata(url);
   RawRedis raw(url);
 
-  const std::string prefix = "strata-bench:redis:" + std::to_string(::getpid()) + ":";
-  std::vector<std::string> keys;
-  for (int i = 0; i < options.keyspace; ++i) keys.push_back(prefix + std::to_string(i));
+  const std::vector<std::string> keys = bench_keys("ops", options.keyspace);
   const std::string value(static_cast<std::size_t>(options.value_size), 'v');
-  std::vector<KeyValueView> items;
-  for (const auto& k : keys) items.emplace_back(k, value);
-  strata.set_many(items, std::chrono::minutes(10));
+  fill(strata, keys, value);
 
   // 16 distinct MGET key sets, cycled.
   std::vector<std::vector<std::string_view>> batches(16);
@@ -289,8 +309,7 @@ RedisBenchTarget run_target(const std::string& name, const std::string& url_text
     pair(pipeline, options.mget_batches, strata_mget, raw_pipeline, round);
     pair(mget, options.mget_batches, strata_mget, raw_mget, round + 1);
   }
-  std::vector<std::string_view> views(keys.begin(), keys.end());
-  (void)strata.del(views);
+  drop(strata, keys);
 
   auto row = [](std::string op, std::string baseline, const Samples& s, bool like_for_like) {
     return RedisBenchRow{std::move(op),        std::move(baseline),    tools::median(s.strata),
@@ -309,6 +328,164 @@ RedisBenchTarget run_target(const std::string& name, const std::string& url_text
   return target;
 }
 
+// Each of `threads` threads runs op(thread, i) for i in [0, count); returns the total ops/s.
+template <typename Op>
+double threaded_ops_per_sec(int threads, int count, const Op& op) {
+  std::vector<std::thread> workers;
+  std::atomic<int> ready{0};
+  std::atomic<bool> go{false};
+  std::exception_ptr failure;
+  std::mutex failure_mutex;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      ready.fetch_add(1);
+      while (!go.load(std::memory_order_acquire)) std::this_thread::yield();
+      try {
+        for (int i = 0; i < count; ++i) op(t, i);
+      } catch (...) {
+        std::lock_guard lock(failure_mutex);
+        if (!failure) failure = std::current_exception();
+      }
+    });
+  }
+  while (ready.load() < threads) std::this_thread::yield();
+  const auto start = Clock::now();
+  go.store(true, std::memory_order_release);
+  for (auto& w : workers) w.join();
+  const std::chrono::duration<double> elapsed = Clock::now() - start;
+  if (failure) std::rethrow_exception(failure);
+  return static_cast<double>(threads) * count / std::max(elapsed.count(), 1e-9);
+}
+
+RedisThreadedRow run_threaded(const std::string& name, const std::string& url_text,
+                              const RedisBenchOptions& options) {
+  RedisUrl url = parse_redis_url(url_text);
+  url.pool_size = static_cast<std::size_t>(options.threads);  // a connection per caller at most
+  RedisClient strata(url);
+  std::vector<std::unique_ptr<RawRedis>> raw;
+  for (int t = 0; t < options.threads; ++t) raw.push_back(std::make_unique<RawRedis>(url));
+
+  const std::vector<std::string> keys = bench_keys("threads", options.keyspace);
+  fill(strata, keys, std::string(static_cast<std::size_t>(options.value_size), 'v'));
+  // Thread t reads keys t, t + threads, ...: the threads do not share a key order.
+  auto key_of = [&](int t, int i) -> const std::string& {
+    return keys[static_cast<std::size_t>(t + i * options.threads) % keys.size()];
+  };
+  const auto strata_get = [&](int t, int i) {
+    if (!strata.get(key_of(t, i))) throw InternalError("bench: missing key");
+  };
+  const auto raw_get = [&](int t, int i) { raw[static_cast<std::size_t>(t)]->get(key_of(t, i)); };
+  const int warm = std::max(1, options.operations / 10);
+  (void)threaded_ops_per_sec(options.threads, warm, strata_get);
+  (void)threaded_ops_per_sec(options.threads, warm, raw_get);
+
+  Samples samples;
+  for (std::size_t round = 0; round < static_cast<std::size_t>(options.rounds); ++round) {
+    double x = 0, y = 0;
+    for (const std::size_t side : tools::round_order(round, 2)) {
+      if (side == 0) {
+        x = threaded_ops_per_sec(options.threads, options.operations, strata_get);
+      } else {
+        y = threaded_ops_per_sec(options.threads, options.operations, raw_get);
+      }
+    }
+    samples.strata.push_back(x);
+    samples.raw.push_back(y);
+    samples.ratio.push_back(x / y);
+  }
+  drop(strata, keys);
+  return RedisThreadedRow{name,
+                          options.threads,
+                          "pooled: a connection per concurrent caller (no multiplexing yet)",
+                          tools::median(samples.strata),
+                          tools::median(samples.raw),
+                          tools::median(samples.ratio)};
+}
+
+// INFO server's run_id (empty when absent): tells whether two URLs reach one server.
+std::string run_id(RedisClient& client) {
+  const RedisReply reply = client.command({"INFO", "server"});
+  const std::string& text = reply.str;
+  const auto at = text.find("run_id:");
+  if (at == std::string::npos) return {};
+  const auto end = text.find_first_of("\r\n", at);
+  return text.substr(at + 7, end == std::string::npos ? std::string::npos : end - at - 7);
+}
+
+RedisTlsSection run_tls(const RedisBenchOptions& options) {
+  RedisUrl tls_url = parse_redis_url(options.tls_url);
+  RedisUrl plain_url = parse_redis_url(options.redis_url);
+  if (!tls_url.tls.enabled || tls_url.cluster || tls_url.sentinel) {
+    throw InvalidArgumentError("--tls takes one server's rediss:// URL (compared with --redis)");
+  }
+  tls_url.pool_size = 1;
+  plain_url.pool_size = 1;
+  RedisClient tls(tls_url);
+  RedisClient plain(plain_url);
+  RedisTlsSection section;
+  section.tls_url = tls_url.redacted();
+  section.plain_url = plain_url.redacted();
+  const std::string id = run_id(tls);
+  section.same_server = !id.empty() && id == run_id(plain);
+
+  const std::vector<std::string> keys = bench_keys("tls", options.keyspace);
+  const std::string value(static_cast<std::size_t>(options.value_size), 'v');
+  fill(plain, keys, value);
+  if (!section.same_server) fill(tls, keys, value);
+  std::vector<std::vector<std::string_view>> batches(16);
+  for (std::size_t b = 0; b < batches.size(); ++b) {
+    for (int j = 0; j < options.mget_keys; ++j) {
+      batches[b].push_back(keys[(b * 37 + static_cast<std::size_t>(j) * 7) % keys.size()]);
+    }
+  }
+  auto key_of = [&](int i) -> const std::string& {
+    return keys[static_cast<std::size_t>(i) % keys.size()];
+  };
+  auto get = [&](RedisClient& c) {
+    return [&c, &key_of](int i) {
+      if (!c.get(key_of(i))) throw InternalError("bench: missing key");
+    };
+  };
+  auto set = [&](RedisClient& c) {
+    return [&c, &key_of, &value](int i) { c.set(key_of(i), value); };
+  };
+  auto mget = [&](RedisClient& c) {
+    return [&c, &batches](int i) {
+      (void)c.mget(batches[static_cast<std::size_t>(i) % batches.size()]);
+    };
+  };
+  const int warm = std::max(1, options.operations / 10);
+  ops_per_sec(warm, get(tls)), ops_per_sec(warm, get(plain));
+
+  Samples g, st, m;
+  auto pair = [&](Samples& s, int count, const auto& a, const auto& b, std::size_t round) {
+    double x = 0, y = 0;
+    for (const std::size_t side : tools::round_order(round, 2)) {
+      if (side == 0) {
+        x = ops_per_sec(count, a);
+      } else {
+        y = ops_per_sec(count, b);
+      }
+    }
+    s.strata.push_back(x);
+    s.raw.push_back(y);
+    s.ratio.push_back(x / y);
+  };
+  for (std::size_t round = 0; round < static_cast<std::size_t>(options.rounds); ++round) {
+    pair(g, options.operations, get(tls), get(plain), round);
+    pair(st, options.operations, set(tls), set(plain), round);
+    pair(m, options.mget_batches, mget(tls), mget(plain), round + 1);
+  }
+  drop(plain, keys);
+  if (!section.same_server) drop(tls, keys);
+  auto row = [](std::string op, const Samples& s) {
+    return RedisBenchRow{std::move(op),        "strata over plaintext", tools::median(s.strata),
+                         tools::median(s.raw), tools::median(s.ratio),  true};
+  };
+  section.rows = {row("GET", g), row("SET", st), row("MGET", m)};
+  return section;
+}
+
 }  // namespace
 
 void RedisBenchOptions::validate() const {
@@ -324,6 +501,12 @@ void RedisBenchOptions::validate() const {
   if (redis_url.empty() && cluster_url.empty()) {
     throw InvalidArgumentError("give --redis URL and/or --redis-cluster URL");
   }
+  if (threads != 0 && (threads < 2 || threads > 256)) {
+    throw InvalidArgumentError("--threads must be between 2 and 256 (or 0: no threaded section)");
+  }
+  if (!tls_url.empty() && redis_url.empty()) {
+    throw InvalidArgumentError("--tls is compared with --redis (the same server's plaintext port)");
+  }
 }
 
 const RedisBenchRow& RedisBenchTarget::row(const std::string& op,
@@ -336,11 +519,19 @@ const RedisBenchRow& RedisBenchTarget::row(const std::string& op,
 
 RedisBenchReport run_redis_bench(const RedisBenchOptions& options) {
   options.validate();
-  RedisBenchReport report{options, {}};
+  RedisBenchReport report;
+  report.options = options;
   if (!options.redis_url.empty())
     report.targets.push_back(run_target("standalone", options.redis_url, options));
   if (!options.cluster_url.empty())
     report.targets.push_back(run_target("cluster", options.cluster_url, options));
+  if (options.threads != 0) {
+    if (!options.redis_url.empty())
+      report.threaded.push_back(run_threaded("standalone", options.redis_url, options));
+    if (!options.cluster_url.empty())
+      report.threaded.push_back(run_threaded("cluster", options.cluster_url, options));
+  }
+  if (!options.tls_url.empty()) report.tls = run_tls(options);
   return report;
 }
 
@@ -375,6 +566,32 @@ void print_redis_bench(std::ostream& out, const RedisBenchReport& report) {
   out << "\nNot like for like (strata's MGET against a raw pipeline of the same GETs: different "
          "commands, so not an overhead ratio):\n";
   different.print(out);
+  if (!report.threaded.empty()) {
+    out << "\nGET from " << o.threads << " threads: one shared strata RedisClient against "
+        << o.threads << " raw hiredis connections, one per thread (" << o.operations
+        << " GETs per thread and round):\n";
+    tools::TextTable threaded(
+        {"target", "threads", "strata ops/s", "hiredis pool ops/s", "ratio", "strata's transport"},
+        {true, false, false, false, false, true});
+    for (const auto& r : report.threaded) {
+      threaded.add({r.target, std::to_string(r.threads), tools::fixed(r.strata_ops_per_sec, 0),
+                    tools::fixed(r.pool_ops_per_sec, 0), tools::fixed(r.ratio, 2), r.transport});
+    }
+    threaded.print(out);
+  }
+  if (report.tls) {
+    const auto& t = *report.tls;
+    out << "\nTLS: strata over " << t.tls_url << " against strata over " << t.plain_url << " ("
+        << (t.same_server ? "the same server, by run_id" : "NOT the same server: different run_id")
+        << "):\n";
+    tools::TextTable tls({"op", "TLS ops/s", "plaintext ops/s", "TLS/plaintext"},
+                         {true, false, false, false});
+    for (const auto& r : t.rows) {
+      tls.add({r.op, tools::fixed(r.strata_ops_per_sec, 0), tools::fixed(r.raw_ops_per_sec, 0),
+               tools::fixed(r.ratio, 2)});
+    }
+    tls.print(out);
+  }
 }
 
 nlohmann::json to_json(const RedisBenchReport& report) {
@@ -415,6 +632,35 @@ nlohmann::json to_json(const RedisBenchReport& report) {
       "same GETs (per node in a cluster), different commands: mget_ratio_vs_hiredis_pipeline "
       "compares MGET with a GET pipeline and is not an overhead ratio";
   json["targets"] = targets;
+  if (!report.threaded.empty()) {
+    const auto& first = report.threaded.front();
+    json["threads"] = first.threads;
+    json["threaded_transport"] = first.transport;
+    json["strata_threaded_get_ops_per_sec"] = first.strata_ops_per_sec;
+    json["pool_get_ops_per_sec"] = first.pool_ops_per_sec;
+    json["threaded_ratio_vs_pool"] = first.ratio;
+    nlohmann::json rows = nlohmann::json::object();
+    for (const auto& r : report.threaded) {
+      rows[r.target] = {{"threads", r.threads},
+                        {"strata_get_ops_per_sec", r.strata_ops_per_sec},
+                        {"pool_get_ops_per_sec", r.pool_ops_per_sec},
+                        {"ratio_vs_pool", r.ratio}};
+    }
+    json["threaded"] = rows;
+  }
+  if (report.tls) {
+    const auto& t = *report.tls;
+    json["tls_url"] = t.tls_url;
+    json["tls_same_server"] = t.same_server;
+    for (const auto& r : t.rows) {
+      std::string op = r.op;
+      std::transform(op.begin(), op.end(), op.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      json["tls_" + op + "_ratio_vs_plain"] = r.ratio;
+      json["tls_" + op + "_ops_per_sec"] = r.strata_ops_per_sec;
+      json["plain_" + op + "_ops_per_sec"] = r.raw_ops_per_sec;
+    }
+  }
   return json;
 }
 

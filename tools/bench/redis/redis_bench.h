@@ -8,9 +8,18 @@
 // keys, compared against raw MGET (one per slot, pipelined per node, in a cluster): like for
 // like, so the ratio is strata's overhead. The report also shows strata's MGET against a raw
 // pipeline of the same GETs, separately and labelled: different commands, not an overhead ratio.
+//
+// Two optional sections:
+//  - `--tls URL` (rediss://): strata over TLS against strata over plaintext (`--redis`), GET, SET
+//    and MGET, alternating rounds; meant for the same server's two ports (the report says
+//    whether the two URLs reach the same server, by its run_id).
+//  - `--threads N`: GET throughput with N calling threads sharing one strata RedisClient
+//    (pool_size N) against N raw hiredis connections, one per thread (the strongest simple
+//    alternative), on each target.
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -26,6 +35,8 @@ struct RedisBenchOptions {
   int mget_keys = 100;      // keys per MGET
   int value_size = 64;      // bytes per value
   int keyspace = 1000;      // distinct keys
+  std::string tls_url;      // rediss://...: the TLS section against redis_url; empty: skipped
+  int threads = 0;          // >= 2: the threaded GET section; 0: skipped
 
   // Throws InvalidArgumentError naming the option that is out of range.
   void validate() const;
@@ -49,9 +60,30 @@ struct RedisBenchTarget {
   [[nodiscard]] const RedisBenchRow& row(const std::string& op, const std::string& baseline) const;
 };
 
+// GET from `threads` threads on one target: strata's shared client against one raw hiredis
+// connection per thread.
+struct RedisThreadedRow {
+  std::string target;  // "standalone" or "cluster"
+  int threads = 0;
+  std::string transport;  // how strata's client spreads the threads over connections
+  double strata_ops_per_sec = 0;
+  double pool_ops_per_sec = 0;  // raw hiredis, a connection per thread
+  double ratio = 0;             // median over rounds of strata/pool
+};
+
+// strata over TLS against strata over plaintext (ratio = TLS ops/s / plaintext ops/s).
+struct RedisTlsSection {
+  std::string tls_url;              // redacted
+  std::string plain_url;            // redacted
+  bool same_server = false;         // both URLs answered with the same INFO run_id
+  std::vector<RedisBenchRow> rows;  // op GET, SET, MGET; strata = TLS, raw = plaintext
+};
+
 struct RedisBenchReport {
   RedisBenchOptions options;
   std::vector<RedisBenchTarget> targets;
+  std::vector<RedisThreadedRow> threaded;  // with --threads
+  std::optional<RedisTlsSection> tls;      // with --tls
 };
 
 // Runs the benchmark (writes and deletes keys under "strata-bench:redis:<pid>:").
@@ -60,7 +92,10 @@ struct RedisBenchReport {
 // labelled, MGET against the raw GET pipeline.
 void print_redis_bench(std::ostream& out, const RedisBenchReport& report);
 // Top-level get_ratio_vs_hiredis, set_ratio_vs_hiredis, mget_ratio_vs_hiredis_pipeline,
-// mget_ratio_vs_hiredis_mget (of the first target), and every target in "targets".
+// mget_ratio_vs_hiredis_mget (of the first target), and every target in "targets"; with
+// --threads: threads, threaded_transport, strata_threaded_get_ops_per_sec,
+// pool_get_ops_per_sec, threaded_ratio_vs_pool (first target) and "threaded"; with --tls:
+// tls_get_ratio_vs_plain, tls_set_ratio_vs_plain, tls_mget_ratio_vs_plain, tls_same_server.
 [[nodiscard]] nlohmann::json to_json(const RedisBenchReport& report);
 
 }  // namespace strata::bench

@@ -4,6 +4,7 @@
 
 #include "bench/redis/redis_bench.h"
 #include "cli/commands.h"
+#include "cli/tls_flags.h"
 #include "strata/codec/json.h"
 
 namespace strata::cli {
@@ -26,8 +27,19 @@ void add_bench_redis(CLI::App& bench) {
   command->add_option("--value-size", options->value_size, "Bytes per value")
       ->capture_default_str();
   command->add_option("--keys", options->keyspace, "Distinct keys")->capture_default_str();
+  command
+      ->add_option("--threads", options->threads,
+                   "Also GET from N threads: one strata client against N raw hiredis "
+                   "connections (0: skipped)")
+      ->capture_default_str();
+  command->add_option("--tls", options->tls_url,
+                      "Also strata over this rediss:// URL against --redis (the same server's "
+                      "TLS and plaintext ports)");
+  auto tls = std::make_shared<tools::TlsFlags>();
+  tls->add_to(*command);
   command->add_flag("--json", *json, "Print one JSON object instead of the table");
-  command->callback([options, json] {
+  command->callback([options, json, tls] {
+    options->tls_url = tls->apply_to(options->tls_url);
     const auto report = bench::run_redis_bench(*options);
     if (*json) {
       std::cout << bench::to_json(report).dump() << '\n';

@@ -5,6 +5,7 @@
 
 #include "bench/stampede/stampede_bench.h"
 #include "cli/commands.h"
+#include "cli/tls_flags.h"
 #include "strata/codec/json.h"
 #include "strata/error.h"
 
@@ -43,6 +44,8 @@ void add_bench_stampede(CLI::App& bench) {
   command->add_option("--mode", worker->mode)->group("");
   command->add_option("--prefix", worker->prefix)->group("");
   command->add_option("--index", worker->index)->group("");
+  auto tls = std::make_shared<tools::TlsFlags>();
+  tls->add_to(*command);
   command->callback([=] {
     if (*is_worker) {
       worker->threads = options->threads;
@@ -54,6 +57,7 @@ void add_bench_stampede(CLI::App& bench) {
       }
       return;
     }
+    tls->apply_to_each(options->redis_url, options->cluster_url);
     options->interval = std::chrono::milliseconds(*interval_ms);
     options->load_latency = std::chrono::milliseconds(*latency_ms);
     options->think = std::chrono::milliseconds(*think_ms);
