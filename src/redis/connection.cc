@@ -139,6 +139,9 @@ Context make_context(const RedisTlsOptions& o) {
   SSL_CTX* ctx = context.get();
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  // One read(2) takes whatever the socket holds (a record's header and body, or several
+  // records of a pipeline's replies) instead of a header read and a body read per record.
+  SSL_CTX_set_read_ahead(ctx, 1);
   if (o.insecure_skip_verify) {
     SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
     std::cerr << "strata: WARNING: TLS certificate verification is OFF for Redis "
