@@ -4,7 +4,9 @@
 // messages of one namespace leave in sequence order. PUBLISH runs inside a one-line script whose
 // only key is pinned to the channel's slot, so in a cluster every message of this instance goes
 // through one node and reaches the subscribers' node in order over one cluster-bus link (a
-// plain PUBLISH is spread over the masters and could overtake itself: a spurious gap).
+// plain PUBLISH is spread over the masters and could overtake itself: a spurious gap). With
+// sharded pub/sub (the default on a cluster) SPUBLISH goes to the channel's slot owner, the only
+// node that delivers it: no cluster bus on the way, and still one node, so still in order.
 //
 // Receiving (the subscriber thread): messages of this instance are skipped; for the others the
 // (sender, namespace) pair's last sequence is kept; anything but last + 1 after the first message
@@ -69,7 +71,10 @@ InvalidationBus::InvalidationBus(std::string_view redis_url, InvalidationBusOpti
   if (options_.channel == options_.entity_channel) {
     throw InvalidArgumentError("InvalidationBus: channel and entity_channel must differ");
   }
+  sharded_ = options_.pubsub == BusPubSub::kSharded ||
+             (options_.pubsub == BusPubSub::kAuto && parse_redis_url(redis_url).cluster);
   SubscriberOptions sub;
+  if (sharded_) sub.shard_channel = options_.channel;
   sub.keepalive_interval = options_.keepalive_interval;
   sub.on_connection_lost = [this](std::string_view reason) {
     {
@@ -92,8 +97,12 @@ InvalidationBus::InvalidationBus(std::string_view redis_url, InvalidationBusOpti
     }
   };
   subscriber_ = std::make_unique<RedisSubscriber>(redis_url, std::move(sub));
-  (void)subscriber_->subscribe(options_.channel,
-                               [this](std::string_view, std::string_view m) { receive(m); });
+  auto on_message = [this](std::string_view, std::string_view m) { receive(m); };
+  if (sharded_) {
+    (void)subscriber_->ssubscribe(options_.channel, on_message);
+  } else {
+    (void)subscriber_->subscribe(options_.channel, on_message);
+  }
   if (!options_.entity_channel.empty()) {
     (void)subscriber_->subscribe(
         options_.entity_channel,
@@ -150,9 +159,14 @@ bool InvalidationBus::send(std::string_view ns, std::vector<std::string> keys, b
   // is what a lost invalidation calls for.
   ++sequence->next;
   const std::string bytes = encode_invalidation(message);
-  const std::string pin = "strata:bus:{" + options_.channel + "}";
   try {
-    (void)client_.eval(kPublish, {pin}, {options_.channel, bytes});
+    if (sharded_) {
+      // Routed by the channel's slot: to the one node that delivers it, in order.
+      (void)client_.command({"SPUBLISH", options_.channel, bytes});
+    } else {
+      const std::string pin = "strata:bus:{" + options_.channel + "}";
+      (void)client_.eval(kPublish, {pin}, {options_.channel, bytes});
+    }
     counters_.published.fetch_add(1, std::memory_order_relaxed);
     return true;
   } catch (const Error&) {

@@ -17,6 +17,12 @@
 // listens for "+switch-master": when the master changes, the current connection is dropped
 // (a connection loss, so the owner flushes what it may have missed) and the thread connects
 // to the new master.
+//
+// Sharded channels (ssubscribe, Redis 7's SSUBSCRIBE): SPUBLISH delivers a message on the node
+// that owns the channel's slot only, so with a cluster URL the connection is made to that owner
+// (found in CLUSTER SLOTS), and all sharded channels of one subscriber share a slot. When the
+// slot moves, the server ends the subscription ("sunsubscribe" push) or refuses it (MOVED): the
+// connection is then treated as lost and made again to the new owner.
 #include "strata/redis/redis_subscriber.h"
 
 #include <fcntl.h>
@@ -35,6 +41,7 @@
 #include "redis/connection.h"
 #include "redis/sentinel.h"
 #include "strata/error.h"
+#include "strata/redis/key_slot.h"
 
 namespace strata {
 namespace {
@@ -72,7 +79,7 @@ class WakePipe {
   int fds_[2];
 };
 
-enum class Op { kSubscribe, kUnsubscribe, kPsubscribe, kPunsubscribe };
+enum class Op { kSubscribe, kUnsubscribe, kPsubscribe, kPunsubscribe, kSsubscribe, kSunsubscribe };
 
 std::string_view op_name(Op op) {
   switch (op) {
@@ -84,6 +91,10 @@ std::string_view op_name(Op op) {
       return "PSUBSCRIBE";
     case Op::kPunsubscribe:
       return "PUNSUBSCRIBE";
+    case Op::kSsubscribe:
+      return "SSUBSCRIBE";
+    case Op::kSunsubscribe:
+      return "SUNSUBSCRIBE";
   }
   return "PING";
 }
@@ -106,6 +117,9 @@ struct RedisSubscriber::State : std::enable_shared_from_this<RedisSubscriber::St
       throw InvalidArgumentError("redis subscriber: keepalive_interval must be positive");
     }
     if (url.sentinel) discovery = std::make_unique<redis::SentinelDiscovery>(url);
+    if (!options.shard_channel.empty()) {
+      hint_slot = shard_slot = url.cluster ? key_slot(options.shard_channel) : 0;
+    }
   }
 
   const RedisUrl url;
@@ -122,8 +136,13 @@ struct RedisSubscriber::State : std::enable_shared_from_this<RedisSubscriber::St
   mutable std::condition_variable changed;
   std::map<std::string, std::shared_ptr<const MessageCallback>, std::less<>> channels;
   std::map<std::string, std::shared_ptr<const PatternCallback>, std::less<>> patterns;
+  std::map<std::string, std::shared_ptr<const MessageCallback>, std::less<>> shard_channels;
   std::set<std::string, std::less<>> confirmed_channels;
   std::set<std::string, std::less<>> confirmed_patterns;
+  std::set<std::string, std::less<>> confirmed_shard_channels;
+  int shard_slot = -1;       // the slot of every sharded channel (-1: none registered)
+  int hint_slot = -1;        // SubscriberOptions::shard_channel's
+  bool shard_moved = false;  // the server ended a sharded subscription: reconnect
   std::vector<std::pair<Op, std::string>> pending;
   bool connected = false;
   bool stopping = false;
@@ -165,35 +184,55 @@ struct RedisSubscriber::State : std::enable_shared_from_this<RedisSubscriber::St
 std::unique_ptr<redis::Connection> RedisSubscriber::State::open(
     std::vector<RedisEndpoint>& candidates, std::size_t candidate, std::int64_t& client_id_out) {
   master_switched.store(false);  // whatever switched before, we now ask for the master
-  auto connection =
-      discovery ? redis::Connection::open(discovery->discover(), connect)
-                : redis::Connection::open(candidates[candidate % candidates.size()], connect);
-  static constexpr std::string_view kClientId[] = {"CLIENT", "ID"};
-  const RedisReply id = connection->command(kClientId);
-  if (!id.is_integer())
-    throw ProtocolError("redis " + connection->address() + ": bad CLIENT ID reply");
+  int slot = -1;
+  {
+    std::lock_guard lock(mutex);
+    shard_moved = false;
+    slot = shard_slot;
+  }
+  const RedisEndpoint target =
+      discovery ? discovery->discover() : candidates[candidate % candidates.size()];
+  auto connection = redis::Connection::open(target, connect);
   if (url.cluster) {  // learn every node, so that we can move when this one dies
     static constexpr std::string_view kSlots[] = {"CLUSTER", "SLOTS"};
     const RedisReply slots = connection->command(kSlots);
+    std::optional<RedisEndpoint> owner;  // of the sharded channels' slot
     for (const RedisReply& range : slots.elements) {
       for (std::size_t i = 2; i < range.elements.size(); ++i) {
         const RedisReply& node = range.elements[i];
         if (node.elements.size() < 2 || !node.elements[1].is_integer()) continue;
         RedisEndpoint endpoint{node.elements[0].str,
                                static_cast<std::uint16_t>(node.elements[1].integer)};
-        if (endpoint.host.empty()) endpoint.host = candidates[candidate % candidates.size()].host;
+        if (endpoint.host.empty()) endpoint.host = target.host;
+        if (i == 2 && slot >= 0 && range.elements.size() >= 2 && range.elements[0].is_integer() &&
+            range.elements[1].is_integer() && range.elements[0].integer <= slot &&
+            slot <= range.elements[1].integer) {
+          owner = endpoint;
+        }
         if (std::find(candidates.begin(), candidates.end(), endpoint) == candidates.end()) {
           candidates.push_back(std::move(endpoint));
         }
       }
     }
+    if (slot >= 0) {
+      if (!owner) {
+        throw UnavailableError("redis " + connection->address() + ": no node serves slot " +
+                               std::to_string(slot) + " (the sharded channels' slot)");
+      }
+      if (*owner != target) connection = redis::Connection::open(*owner, connect);
+    }
   }
-  std::vector<std::string> channel_names, pattern_names;
+  static constexpr std::string_view kClientId[] = {"CLIENT", "ID"};
+  const RedisReply id = connection->command(kClientId);
+  if (!id.is_integer())
+    throw ProtocolError("redis " + connection->address() + ": bad CLIENT ID reply");
+  std::vector<std::string> channel_names, pattern_names, shard_names;
   {
     std::lock_guard lock(mutex);
     pending.clear();  // everything registered is subscribed below
     for (const auto& [name, callback] : channels) channel_names.push_back(name);
     for (const auto& [name, callback] : patterns) pattern_names.push_back(name);
+    for (const auto& [name, callback] : shard_channels) shard_names.push_back(name);
   }
   auto send_all = [&](std::string_view command, const std::vector<std::string>& names) {
     if (names.empty()) return;
@@ -203,6 +242,7 @@ std::unique_ptr<redis::Connection> RedisSubscriber::State::open(
   };
   send_all("SUBSCRIBE", channel_names);
   send_all("PSUBSCRIBE", pattern_names);
+  send_all("SSUBSCRIBE", shard_names);
   connection->flush();
   client_id_out = id.integer;
   return connection;
@@ -226,13 +266,30 @@ void RedisSubscriber::State::dispatch(RedisReply& reply) {
       if (auto it = patterns.find(e[1].str); it != patterns.end()) callback = it->second;
     }
     if (callback) call_quietly(*callback, e[1].str, e[2].str, e[3].str);
-  } else if ((kind == "subscribe" || kind == "psubscribe") && e.size() >= 2) {
+  } else if (kind == "smessage" && e.size() == 3) {
+    std::shared_ptr<const MessageCallback> callback;
+    {
+      std::lock_guard lock(mutex);
+      if (auto it = shard_channels.find(e[1].str); it != shard_channels.end()) {
+        callback = it->second;
+      }
+    }
+    if (callback) call_quietly(*callback, e[1].str, e[2].str);
+  } else if ((kind == "subscribe" || kind == "psubscribe" || kind == "ssubscribe") &&
+             e.size() >= 2) {
     {
       std::lock_guard lock(mutex);
       if (kind == "subscribe" && channels.contains(e[1].str)) confirmed_channels.insert(e[1].str);
       if (kind == "psubscribe" && patterns.contains(e[1].str)) confirmed_patterns.insert(e[1].str);
+      if (kind == "ssubscribe" && shard_channels.contains(e[1].str)) {
+        confirmed_shard_channels.insert(e[1].str);
+      }
     }
     changed.notify_all();
+  } else if (kind == "sunsubscribe" && e.size() >= 2) {
+    // For a channel still registered, the server ended the subscription: its slot moved.
+    std::lock_guard lock(mutex);
+    if (shard_channels.contains(e[1].str)) shard_moved = true;
   }
   // "unsubscribe", "punsubscribe", "pong": nothing to do.
 }
@@ -278,8 +335,20 @@ void RedisSubscriber::State::serve(redis::Connection& connection) {
     while (reply) {
       last_activity = Clock::now();
       ping_outstanding = false;  // any data proves the connection is alive
+      // SSUBSCRIBE refused by a node that no longer owns the slot: go to the one that does.
+      if (reply->is_error() && (reply->str.starts_with("MOVED") || reply->str.starts_with("ASK") ||
+                                reply->str.starts_with("CLUSTERDOWN"))) {
+        throw UnavailableError("redis " + connection.address() + ": " + reply->str);
+      }
       dispatch(*reply);
       reply = connection.read_reply_within(std::chrono::milliseconds(0));  // already buffered?
+    }
+    {
+      std::lock_guard lock(mutex);
+      if (shard_moved) {
+        throw UnavailableError("redis " + connection.address() +
+                               ": the sharded channels' slot moved to another node");
+      }
     }
   }
 }
@@ -338,6 +407,7 @@ void RedisSubscriber::State::run() noexcept {
       client_id = -1;
       confirmed_channels.clear();
       confirmed_patterns.clear();
+      confirmed_shard_channels.clear();
       if (established && !stopping) ++losses;
     }
     changed.notify_all();
@@ -390,6 +460,42 @@ bool RedisSubscriber::subscribe(std::string_view channel, MessageCallback callba
   }
   state_->enqueue(Op::kSubscribe, std::string(channel));
   return state_->wait_confirmed(state_->confirmed_channels, channel);
+}
+
+bool RedisSubscriber::ssubscribe(std::string_view channel, MessageCallback callback) {
+  const int slot = state_->url.cluster ? key_slot(channel) : 0;
+  {
+    std::lock_guard lock(state_->mutex);
+    if (state_->shard_slot >= 0 && state_->shard_slot != slot) {
+      throw InvalidArgumentError("RedisSubscriber::ssubscribe: '" + std::string(channel) +
+                                 "' is in slot " + std::to_string(slot) +
+                                 ", the subscriber's other sharded channels in slot " +
+                                 std::to_string(state_->shard_slot) +
+                                 " (one connection, one node: give them a common {hash tag})");
+    }
+    state_->shard_slot = slot;
+    state_->shard_channels.insert_or_assign(
+        std::string(channel), std::make_shared<const MessageCallback>(std::move(callback)));
+    state_->confirmed_shard_channels.erase(std::string(channel));
+  }
+  // Connected to another node than the slot's owner (no SubscriberOptions::shard_channel): the
+  // node answers MOVED and the subscriber reconnects to the owner.
+  state_->enqueue(Op::kSsubscribe, std::string(channel));
+  return state_->wait_confirmed(state_->confirmed_shard_channels, channel);
+}
+
+void RedisSubscriber::sunsubscribe(std::string_view channel) {
+  {
+    std::lock_guard lock(state_->mutex);
+    if (auto it = state_->shard_channels.find(channel); it != state_->shard_channels.end())
+      state_->shard_channels.erase(it);
+    if (auto it = state_->confirmed_shard_channels.find(channel);
+        it != state_->confirmed_shard_channels.end()) {
+      state_->confirmed_shard_channels.erase(it);
+    }
+    if (state_->shard_channels.empty()) state_->shard_slot = state_->hint_slot;
+  }
+  state_->enqueue(Op::kSunsubscribe, std::string(channel));
 }
 
 bool RedisSubscriber::psubscribe(std::string_view pattern, PatternCallback callback) {

@@ -83,6 +83,12 @@ class BusTest : public ::testing::TestWithParam<const char*> {
   [[nodiscard]] bool cluster() const {
     return std::string(GetParam()).find("CLUSTER") != std::string::npos;
   }
+  // Sends a message on the bus's channel as another strata instance would: SPUBLISH on a
+  // cluster (BusPubSub::kAuto is sharded there), PUBLISH otherwise.
+  void send_raw(RedisClient& redis, const InvalidationMessage& message) const {
+    (void)redis.command(
+        {cluster() ? "SPUBLISH" : "PUBLISH", channel_, encode_invalidation(message)});
+  }
 
   std::string url_;
   std::string prefix_;
@@ -119,6 +125,21 @@ TEST_P(BusTest, PutOnOneInstanceDropsTheOthersL1) {
   EXPECT_GE(bus_b->stats().received, 2u);
   EXPECT_EQ(bus_b->stats().sequence_gaps, 0u);
   EXPECT_GE(bus_a->stats().published, 2u);
+}
+
+// Issue 19 item 5: on a cluster strata's messages travel by sharded pub/sub (SPUBLISH, heard on
+// the channel's slot owner only, no cluster-bus hop), elsewhere by classic PUBLISH: a message
+// another client sends that way is received.
+TEST_P(BusTest, StrataMessagesTravelShardedOnAClusterAndClassicElsewhere) {
+  auto bus = make_bus(url_, channel_);
+  ASSERT_TRUE(bus->wait_connected(kWait));
+  RedisClient raw(url_);
+  std::uint64_t sequence = 0;
+  const bool received = eventually(kWait, [&] {
+    send_raw(raw, {"another-instance", prefix_, sequence++, {"k"}, false, {}});
+    return bus->stats().received > 0;
+  });
+  EXPECT_TRUE(received) << (cluster() ? "SPUBLISH" : "PUBLISH") << " did not reach the bus";
 }
 
 // The acceptance test: another *process* (inval_peer) writes, this process's L1 drops the key.
@@ -185,19 +206,19 @@ TEST_P(BusTest, ASequenceGapFlushesL1) {
   (void)redis.del(cache.remote_key("k"));  // the write whose message will be "lost"
   ASSERT_EQ(cache.get("k"), "v1");         // L1 still serves it
   InvalidationMessage m{"peer-x", prefix_, 1, {"other"}, false, {}};
-  (void)redis.publish(channel_, encode_invalidation(m));
+  send_raw(redis, m);
   EXPECT_TRUE(eventually(kWait, [&] { return bus->stats().received >= 1; }));
   EXPECT_EQ(cache.get("k"), "v1");
   EXPECT_EQ(bus->stats().sequence_gaps, 0u);
   m.sequence = 3;  // 2 never arrives
-  (void)redis.publish(channel_, encode_invalidation(m));
+  send_raw(redis, m);
   EXPECT_TRUE(eventually(kWait, [&] { return bus->stats().sequence_gaps == 1; }));
   EXPECT_GE(bus->stats().l1_flushes, 1u);
   EXPECT_FALSE(cache.get("k").has_value());
   // Its own messages are skipped.
   m.sender = bus->instance_id();
   m.sequence = 1;
-  (void)redis.publish(channel_, encode_invalidation(m));
+  send_raw(redis, m);
   EXPECT_TRUE(eventually(kWait, [&] { return bus->stats().own_skipped >= 1; }));
 }
 

@@ -124,5 +124,80 @@ TEST(RedisCluster, SubscriberMovesToAnotherNodeWhenItsNodeDies) {
   }));
 }
 
+// Sharded pub/sub (issue 19 item 5): the subscriber is on the node that owns the channel's slot
+// (SPUBLISH is delivered there only), and when the slot moves to another master it follows:
+// the server ends the subscription, the subscriber reports a loss and subscribes on the new
+// owner, where later messages arrive.
+TEST(RedisCluster, ShardedSubscriberIsOnTheSlotOwnerAndFollowsTheSlot) {
+  testing::RedisClusterProcess cluster;
+  const std::string channel = "{sharded}:news";
+  const int slot = key_slot(channel);
+  std::mutex mutex;
+  std::vector<std::string> received;
+  int losses = 0;
+  SubscriberOptions options;
+  options.keepalive_interval = 500ms;
+  options.on_connection_lost = [&](std::string_view) {
+    std::lock_guard lock(mutex);
+    ++losses;
+  };
+  RedisSubscriber subscriber(cluster.url(), options);
+  ASSERT_TRUE(subscriber.ssubscribe(channel, [&](std::string_view, std::string_view message) {
+    std::lock_guard lock(mutex);
+    received.emplace_back(message);
+  }));
+  const std::size_t source_index = owner_of(cluster, slot);
+  RedisClient source(cluster.node(source_index).url());
+  // The owner counts one sharded subscriber (the first connection went to a seed, maybe
+  // another node: then MOVED sent it to the owner).
+  ASSERT_TRUE(eventually(10s, [&] {
+    return source.command({"PUBSUB", "SHARDNUMSUB", channel}).elements.at(1).integer == 1;
+  }));
+  RedisClient publisher(cluster.url());  // SPUBLISH is routed by the channel's slot
+  ASSERT_TRUE(eventually(10s, [&] {
+    (void)publisher.command({"SPUBLISH", channel, "before"});
+    std::lock_guard lock(mutex);
+    return !received.empty() && received.back() == "before";
+  }));
+  const int losses_before = [&] {
+    std::lock_guard lock(mutex);
+    return losses;
+  }();
+
+  // Move the slot (it holds no keys) to another master.
+  const std::size_t target_index = (source_index + 1) % cluster.size();
+  RedisClient target(cluster.node(target_index).url());
+  const std::string source_id = source.command({"CLUSTER", "MYID"}).str;
+  const std::string target_id = target.command({"CLUSTER", "MYID"}).str;
+  const std::string slot_text = std::to_string(slot);
+  (void)target.command({"CLUSTER", "SETSLOT", slot_text, "IMPORTING", source_id});
+  (void)source.command({"CLUSTER", "SETSLOT", slot_text, "MIGRATING", target_id});
+  for (std::size_t i = 0; i < cluster.size(); ++i) {
+    (void)RedisClient(cluster.node(i).url())
+        .command({"CLUSTER", "SETSLOT", slot_text, "NODE", target_id});
+  }
+  ASSERT_EQ(owner_of(cluster, slot), target_index);
+  ASSERT_TRUE(eventually(10s, [&] {
+    return target.command({"PUBSUB", "SHARDNUMSUB", channel}).elements.at(1).integer == 1;
+  })) << "the subscriber did not move to the slot's new owner";
+  EXPECT_EQ(source.command({"PUBSUB", "SHARDNUMSUB", channel}).elements.at(1).integer, 0);
+  ASSERT_TRUE(eventually(10s, [&] {
+    (void)publisher.command({"SPUBLISH", channel, "after"});
+    std::lock_guard lock(mutex);
+    return !received.empty() && received.back() == "after";
+  }));
+  std::lock_guard lock(mutex);
+  EXPECT_GT(losses, losses_before) << "the move must be reported: messages may have been missed";
+}
+
+TEST(RedisCluster, ShardedChannelsOfOneSubscriberShareASlot) {
+  testing::RedisClusterProcess cluster;
+  RedisSubscriber subscriber(cluster.url());
+  ASSERT_TRUE(subscriber.ssubscribe("{a}:one", [](std::string_view, std::string_view) {}));
+  EXPECT_TRUE(subscriber.ssubscribe("{a}:two", [](std::string_view, std::string_view) {}));
+  EXPECT_THROW((void)subscriber.ssubscribe("{b}:three", [](std::string_view, std::string_view) {}),
+               InvalidArgumentError);
+}
+
 }  // namespace
 }  // namespace strata

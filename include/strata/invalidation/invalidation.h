@@ -69,9 +69,22 @@ struct InvalidationMessage {
 
 // --- the bus -------------------------------------------------------------------------------
 
+// How an InvalidationBus's own messages travel (the entity channel is always classic pub/sub,
+// so that any client may PUBLISH to it).
+enum class BusPubSub {
+  kAuto,     // sharded on a redis+cluster:// URL, classic otherwise
+  kClassic,  // PUBLISH / SUBSCRIBE: on a cluster every message crosses the cluster bus to every
+             // node
+  kSharded,  // SPUBLISH / SSUBSCRIBE (Redis 7): only the channel's slot owner carries it
+};
+
 struct InvalidationBusOptions {
   // The channel strata's own messages travel on.
   std::string channel = "strata:invalidation";
+  // Every instance on one channel must use the same mode: a classic subscriber does not hear
+  // SPUBLISH, nor a sharded one PUBLISH. kAuto suits a cluster of Redis 7 or later; set
+  // kClassic for a Redis 6 cluster.
+  BusPubSub pubsub = BusPubSub::kAuto;
   // The textbook's channel: JSON {"entity": "user:123"} from any publisher drops the entity (L1
   // and L2 of every attached cache) and its dependents; {"keys": ["user:123", ...]} says that
   // a client deleted those Redis keys: every attached L1 drops them (under its key prefix).
@@ -188,6 +201,7 @@ class InvalidationBus {
   InvalidationBusOptions options_;
   std::string instance_id_;
   RedisClient client_;
+  bool sharded_ = false;  // options_.pubsub resolved for this URL
   mutable std::mutex mutex_;
   std::map<std::uint64_t, BusParticipant> participants_;
   std::uint64_t next_participant_ = 1;

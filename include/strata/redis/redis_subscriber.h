@@ -30,6 +30,10 @@ struct SubscriberOptions {
   // A PING is sent when nothing was received for this long; a connection that stays silent
   // for twice this plus the command timeout is considered dead and replaced.
   std::chrono::milliseconds keepalive_interval{std::chrono::seconds(5)};
+  // With a redis+cluster:// URL: a sharded channel you will ssubscribe(), so that the first
+  // connection is already made to its slot's owner (else the first ssubscribe() on another
+  // node is refused with MOVED and the subscriber reconnects: a connection loss). Empty: none.
+  std::string shard_channel;
 };
 
 // Subscribes to channels and patterns on one connection owned by a background thread. The
@@ -59,11 +63,19 @@ class RedisSubscriber {
   // the command timeout for the server's confirmation: returns true when confirmed, false when
   // not yet (the subscription stays registered and is made as soon as a connection is up).
   bool subscribe(std::string_view channel, MessageCallback callback);
+  // SSUBSCRIBE channel (Redis 7 sharded pub/sub: messages sent with SPUBLISH), same semantics
+  // as subscribe(). With a redis+cluster:// URL the subscriber's connection is on the node that
+  // owns the channel's slot, and follows it when the slot moves (a connection loss: messages
+  // may be missed meanwhile); every sharded channel of one subscriber must be in the same slot
+  // (InvalidArgumentError otherwise: give them a common {hash tag}). Its classic subscriptions
+  // keep working on that node (PUBLISH reaches every node).
+  bool ssubscribe(std::string_view channel, MessageCallback callback);
   // PSUBSCRIBE pattern (glob-style), same semantics as subscribe().
   bool psubscribe(std::string_view pattern, PatternCallback callback);
   // UNSUBSCRIBE / PUNSUBSCRIBE; no more callbacks after it returns (the server is told later).
   void unsubscribe(std::string_view channel);
   void punsubscribe(std::string_view pattern);
+  void sunsubscribe(std::string_view channel);
 
   // True while a connection is up and subscribed.
   [[nodiscard]] bool connected() const;
