@@ -19,11 +19,12 @@
 #
 # Usage: scripts/test-servers.sh start | stop | status | env
 #        scripts/test-servers.sh redis-stop | redis-start | postgres-stop | postgres-start
-#        scripts/test-servers.sh sentinel-start DIR | sentinel-stop DIR
+#        scripts/test-servers.sh sentinel-start DIR [auth] | sentinel-stop DIR
 #
 # sentinel-start DIR starts a private Sentinel setup in the (new, empty) directory DIR and
 # writes its URL to DIR/url, for a test that fails the master over (the shared one stays
-# untouched); sentinel-stop DIR stops it. A DIR inside the servers' directory is also stopped
+# untouched); with `auth`, the data nodes and the sentinels require passwords (the URL carries
+# both). sentinel-stop DIR stops it. A DIR inside the servers' directory is also stopped
 # by `stop`, so nothing outlives a run even when the test crashes.
 #
 # `start` is idempotent: it first stops whatever an earlier `start` left behind. It writes
@@ -133,14 +134,25 @@ start_redis() {  # start_redis NAME PORT [extra redis-server args...]
 # sentinels reach the others over TLS (tls-replication). Returns once every sentinel knows the
 # replica and the two other sentinels (what a failover needs).
 sentinel_master=strata-master
+# With auth instead of tls: the data nodes require the password `data-secret` (the replica
+# authenticates with it too), the sentinels `sentinel-secret`; the sentinels are told both.
+sentinel_data_password=data-secret
+sentinel_own_password=sentinel-secret
 start_sentinel_setup() {
   local base=$1 tls=${2:-} saved_dir=$dir master_port replica_port port i sentinels=()
+  local auth=""
+  if [ "$tls" = auth ]; then auth=yes; tls=""; fi
   dir=$base  # free_port and start_redis work in $dir
   mkdir -p "$base"
   touch "$base/sentinel-setup"  # the mark `stop` looks for
   master_port=$(free_port)
   replica_port=$(free_port)
-  local cli=() conf_tls=""
+  local cli=() conf_tls="" data_auth=() sentinel_cli=()
+  if [ -n "$auth" ]; then
+    data_auth=(--requirepass "$sentinel_data_password" --masterauth "$sentinel_data_password")
+    cli=(--no-auth-warning -a "$sentinel_data_password")
+    sentinel_cli=(--no-auth-warning -a "$sentinel_own_password")
+  fi
   if [ "$tls" = tls ]; then
     # shellcheck disable=SC2207
     cli=($(tls_cli))
@@ -162,10 +174,10 @@ tls-replication yes"
     fi
   }
   # shellcheck disable=SC2046
-  start_redis master $(node_args "$master_port") --repl-diskless-sync-delay 0
+  start_redis master $(node_args "$master_port") --repl-diskless-sync-delay 0 "${data_auth[@]}"
   # shellcheck disable=SC2046
   start_redis replica $(node_args "$replica_port") --replicaof 127.0.0.1 "$master_port" \
-    --repl-diskless-sync-delay 0
+    --repl-diskless-sync-delay 0 "${data_auth[@]}"
   wait_for 10 "sentinel master on port $master_port" redis_ping "$master_port" "${cli[@]}"
   wait_for 10 "sentinel replica on port $replica_port" redis_ping "$replica_port" "${cli[@]}"
   wait_for 30 "the replica's link to the master" \
@@ -197,6 +209,11 @@ sentinel parallel-syncs $sentinel_master 1
 sentinel myid ${ids[$((i - 1))]}
 sentinel known-replica $sentinel_master 127.0.0.1 $replica_port
 CONF
+      if [ -n "$auth" ]; then
+        echo "requirepass $sentinel_own_password"
+        echo "sentinel auth-pass $sentinel_master $sentinel_data_password"
+        echo "sentinel sentinel-pass $sentinel_own_password"
+      fi
       for k in 1 2 3; do
         [ "$k" = "$i" ] && continue
         echo "sentinel known-sentinel $sentinel_master 127.0.0.1 ${ports[$((k - 1))]} ${ids[$((k - 1))]}"
@@ -205,15 +222,20 @@ CONF
     redis-server "$base/sentinel-$i/sentinel.conf" --sentinel
     sentinels+=("127.0.0.1:$port")
   done
+  [ -n "$auth" ] || sentinel_cli=("${cli[@]}")
   for node in "${sentinels[@]}"; do
-    wait_for 10 "sentinel $node" redis_ping "${node#*:}" "${cli[@]}"
+    wait_for 10 "sentinel $node" redis_ping "${node#*:}" "${sentinel_cli[@]}"
     wait_for 30 "sentinel $node to know the replica and the other sentinels" bash -c \
-      "redis-cli -p ${node#*:} ${cli[*]} sentinel master $sentinel_master | tr '\n' ' ' \
+      "redis-cli -p ${node#*:} ${sentinel_cli[*]} sentinel master $sentinel_master | tr '\n' ' ' \
          | grep -q 'num-slaves 1 .*num-other-sentinels 2 '"
   done
-  local scheme=redis+sentinel
+  local scheme=redis+sentinel userinfo="" options=""
   if [ "$tls" = tls ]; then scheme=rediss+sentinel; fi
-  echo "$scheme://$(printf '%s\n' "${sentinels[@]}" | paste -sd, -)/$sentinel_master" >"$base/url"
+  if [ -n "$auth" ]; then
+    userinfo=":$sentinel_data_password@"
+    options="?sentinel_password=$sentinel_own_password"
+  fi
+  echo "$scheme://$userinfo$(printf '%s\n' "${sentinels[@]}" | paste -sd, -)/$sentinel_master$options" >"$base/url"
   dir=$saved_dir
 }
 
@@ -441,13 +463,13 @@ case "${1:-}" in
   postgres-stop) load_dir; as_postgres "$pg_bin/pg_ctl" stop -w -m fast -D "$dir/postgres/data" >/dev/null ;;
   postgres-start) load_dir; start_postgres ;;
   sentinel-start)
-    [ -n "${2:-}" ] || die "usage: $0 sentinel-start DIR"
+    [ -n "${2:-}" ] || die "usage: $0 sentinel-start DIR [auth]"
     dir=$2
-    start_sentinel_setup "$2"
+    start_sentinel_setup "$2" "${3:-}"
     ;;
   sentinel-stop)
     [ -n "${2:-}" ] || die "usage: $0 sentinel-stop DIR"
     stop_sentinel_setup "$2"
     ;;
-  *) echo "usage: $0 start|stop|status|env|redis-stop|redis-start|postgres-stop|postgres-start|sentinel-start DIR|sentinel-stop DIR" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status|env|redis-stop|redis-start|postgres-stop|postgres-start|sentinel-start DIR [auth]|sentinel-stop DIR" >&2; exit 2 ;;
 esac

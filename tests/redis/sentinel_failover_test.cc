@@ -181,5 +181,60 @@ TEST(FaultSentinel, ForcedFailoverClientAndBusMoveBeforeTheOldMasterIsDemoted) {
   EXPECT_EQ(redis.get("before"), "1");
 }
 
+// Passwords everywhere (issue 19 item 3: "with the TLS and AUTH options"): the data nodes
+// require one, the sentinels another. Discovery, the ROLE check, reads and writes work, the
+// client follows a failover with both passwords, and a wrong password of either kind is a
+// typed error that says which nodes refused.
+TEST(FaultSentinel, WithPasswordsOnSentinelsAndDataNodesAndAfterAFailover) {
+  STRATA_SERVER_URL(script, "STRATA_TEST_SERVERS_SCRIPT");
+  STRATA_SERVER_URL(servers_dir, "STRATA_TEST_SERVERS_DIR");
+  SentinelSetup setup(script, servers_dir, /*auth=*/true);
+  const std::string url = setup.url() + "&connect_timeout=300ms&command_timeout=500ms";
+  ASSERT_NE(url.find(":data-secret@"), std::string::npos) << url;
+  ASSERT_NE(url.find("sentinel_password=sentinel-secret"), std::string::npos) << url;
+  RedisClient redis(url);
+  ASSERT_TRUE(redis.set("auth-before", "1"));
+  EXPECT_EQ(redis.get("auth-before"), "1");
+
+  auto replace = [&](std::string text, const std::string& from, const std::string& to) {
+    text.replace(text.find(from), from.size(), to);
+    return text;
+  };
+  try {
+    RedisClient wrong(replace(url, "sentinel_password=sentinel-secret", "sentinel_password=nope"));
+    (void)wrong.get("auth-before");
+    ADD_FAILURE() << "a wrong sentinel password was accepted";
+  } catch (const UnavailableError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("no sentinel gave a reachable master"), std::string::npos) << what;
+    EXPECT_NE(what.find(std::to_string(setup.sentinel_port(0))), std::string::npos) << what;
+    EXPECT_EQ(what.find("sentinel-secret"), std::string::npos) << "leaks a password: " << what;
+  }
+  try {
+    RedisClient wrong(replace(url, ":data-secret@", ":nope@"));
+    (void)wrong.get("auth-before");
+    ADD_FAILURE() << "a wrong data password was accepted";
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("failed the check"), std::string::npos) << what;
+    EXPECT_EQ(what.find("nope"), std::string::npos) << "leaks a password: " << what;
+  }
+
+  ASSERT_EQ(setup.wait_for_replica(), 1);
+  setup.kill_first_master();
+  ASSERT_TRUE(eventually(30s, [&] {
+    const auto port = setup.master_port();
+    return port != 0 && port != setup.first_master_port();
+  })) << "the sentinels did not promote the replica";
+  EXPECT_TRUE(eventually(30s, [&] {
+    try {
+      return redis.get("auth-before") == std::optional<std::string>("1") &&
+             redis.set("auth-after", "2");
+    } catch (const Error&) {
+      return false;
+    }
+  })) << "the client did not follow the failover";
+}
+
 }  // namespace
 }  // namespace strata

@@ -126,19 +126,25 @@ RedisClusterProcess::RedisClusterProcess(int replicas_per_master) {
   }
 }
 
-SentinelSetup::SentinelSetup(std::string script, const std::string& servers_dir)
+SentinelSetup::SentinelSetup(std::string script, const std::string& servers_dir, bool auth)
     : script_(std::move(script)) {
+  if (auth) {
+    sentinel_auth_ = std::string("--no-auth-warning -a ") + kSentinelPassword + " ";
+    data_auth_ = std::string("--no-auth-warning -a ") + kDataPassword + " ";
+  }
   std::string templ = servers_dir + "/private-sentinel.XXXXXX";
   if (::mkdtemp(templ.data()) == nullptr)
     throw std::runtime_error("mkdtemp failed in " + servers_dir);
   dir_ = templ + "/setup";  // sentinel-start wants a directory of its own to create
-  const auto started = run_command("'" + script_ + "' sentinel-start '" + dir_ + "' 2>&1");
+  const auto started = run_command("'" + script_ + "' sentinel-start '" + dir_ + "'" +
+                                   (auth ? " auth" : "") + " 2>&1");
   if (started.exit_code != 0) throw std::runtime_error("sentinel-start failed: " + started.output);
   std::ifstream url_file(dir_ + "/url");
   std::getline(url_file, url_);
-  // redis+sentinel://127.0.0.1:p1,127.0.0.1:p2,127.0.0.1:p3/strata-master
+  // redis+sentinel://[:password@]127.0.0.1:p1,127.0.0.1:p2,127.0.0.1:p3/strata-master[?...]
   std::string hosts = url_.substr(std::string("redis+sentinel://").size());
   hosts = hosts.substr(0, hosts.find('/'));
+  if (const auto at = hosts.rfind('@'); at != std::string::npos) hosts = hosts.substr(at + 1);
   std::size_t start = 0;
   while (start < hosts.size()) {
     const auto comma = hosts.find(',', start);
@@ -168,7 +174,7 @@ std::string SentinelSetup::cli(std::uint16_t port, const std::string& args) {
 
 std::uint16_t SentinelSetup::master_port() const {
   const std::string reply =
-      cli(sentinel_ports_.at(0), "sentinel get-master-addr-by-name strata-master");
+      cli(sentinel_ports_.at(0), sentinel_auth_ + "sentinel get-master-addr-by-name strata-master");
   const auto newline = reply.find('\n');
   if (newline == std::string::npos) return 0;
   try {
@@ -212,14 +218,16 @@ std::vector<std::uint16_t> online_replica_ports(const std::string& info) {
 long long SentinelSetup::wait_for_replica() const {
   const std::uint16_t master = master_port();
   if (master == 0) return -1;
-  const std::string info = cli(master, "info replication");
+  const std::string info = cli(master, data_auth_ + "info replication");
   const long long offset = info_number(info, "master_repl_offset");
   if (offset < 0) return -1;
   long long caught_up = 0;
   (void)eventually(std::chrono::seconds(10), [&] {
     caught_up = 0;
-    for (const std::uint16_t replica : online_replica_ports(cli(master, "info replication"))) {
-      if (info_number(cli(replica, "info replication"), "slave_repl_offset") >= offset) {
+    for (const std::uint16_t replica :
+         online_replica_ports(cli(master, data_auth_ + "info replication"))) {
+      if (info_number(cli(replica, data_auth_ + "info replication"), "slave_repl_offset") >=
+          offset) {
         ++caught_up;
       }
     }

@@ -57,7 +57,11 @@ class RedisClusterProcess {
 // setup of `make test` is never failed over.
 class SentinelSetup {
  public:
-  SentinelSetup(std::string script, const std::string& servers_dir);
+  // With `auth`, the data nodes require the password kDataPassword and the sentinels
+  // kSentinelPassword (scripts/test-servers.sh sentinel-start DIR auth); url() carries both.
+  SentinelSetup(std::string script, const std::string& servers_dir, bool auth = false);
+  static constexpr const char* kDataPassword = "data-secret";
+  static constexpr const char* kSentinelPassword = "sentinel-secret";
   SentinelSetup(const SentinelSetup&) = delete;
   SentinelSetup& operator=(const SentinelSetup&) = delete;
   ~SentinelSetup();
@@ -83,6 +87,8 @@ class SentinelSetup {
   std::string dir_;
   std::string url_;
   std::vector<std::uint16_t> sentinel_ports_;
+  std::string sentinel_auth_;  // redis-cli arguments for the sentinels ("" without auth)
+  std::string data_auth_;      // and for the data nodes
   std::uint16_t first_master_port_ = 0;
 };
 
