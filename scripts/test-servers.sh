@@ -19,12 +19,13 @@
 #
 # Usage: scripts/test-servers.sh start | stop | status | env
 #        scripts/test-servers.sh redis-stop | redis-start | postgres-stop | postgres-start
-#        scripts/test-servers.sh sentinel-start DIR [auth] | sentinel-stop DIR
+#        scripts/test-servers.sh sentinel-start DIR [auth|tls] | sentinel-stop DIR
 #
 # sentinel-start DIR starts a private Sentinel setup in the (new, empty) directory DIR and
 # writes its URL to DIR/url, for a test that fails the master over (the shared one stays
 # untouched); with `auth`, the data nodes and the sentinels require passwords (the URL carries
-# both). sentinel-stop DIR stops it. A DIR inside the servers' directory is also stopped
+# both); with `tls`, everything speaks TLS only (the PKI in $STRATA_TEST_TLS_DIR; the URL is
+# rediss+sentinel:// without its tls_ca option). sentinel-stop DIR stops it. A DIR inside the servers' directory is also stopped
 # by `stop`, so nothing outlives a run even when the test crashes.
 #
 # `start` is idempotent: it first stops whatever an earlier `start` left behind. It writes
@@ -463,13 +464,17 @@ case "${1:-}" in
   postgres-stop) load_dir; as_postgres "$pg_bin/pg_ctl" stop -w -m fast -D "$dir/postgres/data" >/dev/null ;;
   postgres-start) load_dir; start_postgres ;;
   sentinel-start)
-    [ -n "${2:-}" ] || die "usage: $0 sentinel-start DIR [auth]"
+    [ -n "${2:-}" ] || die "usage: $0 sentinel-start DIR [auth|tls]"
     dir=$2
+    if [ "${3:-}" = tls ]; then  # the test PKI of the running servers
+      dir_tls=${STRATA_TEST_TLS_DIR:-}
+      [ -f "$dir_tls/ca.crt" ] || die "sentinel-start DIR tls needs STRATA_TEST_TLS_DIR (the running servers' PKI)"
+    fi
     start_sentinel_setup "$2" "${3:-}"
     ;;
   sentinel-stop)
     [ -n "${2:-}" ] || die "usage: $0 sentinel-stop DIR"
     stop_sentinel_setup "$2"
     ;;
-  *) echo "usage: $0 start|stop|status|env|redis-stop|redis-start|postgres-stop|postgres-start|sentinel-start DIR [auth]|sentinel-stop DIR" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status|env|redis-stop|redis-start|postgres-stop|postgres-start|sentinel-start DIR [auth|tls]|sentinel-stop DIR" >&2; exit 2 ;;
 esac

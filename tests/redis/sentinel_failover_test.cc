@@ -188,7 +188,7 @@ TEST(FaultSentinel, ForcedFailoverClientAndBusMoveBeforeTheOldMasterIsDemoted) {
 TEST(FaultSentinel, WithPasswordsOnSentinelsAndDataNodesAndAfterAFailover) {
   STRATA_SERVER_URL(script, "STRATA_TEST_SERVERS_SCRIPT");
   STRATA_SERVER_URL(servers_dir, "STRATA_TEST_SERVERS_DIR");
-  SentinelSetup setup(script, servers_dir, /*auth=*/true);
+  SentinelSetup setup(script, servers_dir, SentinelSetup::Mode::kAuth);
   const std::string url = setup.url() + "&connect_timeout=300ms&command_timeout=500ms";
   ASSERT_NE(url.find(":data-secret@"), std::string::npos) << url;
   ASSERT_NE(url.find("sentinel_password=sentinel-secret"), std::string::npos) << url;
@@ -234,6 +234,40 @@ TEST(FaultSentinel, WithPasswordsOnSentinelsAndDataNodesAndAfterAFailover) {
       return false;
     }
   })) << "the client did not follow the failover";
+}
+
+// The same failover over TLS only (sentinels, data nodes, replication): the client and the bus
+// rediscover the master through TLS sentinels and reconnect to it over TLS.
+TEST(FaultSentinel, OverTlsTheClientAndTheBusFollowAKilledMaster) {
+  STRATA_SERVER_URL(script, "STRATA_TEST_SERVERS_SCRIPT");
+  STRATA_SERVER_URL(servers_dir, "STRATA_TEST_SERVERS_DIR");
+  STRATA_SERVER_URL(tls_dir, "STRATA_TEST_TLS_DIR");
+  SentinelSetup setup(script, servers_dir, SentinelSetup::Mode::kTls, tls_dir);
+  const std::string url = setup.url() + "&connect_timeout=300ms&command_timeout=500ms";
+  ASSERT_TRUE(url.starts_with("rediss+sentinel://")) << url;
+  RedisClient redis(url);
+  ASSERT_TRUE(redis.set("tls-before", "1"));
+  const std::string channel = "sentinel-test:" + testing::unique_prefix();
+  auto sender = make_bus(url, channel);
+  auto receiver = make_bus(url, channel);
+  ASSERT_TRUE(sender->wait_connected(10s) && receiver->wait_connected(10s));
+  ASSERT_TRUE(bus_delivers(*sender, *receiver, 10s)) << "the bus does not work before the fault";
+  ASSERT_EQ(setup.wait_for_replica(), 1);
+
+  setup.kill_first_master();
+  ASSERT_TRUE(eventually(30s, [&] {
+    const auto port = setup.master_port();
+    return port != 0 && port != setup.first_master_port();
+  })) << "the sentinels did not promote the replica";
+  EXPECT_TRUE(eventually(30s, [&] {
+    try {
+      return redis.get("tls-before") == std::optional<std::string>("1") &&
+             redis.set("tls-after", "2");
+    } catch (const Error&) {
+      return false;
+    }
+  })) << "the client did not follow the failover";
+  EXPECT_TRUE(bus_delivers(*sender, *receiver, 30s)) << "the bus did not follow the failover";
 }
 
 }  // namespace

@@ -126,23 +126,32 @@ RedisClusterProcess::RedisClusterProcess(int replicas_per_master) {
   }
 }
 
-SentinelSetup::SentinelSetup(std::string script, const std::string& servers_dir, bool auth)
+SentinelSetup::SentinelSetup(std::string script, const std::string& servers_dir, Mode mode,
+                             const std::string& tls_dir)
     : script_(std::move(script)) {
-  if (auth) {
+  if (mode == Mode::kAuth) {
     sentinel_auth_ = std::string("--no-auth-warning -a ") + kSentinelPassword + " ";
     data_auth_ = std::string("--no-auth-warning -a ") + kDataPassword + " ";
+  }
+  if (mode == Mode::kTls) {
+    if (tls_dir.empty()) throw std::runtime_error("SentinelSetup: kTls needs the PKI directory");
+    sentinel_auth_ = data_auth_ = "--tls --cacert '" + tls_dir + "/ca.crt' --cert '" + tls_dir +
+                                  "/client.crt' --key '" + tls_dir + "/client.key' ";
   }
   std::string templ = servers_dir + "/private-sentinel.XXXXXX";
   if (::mkdtemp(templ.data()) == nullptr)
     throw std::runtime_error("mkdtemp failed in " + servers_dir);
   dir_ = templ + "/setup";  // sentinel-start wants a directory of its own to create
-  const auto started = run_command("'" + script_ + "' sentinel-start '" + dir_ + "'" +
-                                   (auth ? " auth" : "") + " 2>&1");
+  const char* mode_arg = mode == Mode::kAuth ? " auth" : mode == Mode::kTls ? " tls" : "";
+  const std::string env = mode == Mode::kTls ? "STRATA_TEST_TLS_DIR='" + tls_dir + "' " : "";
+  const auto started =
+      run_command(env + "'" + script_ + "' sentinel-start '" + dir_ + "'" + mode_arg + " 2>&1");
   if (started.exit_code != 0) throw std::runtime_error("sentinel-start failed: " + started.output);
   std::ifstream url_file(dir_ + "/url");
   std::getline(url_file, url_);
+  if (mode == Mode::kTls) url_ += "?tls_ca=" + tls_dir + "/ca.crt";
   // redis+sentinel://[:password@]127.0.0.1:p1,127.0.0.1:p2,127.0.0.1:p3/strata-master[?...]
-  std::string hosts = url_.substr(std::string("redis+sentinel://").size());
+  std::string hosts = url_.substr(url_.find("://") + 3);
   hosts = hosts.substr(0, hosts.find('/'));
   if (const auto at = hosts.rfind('@'); at != std::string::npos) hosts = hosts.substr(at + 1);
   std::size_t start = 0;

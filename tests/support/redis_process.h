@@ -57,9 +57,13 @@ class RedisClusterProcess {
 // setup of `make test` is never failed over.
 class SentinelSetup {
  public:
-  // With `auth`, the data nodes require the password kDataPassword and the sentinels
+  // kAuth: the data nodes require the password kDataPassword and the sentinels
   // kSentinelPassword (scripts/test-servers.sh sentinel-start DIR auth); url() carries both.
-  SentinelSetup(std::string script, const std::string& servers_dir, bool auth = false);
+  // kTls: TLS only, with the running servers' PKI (`tls_dir`); url() is rediss+sentinel://
+  // with its tls_ca option.
+  enum class Mode { kPlain, kAuth, kTls };
+  SentinelSetup(std::string script, const std::string& servers_dir, Mode mode = Mode::kPlain,
+                const std::string& tls_dir = {});
   static constexpr const char* kDataPassword = "data-secret";
   static constexpr const char* kSentinelPassword = "sentinel-secret";
   SentinelSetup(const SentinelSetup&) = delete;
