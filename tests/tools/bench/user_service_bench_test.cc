@@ -101,6 +101,7 @@ TEST(UserServiceBench, ConcurrentClientsLoseNoWrite) {
   const UserServiceOptions defaults;
   EXPECT_EQ(defaults.clients, 32u);
   EXPECT_EQ(defaults.source_latency, std::chrono::microseconds(500));
+  EXPECT_EQ(defaults.source_connections, 8u);
   auto options = small_options();
   options.clients = 32;
   options.write_fraction = 0.2;  // concurrent writes of the hot keys
@@ -116,6 +117,52 @@ TEST(UserServiceBench, ConcurrentClientsLoseNoWrite) {
   EXPECT_NE(text.find("vs no cache"), std::string::npos) << text;
   EXPECT_NE(text.find("p99.9 us"), std::string::npos) << text;
   EXPECT_NE(text.find("of that bound (target >= 0.8)"), std::string::npos) << text;
+}
+
+// Issue 22 item 3: write-behind acknowledges a write once a group commit fsynced its journal
+// record (not after a fixed fsync timer), and every row says what an acknowledged write is.
+TEST(UserServiceBench, WriteBehindAcknowledgesAfterAGroupCommit) {
+  auto options = small_options();
+  options.clients = 16;
+  options.operations = 1000;
+  load_scenario(std::filesystem::path(STRATA_SOURCE_DIR) / "bench/scenarios/write_only.json",
+                options);
+  EXPECT_EQ(options.write_fraction, 1.0);
+  options.operations = 600;  // the scenario's workload, fewer requests
+  options.source_latency = std::chrono::microseconds(100);
+  const auto report = run_user_service(options);
+  ASSERT_EQ(report.patterns.size(), kEmbeddedPatterns.size());
+  for (const auto& p : report.patterns) {
+    SCOPED_TRACE(p.pattern);
+    EXPECT_EQ(p.writes, 600u);
+    EXPECT_EQ(p.lost_writes, 0u);
+    EXPECT_EQ(p.errors, 0u);
+    if (p.pattern == "write-behind") {
+      EXPECT_EQ(p.durability.rfind("fsynced to the journal by group commit (", 0), 0u)
+          << p.durability;
+      EXPECT_LE(p.source_writes, p.writes);  // coalesced
+    } else {
+      EXPECT_EQ(p.durability, "committed by SQLite (WAL, synchronous=NORMAL: no fsync per commit)");
+      EXPECT_EQ(p.source_writes, p.writes);
+    }
+  }
+  const auto json = to_json(report);
+  ASSERT_TRUE(json["write_behind_vs_write_through"].is_number());
+  EXPECT_TRUE(json["cache_aside_vs_bound"].is_null()) << "no reads, no bound";
+  EXPECT_EQ(json["source_connections"], 4);
+  EXPECT_EQ(json["patterns"][4]["durability"], report.patterns[4].durability);
+  std::ostringstream table;
+  print_table(table, report);
+  const std::string text = table.str();
+  EXPECT_NE(text.find("\nan acknowledged write is\n  no cache, cache-aside, read-through, "
+                      "write-through: committed by SQLite"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("  write-behind: fsynced to the journal by group commit ("),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("x write-through's throughput (target >= 5x"), std::string::npos) << text;
+  EXPECT_NE(text.find("4 connections to it"), std::string::npos) << text;
 }
 
 TEST(VersionOracle, AReadOlderThanTheLastAcknowledgedWriteIsStale) {
@@ -284,6 +331,9 @@ TEST(UserServiceBench, RejectsBadOptions) {
   EXPECT_THROW((void)run_user_service(options), InvalidArgumentError);
   options = {};
   options.clients = 0;
+  EXPECT_THROW((void)run_user_service(options), InvalidArgumentError);
+  options = {};
+  options.source_connections = 2000;
   EXPECT_THROW((void)run_user_service(options), InvalidArgumentError);
   options = {};
   options.redis_url = "redis+cluster://127.0.0.1:7000";

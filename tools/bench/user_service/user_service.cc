@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <cstdio>
 #include <fstream>
 #include <functional>
@@ -99,6 +100,43 @@ class TableDropper {
   std::string table_;
 };
 
+// The service's connections to its database: a source call waits for a free one, as with a
+// connection pool (a database takes so many concurrent calls). 0: unlimited.
+class ConnectionPool {
+ public:
+  explicit ConnectionPool(std::uint64_t size) : free_(size), limited_(size > 0) {}
+
+  // Holds one connection for its lifetime.
+  class Held {
+   public:
+    explicit Held(ConnectionPool& pool) : pool_(pool) {
+      if (!pool_.limited_) return;
+      std::unique_lock lock(pool_.mutex_);
+      pool_.freed_.wait(lock, [&] { return pool_.free_ > 0; });
+      --pool_.free_;
+    }
+    Held(const Held&) = delete;
+    Held& operator=(const Held&) = delete;
+    ~Held() {
+      if (!pool_.limited_) return;
+      {
+        const std::lock_guard lock(pool_.mutex_);
+        ++pool_.free_;
+      }
+      pool_.freed_.notify_one();
+    }
+
+   private:
+    ConnectionPool& pool_;
+  };
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable freed_;
+  std::uint64_t free_;
+  bool limited_;
+};
+
 // The source of record: a users table in a fresh SQLite database in a temporary directory (or
 // a fresh table in PostgreSQL), and the counting FunctionSource every pattern reads and writes
 // it through; the counting wrapper also adds the configured source latency to every call.
@@ -120,6 +158,7 @@ class UserDb {
                           .pool_size = std::clamp<std::size_t>(options.clients, 1, 32)},
           users_mapping(table));
       dropper_ = std::make_unique<TableDropper>(options.postgres_url, table);
+      postgres_fsync_ = tools::RawPostgres(options.postgres_url).show("fsync");
       raw_ = make_raw(pg);
     }
     std::vector<KeyValue<User>> rows;
@@ -130,36 +169,45 @@ class UserDb {
 
     auto raw = raw_;
     auto counters = counters_;
-    const auto latency = options.source_latency;
-    const auto pause = [latency] {
-      if (latency.count() > 0) std::this_thread::sleep_for(latency);
-    };
+    // Every source call holds one of the service's connections for the round trip and the
+    // call (the write-behind flusher's batches and loads included).
+    const auto call =
+        [latency = options.source_latency,
+         pool = std::make_shared<ConnectionPool>(options.source_connections)](auto&& fn) {
+          const ConnectionPool::Held held(*pool);
+          if (latency.count() > 0) std::this_thread::sleep_for(latency);
+          return fn();
+        };
     source_ = std::make_shared<FunctionSource<User>>(
         SourceFunctions<User>{.load =
-                                  [raw, counters, pause](std::string_view k) {
-                                    pause();
-                                    ++counters->reads;
-                                    ++t_source_reads;
-                                    return raw->load(k);
+                                  [raw, counters, call](std::string_view k) {
+                                    return call([&] {
+                                      ++counters->reads;
+                                      ++t_source_reads;
+                                      return raw->load(k);
+                                    });
                                   },
                               .load_many =
-                                  [raw, counters, pause](std::span<const std::string> keys) {
-                                    pause();
-                                    counters->reads += keys.size();
-                                    t_source_reads += keys.size();
-                                    return raw->load_many(keys);
+                                  [raw, counters, call](std::span<const std::string> keys) {
+                                    return call([&] {
+                                      counters->reads += keys.size();
+                                      t_source_reads += keys.size();
+                                      return raw->load_many(keys);
+                                    });
                                   },
                               .write_batch =
-                                  [raw, counters, pause](std::span<const KeyValue<User>> entries) {
-                                    pause();
-                                    counters->writes += entries.size();
-                                    raw->write_batch(entries);
+                                  [raw, counters, call](std::span<const KeyValue<User>> entries) {
+                                    call([&] {
+                                      counters->writes += entries.size();
+                                      raw->write_batch(entries);
+                                    });
                                   },
                               .erase_batch =
-                                  [raw, counters, pause](std::span<const std::string> keys) {
-                                    pause();
-                                    counters->writes += keys.size();
-                                    raw->erase_batch(keys);
+                                  [raw, counters, call](std::span<const std::string> keys) {
+                                    call([&] {
+                                      counters->writes += keys.size();
+                                      raw->erase_batch(keys);
+                                    });
                                   }});
   }
   UserDb(const UserDb&) = delete;
@@ -171,6 +219,13 @@ class UserDb {
   }
 
   static std::string key(std::int64_t id) { return std::to_string(id); }
+
+  // What a write the source acknowledged is.
+  [[nodiscard]] std::string commit_durability() const {
+    return postgres_fsync_.empty()
+               ? "committed by SQLite (WAL, synchronous=NORMAL: no fsync per commit)"
+               : "committed by PostgreSQL (server fsync=" + postgres_fsync_ + ")";
+  }
 
   // The counted source the patterns use.
   [[nodiscard]] const std::shared_ptr<FunctionSource<User>>& source() const { return source_; }
@@ -195,6 +250,7 @@ class UserDb {
   std::shared_ptr<FunctionSource<User>> raw_;
   std::shared_ptr<SourceCounters> counters_ = std::make_shared<SourceCounters>();
   std::shared_ptr<FunctionSource<User>> source_;
+  std::string postgres_fsync_;  // empty on SQLite
 };
 
 // How a pattern serves requests. It owns its cache (and write-behind), destroyed before the
@@ -203,6 +259,9 @@ struct PatternRun {
   std::function<std::optional<User>(const std::string& key)> read;
   std::function<void(const std::string& key, const User& user)> write;
   std::function<void()> drain = [] {};
+  // What an acknowledged write is, after the run; empty: committed by the source (said by the
+  // caller, which knows the source).
+  std::function<std::string()> durability = [] { return std::string(); };
   // Registers the pattern's cache and writer with a metrics registry, under `name`.
   std::function<void(MetricsRegistry&, const std::string& name)> register_metrics =
       [](MetricsRegistry&, const std::string&) {};
@@ -313,6 +372,8 @@ PatternResult replay(const UserServiceOptions& options, const std::vector<Reques
     ++result.errors;
   }
   if (options.progress) options.progress(pattern.name, total, total);
+  result.durability = run.durability();
+  if (result.durability.empty()) result.durability = db.commit_durability();
   const auto& counters = db.counters();
   result.source_reads = counters.reads.load();
   result.source_writes = counters.writes.load();
@@ -402,10 +463,9 @@ std::vector<Pattern> patterns(const UserServiceOptions& options) {
                    return run;
                  }});
   out.push_back({"write-behind", [l1](UserDb& db) {
-                   using namespace std::chrono_literals;
                    auto journal = std::make_shared<WriteBehind<User>>(
                        WriteBehindOptions{.directory = db.dir() / "write-behind",
-                                          .fsync = FsyncPolicy::kInterval(10ms)},
+                                          .fsync = FsyncPolicy::kEveryWrite},
                        db.source());
                    auto cache = share(CacheBuilder<User>()
                                           .local(l1)
@@ -417,6 +477,16 @@ std::vector<Pattern> patterns(const UserServiceOptions& options) {
                        [cache](const std::string& key) { return cache->get(key); },
                        [cache](const std::string& key, const User& user) { cache->put(key, user); },
                        [journal] { journal->flush(); }};
+                   run.durability = [journal] {
+                     const auto stats = journal->stats();
+                     const double per_fsync = stats.fsyncs > 0
+                                                  ? static_cast<double>(stats.acknowledged) /
+                                                        static_cast<double>(stats.fsyncs)
+                                                  : 0.0;
+                     return "fsynced to the journal by group commit (" +
+                            std::to_string(stats.fsyncs) + " fsyncs, " +
+                            tools::fixed(per_fsync, 1) + " writes each), then flushed in batches";
+                   };
                    run.register_metrics = [cache, journal](MetricsRegistry& registry,
                                                            const std::string& name) {
                      registry.add_cache(name, *cache);
@@ -452,6 +522,9 @@ std::vector<Pattern> patterns(const UserServiceOptions& options) {
 void UserServiceOptions::validate() const {
   if (users < 1) throw InvalidArgumentError("--users must be at least 1");
   if (operations < 1) throw InvalidArgumentError("--operations must be at least 1");
+  if (source_connections > 1024) {
+    throw InvalidArgumentError("--source-connections must be within [0, 1024]");
+  }
   if (clients < 1 || clients > 1024)
     throw InvalidArgumentError("--clients must be within [1, 1024]");
   if (!(zipf_s > 0.0)) throw InvalidArgumentError("--zipf must be > 0");
@@ -482,6 +555,8 @@ void apply_scenario(const nlohmann::json& scenario, UserServiceOptions& options)
         options.operations = value.get<std::uint64_t>();
       } else if (key == "clients") {
         options.clients = value.get<std::uint64_t>();
+      } else if (key == "source_connections") {
+        options.source_connections = value.get<std::uint64_t>();
       } else if (key == "zipf_s") {
         options.zipf_s = value.get<double>();
       } else if (key == "write_fraction") {
@@ -521,7 +596,8 @@ nlohmann::ordered_json scenario_json(const UserServiceOptions& o) {
           {"write_fraction", o.write_fraction},
           {"cache_fraction", o.cache_fraction},
           {"seed", o.seed},
-          {"source_latency_us", o.source_latency.count()}};
+          {"source_latency_us", o.source_latency.count()},
+          {"source_connections", o.source_connections}};
 }
 
 UserServiceReport run_user_service(const UserServiceOptions& options) {
@@ -543,10 +619,17 @@ std::optional<double> UserServiceReport::vs_no_cache(const PatternResult& p) con
 
 std::optional<double> UserServiceReport::cache_aside_vs_bound() const {
   const PatternResult* aside = find("cache-aside");
-  if (aside == nullptr || aside->hit_ratio() >= 1.0) return std::nullopt;
+  if (aside == nullptr || aside->reads == 0 || aside->hit_ratio() >= 1.0) return std::nullopt;
   const auto ratio = vs_no_cache(*aside);
   if (!ratio) return std::nullopt;
   return *ratio * (1.0 - aside->hit_ratio());  // ratio / (1 / (1 - hit ratio))
+}
+
+std::optional<double> UserServiceReport::write_behind_vs_write_through() const {
+  const PatternResult* behind = find("write-behind");
+  const PatternResult* through = find("write-through");
+  if (behind == nullptr || through == nullptr) return std::nullopt;
+  return tools::ratio(behind->ops_per_sec(), through->ops_per_sec());
 }
 
 const PatternResult* UserServiceReport::find(std::string_view name) const {
@@ -561,16 +644,19 @@ void print_table(std::ostream& out, const UserServiceReport& report) {
   // On PostgreSQL the server's fsync setting: fsync=off (the test server) flatters writes.
   const std::string backend =
       o.postgres_url.empty() ? "SQLite" : "PostgreSQL (server fsync=" + report.postgres_fsync + ")";
+  const std::string connections = o.source_connections == 0
+                                      ? std::string("unlimited connections")
+                                      : std::to_string(o.source_connections) + " connections to it";
   char line[480];
   std::snprintf(line, sizeof line,
                 "strata bench: %llu concurrent clients, %llu requests (Zipf s=%.2f, %.0f%% writes, "
                 "seed %llu) over %llu users in %s,\n  a round trip of %.3g ms added to every "
-                "source call, L1 sized for %.0f%% of the users\n\n",
+                "source call, %s, L1 sized for %.0f%% of the users\n\n",
                 static_cast<unsigned long long>(o.clients),
                 static_cast<unsigned long long>(o.operations), o.zipf_s, o.write_fraction * 100,
                 static_cast<unsigned long long>(o.seed), static_cast<unsigned long long>(o.users),
                 backend.c_str(), static_cast<double>(o.source_latency.count()) / 1000.0,
-                o.cache_fraction * 100);
+                connections.c_str(), o.cache_fraction * 100);
   out << line;
   tools::TextTable table(
       {"pattern", "vs no cache", "ops/s", "hit ratio", "p50 us", "p99 us", "p99.9 us",
@@ -595,6 +681,26 @@ void print_table(std::ostream& out, const UserServiceReport& report) {
           << " of that bound (target >= 0.8)\n";
     }
   }
+  // Which patterns acknowledge what, grouped (most share the source's commit).
+  std::vector<std::pair<std::string, std::string>> levels;  // durability, patterns
+  for (const auto& p : report.patterns) {
+    if (p.writes == 0 || p.durability.empty()) continue;
+    const auto it = std::find_if(levels.begin(), levels.end(),
+                                 [&](const auto& level) { return level.first == p.durability; });
+    if (it == levels.end()) {
+      levels.emplace_back(p.durability, p.pattern);
+    } else {
+      it->second += ", " + p.pattern;
+    }
+  }
+  if (!levels.empty()) out << "\nan acknowledged write is\n";
+  for (const auto& [level, names] : levels) out << "  " << names << ": " << level << '\n';
+  if (const PatternResult* behind = report.find("write-behind"); behind && behind->writes > 0) {
+    if (const auto r = report.write_behind_vs_write_through()) {
+      out << "write-behind: " << tools::times(*r) << " write-through's throughput (target >= 5x "
+          << "in bench/scenarios/write_only.json)\n";
+    }
+  }
 }
 
 nlohmann::ordered_json to_json(const UserServiceReport& report) {
@@ -616,13 +722,15 @@ nlohmann::ordered_json to_json(const UserServiceReport& report) {
                         {"p999_us", tools::percentile_us(p.latency, 99.9)},
                         {"stale_reads", p.stale_reads},
                         {"lost_writes", p.lost_writes},
-                        {"errors", p.errors}});
+                        {"errors", p.errors},
+                        {"durability", p.durability}});
   }
   return {{"source", o.postgres_url.empty() ? "sqlite" : "postgres"},
           {"postgres_fsync", report.postgres_fsync.empty()
                                  ? nlohmann::ordered_json(nullptr)
                                  : nlohmann::ordered_json(report.postgres_fsync)},
           {"source_latency_us", o.source_latency.count()},
+          {"source_connections", o.source_connections},
           {"clients", o.clients},
           {"users", o.users},
           {"operations", o.operations},
@@ -631,6 +739,7 @@ nlohmann::ordered_json to_json(const UserServiceReport& report) {
           {"cache_fraction", o.cache_fraction},
           {"seed", o.seed},
           {"cache_aside_vs_bound", number_or_null(report.cache_aside_vs_bound())},
+          {"write_behind_vs_write_through", number_or_null(report.write_behind_vs_write_through())},
           {"patterns", std::move(patterns)}};
 }
 

@@ -39,6 +39,10 @@ struct UserServiceOptions {
   // Added to every source call (one load, one batch) as a sleep (`--source-rtt`): a database
   // across a network. 0 leaves the source as it is (in-process SQLite, or PostgreSQL's own).
   std::chrono::microseconds source_latency{500};
+  // The service's connections to the source (`--source-connections`): a source call waits for
+  // a free one, so the database takes at most this many calls at once, as through a connection
+  // pool. 0: unlimited.
+  std::uint64_t source_connections = 8;
   std::string redis_url;          // non-empty: adds the "two-tier" row (L1 + this L2)
   std::string redis_cluster_url;  // non-empty: adds the "two-tier cluster" row
   std::string postgres_url;       // non-empty: the users table lives in PostgreSQL, not SQLite
@@ -54,10 +58,10 @@ struct UserServiceOptions {
 };
 
 // Scenarios are JSON files (bench/scenarios/*.json): an object whose keys are the workload
-// fields of UserServiceOptions (users, operations, clients, zipf_s, write_fraction,
-// cache_fraction, seed, source_latency_us) plus "name" and "description"; a missing key keeps its
-// current value. Throws InvalidArgumentError for an unknown key, a wrong type or an unreadable
-// file.
+// fields of UserServiceOptions (users, operations, clients, source_connections, zipf_s,
+// write_fraction, cache_fraction, seed, source_latency_us) plus "name" and "description"; a missing
+// key keeps its current value. Throws InvalidArgumentError for an unknown key, a wrong type or an
+// unreadable file.
 void apply_scenario(const nlohmann::json& scenario, UserServiceOptions& options);
 void load_scenario(const std::filesystem::path& file, UserServiceOptions& options);
 // The workload fields of `options` as a scenario (what apply_scenario reads).
@@ -83,6 +87,9 @@ struct PatternResult {
   std::uint64_t stale_reads = 0;
   std::uint64_t lost_writes = 0;  // writes not found in the source when read back at the end
   std::uint64_t errors = 0;
+  // What an acknowledged write is: "committed by SQLite (...)", or for write-behind "fsynced to
+  // the journal by group commit (N fsyncs, M writes each), then flushed in batches".
+  std::string durability;
   double seconds = 0;
   LatencyHistogram latency;
 
@@ -101,6 +108,8 @@ struct UserServiceReport {
   // Cache-aside's throughput as a share of the bound its hit ratio allows (no-cache throughput
   // x 1 / (1 - hit ratio)): 1.0 means every hit cost nothing. nullopt without both rows.
   [[nodiscard]] std::optional<double> cache_aside_vs_bound() const;
+  // Write-behind's throughput over write-through's; nullopt without both rows.
+  [[nodiscard]] std::optional<double> write_behind_vs_write_through() const;
 };
 
 // Creates the users table in a fresh SQLite database (in a temporary directory, removed after)

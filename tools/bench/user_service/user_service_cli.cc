@@ -95,6 +95,10 @@ CLI::App& add_bench(CLI::App& app) {
   add_workload(bench->add_option("--clients", flags->clients,
                                  "Concurrent clients (threads) sending the requests"),
                &bench::UserServiceOptions::clients);
+  add_workload(bench->add_option("--source-connections", flags->source_connections,
+                                 "Connections to the source (a pool): calls beyond wait; 0 for "
+                                 "unlimited"),
+               &bench::UserServiceOptions::source_connections);
   add_workload(bench->add_option("--zipf", flags->zipf_s, "Zipf exponent of key popularity"),
                &bench::UserServiceOptions::zipf_s);
   add_workload(
