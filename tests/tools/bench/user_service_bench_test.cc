@@ -5,6 +5,7 @@
 #include <mutex>
 #include <set>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -57,7 +58,8 @@ void check_patterns(const UserServiceOptions& options, const UserServiceReport& 
     EXPECT_GT(p.ops_per_sec(), 0);
     if (p.pattern == "no cache") continue;
     EXPECT_GT(p.hits, 0u);
-    EXPECT_GT(p.hit_ratio(), 0.5);                // Zipf 0.99 over 500 keys is very cacheable
+    // Zipf 0.99 over 500 keys is very cacheable; each write's invalidation costs a miss.
+    EXPECT_GT(p.hit_ratio(), options.write_fraction <= 0.05 ? 0.5 : 0.3);
     EXPECT_EQ(p.hits + p.source_reads, p.reads);  // every miss is one measured source read
     EXPECT_LT(p.source_reads, none.source_reads);
     if (p.pattern == "write-behind") {
@@ -304,6 +306,18 @@ TEST(UserServiceBench, ReportsProgressAndRegistersEachPatternsCache) {
   const std::set<std::string> cached(kEmbeddedPatterns.begin() + 1, kEmbeddedPatterns.end());
   EXPECT_EQ(seen_in_registry, cached);
   EXPECT_TRUE(registry.snapshot().caches.empty()) << "the caches are gone after the run";
+}
+
+// A progress callback that throws in a client thread stops the run and reaches the caller
+// (never std::terminate from a thread).
+TEST(UserServiceBench, AThrowingProgressCallbackReachesTheCaller) {
+  auto options = small_options();
+  options.clients = 8;
+  options.operations = 1000;
+  options.progress = [](std::string_view, std::uint64_t done, std::uint64_t total) {
+    if (done < total) throw std::runtime_error("stop");
+  };
+  EXPECT_THROW((void)run_user_service(options), std::runtime_error);
 }
 
 TEST(UserServiceBench, PlotIsAnSvgWithEveryPattern) {

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <condition_variable>
 #include <cstdio>
+#include <exception>
 #include <fstream>
 #include <functional>
 #include <latch>
@@ -335,25 +336,42 @@ PatternResult replay(const UserServiceOptions& options, const std::vector<Reques
   std::mutex progress_mutex;
   std::latch ready(static_cast<std::ptrdiff_t>(options.clients) + 1);
 
+  // A progress callback that throws stops every client; the exception is rethrown here, never
+  // out of a client thread (a request's own errors are counted, in serve()).
+  std::exception_ptr failure;
   const auto client = [&](ClientResult& out) {
     ready.arrive_and_wait();
-    for (std::uint64_t i = next.fetch_add(1); i < total; i = next.fetch_add(1)) {
-      serve(requests[i], run, oracle, out);
-      const std::uint64_t finished = done.fetch_add(1) + 1;
-      if (options.progress && finished % progress_every == 0 && finished < total) {
-        const std::lock_guard lock(progress_mutex);
-        options.progress(pattern.name, finished, total);
+    try {
+      for (std::uint64_t i = next.fetch_add(1); i < total; i = next.fetch_add(1)) {
+        serve(requests[i], run, oracle, out);
+        const std::uint64_t finished = done.fetch_add(1) + 1;
+        if (options.progress && finished % progress_every == 0 && finished < total) {
+          const std::lock_guard lock(progress_mutex);
+          options.progress(pattern.name, finished, total);
+        }
       }
+    } catch (...) {
+      const std::lock_guard lock(progress_mutex);
+      if (!failure) failure = std::current_exception();
+      next.store(total);
     }
   };
   Clock::time_point start;
   {
     std::vector<std::jthread> threads;
     threads.reserve(clients.size());
-    for (auto& out : clients) threads.emplace_back(client, std::ref(out));
+    try {
+      for (auto& out : clients) threads.emplace_back(client, std::ref(out));
+    } catch (...) {
+      // No thread to start: release the started ones (with no requests left), then fail.
+      next.store(total);
+      ready.count_down(static_cast<std::ptrdiff_t>(clients.size() - threads.size()) + 1);
+      throw;
+    }
     start = Clock::now();
     ready.arrive_and_wait();
   }  // joined: every request answered
+  if (failure) std::rethrow_exception(failure);
   PatternResult result;
   result.pattern = pattern.name;
   result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
