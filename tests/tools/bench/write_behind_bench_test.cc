@@ -107,6 +107,19 @@ TEST(WriteBehindBench, RejectsBadOptions) {
   EXPECT_THROW(o.validate(), InvalidArgumentError);
 }
 
+// Issue 22 item 3: by default an acknowledgement costs a group commit, not a fixed timer.
+TEST(WriteBehindBench, DefaultsToGroupCommit) {
+  const bench::WriteBehindBenchOptions defaults;
+  EXPECT_EQ(defaults.fsync_policy(), FsyncPolicy::kEveryWrite);
+  EXPECT_NE(defaults.durability().find("fsynced by group commit"), std::string::npos);
+  auto o = small();
+  o.fsync_interval = std::chrono::milliseconds(10);
+  EXPECT_EQ(o.fsync_policy(), FsyncPolicy::kInterval(std::chrono::milliseconds(10)));
+  EXPECT_NE(o.durability().find("every 10 ms"), std::string::npos) << o.durability();
+  o.fsync_interval = std::chrono::milliseconds(-1);
+  EXPECT_THROW(o.validate(), InvalidArgumentError);
+}
+
 TEST(WriteBehindBench, CliPrintsJson) {
   const auto r =
       testing::run_command(testing::strata_cli() +
@@ -118,6 +131,8 @@ TEST(WriteBehindBench, CliPrintsJson) {
   EXPECT_EQ(j["lost_writes"], 0);
   EXPECT_EQ(j["bulk_baseline"], "bulk_transaction");
   EXPECT_TRUE(j["postgres_fsync"].is_null());
+  EXPECT_EQ(j["fsync_policy"], "every-write");
+  EXPECT_EQ(j["fsync_interval_ms"], 0);
   ASSERT_EQ(j["per_write"].size(), 2u);
   EXPECT_EQ(j["per_write"][1]["threads"], 2);
   const auto bad =

@@ -3,13 +3,18 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <cstdio>
+#include <exception>
 #include <fstream>
 #include <functional>
+#include <latch>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <ostream>
 #include <random>
@@ -18,6 +23,7 @@
 #include <thread>
 #include <utility>
 
+#include "bench/user_service/version_oracle.h"
 #include "common/raw_db.h"
 #include "common/stats.h"
 #include "common/temp_dir.h"
@@ -56,6 +62,10 @@ User user_at(std::int64_t id, std::int64_t version) {
   return User{"user " + n, "user" + n + ".v" + std::to_string(version) + "@example.com", version};
 }
 
+// Source reads made by the calling thread: a client read that made none is a hit (it cost the
+// source nothing; a single-flight follower that waited for another client's load is one too).
+thread_local std::uint64_t t_source_reads = 0;
+
 // Rows read from and written to the source, counted by the wrapper (the write-behind flusher
 // writes from its own thread, hence atomics).
 struct SourceCounters {
@@ -91,6 +101,43 @@ class TableDropper {
   std::string table_;
 };
 
+// The service's connections to its database: a source call waits for a free one, as with a
+// connection pool (a database takes so many concurrent calls). 0: unlimited.
+class ConnectionPool {
+ public:
+  explicit ConnectionPool(std::uint64_t size) : free_(size), limited_(size > 0) {}
+
+  // Holds one connection for its lifetime.
+  class Held {
+   public:
+    explicit Held(ConnectionPool& pool) : pool_(pool) {
+      if (!pool_.limited_) return;
+      std::unique_lock lock(pool_.mutex_);
+      pool_.freed_.wait(lock, [&] { return pool_.free_ > 0; });
+      --pool_.free_;
+    }
+    Held(const Held&) = delete;
+    Held& operator=(const Held&) = delete;
+    ~Held() {
+      if (!pool_.limited_) return;
+      {
+        const std::lock_guard lock(pool_.mutex_);
+        ++pool_.free_;
+      }
+      pool_.freed_.notify_one();
+    }
+
+   private:
+    ConnectionPool& pool_;
+  };
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable freed_;
+  std::uint64_t free_;
+  bool limited_;
+};
+
 // The source of record: a users table in a fresh SQLite database in a temporary directory (or
 // a fresh table in PostgreSQL), and the counting FunctionSource every pattern reads and writes
 // it through; the counting wrapper also adds the configured source latency to every call.
@@ -99,14 +146,20 @@ class UserDb {
   explicit UserDb(const UserServiceOptions& options) {
     if (options.postgres_url.empty()) {
       auto sqlite = std::make_shared<SqliteSource<User>>(
-          SqliteOptions{.path = (dir_.path() / "users.db").string()}, users_mapping("users"));
+          SqliteOptions{.path = (dir_.path() / "users.db").string(),
+                        .max_idle_readers = std::max<std::size_t>(4, options.clients)},
+          users_mapping("users"));
       raw_ = make_raw(sqlite);
     } else {
       // A table name no other run uses (PostgreSQL is shared; SQLite gets a fresh file anyway).
       const std::string table = tools::unique_name("strata_bench_users");
-      auto pg = std::make_shared<PostgresSource<User>>(PostgresOptions{.url = options.postgres_url},
-                                                       users_mapping(table));
+      // A connection per client, as a service's pool would give them (at most 32).
+      auto pg = std::make_shared<PostgresSource<User>>(
+          PostgresOptions{.url = options.postgres_url,
+                          .pool_size = std::clamp<std::size_t>(options.clients, 1, 32)},
+          users_mapping(table));
       dropper_ = std::make_unique<TableDropper>(options.postgres_url, table);
+      postgres_fsync_ = tools::RawPostgres(options.postgres_url).show("fsync");
       raw_ = make_raw(pg);
     }
     std::vector<KeyValue<User>> rows;
@@ -117,34 +170,45 @@ class UserDb {
 
     auto raw = raw_;
     auto counters = counters_;
-    const auto latency = options.source_latency;
-    const auto pause = [latency] {
-      if (latency.count() > 0) std::this_thread::sleep_for(latency);
-    };
+    // Every source call holds one of the service's connections for the round trip and the
+    // call (the write-behind flusher's batches and loads included).
+    const auto call =
+        [latency = options.source_latency,
+         pool = std::make_shared<ConnectionPool>(options.source_connections)](auto&& fn) {
+          const ConnectionPool::Held held(*pool);
+          if (latency.count() > 0) std::this_thread::sleep_for(latency);
+          return fn();
+        };
     source_ = std::make_shared<FunctionSource<User>>(
         SourceFunctions<User>{.load =
-                                  [raw, counters, pause](std::string_view k) {
-                                    pause();
-                                    ++counters->reads;
-                                    return raw->load(k);
+                                  [raw, counters, call](std::string_view k) {
+                                    return call([&] {
+                                      ++counters->reads;
+                                      ++t_source_reads;
+                                      return raw->load(k);
+                                    });
                                   },
                               .load_many =
-                                  [raw, counters, pause](std::span<const std::string> keys) {
-                                    pause();
-                                    counters->reads += keys.size();
-                                    return raw->load_many(keys);
+                                  [raw, counters, call](std::span<const std::string> keys) {
+                                    return call([&] {
+                                      counters->reads += keys.size();
+                                      t_source_reads += keys.size();
+                                      return raw->load_many(keys);
+                                    });
                                   },
                               .write_batch =
-                                  [raw, counters, pause](std::span<const KeyValue<User>> entries) {
-                                    pause();
-                                    counters->writes += entries.size();
-                                    raw->write_batch(entries);
+                                  [raw, counters, call](std::span<const KeyValue<User>> entries) {
+                                    call([&] {
+                                      counters->writes += entries.size();
+                                      raw->write_batch(entries);
+                                    });
                                   },
                               .erase_batch =
-                                  [raw, counters, pause](std::span<const std::string> keys) {
-                                    pause();
-                                    counters->writes += keys.size();
-                                    raw->erase_batch(keys);
+                                  [raw, counters, call](std::span<const std::string> keys) {
+                                    call([&] {
+                                      counters->writes += keys.size();
+                                      raw->erase_batch(keys);
+                                    });
                                   }});
   }
   UserDb(const UserDb&) = delete;
@@ -156,6 +220,13 @@ class UserDb {
   }
 
   static std::string key(std::int64_t id) { return std::to_string(id); }
+
+  // What a write the source acknowledged is.
+  [[nodiscard]] std::string commit_durability() const {
+    return postgres_fsync_.empty()
+               ? "committed by SQLite (WAL, synchronous=NORMAL: no fsync per commit)"
+               : "committed by PostgreSQL (server fsync=" + postgres_fsync_ + ")";
+  }
 
   // The counted source the patterns use.
   [[nodiscard]] const std::shared_ptr<FunctionSource<User>>& source() const { return source_; }
@@ -180,6 +251,7 @@ class UserDb {
   std::shared_ptr<FunctionSource<User>> raw_;
   std::shared_ptr<SourceCounters> counters_ = std::make_shared<SourceCounters>();
   std::shared_ptr<FunctionSource<User>> source_;
+  std::string postgres_fsync_;  // empty on SQLite
 };
 
 // How a pattern serves requests. It owns its cache (and write-behind), destroyed before the
@@ -188,6 +260,9 @@ struct PatternRun {
   std::function<std::optional<User>(const std::string& key)> read;
   std::function<void(const std::string& key, const User& user)> write;
   std::function<void()> drain = [] {};
+  // What an acknowledged write is, after the run; empty: committed by the source (said by the
+  // caller, which knows the source).
+  std::function<std::string()> durability = [] { return std::string(); };
   // Registers the pattern's cache and writer with a metrics registry, under `name`.
   std::function<void(MetricsRegistry&, const std::string& name)> register_metrics =
       [](MetricsRegistry&, const std::string&) {};
@@ -211,6 +286,42 @@ std::vector<Request> make_requests(const UserServiceOptions& options) {
   return requests;
 }
 
+// What one client thread measured.
+struct ClientResult {
+  std::uint64_t reads = 0, writes = 0, hits = 0, stale_reads = 0, errors = 0;
+  LatencyHistogram latency;
+};
+
+// Serves `request` through `run`, as one client of the service.
+void serve(const Request& request, PatternRun& run, VersionOracle& oracle, ClientResult& out) {
+  const std::string key = UserDb::key(request.id);
+  const auto t0 = Clock::now();
+  try {
+    if (request.write) {
+      ++out.writes;
+      const std::lock_guard lock(oracle.lock(request.id));
+      const std::int64_t version = oracle.acknowledged(request.id) + 1;
+      run.write(key, user_at(request.id, version));
+      oracle.acknowledge(request.id, version);
+    } else {
+      ++out.reads;
+      const std::int64_t floor = oracle.acknowledged(request.id);
+      const std::uint64_t calls_before = t_source_reads;
+      const auto user = run.read(key);
+      if (t_source_reads == calls_before) ++out.hits;
+      if (VersionOracle::stale(floor, user ? std::optional(user->version) : std::nullopt)) {
+        ++out.stale_reads;
+      }
+    }
+  } catch (const std::exception&) {
+    ++out.errors;  // strata's typed errors, and anything else: never out of a client thread
+  }
+  out.latency.record(Clock::now() - t0);
+}
+
+// Replays `requests` through the pattern with options.clients concurrent clients, each taking
+// the next request in turn (a closed loop: a client sends its next request when the previous
+// one is answered), then drains the pattern and reads every row back.
 PatternResult replay(const UserServiceOptions& options, const std::vector<Request>& requests,
                      const Pattern& pattern) {
   UserDb db(options);
@@ -218,51 +329,77 @@ PatternResult replay(const UserServiceOptions& options, const std::vector<Reques
   if (options.metrics) run.register_metrics(*options.metrics, pattern.name);
   const std::uint64_t total = requests.size();
   const std::uint64_t progress_every = std::max<std::uint64_t>(1, total / 200);
-  std::vector<std::int64_t> truth(options.users + 1, 0);  // last acknowledged version, per id
+  VersionOracle oracle(options.users);
+  std::vector<ClientResult> clients(options.clients);
+  std::atomic<std::uint64_t> next{0};
+  std::atomic<std::uint64_t> done{0};
+  std::mutex progress_mutex;
+  std::latch ready(static_cast<std::ptrdiff_t>(options.clients) + 1);
 
+  // A progress callback that throws stops every client; the exception is rethrown here, never
+  // out of a client thread (a request's own errors are counted, in serve()).
+  std::exception_ptr failure;
+  const auto client = [&](ClientResult& out) {
+    ready.arrive_and_wait();
+    try {
+      for (std::uint64_t i = next.fetch_add(1); i < total; i = next.fetch_add(1)) {
+        serve(requests[i], run, oracle, out);
+        const std::uint64_t finished = done.fetch_add(1) + 1;
+        if (options.progress && finished % progress_every == 0 && finished < total) {
+          const std::lock_guard lock(progress_mutex);
+          options.progress(pattern.name, finished, total);
+        }
+      }
+    } catch (...) {
+      const std::lock_guard lock(progress_mutex);
+      if (!failure) failure = std::current_exception();
+      next.store(total);
+    }
+  };
+  Clock::time_point start;
+  {
+    std::vector<std::jthread> threads;
+    threads.reserve(clients.size());
+    try {
+      for (auto& out : clients) threads.emplace_back(client, std::ref(out));
+    } catch (...) {
+      // No thread to start: release the started ones (with no requests left), then fail.
+      next.store(total);
+      ready.count_down(static_cast<std::ptrdiff_t>(clients.size() - threads.size()) + 1);
+      throw;
+    }
+    start = Clock::now();
+    ready.arrive_and_wait();
+  }  // joined: every request answered
+  if (failure) std::rethrow_exception(failure);
   PatternResult result;
   result.pattern = pattern.name;
-  const auto& counters = db.counters();
-  const auto start = Clock::now();
-  for (const Request& request : requests) {
-    const std::string key = UserDb::key(request.id);
-    auto& last = truth[static_cast<std::size_t>(request.id)];
-    const auto t0 = Clock::now();
-    try {
-      if (request.write) {
-        ++result.writes;
-        run.write(key, user_at(request.id, last + 1));
-        ++last;  // acknowledged
-      } else {
-        ++result.reads;
-        const std::uint64_t reads_before = counters.reads.load();
-        const auto user = run.read(key);
-        if (counters.reads.load() == reads_before) ++result.hits;
-        if (!user || user->version != last) ++result.stale_reads;
-      }
-    } catch (const Error&) {
-      ++result.errors;
-    }
-    result.latency.record(Clock::now() - t0);
-    ++result.operations;
-    if (options.progress && result.operations % progress_every == 0) {
-      options.progress(pattern.name, result.operations, total);
-    }
-  }
   result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  for (const auto& c : clients) {
+    result.reads += c.reads;
+    result.writes += c.writes;
+    result.hits += c.hits;
+    result.stale_reads += c.stale_reads;
+    result.errors += c.errors;
+    result.latency.merge(c.latency);
+  }
+  result.operations = result.reads + result.writes;
   try {
     run.drain();
   } catch (const Error&) {
     ++result.errors;
   }
   if (options.progress) options.progress(pattern.name, total, total);
+  result.durability = run.durability();
+  if (result.durability.empty()) result.durability = db.commit_durability();
+  const auto& counters = db.counters();
   result.source_reads = counters.reads.load();
   result.source_writes = counters.writes.load();
 
   // Read every row back: an acknowledged write the source does not hold is a lost write.
   for (std::int64_t id = 1; id <= static_cast<std::int64_t>(options.users); ++id) {
     const auto user = db.read_back(id);
-    if (!user || user->version != truth[static_cast<std::size_t>(id)]) ++result.lost_writes;
+    if (oracle.lost(id, user ? std::optional(user->version) : std::nullopt)) ++result.lost_writes;
   }
   return result;
 }
@@ -344,10 +481,9 @@ std::vector<Pattern> patterns(const UserServiceOptions& options) {
                    return run;
                  }});
   out.push_back({"write-behind", [l1](UserDb& db) {
-                   using namespace std::chrono_literals;
                    auto journal = std::make_shared<WriteBehind<User>>(
                        WriteBehindOptions{.directory = db.dir() / "write-behind",
-                                          .fsync = FsyncPolicy::kInterval(10ms)},
+                                          .fsync = FsyncPolicy::kEveryWrite},
                        db.source());
                    auto cache = share(CacheBuilder<User>()
                                           .local(l1)
@@ -359,6 +495,16 @@ std::vector<Pattern> patterns(const UserServiceOptions& options) {
                        [cache](const std::string& key) { return cache->get(key); },
                        [cache](const std::string& key, const User& user) { cache->put(key, user); },
                        [journal] { journal->flush(); }};
+                   run.durability = [journal] {
+                     const auto stats = journal->stats();
+                     const double per_fsync = stats.fsyncs > 0
+                                                  ? static_cast<double>(stats.acknowledged) /
+                                                        static_cast<double>(stats.fsyncs)
+                                                  : 0.0;
+                     return "fsynced to the journal by group commit (" +
+                            std::to_string(stats.fsyncs) + " fsyncs, " +
+                            tools::fixed(per_fsync, 1) + " writes each), then flushed in batches";
+                   };
                    run.register_metrics = [cache, journal](MetricsRegistry& registry,
                                                            const std::string& name) {
                      registry.add_cache(name, *cache);
@@ -394,6 +540,11 @@ std::vector<Pattern> patterns(const UserServiceOptions& options) {
 void UserServiceOptions::validate() const {
   if (users < 1) throw InvalidArgumentError("--users must be at least 1");
   if (operations < 1) throw InvalidArgumentError("--operations must be at least 1");
+  if (source_connections > 1024) {
+    throw InvalidArgumentError("--source-connections must be within [0, 1024]");
+  }
+  if (clients < 1 || clients > 1024)
+    throw InvalidArgumentError("--clients must be within [1, 1024]");
   if (!(zipf_s > 0.0)) throw InvalidArgumentError("--zipf must be > 0");
   if (!(write_fraction >= 0.0 && write_fraction <= 1.0)) {
     throw InvalidArgumentError("--write-fraction must be within [0, 1]");
@@ -407,7 +558,7 @@ void UserServiceOptions::validate() const {
   if (!redis_cluster_url.empty() && !parse_redis_url(redis_cluster_url).cluster) {
     throw InvalidArgumentError("--redis-cluster takes a redis+cluster:// URL");
   }
-  if (source_latency.count() < 0) throw InvalidArgumentError("--source-latency must be >= 0");
+  if (source_latency.count() < 0) throw InvalidArgumentError("--source-rtt must be >= 0");
 }
 
 void apply_scenario(const nlohmann::json& scenario, UserServiceOptions& options) {
@@ -420,6 +571,10 @@ void apply_scenario(const nlohmann::json& scenario, UserServiceOptions& options)
         options.users = value.get<std::uint64_t>();
       } else if (key == "operations") {
         options.operations = value.get<std::uint64_t>();
+      } else if (key == "clients") {
+        options.clients = value.get<std::uint64_t>();
+      } else if (key == "source_connections") {
+        options.source_connections = value.get<std::uint64_t>();
       } else if (key == "zipf_s") {
         options.zipf_s = value.get<double>();
       } else if (key == "write_fraction") {
@@ -454,11 +609,13 @@ void load_scenario(const std::filesystem::path& file, UserServiceOptions& option
 nlohmann::ordered_json scenario_json(const UserServiceOptions& o) {
   return {{"users", o.users},
           {"operations", o.operations},
+          {"clients", o.clients},
           {"zipf_s", o.zipf_s},
           {"write_fraction", o.write_fraction},
           {"cache_fraction", o.cache_fraction},
           {"seed", o.seed},
-          {"source_latency_us", o.source_latency.count()}};
+          {"source_latency_us", o.source_latency.count()},
+          {"source_connections", o.source_connections}};
 }
 
 UserServiceReport run_user_service(const UserServiceOptions& options) {
@@ -473,61 +630,134 @@ UserServiceReport run_user_service(const UserServiceOptions& options) {
   return report;
 }
 
+std::optional<double> UserServiceReport::vs_no_cache(const PatternResult& p) const {
+  if (patterns.empty() || patterns.front().pattern != "no cache") return std::nullopt;
+  return tools::ratio(p.ops_per_sec(), patterns.front().ops_per_sec());
+}
+
+std::optional<double> UserServiceReport::cache_aside_vs_bound() const {
+  const PatternResult* aside = find("cache-aside");
+  if (aside == nullptr || aside->reads == 0 || aside->hit_ratio() >= 1.0) return std::nullopt;
+  const auto ratio = vs_no_cache(*aside);
+  if (!ratio) return std::nullopt;
+  return *ratio * (1.0 - aside->hit_ratio());  // ratio / (1 / (1 - hit ratio))
+}
+
+std::optional<double> UserServiceReport::write_behind_vs_write_through() const {
+  const PatternResult* behind = find("write-behind");
+  const PatternResult* through = find("write-through");
+  if (behind == nullptr || through == nullptr) return std::nullopt;
+  return tools::ratio(behind->ops_per_sec(), through->ops_per_sec());
+}
+
+const PatternResult* UserServiceReport::find(std::string_view name) const {
+  for (const auto& p : patterns) {
+    if (p.pattern == name) return &p;
+  }
+  return nullptr;
+}
+
 void print_table(std::ostream& out, const UserServiceReport& report) {
   const auto& o = report.options;
   // On PostgreSQL the server's fsync setting: fsync=off (the test server) flatters writes.
   const std::string backend =
       o.postgres_url.empty() ? "SQLite" : "PostgreSQL (server fsync=" + report.postgres_fsync + ")";
-  char line[320];
+  const std::string connections = o.source_connections == 0
+                                      ? std::string("unlimited connections")
+                                      : std::to_string(o.source_connections) + " connections to it";
+  char line[480];
   std::snprintf(line, sizeof line,
-                "strata bench: %llu users in %s, %llu requests (Zipf s=%.2f, %.0f%% writes, "
-                "seed %llu), L1 sized for %.0f%% of the users, %.1f ms added per source call\n\n",
-                static_cast<unsigned long long>(o.users), backend.c_str(),
+                "strata bench: %llu concurrent clients, %llu requests (Zipf s=%.2f, %.0f%% writes, "
+                "seed %llu) over %llu users in %s,\n  a round trip of %.3g ms added to every "
+                "source call, %s, L1 sized for %.0f%% of the users\n\n",
+                static_cast<unsigned long long>(o.clients),
                 static_cast<unsigned long long>(o.operations), o.zipf_s, o.write_fraction * 100,
-                static_cast<unsigned long long>(o.seed), o.cache_fraction * 100,
-                static_cast<double>(o.source_latency.count()) / 1000.0);
+                static_cast<unsigned long long>(o.seed), static_cast<unsigned long long>(o.users),
+                backend.c_str(), static_cast<double>(o.source_latency.count()) / 1000.0,
+                connections.c_str(), o.cache_fraction * 100);
   out << line;
-  tools::TextTable table({"pattern", "ops/s", "hit ratio", "source reads", "source writes",
-                          "p50 us", "p99 us", "stale", "lost", "errors"},
-                         {true, false, false, false, false, false, false, false, false, false});
+  tools::TextTable table(
+      {"pattern", "vs no cache", "ops/s", "hit ratio", "p50 us", "p99 us", "p99.9 us",
+       "source reads", "source writes", "stale", "lost", "errors"},
+      {true, false, false, false, false, false, false, false, false, false, false, false});
   for (const auto& p : report.patterns) {
-    table.add({p.pattern, tools::fixed(p.ops_per_sec(), 0),
-               tools::fixed(p.hit_ratio() * 100, 1) + "%", std::to_string(p.source_reads),
-               std::to_string(p.source_writes),
+    table.add({p.pattern, tools::times(report.vs_no_cache(p)), tools::fixed(p.ops_per_sec(), 0),
+               tools::fixed(p.hit_ratio() * 100, 1) + "%",
                tools::fixed(tools::percentile_us(p.latency, 50), 1),
-               tools::fixed(tools::percentile_us(p.latency, 99), 1), std::to_string(p.stale_reads),
-               std::to_string(p.lost_writes), std::to_string(p.errors)});
+               tools::fixed(tools::percentile_us(p.latency, 99), 1),
+               tools::fixed(tools::percentile_us(p.latency, 99.9), 1),
+               std::to_string(p.source_reads), std::to_string(p.source_writes),
+               std::to_string(p.stale_reads), std::to_string(p.lost_writes),
+               std::to_string(p.errors)});
   }
   table.print(out);
+  if (const PatternResult* aside = report.find("cache-aside")) {
+    if (const auto share = report.cache_aside_vs_bound()) {
+      out << "\ncache-aside: " << tools::times(report.vs_no_cache(*aside)) << " no cache; its hit "
+          << "ratio (" << tools::fixed(aside->hit_ratio() * 100, 1) << "%) allows "
+          << tools::times(1.0 / (1.0 - aside->hit_ratio())) << ": " << tools::fixed(*share, 2)
+          << " of that bound (target >= 0.8)\n";
+    }
+  }
+  // Which patterns acknowledge what, grouped (most share the source's commit).
+  std::vector<std::pair<std::string, std::string>> levels;  // durability, patterns
+  for (const auto& p : report.patterns) {
+    if (p.writes == 0 || p.durability.empty()) continue;
+    const auto it = std::find_if(levels.begin(), levels.end(),
+                                 [&](const auto& level) { return level.first == p.durability; });
+    if (it == levels.end()) {
+      levels.emplace_back(p.durability, p.pattern);
+    } else {
+      it->second += ", " + p.pattern;
+    }
+  }
+  if (!levels.empty()) out << "\nan acknowledged write is\n";
+  for (const auto& [level, names] : levels) out << "  " << names << ": " << level << '\n';
+  if (const PatternResult* behind = report.find("write-behind"); behind && behind->writes > 0) {
+    if (const auto r = report.write_behind_vs_write_through()) {
+      out << "write-behind: " << tools::times(*r) << " write-through's throughput (target >= 5x "
+          << "in bench/scenarios/write_only.json)\n";
+    }
+  }
 }
 
 nlohmann::ordered_json to_json(const UserServiceReport& report) {
   const auto& o = report.options;
   nlohmann::ordered_json patterns = nlohmann::ordered_json::array();
+  const auto number_or_null = [](std::optional<double> v) {
+    return v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json(nullptr);
+  };
   for (const auto& p : report.patterns) {
     patterns.push_back({{"pattern", p.pattern},
                         {"operations", p.operations},
                         {"ops_per_sec", p.ops_per_sec()},
+                        {"vs_no_cache", number_or_null(report.vs_no_cache(p))},
                         {"hit_ratio", p.hit_ratio()},
                         {"source_reads", p.source_reads},
                         {"source_writes", p.source_writes},
                         {"p50_us", tools::percentile_us(p.latency, 50)},
                         {"p99_us", tools::percentile_us(p.latency, 99)},
+                        {"p999_us", tools::percentile_us(p.latency, 99.9)},
                         {"stale_reads", p.stale_reads},
                         {"lost_writes", p.lost_writes},
-                        {"errors", p.errors}});
+                        {"errors", p.errors},
+                        {"durability", p.durability}});
   }
   return {{"source", o.postgres_url.empty() ? "sqlite" : "postgres"},
           {"postgres_fsync", report.postgres_fsync.empty()
                                  ? nlohmann::ordered_json(nullptr)
                                  : nlohmann::ordered_json(report.postgres_fsync)},
           {"source_latency_us", o.source_latency.count()},
+          {"source_connections", o.source_connections},
+          {"clients", o.clients},
           {"users", o.users},
           {"operations", o.operations},
           {"zipf_s", o.zipf_s},
           {"write_fraction", o.write_fraction},
           {"cache_fraction", o.cache_fraction},
           {"seed", o.seed},
+          {"cache_aside_vs_bound", number_or_null(report.cache_aside_vs_bound())},
+          {"write_behind_vs_write_through", number_or_null(report.write_behind_vs_write_through())},
           {"patterns", std::move(patterns)}};
 }
 

@@ -26,7 +26,7 @@ std::chrono::microseconds parse_latency(const std::string& text) {
   try {
     value = std::stod(text, &used);
   } catch (const std::exception&) {
-    throw InvalidArgumentError("--source-latency: \"" + text + "\" is not a duration (e.g. 5ms)");
+    throw InvalidArgumentError("--source-rtt: \"" + text + "\" is not a duration (e.g. 500us)");
   }
   const std::string unit = text.substr(used);
   double scale = 0;
@@ -39,9 +39,9 @@ std::chrono::microseconds parse_latency(const std::string& text) {
   } else if (unit.empty() && value == 0) {
     scale = 1;
   } else {
-    throw InvalidArgumentError("--source-latency: \"" + text + "\" needs a unit: us, ms or s");
+    throw InvalidArgumentError("--source-rtt: \"" + text + "\" needs a unit: us, ms or s");
   }
-  if (value < 0) throw InvalidArgumentError("--source-latency must be >= 0");
+  if (value < 0) throw InvalidArgumentError("--source-rtt must be >= 0");
   return std::chrono::microseconds(static_cast<std::int64_t>(value * scale));
 }
 
@@ -76,7 +76,7 @@ CLI::App& add_bench(CLI::App& app) {
   bench->require_subcommand(0, 1);
   // Workload flags land in `flags`; the ones given override the scenario file's values.
   auto flags = std::make_shared<bench::UserServiceOptions>();
-  auto latency = std::make_shared<std::string>("0");
+  auto latency = std::make_shared<std::string>("500us");
   auto scenario = std::make_shared<std::string>();
   auto plot = std::make_shared<std::string>();
   auto json = std::make_shared<bool>(false);
@@ -92,6 +92,13 @@ CLI::App& add_bench(CLI::App& app) {
   add_workload(bench->add_option("--operations", flags->operations,
                                  "Requests replayed through each pattern"),
                &bench::UserServiceOptions::operations);
+  add_workload(bench->add_option("--clients", flags->clients,
+                                 "Concurrent clients (threads) sending the requests"),
+               &bench::UserServiceOptions::clients);
+  add_workload(bench->add_option("--source-connections", flags->source_connections,
+                                 "Connections to the source (a pool): calls beyond wait; 0 for "
+                                 "unlimited"),
+               &bench::UserServiceOptions::source_connections);
   add_workload(bench->add_option("--zipf", flags->zipf_s, "Zipf exponent of key popularity"),
                &bench::UserServiceOptions::zipf_s);
   add_workload(
@@ -103,8 +110,9 @@ CLI::App& add_bench(CLI::App& app) {
   add_workload(bench->add_option("--seed", flags->seed, "Random seed"),
                &bench::UserServiceOptions::seed);
   auto* latency_option = bench->add_option(
-      "--source-latency", *latency,
-      "Extra latency per source call, to mimic a remote database (e.g. 5ms, 250us)");
+      "--source-rtt,--source-latency", *latency,
+      "Round trip added to every source call, a database across a network (default 500us; "
+      "0 for none)");
   bench
       ->add_option("--scenario", *scenario,
                    "A scenario file (bench/scenarios/*.json); flags given override it")

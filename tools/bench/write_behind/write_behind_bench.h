@@ -1,5 +1,5 @@
-// write_behind_bench.h: `strata bench write-behind`: WriteBehind (journal on, fsync every 10 ms)
-// against write-through, like with like, alternated in rounds in one run (medians):
+// write_behind_bench.h: `strata bench write-behind`: WriteBehind (journal on, group commit by
+// default) against write-through, like with like, alternated in rounds in one run (medians):
 //   - per write, per thread count: T threads each writing one row per call (WriteBehind::put
 //     against one transaction per row), the same rows, for each T of `thread_counts`;
 //   - batched: `writers` threads each writing groups of `group` rows per call
@@ -20,6 +20,8 @@
 #include <string>
 #include <vector>
 
+#include "strata/write_behind/write_behind_options.h"
+
 namespace strata::bench {
 
 struct WriteBehindBenchOptions {
@@ -32,9 +34,15 @@ struct WriteBehindBenchOptions {
   std::uint64_t group = 250;    // rows per put_many / write_batch call in the batched comparison
   std::uint64_t batch = 5'000;  // the flusher's batch size
   std::uint64_t flushers = 2;   // flusher threads (WriteBehindOptions::flush_threads)
-  std::chrono::milliseconds fsync_interval{10};  // FsyncPolicy::kInterval
+  // 0 (the default): FsyncPolicy::kEveryWrite, each acknowledgement waits for the group commit
+  // that covers it (concurrent writers share one fsync); otherwise FsyncPolicy::kInterval,
+  // where a lone writer waits up to the whole interval.
+  std::chrono::milliseconds fsync_interval{0};
 
   void validate() const;  // throws InvalidArgumentError naming the option
+  [[nodiscard]] FsyncPolicy fsync_policy() const;
+  // What an acknowledged write is, e.g. "every acknowledged write fsynced by group commit ...".
+  [[nodiscard]] std::string durability() const;
 };
 
 struct WriteBehindMethod {

@@ -11,7 +11,7 @@ namespace strata::cli {
 void add_bench_write_behind(CLI::App& bench) {
   auto* cmd = bench.add_subcommand(
       "write-behind",
-      "Write-behind (journal, fsync every 10 ms) vs write-through, same threads and rows: per "
+      "Write-behind (journal, group commit) vs write-through, same threads and rows: per "
       "write and batched; COPY / a bulk transaction as the bulk reference");
   auto options = std::make_shared<bench::WriteBehindBenchOptions>();
   auto json = std::make_shared<bool>(false);
@@ -38,7 +38,8 @@ void add_bench_write_behind(CLI::App& bench) {
   cmd->add_option("--batch", options->batch, "Flusher batch size")->capture_default_str();
   cmd->add_option("--flushers", options->flushers, "Flusher threads (keys partitioned by hash)")
       ->capture_default_str();
-  cmd->add_option("--fsync-ms", *fsync_ms, "Journal fsync interval in milliseconds")
+  cmd->add_option("--fsync-ms", *fsync_ms,
+                  "Journal fsync interval in milliseconds; 0: group commit (every write)")
       ->capture_default_str();
   cmd->add_flag("--json", *json, "Print one JSON object instead of the table");
   cmd->callback([options, json, fsync_ms] {
