@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <future>
 #include <map>
+#include <optional>
 #include <set>
 #include <thread>
 #include <vector>
@@ -378,6 +380,51 @@ TEST(LocalCache, EraseDuringALoadKeepsTheLoadedValueOutOfTheCache) {
   });
   EXPECT_EQ(second, 1);
   EXPECT_EQ(cache.get("k"), 2);
+}
+
+// A load that started before an erase may have read the value the erase was about: a caller
+// that arrives after the erase loads afresh instead of joining it (found by `strata bench` with
+// concurrent clients as stale reads), while a caller that joined before the erase still gets
+// the load's result, which is not cached.
+TEST(LocalCache, ACallAfterAnEraseDoesNotJoinTheLoadInFlight) {
+  for (const bool clear : {false, true}) {
+    SCOPED_TRACE(clear ? "clear()" : "erase()");
+    auto cache = LocalCacheBuilder<int>().maximum_size(100).build();
+    std::promise<void> release;
+    std::shared_future<void> released = release.get_future().share();
+    std::atomic<bool> started{false};
+    std::optional<int> first, joined, after;
+    std::thread leader([&] {
+      first = cache.get_or_load("k", [&](std::string_view) {
+        started = true;
+        released.wait();
+        return 1;  // read before the erase: old
+      });
+    });
+    ASSERT_TRUE(testing::eventually(10s, [&] { return started.load(); }));
+    std::thread early([&] { joined = cache.get_or_load("k", [](std::string_view) { return 9; }); });
+    ASSERT_TRUE(testing::eventually(10s, [&] { return cache.stats().load_waits == 1; }));
+    if (clear) {
+      cache.clear();
+    } else {
+      cache.erase("k");
+    }
+    std::atomic<bool> late_done{false};
+    std::thread late([&] {
+      after = cache.get_or_load("k", [](std::string_view) { return 2; });
+      late_done = true;
+    });
+    const bool finished_alone = testing::eventually(10s, [&] { return late_done.load(); });
+    release.set_value();
+    leader.join();
+    early.join();
+    late.join();
+    EXPECT_TRUE(finished_alone) << "the call after the erase waited for the load before it";
+    EXPECT_EQ(after, 2);
+    EXPECT_EQ(first, 1);
+    EXPECT_EQ(joined, 1) << "a caller that joined before the erase shares the load";
+    EXPECT_EQ(cache.get("k"), 2) << "the load from before the erase is not cached";
+  }
 }
 
 TEST(LocalCache, StatsCountHitsMissesAndLoads) {

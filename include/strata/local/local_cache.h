@@ -215,7 +215,9 @@ class LocalCache {
   void end_refresh(std::string_view key) { core_->end_refresh(key); }
 
   // Removes the key (a no-op when absent). Returns whether it was present. A load of the key
-  // in flight when erase() runs returns its value to its callers but does not cache it.
+  // in flight when erase() runs returns its value to its callers but does not cache it, and a
+  // get_or_load() after the erase does not join it: it loads afresh (the load in flight may
+  // have read the value the erase was about).
   bool erase(std::string_view key) { return core_->erase(key); }
   void clear() { core_->clear(); }
 

@@ -211,13 +211,15 @@ class ShardedCache final : public CacheCore<V> {
   // A load in flight, in its shard's `loads` table while it runs: the leader fills it, the
   // waiters block on `done`. `value` and `error` are written before `done` is set (release)
   // and read after it is seen (acquire); `invalidated` is read and written under the shard's
-  // exclusive lock only.
+  // exclusive lock only. An erase() or clear() during the load sets `invalidated` and takes the
+  // load out of the table: its result is not cached, and a caller arriving after the erase
+  // starts a load of its own instead of joining one that may have read the old value.
   struct Load : std::enable_shared_from_this<Load> {
     Load(std::string_view k, std::uint64_t h) : hash(h), key_bytes(k) {}
     [[nodiscard]] std::string_view key() const noexcept { return key_bytes; }
     const std::uint64_t hash;
     const std::string key_bytes;
-    bool invalidated = false;  // erase() ran during the load: do not cache the result
+    bool invalidated = false;  // erase() ran during the load: not cached, not in `loads`
     std::optional<V> value;
     std::exception_ptr error;
     // 1 once value and error are set. An int, so that waiting on it is a futex on the flag
@@ -439,7 +441,7 @@ class ShardedCache final : public CacheCore<V> {
     {
       WriteLock lock(shard.mutex);
       maintain(shard, removals);
-      if (Load* load = shard.loads.find(key, hash); load != nullptr) load->invalidated = true;
+      if (Load* load = shard.loads.find(key, hash); load != nullptr) detach(shard, *load);
       if (E* e = shard.table.find(key, hash); e != nullptr) {
         found = is_live(e);
         remove(shard, e, found ? RemovalCause::kExplicit : RemovalCause::kExpired, removals);
@@ -460,7 +462,9 @@ class ShardedCache final : public CacheCore<V> {
         all.reserve(shard->table.size());
         shard->table.for_each([&](E* e) { all.push_back(e); });
         for (E* e : all) remove(*shard, e, RemovalCause::kExplicit, removals);
-        shard->loads.for_each([](Load* load) { load->invalidated = true; });
+        std::vector<Load*> running;
+        shard->loads.for_each([&](Load* load) { running.push_back(load); });
+        for (Load* load : running) detach(*shard, *load);
       }
       notify(removals);
     }
@@ -797,6 +801,14 @@ class ShardedCache final : public CacheCore<V> {
     }
   }
 
+  // Under the lock: an erase during the load. Its waiters still get its result (they asked
+  // before the erase); callers from now on do not join it.
+  static void detach(Shard& shard, Load& load) noexcept {
+    if (load.invalidated) return;
+    load.invalidated = true;
+    shard.loads.erase(&load);
+  }
+
   // The leader's end of a load: cache the value (unless erase() ran meanwhile or another
   // writer got there first), retire the load, then wake the waiters.
   void finish_load(Shard& shard, std::string_view key, Load& load, const std::optional<V>& value,
@@ -816,7 +828,7 @@ class ShardedCache final : public CacheCore<V> {
             insert_locked(shard, std::move(fresh), weight, deadline, removals);
           }
         }
-        shard.loads.erase(&load);
+        if (!load.invalidated) shard.loads.erase(&load);  // else detach() took it out
       }
       notify(removals);
     }
