@@ -427,6 +427,44 @@ TEST(LocalCache, ACallAfterAnEraseDoesNotJoinTheLoadInFlight) {
   }
 }
 
+// The same for a put during the load, once the put's entry is evicted: the load in flight read
+// the value the put replaced, so it is neither joined nor cached.
+TEST(LocalCache, ALoadFromBeforeAPutIsNeitherJoinedNorCachedOnceThePutIsEvicted) {
+  auto cache = LocalCacheBuilder<int>().maximum_size(1).build();
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<bool> started{false};
+  std::optional<int> first, after;
+  std::thread leader([&] {
+    first = cache.get_or_load("k", [&](std::string_view) {
+      started = true;
+      released.wait();
+      return 1;
+    });
+  });
+  ASSERT_TRUE(testing::eventually(10s, [&] { return started.load(); }));
+  cache.put("k", 3);
+  for (int i = 0; i < 10 && cache.get("k"); ++i) {
+    cache.put("other" + std::to_string(i), i);  // evicts "k" from a cache of one entry
+    for (int r = 0; r < 5; ++r) (void)cache.get("other" + std::to_string(i));
+  }
+  const bool evicted = !cache.get("k").has_value();
+  std::atomic<bool> late_done{false};
+  std::thread late([&] {
+    if (evicted) after = cache.get_or_load("k", [](std::string_view) { return 2; });
+    late_done = true;
+  });
+  const bool finished_alone = testing::eventually(10s, [&] { return late_done.load(); });
+  release.set_value();
+  leader.join();
+  late.join();
+  ASSERT_TRUE(evicted) << "the test needs the put's entry evicted";
+  EXPECT_TRUE(finished_alone) << "the call after the put waited for the load before it";
+  EXPECT_EQ(after, 2);
+  EXPECT_EQ(first, 1);
+  EXPECT_NE(cache.get("k"), std::optional<int>(1)) << "the load from before the put was cached";
+}
+
 TEST(LocalCache, StatsCountHitsMissesAndLoads) {
   auto clock = std::make_shared<ManualClock>();
   auto cache =

@@ -211,15 +211,15 @@ class ShardedCache final : public CacheCore<V> {
   // A load in flight, in its shard's `loads` table while it runs: the leader fills it, the
   // waiters block on `done`. `value` and `error` are written before `done` is set (release)
   // and read after it is seen (acquire); `invalidated` is read and written under the shard's
-  // exclusive lock only. An erase() or clear() during the load sets `invalidated` and takes the
-  // load out of the table: its result is not cached, and a caller arriving after the erase
+  // exclusive lock only. A put(), erase() or clear() during the load sets `invalidated` and takes
+  // the load out of the table: its result is not cached, and a caller arriving after the write
   // starts a load of its own instead of joining one that may have read the old value.
   struct Load : std::enable_shared_from_this<Load> {
     Load(std::string_view k, std::uint64_t h) : hash(h), key_bytes(k) {}
     [[nodiscard]] std::string_view key() const noexcept { return key_bytes; }
     const std::uint64_t hash;
     const std::string key_bytes;
-    bool invalidated = false;  // erase() ran during the load: not cached, not in `loads`
+    bool invalidated = false;  // a write ran during the load: not cached, not in `loads`
     std::optional<V> value;
     std::exception_ptr error;
     // 1 once value and error are set. An int, so that waiting on it is a futex on the flag
@@ -711,6 +711,9 @@ class ShardedCache final : public CacheCore<V> {
     {
       WriteLock lock(shard.mutex);
       maintain(shard, removals);
+      // A load in flight read the value this write replaces: not cached (even once this entry
+      // is evicted), and not joined by later callers.
+      if (Load* load = shard.loads.find(key, hash); load != nullptr) detach(shard, *load);
       insert_locked(shard, std::move(fresh), weight, deadline, removals);
     }
     notify(removals);
@@ -801,8 +804,8 @@ class ShardedCache final : public CacheCore<V> {
     }
   }
 
-  // Under the lock: an erase during the load. Its waiters still get its result (they asked
-  // before the erase); callers from now on do not join it.
+  // Under the lock: a write (put, erase, clear) during the load. Its waiters still get its
+  // result (they asked before the write); callers from now on do not join it.
   static void detach(Shard& shard, Load& load) noexcept {
     if (load.invalidated) return;
     load.invalidated = true;
