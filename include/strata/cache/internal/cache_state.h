@@ -12,14 +12,20 @@
 // read, the write paths and refresh all decode, encode or touch the typed L1; splitting them into
 // several headers would make each one depend on all the others' private state. The parts, in this
 // file's order: the read path (get, read, read_below, use_remote), the bulk
-// read (get_many, through the same use_remote), the write paths (put, erase, invalidate, store),
+// read (read_many, get_many, through the same use_remote), the write paths (put, put_many, erase,
+// invalidate, store),
 // the coherence hooks (drop_local, flush_local), refresh (schedule_refresh, refresh), stats.
 //
 // Concurrency model
-//  - L1 loads are single-flight through LocalCache::get_or_load; without an L1, TieredCacheCore's
-//    flight table plays that role. Batch reads (get_many) are not single-flight.
-//  - Writes to L1 that do not come from LocalCache::get_or_load (refreshes, negative markers,
-//    get_many fills, fills capped at a hard expiry) are guarded by a per-stripe generation:
+//  - Every read below L1 is single-flight through TieredCacheCore's flight table, with or
+//    without an L1: get, get_or_load and the bulk reads (read_many) of one key share one flight.
+//    A bulk read claims all its keys at once, leads the ones no one is loading (one MGET, one
+//    batch load, the fills, then it ends those flights) and only then waits for the others, so
+//    two bulk reads never wait on each other. A flight's leader fills L1 before it ends the
+//    flight, and looks in L1 again (peek) after claiming it, so a key is loaded once however
+//    the callers interleave (as long as nothing invalidates it).
+//  - Writes to L1 (fills by a read's leader, refreshes, negative markers) are guarded by a
+//    per-stripe generation:
 //    every write/invalidate bumps the stripe of its key under the stripe's mutex, and a fill
 //    stores only if the generation it read before going below L1 is unchanged (checked and
 //    stored under the same mutex).
