@@ -113,7 +113,7 @@ class TieredCacheCore {
   static constexpr std::uint64_t kNoFill = ~std::uint64_t{0};
   [[nodiscard]] std::uint64_t generation(std::string_view key);
   // Runs `store` under the key's stripe mutex if no write or invalidation of the stripe
-  // happened since `gen` (the guard of every L1 fill that is not LocalCache::get_or_load's).
+  // happened since `gen` (the guard of every L1 fill of Cache<V>).
   template <typename F>
   void if_generation(std::string_view key, std::uint64_t gen, F&& store) {
     Stripe& stripe = stripe_for(key);
