@@ -303,6 +303,9 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
     // Writes of one key (one stripe) from this process are applied one at a time, so the
     // source, L2, L1 and the sink see them in the same order.
     const auto write_lock = core_.lock_writes(key);
+    // An invalidation that lands while the source is written (another writer's, newer) must
+    // not be overwritten by this value in L1: store() checks the generation read here.
+    const std::uint64_t gen = core_.generation(key);
     switch (t_.mode) {
       case WriteMode::kWriteAround:
         if (t_.source) {
@@ -314,7 +317,7 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
         return;
       case WriteMode::kWriteThrough:
         write_source([&] { t_.source->write_in_transaction(key, value); });
-        store(key, value, encoded, /*drop_l1_on_l2_failure=*/true);
+        store(key, value, encoded, /*drop_l1_on_l2_failure=*/true, gen);
         return;
       case WriteMode::kWriteBehind:
         t_.sink->enqueue_put(key, value);
@@ -342,6 +345,9 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
     keys.reserve(entries.size());
     for (const auto& entry : entries) keys.push_back(entry.first);
     const auto write_locks = core_.lock_writes_many(keys);
+    std::vector<std::uint64_t> gens;  // read before the source write (see put)
+    gens.reserve(keys.size());
+    for (const auto& key : keys) gens.push_back(core_.generation(key));
     auto write_all = [&](auto&& write) {
       try {
         write();
@@ -365,7 +371,7 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
       case WriteMode::kWriteThrough:
         write_all([&] { t_.source->write_batch_in_transaction(entries); });
         for (std::size_t i = 0; i < entries.size(); ++i) {
-          store(keys[i], entries[i].second, encoded[i], /*drop_l1_on_l2_failure=*/true);
+          store(keys[i], entries[i].second, encoded[i], /*drop_l1_on_l2_failure=*/true, gens[i]);
         }
         return;
       case WriteMode::kWriteBehind:
@@ -845,14 +851,18 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
 
   // L2 then L1, for values the application wrote. When the L2 write fails the key is deleted
   // from L2 (best effort) and, if asked, from L1, so that no one reads a value older than this.
+  // `gen`: the key's generation read before the source write (write-through): when an
+  // invalidation of its stripe happened since, the key is dropped from L1 instead of stored.
   void store(std::string_view key, const V& value, const std::optional<Encoded>& encoded,
-             bool drop_l1_on_l2_failure) {
+             bool drop_l1_on_l2_failure, std::optional<std::uint64_t> gen = std::nullopt) {
     bool l2_ok = true;
     if (core_.l2() && encoded) l2_ok = core_.write(key, encoded->bytes, encoded->ttl);
-    core_.bump_generation(key, [&] {
+    core_.bump_generation_since(key, gen, [&](bool unchanged) {
       if (!l1_) return;
-      if (tracking()) {
-        (void)l1_->erase(key);  // the write did not track the key: the next read will
+      if (tracking() || !unchanged) {
+        // Tracking: the write did not track the key (the next read will). Changed: an
+        // invalidation won during the source write.
+        (void)l1_->erase(key);
       } else if (l2_ok || !drop_l1_on_l2_failure) {
         // Never longer in L1 than its hard expiry in L2.
         if (encoded && (l1_ttl_ <= std::chrono::nanoseconds::zero() || encoded->ttl < l1_ttl_)) {

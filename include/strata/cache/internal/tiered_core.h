@@ -128,6 +128,16 @@ class TieredCacheCore {
     ++stripe.generation;
     update();
   }
+  // bump_generation for a write that read the generation `gen` before writing the source:
+  // `update(unchanged)` learns whether the stripe is still at `gen` (nullopt: unchanged).
+  template <typename F>
+  void bump_generation_since(std::string_view key, std::optional<std::uint64_t> gen, F&& update) {
+    Stripe& stripe = stripe_for(key);
+    std::lock_guard lock(stripe.mutex);
+    const bool unchanged = !gen || stripe.generation == *gen;
+    ++stripe.generation;
+    update(unchanged);
+  }
   // Bumps every stripe (flush_local), then the caller clears L1.
   void bump_all_generations();
   // Serializes this process's writes of one stripe (put/erase).
