@@ -548,7 +548,9 @@ class CacheBuilder {
     config_.bus = std::move(bus);
     return *this;
   }
-  // The entities a value depends on, recorded at each put (as put(key, value, entities) does).
+  // The entities a value depends on, recorded at each put (as put(key, value, entities) does)
+  // and whenever a read fills L2 with a loaded value (get, get_or_load, the bulk reads,
+  // refreshes), before the fill.
   CacheBuilder& dependencies(std::function<std::vector<std::string>(const V&)> extract) {
     if (!extract) throw InvalidArgumentError("CacheBuilder: dependencies must not be empty");
     config_.depends_on = std::move(extract);
@@ -689,6 +691,16 @@ class CacheBuilder {
         };
         link->id = c.bus->attach(std::move(participant));
         link->bus = c.bus;
+      }
+      if (c.depends_on) {
+        // Recorded when a read fills L2 too, not only at put (issue 18 item 8).
+        std::weak_ptr<internal::InvalidationLink> weak_link = link;
+        state->record_dependencies_on_fill(
+            [weak_link, extract = c.depends_on](const std::string& redis_key, const V& value) {
+              const auto held = weak_link.lock();
+              if (!held || !held->dependencies) return;
+              for (const auto& entity : extract(value)) held->dependencies->add(entity, redis_key);
+            });
       }
       cache.link_ = std::move(link);
       cache.depends_on_ = c.depends_on;

@@ -161,6 +161,14 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
 
   [[nodiscard]] bool has_loader() const noexcept { return t_.source || t_.loader; }
 
+  // CacheBuilder::dependencies on the read path: called with a loaded value's Redis key before
+  // its L2 fill (get, the bulk reads, refreshes), so a value is never in L2 unlinked from the
+  // entities it depends on. Set once by build(), before the cache is shared.
+  void record_dependencies_on_fill(
+      std::function<void(const std::string& redis_key, const V& value)> record) {
+    record_on_fill_ = std::move(record);
+  }
+
   // ---------------------------------------------------------------- the read path
   // get(): the owned loader (source or function).
   std::optional<V> get(std::string_view key) {
@@ -703,6 +711,14 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
   void fill_l2(std::string_view key, const std::optional<std::string>& token,
                const std::optional<V>& value, std::chrono::nanoseconds compute_time) {
     if (!core_.l2() || (core_.options().guarded_fills && !token)) return;
+    if (value && record_on_fill_) {
+      try {
+        record_on_fill_(core_.l2()->value_key(key), *value);
+      } catch (...) {
+        core_.abandon_fill(key, token);  // not recorded: not cached in L2 either
+        return;
+      }
+    }
     if (value) {
       const auto ttl = core_.jittered_l2_ttl();
       core_.fill(key, token, t_.encode(*value, core_.times_for(compute_time, ttl)), ttl);
@@ -978,6 +994,7 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
   }
 
   TypedSettings<V> t_;
+  std::function<void(const std::string&, const V&)> record_on_fill_;
   std::optional<LocalCache<L1Value>> l1_;
   std::chrono::nanoseconds l1_ttl_;
   TieredCacheCore core_;
