@@ -224,6 +224,23 @@ TEST(CacheWriteThrough, InvalidationDuringTheSourceWriteWinsOverTheL1Fill) {
   EXPECT_EQ(cache.stats().source.loads, 1u);
 }
 
+// put_many in write-through fills L1 with every entry, though many keys share a generation
+// stripe (each store() bumps its stripe: the call accounts for its own bumps).
+TEST(CacheWriteThrough, PutManyFillsL1ForKeysSharingAStripe) {
+  auto store = std::make_shared<ControlledStore>();
+  auto cache = CacheBuilder<User>()
+                   .local({.maximum_size = 1000})
+                   .source(testing::controlled_source(store))
+                   .write_mode(WriteMode::kWriteThrough)
+                   .build();
+  std::vector<KeyValue<User>> entries;
+  for (int i = 0; i < 200; ++i) entries.emplace_back("k" + std::to_string(i), make_user(i));
+  cache.put_many(entries);
+  EXPECT_EQ(store->writes, 200);
+  for (const auto& [key, value] : entries) EXPECT_EQ(cache.get(key), value);
+  EXPECT_EQ(cache.stats().source.loads, 0u);  // every key was in L1
+}
+
 TEST(CacheWriteThrough, FailedRemoteWriteDeletesTheKeyEverywhere) {
   // A private server where SET has another name: the write (a SET) fails, DEL works.
   testing::RedisProcess server({"--rename-command SET strata-test-set"});

@@ -353,9 +353,13 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
     keys.reserve(entries.size());
     for (const auto& entry : entries) keys.push_back(entry.first);
     const auto write_locks = core_.lock_writes_many(keys);
-    std::vector<std::uint64_t> gens;  // read before the source write (see put)
-    gens.reserve(keys.size());
-    for (const auto& key : keys) gens.push_back(core_.generation(key));
+    // The generation of each stripe, read before the source write (see put), and advanced by one
+    // for each store() of this call in that stripe (each bumps it once): a key whose stripe is
+    // then elsewhere was invalidated meanwhile and is dropped from L1, not filled.
+    std::unordered_map<std::size_t, std::uint64_t> expected;
+    for (const auto& key : keys) {
+      expected.try_emplace(TieredCacheCore::stripe_index(key), core_.generation(key));
+    }
     auto write_all = [&](auto&& write) {
       try {
         write();
@@ -379,7 +383,8 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
       case WriteMode::kWriteThrough:
         write_all([&] { t_.source->write_batch_in_transaction(entries); });
         for (std::size_t i = 0; i < entries.size(); ++i) {
-          store(keys[i], entries[i].second, encoded[i], /*drop_l1_on_l2_failure=*/true, gens[i]);
+          std::uint64_t& gen = expected[TieredCacheCore::stripe_index(keys[i])];
+          store(keys[i], entries[i].second, encoded[i], /*drop_l1_on_l2_failure=*/true, gen++);
         }
         return;
       case WriteMode::kWriteBehind:

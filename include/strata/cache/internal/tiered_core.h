@@ -138,6 +138,8 @@ class TieredCacheCore {
     ++stripe.generation;
     update(unchanged);
   }
+  // The stripe of a key (generations and write locks are per stripe).
+  [[nodiscard]] static std::size_t stripe_index(std::string_view key);
   // Bumps every stripe (flush_local), then the caller clears L1.
   void bump_all_generations();
   // Serializes this process's writes of one stripe (put/erase).
@@ -222,7 +224,6 @@ class TieredCacheCore {
     std::uint64_t generation = 0;
   };
   static constexpr std::size_t kStripes = 64;
-  static std::size_t stripe_index(std::string_view key);
   Stripe& stripe_for(std::string_view key) { return stripes_[stripe_index(key)]; }
   [[nodiscard]] double xfetch_random();
 
