@@ -150,6 +150,19 @@ std::unique_lock<std::mutex> TieredCacheCore::lock_writes(std::string_view key) 
   return std::unique_lock<std::mutex>(write_locks_[stripe_index(key)]);
 }
 
+std::vector<std::unique_lock<std::mutex>> TieredCacheCore::lock_writes_many(
+    std::span<const std::string> keys) {
+  std::vector<std::size_t> stripes;
+  stripes.reserve(keys.size());
+  for (const auto& key : keys) stripes.push_back(stripe_index(key));
+  std::sort(stripes.begin(), stripes.end());
+  stripes.erase(std::unique(stripes.begin(), stripes.end()), stripes.end());
+  std::vector<std::unique_lock<std::mutex>> locks;
+  locks.reserve(stripes.size());
+  for (const std::size_t i : stripes) locks.emplace_back(write_locks_[i]);
+  return locks;
+}
+
 EnvelopeTime TieredCacheCore::wall_now() const {
   using std::chrono::microseconds;
   if (o_.clock_injected) {
@@ -299,26 +312,56 @@ bool TieredCacheCore::schedule(std::function<void()> task) {
   return true;
 }
 
-std::shared_ptr<const void> TieredCacheCore::single_flight(
-    std::string_view key, const std::function<std::shared_ptr<const void>()>& load) {
-  std::shared_ptr<Flight> flight;
-  bool leader = false;
+std::vector<TieredCacheCore::FlightClaim> TieredCacheCore::claim_flights(
+    std::span<const std::string> keys) {
+  std::vector<FlightClaim> claims(keys.size());
+  std::size_t waits = 0;
   {
     std::lock_guard lock(impl_->flights_mutex);
-    auto [it, inserted] = impl_->flights.try_emplace(std::string(key));
-    if (inserted) {
-      it->second = std::make_shared<Flight>();
-      leader = true;
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      auto [it, inserted] = impl_->flights.try_emplace(keys[i]);
+      if (inserted) {
+        it->second = std::make_shared<Flight>();
+        claims[i].leader = true;
+      } else {
+        ++waits;
+      }
+      claims[i].flight = it->second;
     }
-    flight = it->second;
   }
-  if (!leader) {
-    CacheCounters::bump(counters_.single_flight_waits);
-    std::unique_lock lock(flight->mutex);
-    flight->done_cv.wait(lock, [&] { return flight->done; });
-    if (flight->error) std::rethrow_exception(flight->error);
-    return flight->value;
+  if (waits) counters_.single_flight_waits.fetch_add(waits, std::memory_order_relaxed);
+  return claims;
+}
+
+void TieredCacheCore::complete_flight(std::string_view key, const std::shared_ptr<Flight>& flight,
+                                      std::shared_ptr<const void> value,
+                                      std::exception_ptr error) noexcept {
+  {
+    std::lock_guard lock(impl_->flights_mutex);
+    const auto it = impl_->flights.find(std::string(key));
+    if (it != impl_->flights.end() && it->second == flight) impl_->flights.erase(it);
   }
+  {
+    std::lock_guard lock(flight->mutex);
+    flight->value = std::move(value);
+    flight->error = std::move(error);
+    flight->done = true;
+  }
+  flight->done_cv.notify_all();
+}
+
+std::shared_ptr<const void> TieredCacheCore::await_flight(const std::shared_ptr<Flight>& flight) {
+  std::unique_lock lock(flight->mutex);
+  flight->done_cv.wait(lock, [&] { return flight->done; });
+  if (flight->error) std::rethrow_exception(flight->error);
+  return flight->value;
+}
+
+std::shared_ptr<const void> TieredCacheCore::single_flight(
+    std::string_view key, const std::function<std::shared_ptr<const void>()>& load) {
+  const std::string owned_key(key);
+  FlightClaim claim = std::move(claim_flights(std::span<const std::string>(&owned_key, 1))[0]);
+  if (!claim.leader) return await_flight(claim.flight);
   std::shared_ptr<const void> value;
   std::exception_ptr error;
   try {
@@ -326,17 +369,7 @@ std::shared_ptr<const void> TieredCacheCore::single_flight(
   } catch (...) {
     error = std::current_exception();
   }
-  {
-    std::lock_guard lock(impl_->flights_mutex);
-    impl_->flights.erase(std::string(key));
-  }
-  {
-    std::lock_guard lock(flight->mutex);
-    flight->value = value;
-    flight->error = error;
-    flight->done = true;
-  }
-  flight->done_cv.notify_all();
+  complete_flight(key, claim.flight, value, error);
   if (error) std::rethrow_exception(error);
   return value;
 }

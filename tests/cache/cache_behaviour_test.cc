@@ -200,6 +200,47 @@ TEST(CacheWriteThrough, FailingSourceWriteLeavesCachesUntouchedAndThrows) {
   EXPECT_EQ(cache.stats().source.loads, 1u);
 }
 
+// Issue 18 item 8: an invalidation that lands while put() writes the source (another writer's
+// newer row, announced on the bus) wins over the L1 fill that follows the write: L1 is not
+// filled with the value just written, so the next read loads the newer row.
+TEST(CacheWriteThrough, InvalidationDuringTheSourceWriteWinsOverTheL1Fill) {
+  auto store = std::make_shared<ControlledStore>();
+  Cache<User>* cache_ptr = nullptr;
+  SourceFunctions<User> fn;
+  fn.load = [store](std::string_view key) { return store->read(key); };
+  fn.write = [store, &cache_ptr](std::string_view key, const User& value) {
+    store->set(key, value);
+    store->set(key, make_user(9));            // another process writes after us...
+    cache_ptr->invalidate(std::string(key));  // ...and its invalidation reaches this process
+  };
+  auto cache = CacheBuilder<User>()
+                   .local({.maximum_size = 100})
+                   .source(FunctionSource<User>(std::move(fn)))
+                   .write_mode(WriteMode::kWriteThrough)
+                   .build();
+  cache_ptr = &cache;
+  cache.put("k", make_user(2));
+  EXPECT_EQ(cache.get("k"), make_user(9));  // not the value put() wrote, now stale
+  EXPECT_EQ(cache.stats().source.loads, 1u);
+}
+
+// put_many in write-through fills L1 with every entry, though many keys share a generation
+// stripe (each store() bumps its stripe: the call accounts for its own bumps).
+TEST(CacheWriteThrough, PutManyFillsL1ForKeysSharingAStripe) {
+  auto store = std::make_shared<ControlledStore>();
+  auto cache = CacheBuilder<User>()
+                   .local({.maximum_size = 1000})
+                   .source(testing::controlled_source(store))
+                   .write_mode(WriteMode::kWriteThrough)
+                   .build();
+  std::vector<KeyValue<User>> entries;
+  for (int i = 0; i < 200; ++i) entries.emplace_back("k" + std::to_string(i), make_user(i));
+  cache.put_many(entries);
+  EXPECT_EQ(store->writes, 200);
+  for (const auto& [key, value] : entries) EXPECT_EQ(cache.get(key), value);
+  EXPECT_EQ(cache.stats().source.loads, 0u);  // every key was in L1
+}
+
 TEST(CacheWriteThrough, FailedRemoteWriteDeletesTheKeyEverywhere) {
   // A private server where SET has another name: the write (a SET) fails, DEL works.
   testing::RedisProcess server({"--rename-command SET strata-test-set"});

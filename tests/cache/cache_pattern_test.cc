@@ -7,6 +7,7 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -306,6 +307,126 @@ TEST_P(CachePatterns, RefreshAheadServesOldValueAndReloadsOnce) {
   EXPECT_EQ(cache.get(k), make_user(2));
   EXPECT_EQ(cache.stats().source.loads, 2u);
   EXPECT_EQ(executor_->pending(), 0u);
+}
+
+// Bulk get-or-load: L1 and L2 answer what they hold, the batch loader is called ONCE with the
+// true misses (a repeated key once), "not found" is negative-cached in every layer, and the
+// loaded values are filled (L2 through the guard: no placeholder is left behind).
+TEST_P(CachePatterns, BulkLoadCallsTheBatchLoaderOnceWithTheTrueMisses) {
+  auto cache = builder().negative_ttl(30s).build();
+  const std::vector<std::string> keys{key("b"), key("b"), key("b")};
+  write_row_(keys[0], make_user(1));
+  write_row_(keys[1], make_user(2));
+  EXPECT_EQ(cache.get(keys[0]), make_user(1));  // cached before the bulk call
+  std::vector<std::vector<std::string>> calls;
+  auto batch = [&](std::span<const std::string> misses) {
+    calls.emplace_back(misses.begin(), misses.end());
+    std::vector<std::optional<User>> out;
+    for (const auto& k : misses) out.push_back(load_row_(k));
+    return out;
+  };
+  const std::vector<std::string> request{keys[0], keys[1], keys[2], keys[1]};
+  const auto results = cache.get_or_load_many(request, batch);
+  ASSERT_EQ(results.size(), 4u);
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0], (std::vector<std::string>{keys[1], keys[2]}));
+  EXPECT_EQ(results[0].value(), make_user(1));
+  EXPECT_EQ(results[1].value(), make_user(2));
+  EXPECT_FALSE(results[2].found());
+  EXPECT_FALSE(results[2].failed());
+  EXPECT_EQ(results[3].value(), make_user(2));
+  if (has_l2()) {
+    const auto held = redis_->get(cache.remote_key(keys[1]));
+    ASSERT_TRUE(held.has_value());
+    EXPECT_FALSE(is_strata_marker(*held));  // the value, not a fill placeholder
+    EXPECT_EQ(redis_->get(cache.remote_key(keys[2])), std::string(kNegativeMarker));
+  }
+  // Everything is cached now, the absent key negatively: the loader is not called again.
+  const auto again = cache.get_or_load_many(request, batch);
+  EXPECT_EQ(calls.size(), 1u);
+  EXPECT_EQ(again[1].value(), make_user(2));
+  EXPECT_FALSE(again[2].found());
+  EXPECT_EQ(cache.get(keys[1]), make_user(2));
+  EXPECT_EQ(cache.stats().source.loads, 3u);  // get's one, then the batch's two keys
+  EXPECT_GE(cache.stats().negative_hits, 1u);
+}
+
+// A failed batch load fails only the keys it was loading: the cached keys keep their values,
+// the failed keys carry the loader's error, nothing is cached for them (the L2 fill placeholder
+// is gone), and get_many() reports the error by throwing it.
+TEST_P(CachePatterns, BulkLoadFailureFailsOnlyTheKeysItWasLoading) {
+  auto cache = builder().build();
+  const std::vector<std::string> keys{key("pf"), key("pf")};
+  write_row_(keys[0], make_user(7));
+  write_row_(keys[1], make_user(8));
+  EXPECT_EQ(cache.get(keys[0]), make_user(7));
+  bool fail = true;
+  auto batch = [&](std::span<const std::string> misses) {
+    if (fail) throw UnavailableError("test batch loader: down");
+    std::vector<std::optional<User>> out;
+    for (const auto& k : misses) out.push_back(load_row_(k));
+    return out;
+  };
+  const auto results = cache.get_or_load_many(keys, batch);
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_FALSE(results[0].failed());
+  EXPECT_EQ(results[0].value(), make_user(7));
+  ASSERT_TRUE(results[1].failed());
+  EXPECT_THROW((void)results[1].value(), UnavailableError);
+  EXPECT_EQ(cache.stats().source.load_errors, 1u);
+  if (has_l2()) {
+    EXPECT_FALSE(redis_->exists(cache.remote_key(keys[1])));
+  }
+  fail = false;
+  const auto later = cache.get_or_load_many(keys, batch);
+  EXPECT_EQ(later[1].value(), make_user(8));
+  // get_many() on the configured source: a key whose load failed throws, after every key ended.
+  const std::string broken = key("pf");
+  auto failing = CacheBuilder<User>()
+                     .local({.maximum_size = 10})
+                     .loader([](std::string_view) -> std::optional<User> {
+                       throw UnavailableError("test loader: down");
+                     })
+                     .build();
+  EXPECT_THROW((void)failing.get_many(std::vector<std::string>{broken}), UnavailableError);
+  const auto per_key = failing.get_or_load_many(std::vector<std::string>{broken});
+  EXPECT_TRUE(per_key[0].failed());
+}
+
+// put_many in each write mode: write-around writes the source in one batch and invalidates,
+// write-through writes it in one transaction and caches, write-behind hands each entry to the
+// sink and caches.
+TEST_P(CachePatterns, PutManyInEveryWriteMode) {
+  const std::vector<KeyValue<User>> entries{{key("pm"), make_user(1)}, {key("pm"), make_user(2)}};
+  {
+    auto cache = builder().write_mode(WriteMode::kWriteThrough).build();
+    cache.put_many(entries);
+    for (const auto& [k, v] : entries) EXPECT_EQ(load_row_(k), v);
+    for (const auto& [k, v] : entries) EXPECT_EQ(cache.get(k), v);
+    EXPECT_EQ(cache.stats().source.loads, 0u);  // served from the caches
+    EXPECT_EQ(cache.stats().source.writes, 2u);
+  }
+  {
+    auto cache = builder().write_mode(WriteMode::kWriteAround).build();
+    for (const auto& [k, v] : entries) EXPECT_EQ(cache.get(k), v);  // cached
+    const std::vector<KeyValue<User>> updated{{entries[0].first, make_user(3)},
+                                              {entries[1].first, make_user(4)}};
+    cache.put_many(updated);
+    for (const auto& [k, v] : updated) EXPECT_EQ(load_row_(k), v);
+    for (const auto& [k, v] : updated) EXPECT_EQ(cache.get(k), v);  // invalidated, reloaded
+  }
+  {
+    auto sink = std::make_shared<testing::RecordingSink>();
+    auto cache = builder().write_mode(WriteMode::kWriteBehind).write_behind_sink(sink).build();
+    const std::vector<KeyValue<User>> behind{{entries[0].first, make_user(5)},
+                                             {entries[1].first, make_user(6)}};
+    cache.put_many(behind);
+    ASSERT_EQ(sink->puts.size(), 2u);
+    EXPECT_EQ(sink->puts[1], behind[1]);
+    for (const auto& [k, v] : behind) EXPECT_EQ(cache.get(k), v);  // from the caches
+    EXPECT_EQ(load_row_(entries[0].first), make_user(3));          // the sink flushes later
+    EXPECT_EQ(cache.stats().write_behind_enqueued, 2u);
+  }
 }
 
 // Only the combinations with an L2 (instantiated below for them alone, not skipped for L1).

@@ -410,6 +410,31 @@ TEST_P(BusTest, CachePutWithEntitiesAndInvalidateEntity) {
   (void)RedisClient(url_).del(DependencyIndex(RedisClient(url_)).set_key("owner:someone-else"));
 }
 
+// Issue 18 item 8: the dependencies of a value filled by a read (not put) are recorded too, so
+// invalidate_entity drops it from L2 and L1 and the next read loads the new row.
+TEST_P(BusTest, DependenciesAreRecordedWhenAReadFillsTheValue) {
+  std::string row = prefix_ + "/one";
+  auto cache = CacheBuilder<std::string>()
+                   .local({.maximum_size = 100, .ttl = 10min})
+                   .remote(RedisClient(url_), {.ttl = 10min})
+                   .key_prefix(prefix_)
+                   .loader([&](std::string_view) -> std::optional<std::string> { return row; })
+                   .dependencies([](const std::string& v) {
+                     return std::vector<std::string>{"owner:" + v.substr(0, v.find('/'))};
+                   })
+                   .build();
+  const std::string owner = "owner:" + prefix_;
+  ASSERT_EQ(cache.get("doc1"), prefix_ + "/one");  // loaded and filled by the read
+  const auto bulk = cache.get_or_load_many(std::vector<std::string>{"doc2"});
+  ASSERT_EQ(bulk[0].value(), prefix_ + "/one");  // and by a bulk read
+  row = prefix_ + "/two";
+  cache.invalidate_entity(owner);
+  EXPECT_FALSE(RedisClient(url_).exists(cache.remote_key("doc1")));
+  EXPECT_FALSE(RedisClient(url_).exists(cache.remote_key("doc2")));
+  EXPECT_EQ(cache.get("doc1"), prefix_ + "/two");
+  EXPECT_EQ(cache.get("doc2"), prefix_ + "/two");
+}
+
 // SCAN-based invalidation on every master: exactly the matching keys go, nothing else; the dry
 // run lists the same keys and deletes nothing; a glob character in user data stays literal.
 TEST_P(BusTest, PatternInvalidationRemovesExactlyTheMatchingKeys) {

@@ -30,6 +30,7 @@
 #include <utility>
 #include <vector>
 
+#include "strata/cache/bulk_result.h"
 #include "strata/cache/circuit_breaker.h"
 #include "strata/cache/internal/cache_state.h"
 #include "strata/cache/internal/tiered_core.h"
@@ -183,10 +184,45 @@ class Cache {
   //   std::optional<User> u = cache.get("42");
   [[nodiscard]] std::optional<V> get(std::string_view key) { return state_->get(key); }
 
-  // Values for many keys, in request order: L1, then one MGET for the rest, then one
-  // load_many for what is still missing. Not single-flight.
+  // Values for many keys, in request order: L1, then one MGET for the rest (one per node of a
+  // cluster), then ONE load_many of the source (the function loader: once per key) for the true
+  // misses, filling L2 (guarded) and L1. Single-flight per key with get() and get_or_load*()
+  // (a key already loading is waited for, and the keys this call loads are waited for by
+  // them). Throws the load's error if a key failed (after every key's load ended); use
+  // get_or_load_many() to get the other keys' values anyway.
+  //   auto users = cache.get_many(std::vector<std::string>{"1", "2", "3"});
   [[nodiscard]] std::vector<std::optional<V>> get_many(std::span<const std::string> keys) {
     return state_->get_many(keys);
+  }
+
+  // get_many() with a result per key: a failed batch load fails only the keys it was loading
+  // (BulkResult::failed(), with its error); keys found in L1 or L2, or loaded by another
+  // caller, keep their values. Without a source or loader: a cache-only read (misses are not
+  // found).
+  [[nodiscard]] std::vector<BulkResult<V>> get_or_load_many(std::span<const std::string> keys) {
+    if (!state_->has_loader()) return results(state_->read_many(keys, nullptr, false));
+    return results(state_->read_many(
+        keys, [this](std::span<const std::string> ks) { return state_->owned_load_many(ks); },
+        true));
+  }
+
+  // Cache-aside in bulk with your batch loader: L1, one MGET per node, then batch_loader ONCE
+  // with the true misses (the keys no one in this process is loading already), which returns
+  // one std::optional<V> per key in the order given (nullopt: not found, negative-cached if
+  // configured). Single-flight per key with get(), get_or_load() and the other bulk calls, in
+  // both directions. Refresh-ahead does not reuse this loader.
+  //   auto r = cache.get_or_load_many(ids, [&](std::span<const std::string> misses) {
+  //     return db.load_users(misses);  // std::vector<std::optional<User>>
+  //   });
+  template <typename BatchLoader>
+  requires std::is_invocable_r_v<
+      std::vector<std::optional<V>>, BatchLoader&,
+      std::span<const std::string>> [[nodiscard]] std::vector<BulkResult<V>>
+  get_or_load_many(std::span<const std::string> keys, BatchLoader&& batch_loader) {
+    auto batch = [&](std::span<const std::string> ks) -> std::vector<std::optional<V>> {
+      return batch_loader(ks);
+    };
+    return results(state_->read_many(keys, batch, false));
   }
 
   // Cache-aside with your loader: the cached value, or loader(key)'s, cached on the way back
@@ -227,6 +263,26 @@ class Cache {
   }
   void put(std::string_view key, const V& value, std::initializer_list<std::string> entities) {
     put(key, value, std::span<const std::string>(entities.begin(), entities.size()));
+  }
+
+  // put() for many entries (docs/patterns.md, "Bulk reads and writes"): kWriteAround one
+  // write_batch of the source, then an invalidation per key; kWriteThrough one source
+  // transaction, then L2 and L1 per key; kWriteBehind each entry to the sink, then L2 and L1.
+  // Every value is encoded before anything is written (an oversized one refuses the batch). A
+  // source error leaves the caches unchanged; a sink refusal stops at that entry (the entries
+  // before it are written). With entities (dependencies()), each value's are recorded.
+  //   cache.put_many(std::vector<strata::KeyValue<User>>{{"1", a}, {"2", b}});
+  void put_many(std::span<const KeyValue<V>> entries) {
+    if (link_ && link_->dependencies && depends_on_) {
+      for (const auto& [key, value] : entries) record_dependencies(key, depends_on_(value));
+    }
+    state_->put_many(entries);
+    if (link_ && link_->bus && !entries.empty()) {
+      std::vector<std::string> keys;
+      keys.reserve(entries.size());
+      for (const auto& entry : entries) keys.push_back(entry.first);
+      (void)link_->bus->announce(link_->ns, keys, link_->id);
+    }
   }
 
   // Deletes per the write mode: from the source (or through the sink), then from the caches.
@@ -303,6 +359,16 @@ class Cache {
       const std::string k(key);
       (void)link_->bus->announce(link_->ns, std::span<const std::string>(&k, 1), link_->id);
     }
+  }
+  static std::vector<BulkResult<V>> results(
+      std::vector<typename internal::CacheState<V>::BulkSlot> slots) {
+    std::vector<BulkResult<V>> out;
+    out.reserve(slots.size());
+    for (auto& slot : slots) {
+      out.push_back(slot.error ? BulkResult<V>(std::move(slot.error))
+                               : BulkResult<V>(std::move(slot.value)));
+    }
+    return out;
   }
   void record_dependencies(std::string_view key, const std::vector<std::string>& entities) {
     if (!link_ || !link_->dependencies) {
@@ -482,7 +548,9 @@ class CacheBuilder {
     config_.bus = std::move(bus);
     return *this;
   }
-  // The entities a value depends on, recorded at each put (as put(key, value, entities) does).
+  // The entities a value depends on, recorded at each put (as put(key, value, entities) does)
+  // and whenever a read fills L2 with a loaded value (get, get_or_load, the bulk reads,
+  // refreshes), before the fill.
   CacheBuilder& dependencies(std::function<std::vector<std::string>(const V&)> extract) {
     if (!extract) throw InvalidArgumentError("CacheBuilder: dependencies must not be empty");
     config_.depends_on = std::move(extract);
@@ -623,6 +691,16 @@ class CacheBuilder {
         };
         link->id = c.bus->attach(std::move(participant));
         link->bus = c.bus;
+      }
+      if (c.depends_on) {
+        // Recorded when a read fills L2 too, not only at put (issue 18 item 8).
+        std::weak_ptr<internal::InvalidationLink> weak_link = link;
+        state->record_dependencies_on_fill(
+            [weak_link, extract = c.depends_on](const std::string& redis_key, const V& value) {
+              const auto held = weak_link.lock();
+              if (!held || !held->dependencies) return;
+              for (const auto& entity : extract(value)) held->dependencies->add(entity, redis_key);
+            });
       }
       cache.link_ = std::move(link);
       cache.depends_on_ = c.depends_on;

@@ -72,7 +72,7 @@ struct TieredCacheStats {
     std::uint64_t stale_if_error_served = 0;  // source errors answered with a stale value
     std::uint64_t early_refreshes = 0;        // XFetch decisions to recompute before expiry
     // Misses that joined another thread's load of the key in this process (single-flight)
-    // instead of loading; with L1 this is L1's CacheStats::load_waits.
+    // instead of loading: one per key for a bulk read (with or without L1).
     std::uint64_t single_flight_waits = 0;
   } stampede;
   TrackingStats tracking;  // L1Coherence::kTracking (zero otherwise)

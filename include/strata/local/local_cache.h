@@ -182,6 +182,10 @@ class LocalCache {
     return core_->lookup(key);
   }
 
+  // The cached value without recording the read (no hit or miss counted, no access for the
+  // eviction policy, no idle-TTL touch): for a caller that already counted its lookup.
+  [[nodiscard]] std::optional<V> peek(std::string_view key) { return core_->peek(key); }
+
   // Stores a value with the builder's TTL (if any), or with `ttl` for this entry.
   void put(std::string_view key, V value) { core_->put(key, std::move(value), std::nullopt); }
   void put(std::string_view key, V value, std::chrono::nanoseconds ttl) {

@@ -69,6 +69,7 @@ thread_local std::uint64_t t_source_reads = 0;
 // Rows read from and written to the source, counted by the wrapper (the write-behind flusher
 // writes from its own thread, hence atomics).
 struct SourceCounters {
+  std::atomic<std::uint64_t> calls{0};  // load and load_many calls
   std::atomic<std::uint64_t> reads{0};
   std::atomic<std::uint64_t> writes{0};
 };
@@ -183,6 +184,7 @@ class UserDb {
         SourceFunctions<User>{.load =
                                   [raw, counters, call](std::string_view k) {
                                     return call([&] {
+                                      ++counters->calls;
                                       ++counters->reads;
                                       ++t_source_reads;
                                       return raw->load(k);
@@ -191,6 +193,7 @@ class UserDb {
                               .load_many =
                                   [raw, counters, call](std::span<const std::string> keys) {
                                     return call([&] {
+                                      ++counters->calls;
                                       counters->reads += keys.size();
                                       t_source_reads += keys.size();
                                       return raw->load_many(keys);
@@ -618,15 +621,75 @@ nlohmann::ordered_json scenario_json(const UserServiceOptions& o) {
           {"source_connections", o.source_connections}};
 }
 
+// BulkComparison: per round, two fresh caches over the same table, each warmed with the same
+// half of the keys, then timed: `keys` get_or_load calls on one, one get_or_load_many on the other.
+BulkComparison compare_bulk(const UserServiceOptions& options) {
+  UserDb db(options);
+  BulkComparison out;
+  out.keys = std::min<std::uint64_t>(1000, options.users);
+  out.rounds = 5;
+  std::vector<std::string> keys;
+  std::vector<std::string> warm;
+  for (std::uint64_t i = 1; i <= out.keys; ++i) {
+    keys.push_back(UserDb::key(static_cast<std::int64_t>(i)));
+    if (i % 2 == 0) warm.push_back(keys.back());
+  }
+  out.misses = keys.size() - warm.size();
+  auto source = db.source();
+  auto make_cache = [&] {
+    CacheBuilder<User> builder;
+    builder.local({.maximum_size = 2 * out.keys});
+    if (!options.redis_url.empty()) {
+      builder.remote(RedisClient(options.redis_url), {.ttl = std::chrono::minutes(10)})
+          .key_prefix(unique_prefix());
+    }
+    auto cache = builder.build();
+    (void)cache.get_or_load_many(
+        warm, [&](std::span<const std::string> ks) { return source->load_many(ks); });
+    return cache;
+  };
+  std::vector<double> single_ms;
+  std::vector<double> bulk_ms;
+  for (int round = 0; round < out.rounds; ++round) {
+    {
+      auto cache = make_cache();
+      const std::uint64_t before = db.counters().calls;
+      const auto start = std::chrono::steady_clock::now();
+      for (const auto& key : keys) {
+        (void)cache.get_or_load(key, [&](std::string_view k) { return source->load(k); });
+      }
+      single_ms.push_back(
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+              .count());
+      out.single_source_calls = db.counters().calls - before;
+    }
+    {
+      auto cache = make_cache();
+      const std::uint64_t before = db.counters().calls;
+      const auto start = std::chrono::steady_clock::now();
+      (void)cache.get_or_load_many(
+          keys, [&](std::span<const std::string> ks) { return source->load_many(ks); });
+      bulk_ms.push_back(
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+              .count());
+      out.bulk_source_calls = db.counters().calls - before;
+    }
+  }
+  out.single_ms = tools::median(single_ms);
+  out.bulk_ms = tools::median(bulk_ms);
+  return out;
+}
+
 UserServiceReport run_user_service(const UserServiceOptions& options) {
   options.validate();
   const auto requests = make_requests(options);
-  UserServiceReport report{options, {}, {}};
+  UserServiceReport report{options, {}, {}, {}};
   if (!options.postgres_url.empty())
     report.postgres_fsync = tools::RawPostgres(options.postgres_url).show("fsync");
   for (const Pattern& pattern : patterns(options)) {
     report.patterns.push_back(replay(options, requests, pattern));
   }
+  report.bulk = compare_bulk(options);
   return report;
 }
 
@@ -719,6 +782,17 @@ void print_table(std::ostream& out, const UserServiceReport& report) {
           << "in bench/scenarios/write_only.json)\n";
     }
   }
+  const BulkComparison& b = report.bulk;
+  std::snprintf(line, sizeof line,
+                "\nbulk read of %llu keys, %llu of them misses (%s, median of %d rounds): "
+                "%llu get_or_load calls: %llu source calls, %.2f ms; one get_or_load_many: %llu "
+                "source call(s), %.2f ms; %.1fx faster\n",
+                static_cast<unsigned long long>(b.keys), static_cast<unsigned long long>(b.misses),
+                o.redis_url.empty() ? "L1" : "L1 + L2", b.rounds,
+                static_cast<unsigned long long>(b.keys),
+                static_cast<unsigned long long>(b.single_source_calls), b.single_ms,
+                static_cast<unsigned long long>(b.bulk_source_calls), b.bulk_ms, b.speedup());
+  out << line;
 }
 
 nlohmann::ordered_json to_json(const UserServiceReport& report) {
@@ -758,7 +832,16 @@ nlohmann::ordered_json to_json(const UserServiceReport& report) {
           {"seed", o.seed},
           {"cache_aside_vs_bound", number_or_null(report.cache_aside_vs_bound())},
           {"write_behind_vs_write_through", number_or_null(report.write_behind_vs_write_through())},
-          {"patterns", std::move(patterns)}};
+          {"patterns", std::move(patterns)},
+          {"bulk",
+           {{"keys", report.bulk.keys},
+            {"misses", report.bulk.misses},
+            {"rounds", report.bulk.rounds},
+            {"single_source_calls", report.bulk.single_source_calls},
+            {"bulk_source_calls", report.bulk.bulk_source_calls},
+            {"single_ms", report.bulk.single_ms},
+            {"bulk_ms", report.bulk.bulk_ms},
+            {"speedup", report.bulk.speedup()}}}};
 }
 
 }  // namespace strata::bench

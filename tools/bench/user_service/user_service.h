@@ -97,6 +97,21 @@ struct PatternResult {
   [[nodiscard]] double hit_ratio() const { return reads > 0 ? double(hits) / double(reads) : 0; }
 };
 
+// The bulk read against single reads, measured in the same run on the same table: `keys`
+// distinct users (up to 1'000) of which half are already cached (L1, and L2 with --redis), read
+// once as `keys` get_or_load calls and once as one get_or_load_many call (fresh caches each
+// round, rounds alternated single / bulk, medians reported).
+struct BulkComparison {
+  std::uint64_t keys = 0;
+  std::uint64_t misses = 0;
+  int rounds = 0;
+  std::uint64_t single_source_calls = 0;  // per round
+  std::uint64_t bulk_source_calls = 0;
+  double single_ms = 0;  // median
+  double bulk_ms = 0;
+  [[nodiscard]] double speedup() const { return bulk_ms > 0 ? single_ms / bulk_ms : 0; }
+};
+
 struct UserServiceReport {
   UserServiceOptions options;
   std::vector<PatternResult> patterns;
@@ -110,6 +125,7 @@ struct UserServiceReport {
   [[nodiscard]] std::optional<double> cache_aside_vs_bound() const;
   // Write-behind's throughput over write-through's; nullopt without both rows.
   [[nodiscard]] std::optional<double> write_behind_vs_write_through() const;
+  BulkComparison bulk;
 };
 
 // Creates the users table in a fresh SQLite database (in a temporary directory, removed after)

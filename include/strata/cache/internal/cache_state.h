@@ -12,14 +12,20 @@
 // read, the write paths and refresh all decode, encode or touch the typed L1; splitting them into
 // several headers would make each one depend on all the others' private state. The parts, in this
 // file's order: the read path (get, read, read_below, use_remote), the bulk
-// read (get_many, through the same use_remote), the write paths (put, erase, invalidate, store),
+// read (read_many, get_many, through the same use_remote), the write paths (put, put_many, erase,
+// invalidate, store),
 // the coherence hooks (drop_local, flush_local), refresh (schedule_refresh, refresh), stats.
 //
 // Concurrency model
-//  - L1 loads are single-flight through LocalCache::get_or_load; without an L1, TieredCacheCore's
-//    flight table plays that role. Batch reads (get_many) are not single-flight.
-//  - Writes to L1 that do not come from LocalCache::get_or_load (refreshes, negative markers,
-//    get_many fills, fills capped at a hard expiry) are guarded by a per-stripe generation:
+//  - Every read below L1 is single-flight through TieredCacheCore's flight table, with or
+//    without an L1: get, get_or_load and the bulk reads (read_many) of one key share one flight.
+//    A bulk read claims all its keys at once, leads the ones no one is loading (one MGET, one
+//    batch load, the fills, then it ends those flights) and only then waits for the others, so
+//    two bulk reads never wait on each other. A flight's leader fills L1 before it ends the
+//    flight, and looks in L1 again (peek) after claiming it, so a key is loaded once however
+//    the callers interleave (as long as nothing invalidates it).
+//  - Writes to L1 (fills by a read's leader, refreshes, negative markers) are guarded by a
+//    per-stripe generation:
 //    every write/invalidate bumps the stripe of its key under the stripe's mutex, and a fill
 //    stores only if the generation it read before going below L1 is unchanged (checked and
 //    stored under the same mutex).
@@ -39,6 +45,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -46,6 +53,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -75,9 +83,11 @@ class AnySource {
   virtual std::vector<std::optional<V>> load_many(std::span<const std::string> keys) = 0;
   virtual void write(std::string_view key, const V& value) = 0;
   virtual void erase(std::string_view key) = 0;
+  virtual void write_batch(std::span<const KeyValue<V>> entries) = 0;
   // write/erase inside begin() ... commit().
   virtual void write_in_transaction(std::string_view key, const V& value) = 0;
   virtual void erase_in_transaction(std::string_view key) = 0;
+  virtual void write_batch_in_transaction(std::span<const KeyValue<V>> entries) = 0;
 };
 
 template <typename V, typename S>
@@ -90,6 +100,7 @@ class SourceModel final : public AnySource<V> {
   }
   void write(std::string_view key, const V& value) override { source_->write(key, value); }
   void erase(std::string_view key) override { source_->erase(key); }
+  void write_batch(std::span<const KeyValue<V>> entries) override { source_->write_batch(entries); }
   void write_in_transaction(std::string_view key, const V& value) override {
     auto txn = source_->begin();
     txn.write(key, value);
@@ -98,6 +109,11 @@ class SourceModel final : public AnySource<V> {
   void erase_in_transaction(std::string_view key) override {
     auto txn = source_->begin();
     txn.erase(key);
+    txn.commit();
+  }
+  void write_batch_in_transaction(std::span<const KeyValue<V>> entries) override {
+    auto txn = source_->begin();
+    for (const auto& [key, value] : entries) txn.write(key, value);
     txn.commit();
   }
 
@@ -145,6 +161,14 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
 
   [[nodiscard]] bool has_loader() const noexcept { return t_.source || t_.loader; }
 
+  // CacheBuilder::dependencies on the read path: called with a loaded value's Redis key before
+  // its L2 fill (get, the bulk reads, refreshes), so a value is never in L2 unlinked from the
+  // entities it depends on. Set once by build(), before the cache is shared.
+  void record_dependencies_on_fill(
+      std::function<void(const std::string& redis_key, const V& value)> record) {
+    record_on_fill_ = std::move(record);
+  }
+
   // ---------------------------------------------------------------- the read path
   // get(): the owned loader (source or function).
   std::optional<V> get(std::string_view key) {
@@ -155,205 +179,126 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
 
   // Reads L1, then L2, then `loader` (when not null), filling the layers above on the way back.
   // `loader` null: a cache-only read. The owned loader is the only one refresh-ahead reuses.
+  // Below L1 every caller of one key shares one flight (TieredCacheCore::single_flight), with
+  // the bulk reads too (read_many).
   template <typename F>
   std::optional<V> read(std::string_view key, F&& loader, bool owned) {
     core_.check_key(key);
-    CacheCounters& n = core_.counters();
     // Latency: L1 hits are sampled, gets below L1 always timed (internal/cache_metrics.h).
     const bool sampled = CacheLatencyRecorder::sample();
     const auto start = sampled ? CacheLatencyRecorder::now() : CacheLatencyRecorder::TimePoint();
+    std::uint64_t gen = 0;
     if (l1_) {
-      if (auto hit = l1_->lookup(key)) {
-        CacheCounters::bump(n.l1_hits);
-        if (!hit->value) CacheCounters::bump(n.negative_hits);
-        // Negative markers are not refreshed ahead: they simply expire (negative_ttl).
-        if (hit->stale && hit->value && owned && core_.options().refresh_after) {
-          CacheCounters::bump(n.stale_served);
-          schedule_refresh(key);
-        }
+      if (auto hit = probe_l1(key, owned)) {
         if (sampled) latencies_.record_get(CacheLayer::kL1, start);
-        return std::move(hit->value);
+        return std::move(*hit);
       }
-      CacheCounters::bump(n.l1_misses);
-      const auto below_start = sampled ? start : CacheLatencyRecorder::now();
-      const std::uint64_t gen = core_.generation(key);
-      bool negative = false;
-      std::optional<std::chrono::nanoseconds> capped;  // the L1 TTL, cut at the hard expiry
-      CacheLayer answered = CacheLayer::kL1;  // stays so when another thread's load answered
-      auto result = l1_->get_or_load(key, [&](std::string_view k) -> std::optional<L1Value> {
-        Below below = read_below(k, loader, owned);
-        answered = below.loaded ? CacheLayer::kSource : CacheLayer::kL2;
-        // Tracking: a value not read from L2 is not tracked; erase() during the load makes
-        // get_or_load return it without caching it. So does a foreign L2 value.
-        if ((tracking() && !below.from_l2) || below.no_fill) {
-          (void)l1_->erase(k);
-        } else {
-          capped = below.l1_ttl;
-        }
-        if (below.value) return L1Value(std::move(below.value));
-        negative = below.cache_negative && (!tracking() || below.from_l2);
-        return std::nullopt;  // not cached by get_or_load: a negative marker gets its own TTL
-      });
-      if (negative && core_.options().negative_ttl) {
-        put_l1_if(key, L1Value(), gen, *core_.options().negative_ttl);
-      }
-      if (capped && result) cap_l1(key, *result, gen, *capped);
-      latencies_.record_get(answered, below_start);
-      if (!result) return std::nullopt;
-      return std::move(*result);
+      gen = core_.generation(key);
     }
     const auto below_start = sampled ? start : CacheLatencyRecorder::now();
-    CacheLayer answered = CacheLayer::kSource;  // a follower of another thread's load
+    // kL1 when L1 answered after all, the source for a follower of another caller's load.
+    CacheLayer answered = l1_ ? CacheLayer::kL1 : CacheLayer::kSource;
     std::shared_ptr<const void> shared = core_.single_flight(key, [&] {
+      if (l1_) {
+        // A flight of this key that ended between the lookup and this claim filled L1 first.
+        if (auto again = l1_->peek(key)) return share(std::move(*again));
+      }
       Below below = read_below(key, loader, owned);
       answered = below.loaded ? CacheLayer::kSource : CacheLayer::kL2;
-      return std::shared_ptr<const void>(std::make_shared<const L1Value>(std::move(below.value)));
+      fill_l1(key, below, gen);
+      return share(std::move(below.value));
     });
     latencies_.record_get(answered, below_start);
     return *static_cast<const L1Value*>(shared.get());
   }
 
   // ---------------------------------------------------------------- the bulk read
-  // L1, then one MGET, then one load_many; every value found in L2 goes through use_remote,
-  // as get()'s do (verdicts, refreshes, stale-if-error copies, counters).
-  std::vector<std::optional<V>> get_many(std::span<const std::string> keys) {
-    for (const auto& key : keys) core_.check_key(key);
-    CacheCounters& n = core_.counters();
-    const bool owned = has_loader();
-    std::vector<std::optional<V>> out(keys.size());
-    std::vector<std::size_t> missing;
-    std::vector<std::uint64_t> gens(keys.size(), 0);
-    for (std::size_t i = 0; i < keys.size(); ++i) {
-      if (l1_) {
-        if (auto hit = l1_->lookup(keys[i])) {
-          CacheCounters::bump(n.l1_hits);
-          if (!hit->value) CacheCounters::bump(n.negative_hits);
-          if (hit->stale && hit->value && owned && core_.options().refresh_after) {
-            CacheCounters::bump(n.stale_served);
-            schedule_refresh(keys[i]);
-          }
-          out[i] = std::move(hit->value);
-          continue;
-        }
-        CacheCounters::bump(n.l1_misses);
-        gens[i] = core_.generation(keys[i]);
-      }
-      missing.push_back(i);
-    }
-    if (missing.empty()) return out;
+  // One slot of a bulk read: the value (nullopt: not found), or the error of its load.
+  struct BulkSlot {
+    std::optional<V> value;
+    std::exception_ptr error;
+  };
 
-    struct ToLoad {
-      std::size_t i;
-      std::optional<V> stale;  // past its hard expiry, within the stale-if-error bound
-      bool no_fill = false;    // a foreign value L2 keeps
-    };
-    std::vector<ToLoad> to_load;
-    RemoteStore* const l2 = core_.l2();
-    if (l2) {
-      std::vector<std::string> l2_keys;
-      l2_keys.reserve(missing.size());
-      for (const std::size_t i : missing) l2_keys.push_back(keys[i]);
-      bool ok = false;
-      auto values = l2->mget(l2_keys, ok);
-      if (!ok && tracking()) gens.assign(gens.size(), TieredCacheCore::kNoFill);  // untracked
-      for (std::size_t j = 0; j < missing.size(); ++j) {
-        const std::size_t i = missing[j];
-        ToLoad entry{i, std::nullopt, false};
-        if (ok && values[j]) {
-          std::string stale_bytes;
-          if (auto hit =
-                  use_remote(keys[i], *values[j], owned, entry.stale, stale_bytes, entry.no_fill)) {
-            fill_l1(keys[i], *hit, gens[i]);
-            out[i] = std::move(hit->value);
+  // get_many / get_or_load_many: L1, then, under single-flight for each key (joining loads in
+  // flight, and registering its own so that get() and other bulk reads of those keys wait on
+  // it), one MGET for the keys it leads (split per node), then ONE call of `batch` with the
+  // keys still missing (null: a cache-only read). Every value found in L2 goes through
+  // use_remote, as get()'s do. A failed batch fails only the keys it was loading (a key with a
+  // stale-if-error copy gets the copy); the slots say which. `batch`: the keys -> one optional
+  // per key, in order (Source::load_many's contract).
+  template <typename B>
+  std::vector<BulkSlot> read_many(std::span<const std::string> keys, B&& batch, bool owned) {
+    for (const auto& key : keys) core_.check_key(key);
+    std::vector<BulkSlot> out(keys.size());
+    // The distinct keys L1 did not answer (a key repeated in the request is looked up in L1 at
+    // each position, counted each time, and read below L1 once).
+    std::vector<std::string> unique;
+    std::vector<std::uint64_t> gens;  // the generation of each, read before going below L1
+    std::vector<std::pair<std::size_t, std::size_t>> misses;  // (position, index into unique)
+    {
+      std::unordered_map<std::string_view, std::size_t> seen;
+      for (std::size_t i = 0; i < keys.size(); ++i) {
+        if (l1_) {
+          if (auto hit = probe_l1(keys[i], owned)) {
+            out[i].value = std::move(*hit);
             continue;
           }
         }
-        to_load.push_back(std::move(entry));
+        auto [it, inserted] = seen.try_emplace(keys[i], unique.size());
+        if (inserted) {
+          unique.push_back(keys[i]);
+          gens.push_back(l1_ ? core_.generation(keys[i]) : 0);
+        }
+        misses.emplace_back(i, it->second);
       }
-    } else {
-      for (const std::size_t i : missing) to_load.push_back(ToLoad{i, std::nullopt, false});
     }
-    if (to_load.empty() || !owned) return out;
+    if (unique.empty()) return out;
+    std::vector<BulkSlot> slots(unique.size());
+    auto claims = core_.claim_flights(unique);
+    // Lead first, then wait: a caller that waited while leading could wait on one waiting on it.
+    std::vector<Led> led;
+    for (std::size_t u = 0; u < unique.size(); ++u) {
+      if (claims[u].leader) led.push_back(Led{u, claims[u].flight});
+    }
+    if (!led.empty()) lead_many(unique, led, gens, slots, batch, owned);
+    for (std::size_t u = 0; u < unique.size(); ++u) {
+      if (claims[u].leader) continue;
+      try {
+        slots[u].value =
+            *static_cast<const L1Value*>(TieredCacheCore::await_flight(claims[u].flight).get());
+      } catch (...) {
+        slots[u].error = std::current_exception();
+      }
+    }
+    for (const auto& [i, u] : misses) out[i] = slots[u];
+    return out;
+  }
 
-    std::vector<std::string> load_keys;
-    load_keys.reserve(to_load.size());
-    for (const ToLoad& entry : to_load) load_keys.push_back(keys[entry.i]);
-    std::vector<std::optional<std::string>> tokens(load_keys.size());
-    if (l2 && core_.options().guarded_fills) {
-      std::vector<std::string> fill_keys;
-      for (const ToLoad& entry : to_load) {
-        if (!entry.no_fill) fill_keys.push_back(keys[entry.i]);
-      }
-      if (!fill_keys.empty()) {
-        auto granted = l2->begin_fill_many(fill_keys, core_.options().fill_lease);
-        for (std::size_t j = 0, k = 0; j < to_load.size(); ++j) {
-          if (!to_load[j].no_fill) tokens[j] = std::move(granted[k++]);
-        }
-      }
+  // get_many: the owned loader as the batch (the source's load_many, or the function loader
+  // key by key); a failed key throws its error, after every key's flight ended.
+  std::vector<std::optional<V>> get_many(std::span<const std::string> keys) {
+    std::vector<BulkSlot> slots;
+    if (has_loader()) {
+      slots = read_many(
+          keys, [this](std::span<const std::string> ks) { return owned_load_many(ks); }, true);
+    } else {
+      slots = read_many(keys, nullptr, false);
     }
-    std::vector<std::optional<V>> loaded(load_keys.size());
-    std::vector<bool> from_sink(load_keys.size(), false);
-    std::vector<std::string> source_keys;  // the keys with no pending write-behind write
-    for (std::size_t j = 0; j < load_keys.size(); ++j) {
-      if (t_.sink) {
-        if (std::optional<PendingWrite<V>> pending = t_.sink->pending(load_keys[j])) {
-          CacheCounters::bump(n.write_behind_pending_reads);
-          loaded[j] = std::move(pending->value);
-          from_sink[j] = true;
-          continue;
-        }
-      }
-      source_keys.push_back(load_keys[j]);
-    }
-    std::vector<std::optional<V>> from_source;
-    try {
-      if (t_.source) {
-        from_source = t_.source->load_many(source_keys);
-      } else {
-        from_source.reserve(source_keys.size());
-        for (const auto& key : source_keys) from_source.push_back(t_.loader(key));
-      }
-    } catch (...) {
-      CacheCounters::bump(n.source_load_errors);
-      for (std::size_t j = 0; j < to_load.size(); ++j) core_.abandon_fill(load_keys[j], tokens[j]);
-      // Stale-if-error, as get() does per key: served only if every key to load has its copy.
-      for (std::size_t j = 0; j < to_load.size(); ++j) {
-        if (!from_sink[j] && !to_load[j].stale) throw;
-      }
-      for (std::size_t j = 0; j < to_load.size(); ++j) {
-        if (from_sink[j]) {
-          out[to_load[j].i] = std::move(loaded[j]);
-        } else {
-          CacheCounters::bump(n.stale_if_error_served);
-          out[to_load[j].i] = std::move(to_load[j].stale);
-        }
-      }
-      return out;
-    }
-    if (from_source.size() != source_keys.size()) {
-      throw InternalError("Cache::get_many: the source returned a wrong number of values");
-    }
-    for (std::size_t j = 0, k = 0; j < load_keys.size(); ++j) {
-      if (!from_sink[j]) loaded[j] = std::move(from_source[k++]);
-    }
-    for (std::size_t j = 0; j < to_load.size(); ++j) {
-      const std::size_t i = to_load[j].i;
-      if (tracking()) gens[i] = TieredCacheCore::kNoFill;  // loaded from the source: not tracked
-      if (!from_sink[j]) {
-        CacheCounters::bump(n.source_loads);
-        if (!loaded[j]) CacheCounters::bump(n.source_not_found);
-      }
-      if (!to_load[j].no_fill) fill_l2(load_keys[j], tokens[j], loaded[j], {});
-      if (l1_ && !to_load[j].no_fill) {
-        if (loaded[j]) {
-          put_l1_if(load_keys[j], L1Value(*loaded[j]), gens[i], std::nullopt);
-        } else if (core_.options().negative_ttl) {
-          put_l1_if(load_keys[j], L1Value(), gens[i], *core_.options().negative_ttl);
-        }
-      }
-      out[i] = std::move(loaded[j]);
+    std::vector<std::optional<V>> out;
+    out.reserve(slots.size());
+    for (BulkSlot& slot : slots) {
+      if (slot.error) std::rethrow_exception(slot.error);
+      out.push_back(std::move(slot.value));
     }
     return out;
+  }
+
+  std::vector<std::optional<V>> owned_load_many(std::span<const std::string> keys) {
+    if (t_.source) return t_.source->load_many(keys);
+    std::vector<std::optional<V>> values;
+    values.reserve(keys.size());
+    for (const auto& key : keys) values.push_back(t_.loader(key));
+    return values;
   }
 
   // ---------------------------------------------------------------- the write paths
@@ -366,6 +311,9 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
     // Writes of one key (one stripe) from this process are applied one at a time, so the
     // source, L2, L1 and the sink see them in the same order.
     const auto write_lock = core_.lock_writes(key);
+    // An invalidation that lands while the source is written (another writer's, newer) must
+    // not be overwritten by this value in L1: store() checks the generation read here.
+    const std::uint64_t gen = core_.generation(key);
     switch (t_.mode) {
       case WriteMode::kWriteAround:
         if (t_.source) {
@@ -377,12 +325,74 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
         return;
       case WriteMode::kWriteThrough:
         write_source([&] { t_.source->write_in_transaction(key, value); });
-        store(key, value, encoded, /*drop_l1_on_l2_failure=*/true);
+        store(key, value, encoded, /*drop_l1_on_l2_failure=*/true, gen);
         return;
       case WriteMode::kWriteBehind:
         t_.sink->enqueue_put(key, value);
         CacheCounters::bump(core_.counters().write_behind_enqueued);
         store(key, value, encoded, /*drop_l1_on_l2_failure=*/false);
+        return;
+    }
+  }
+
+  // put() for many entries, per the write mode, in one source call: kWriteAround one
+  // write_batch then an invalidation per key; kWriteThrough one transaction, then L2 and L1 per
+  // key; kWriteBehind each entry to the sink in order, then L2 and L1. Every value is encoded
+  // (and its size checked) before anything is written; the write locks of every key's stripe
+  // are held throughout. A key repeated in `entries`: the last entry wins.
+  void put_many(std::span<const KeyValue<V>> entries) {
+    for (const auto& entry : entries) core_.check_key(entry.first);
+    if (entries.empty()) return;
+    std::vector<std::optional<Encoded>> encoded(entries.size());
+    if (core_.l2() && (t_.mode != WriteMode::kWriteAround || !t_.source)) {
+      for (std::size_t i = 0; i < entries.size(); ++i) {
+        encoded[i] = encode_for_put(entries[i].first, entries[i].second);
+      }
+    }
+    std::vector<std::string> keys;
+    keys.reserve(entries.size());
+    for (const auto& entry : entries) keys.push_back(entry.first);
+    const auto write_locks = core_.lock_writes_many(keys);
+    // The generation of each stripe, read before the source write (see put), and advanced by one
+    // for each store() of this call in that stripe (each bumps it once): a key whose stripe is
+    // then elsewhere was invalidated meanwhile and is dropped from L1, not filled.
+    std::unordered_map<std::size_t, std::uint64_t> expected;
+    for (const auto& key : keys) {
+      expected.try_emplace(TieredCacheCore::stripe_index(key), core_.generation(key));
+    }
+    auto write_all = [&](auto&& write) {
+      try {
+        write();
+        core_.counters().source_writes.fetch_add(entries.size(), std::memory_order_relaxed);
+      } catch (...) {
+        CacheCounters::bump(core_.counters().source_write_errors);
+        throw;
+      }
+    };
+    switch (t_.mode) {
+      case WriteMode::kWriteAround:
+        if (t_.source) {
+          write_all([&] { t_.source->write_batch(entries); });
+          for (const auto& key : keys) invalidate(key);
+        } else {
+          for (std::size_t i = 0; i < entries.size(); ++i) {
+            store(keys[i], entries[i].second, encoded[i], /*drop_l1_on_l2_failure=*/true);
+          }
+        }
+        return;
+      case WriteMode::kWriteThrough:
+        write_all([&] { t_.source->write_batch_in_transaction(entries); });
+        for (std::size_t i = 0; i < entries.size(); ++i) {
+          std::uint64_t& gen = expected[TieredCacheCore::stripe_index(keys[i])];
+          store(keys[i], entries[i].second, encoded[i], /*drop_l1_on_l2_failure=*/true, gen++);
+        }
+        return;
+      case WriteMode::kWriteBehind:
+        for (std::size_t i = 0; i < entries.size(); ++i) {
+          t_.sink->enqueue_put(keys[i], entries[i].second);
+          CacheCounters::bump(core_.counters().write_behind_enqueued);
+          store(keys[i], entries[i].second, encoded[i], /*drop_l1_on_l2_failure=*/false);
+        }
         return;
     }
   }
@@ -444,7 +454,6 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
     TieredCacheStats s = core_.counters().snapshot(core_.l2(), l1_.has_value());
     if (l1_) {
       s.l1.cache = l1_->stats();
-      s.stampede.single_flight_waits = s.l1.cache.load_waits;  // L1's get_or_load is the flight
     }
     if (tracking_) s.tracking = tracking_->stats();
     return s;
@@ -486,25 +495,207 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
     });
   }
 
-  // get_or_load stored `value` for the L1's TTL, longer than its hard expiry leaves: stores it
-  // again for `ttl`, or (the stripe changed meanwhile) drops it, which is always safe.
-  void cap_l1(std::string_view key, const L1Value& value, std::uint64_t gen,
-              std::chrono::nanoseconds ttl) {
-    bool capped = false;
-    core_.if_generation(key, gen, [&] {
-      l1_->put(key, value, ttl);
-      capped = true;
-    });
-    if (!capped) (void)l1_->erase(key);
-  }
-
-  // An L1 fill from a value L2 answered (get_many): guarded, capped at its hard expiry.
+  // The L1 fill of a value read below L1 (get's leader, the bulk reads): guarded by the
+  // generation read before going below, capped at the hard expiry of a value from L2, a
+  // negative marker for negative_ttl. With tracking, only values read from L2 fill L1 (a value
+  // from the source is not tracked); a foreign L2 value never does.
   void fill_l1(std::string_view key, const Below& below, std::uint64_t gen) {
-    if (!l1_ || below.no_fill) return;
+    if (!l1_ || below.no_fill || (tracking() && !below.from_l2)) return;
     if (below.value) {
       put_l1_if(key, L1Value(*below.value), gen, below.l1_ttl);
     } else if (below.cache_negative && core_.options().negative_ttl) {
       put_l1_if(key, L1Value(), gen, *core_.options().negative_ttl);
+    }
+  }
+
+  // An L1 lookup as every read does it: counted, a negative marker counted, a stale hit of the
+  // owned loader refreshed once. nullopt: a miss (counted); else the value or a negative marker.
+  std::optional<L1Value> probe_l1(std::string_view key, bool owned) {
+    CacheCounters& n = core_.counters();
+    if (auto hit = l1_->lookup(key)) {
+      CacheCounters::bump(n.l1_hits);
+      if (!hit->value) CacheCounters::bump(n.negative_hits);
+      // Negative markers are not refreshed ahead: they simply expire (negative_ttl).
+      if (hit->stale && hit->value && owned && core_.options().refresh_after) {
+        CacheCounters::bump(n.stale_served);
+        schedule_refresh(key);
+      }
+      return std::optional<L1Value>(std::move(hit->value));
+    }
+    CacheCounters::bump(n.l1_misses);
+    return std::nullopt;
+  }
+
+  // A flight's result (TieredCacheCore::single_flight and claim_flights are type-erased).
+  static std::shared_ptr<const void> share(L1Value value) {
+    return std::shared_ptr<const void>(std::make_shared<const L1Value>(std::move(value)));
+  }
+
+  // A key a bulk read leads the flight of (an index into its distinct keys).
+  struct Led {
+    std::size_t u;
+    std::shared_ptr<Flight> flight;
+  };
+
+  // The leader's part of read_many: L1 again, one MGET, one batch load, the fills; ends every
+  // flight in `led` (with its value or error, the same as the caller's slot) before returning,
+  // whatever fails, and reports errors in the slots only.
+  template <typename B>
+  void lead_many(const std::vector<std::string>& keys, const std::vector<Led>& led,
+                 std::vector<std::uint64_t>& gens, std::vector<BulkSlot>& slots, B& batch,
+                 bool owned) {
+    std::vector<bool> ended(led.size(), false);
+    auto end = [&](std::size_t j) {
+      ended[j] = true;
+      BulkSlot& slot = slots[led[j].u];
+      core_.complete_flight(keys[led[j].u], led[j].flight,
+                            slot.error ? nullptr : share(L1Value(slot.value)), slot.error);
+    };
+    try {
+      lead_many_body(keys, led, gens, slots, batch, owned, end);
+    } catch (...) {
+      for (std::size_t j = 0; j < led.size(); ++j) {
+        if (ended[j]) continue;
+        slots[led[j].u].value.reset();
+        slots[led[j].u].error = std::current_exception();
+        end(j);
+      }
+    }
+  }
+
+  template <typename B, typename End>
+  void lead_many_body(const std::vector<std::string>& keys, const std::vector<Led>& led,
+                      std::vector<std::uint64_t>& gens, std::vector<BulkSlot>& slots, B& batch,
+                      bool owned, End& end) {
+    CacheCounters& n = core_.counters();
+    std::vector<std::size_t> pending;  // indexes into `led` still unanswered
+    for (std::size_t j = 0; j < led.size(); ++j) {
+      if (l1_) {
+        // A flight of this key that ended between the lookup and the claim filled L1 first.
+        if (auto again = l1_->peek(keys[led[j].u])) {
+          slots[led[j].u].value = std::move(*again);
+          end(j);
+          continue;
+        }
+      }
+      pending.push_back(j);
+    }
+    if (pending.empty()) return;
+
+    struct ToLoad {
+      std::size_t j;           // into `led`
+      std::optional<V> stale;  // past its hard expiry, within the stale-if-error bound
+      bool no_fill = false;    // a foreign value L2 keeps
+    };
+    std::vector<ToLoad> to_load;
+    RemoteStore* const l2 = core_.l2();
+    if (l2) {
+      std::vector<std::string> l2_keys;
+      l2_keys.reserve(pending.size());
+      for (const std::size_t j : pending) l2_keys.push_back(keys[led[j].u]);
+      bool ok = false;
+      auto values = l2->mget(l2_keys, ok);
+      for (std::size_t p = 0; p < pending.size(); ++p) {
+        const std::size_t j = pending[p];
+        const std::size_t u = led[j].u;
+        if (!ok && tracking()) gens[u] = TieredCacheCore::kNoFill;  // untracked
+        ToLoad entry{j, std::nullopt, false};
+        if (ok && values[p]) {
+          std::string stale_bytes;
+          if (auto hit =
+                  use_remote(keys[u], *values[p], owned, entry.stale, stale_bytes, entry.no_fill)) {
+            fill_l1(keys[u], *hit, gens[u]);
+            slots[u].value = std::move(hit->value);
+            end(j);
+            continue;
+          }
+        }
+        to_load.push_back(std::move(entry));
+      }
+    } else {
+      for (const std::size_t j : pending) to_load.push_back(ToLoad{j, std::nullopt, false});
+    }
+    if constexpr (std::is_same_v<std::remove_cvref_t<B>, std::nullptr_t>) {
+      for (const ToLoad& entry : to_load) end(entry.j);  // a cache-only read: a miss
+      return;
+    } else {
+      if (to_load.empty()) return;
+      std::vector<std::optional<std::string>> tokens(to_load.size());
+      if (l2 && core_.options().guarded_fills) {
+        std::vector<std::string> fill_keys;
+        for (const ToLoad& entry : to_load) {
+          if (!entry.no_fill) fill_keys.push_back(keys[led[entry.j].u]);
+        }
+        if (!fill_keys.empty()) {
+          auto granted = l2->begin_fill_many(fill_keys, core_.options().fill_lease);
+          for (std::size_t t = 0, k = 0; t < to_load.size(); ++t) {
+            if (!to_load[t].no_fill) tokens[t] = std::move(granted[k++]);
+          }
+        }
+      }
+      std::vector<std::optional<V>> loaded(to_load.size());
+      std::vector<bool> from_sink(to_load.size(), false);
+      std::vector<std::string> batch_keys;  // the true misses: no pending write-behind write
+      for (std::size_t t = 0; t < to_load.size(); ++t) {
+        const std::string& key = keys[led[to_load[t].j].u];
+        if (t_.sink) {
+          if (std::optional<PendingWrite<V>> pending_write = t_.sink->pending(key)) {
+            CacheCounters::bump(n.write_behind_pending_reads);
+            loaded[t] = std::move(pending_write->value);
+            from_sink[t] = true;
+            continue;
+          }
+        }
+        batch_keys.push_back(key);
+      }
+      const auto start = core_.options().clock->now();
+      std::exception_ptr failure;
+      if (!batch_keys.empty()) {
+        const auto load_start = CacheLatencyRecorder::now();
+        try {
+          std::vector<std::optional<V>> values =
+              batch(std::span<const std::string>(batch_keys.data(), batch_keys.size()));
+          if (values.size() != batch_keys.size()) {
+            throw InternalError("Cache: the batch loader returned " +
+                                std::to_string(values.size()) + " values for " +
+                                std::to_string(batch_keys.size()) + " keys");
+          }
+          latencies_.record_load(CacheLatencyRecorder::now() - load_start);
+          for (std::size_t t = 0, k = 0; t < to_load.size(); ++t) {
+            if (!from_sink[t]) loaded[t] = std::move(values[k++]);
+          }
+        } catch (...) {
+          CacheCounters::bump(n.source_load_errors);
+          failure = std::current_exception();
+        }
+      }
+      const auto compute_time = core_.options().clock->now() - start;
+      for (std::size_t t = 0; t < to_load.size(); ++t) {
+        const std::size_t j = to_load[t].j;
+        const std::size_t u = led[j].u;
+        BulkSlot& slot = slots[u];
+        if (failure && !from_sink[t]) {
+          core_.abandon_fill(keys[u], tokens[t]);  // readers waiting on its placeholder go on
+          if (to_load[t].stale) {
+            CacheCounters::bump(n.stale_if_error_served);
+            slot.value = std::move(to_load[t].stale);  // not put in L1: past its hard expiry
+          } else {
+            slot.error = failure;
+          }
+          end(j);
+          continue;
+        }
+        if (!from_sink[t]) {
+          CacheCounters::bump(n.source_loads);
+          if (!loaded[t]) CacheCounters::bump(n.source_not_found);
+        }
+        if (!to_load[t].no_fill) fill_l2(keys[u], tokens[t], loaded[t], compute_time);
+        Below below{loaded[t],   !loaded[t] && !to_load[t].no_fill, true, false, to_load[t].no_fill,
+                    std::nullopt};
+        fill_l1(keys[u], below, gens[u]);
+        slot.value = std::move(loaded[t]);
+        end(j);
+      }
     }
   }
 
@@ -525,6 +716,14 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
   void fill_l2(std::string_view key, const std::optional<std::string>& token,
                const std::optional<V>& value, std::chrono::nanoseconds compute_time) {
     if (!core_.l2() || (core_.options().guarded_fills && !token)) return;
+    if (value && record_on_fill_) {
+      try {
+        record_on_fill_(core_.l2()->value_key(key), *value);
+      } catch (...) {
+        core_.abandon_fill(key, token);  // not recorded: not cached in L2 either
+        return;
+      }
+    }
     if (value) {
       const auto ttl = core_.jittered_l2_ttl();
       core_.fill(key, token, t_.encode(*value, core_.times_for(compute_time, ttl)), ttl);
@@ -673,14 +872,18 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
 
   // L2 then L1, for values the application wrote. When the L2 write fails the key is deleted
   // from L2 (best effort) and, if asked, from L1, so that no one reads a value older than this.
+  // `gen`: the key's generation read before the source write (write-through): when an
+  // invalidation of its stripe happened since, the key is dropped from L1 instead of stored.
   void store(std::string_view key, const V& value, const std::optional<Encoded>& encoded,
-             bool drop_l1_on_l2_failure) {
+             bool drop_l1_on_l2_failure, std::optional<std::uint64_t> gen = std::nullopt) {
     bool l2_ok = true;
     if (core_.l2() && encoded) l2_ok = core_.write(key, encoded->bytes, encoded->ttl);
-    core_.bump_generation(key, [&] {
+    core_.bump_generation_since(key, gen, [&](bool unchanged) {
       if (!l1_) return;
-      if (tracking()) {
-        (void)l1_->erase(key);  // the write did not track the key: the next read will
+      if (tracking() || !unchanged) {
+        // Tracking: the write did not track the key (the next read will). Changed: an
+        // invalidation won during the source write.
+        (void)l1_->erase(key);
       } else if (l2_ok || !drop_l1_on_l2_failure) {
         // Never longer in L1 than its hard expiry in L2.
         if (encoded && (l1_ttl_ <= std::chrono::nanoseconds::zero() || encoded->ttl < l1_ttl_)) {
@@ -796,6 +999,7 @@ class CacheState : public std::enable_shared_from_this<CacheState<V>> {
   }
 
   TypedSettings<V> t_;
+  std::function<void(const std::string&, const V&)> record_on_fill_;
   std::optional<LocalCache<L1Value>> l1_;
   std::chrono::nanoseconds l1_ttl_;
   TieredCacheCore core_;

@@ -7,7 +7,7 @@
 // envelope's times, the verdict on a value read from L2 (fresh, stale, early under XFetch, past
 // its hard expiry, foreign), the L2 protocol (guarded fills, writes, tombstones), the lease loop
 // (strata/stampede/internal/lease_wait.h), refresh claims and the executor hand-off, and the
-// single-flight table used without an L1.
+// single-flight table of every read below L1.
 #pragma once
 
 #include <array>
@@ -15,12 +15,15 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "strata/cache/internal/remote_store.h"
 #include "strata/cache/key_layout.h"
@@ -110,7 +113,7 @@ class TieredCacheCore {
   static constexpr std::uint64_t kNoFill = ~std::uint64_t{0};
   [[nodiscard]] std::uint64_t generation(std::string_view key);
   // Runs `store` under the key's stripe mutex if no write or invalidation of the stripe
-  // happened since `gen` (the guard of every L1 fill that is not LocalCache::get_or_load's).
+  // happened since `gen` (the guard of every L1 fill of Cache<V>).
   template <typename F>
   void if_generation(std::string_view key, std::uint64_t gen, F&& store) {
     Stripe& stripe = stripe_for(key);
@@ -125,10 +128,26 @@ class TieredCacheCore {
     ++stripe.generation;
     update();
   }
+  // bump_generation for a write that read the generation `gen` before writing the source:
+  // `update(unchanged)` learns whether the stripe is still at `gen` (nullopt: unchanged).
+  template <typename F>
+  void bump_generation_since(std::string_view key, std::optional<std::uint64_t> gen, F&& update) {
+    Stripe& stripe = stripe_for(key);
+    std::lock_guard lock(stripe.mutex);
+    const bool unchanged = !gen || stripe.generation == *gen;
+    ++stripe.generation;
+    update(unchanged);
+  }
+  // The stripe of a key (generations and write locks are per stripe).
+  [[nodiscard]] static std::size_t stripe_index(std::string_view key);
   // Bumps every stripe (flush_local), then the caller clears L1.
   void bump_all_generations();
   // Serializes this process's writes of one stripe (put/erase).
   [[nodiscard]] std::unique_lock<std::mutex> lock_writes(std::string_view key);
+  // put_many: the write locks of every stripe `keys` touch, each once, in stripe order (so two
+  // bulk writers never deadlock).
+  [[nodiscard]] std::vector<std::unique_lock<std::mutex>> lock_writes_many(
+      std::span<const std::string> keys);
 
   // --- Times and TTLs. ---
   [[nodiscard]] EnvelopeTime wall_now() const;
@@ -179,11 +198,25 @@ class TieredCacheCore {
   // Hands `task` to the executor and counts it; false (nothing queued) when the executor is gone.
   bool schedule(std::function<void()> task);
 
-  // --- Single flight (no L1: LocalCache::get_or_load plays this role otherwise). ---
+  // --- Single flight: one load per key in this process, shared by get, get_or_load and the
+  // bulk reads (get_many, get_or_load_many). ---
   // Runs `load` once for concurrent callers of one key: the leader runs it, the others wait and
   // get its result (or its exception). The result is type-erased by the shell.
   [[nodiscard]] std::shared_ptr<const void> single_flight(
       std::string_view key, const std::function<std::shared_ptr<const void>()>& load);
+  // The bulk form: a claim per key, taken under one lock. A leader must end its flight with
+  // complete_flight (exactly once, and before it waits on any flight: a bulk caller that waited
+  // first could wait on a caller waiting on it); a follower gets the leader's result from
+  // await_flight (which rethrows the leader's error). Followers are counted single_flight_waits.
+  struct FlightClaim {
+    std::shared_ptr<Flight> flight;
+    bool leader = false;
+  };
+  [[nodiscard]] std::vector<FlightClaim> claim_flights(std::span<const std::string> keys);
+  void complete_flight(std::string_view key, const std::shared_ptr<Flight>& flight,
+                       std::shared_ptr<const void> value, std::exception_ptr error) noexcept;
+  [[nodiscard]] static std::shared_ptr<const void> await_flight(
+      const std::shared_ptr<Flight>& flight);
 
  private:
   struct Stripe {
@@ -191,7 +224,6 @@ class TieredCacheCore {
     std::uint64_t generation = 0;
   };
   static constexpr std::size_t kStripes = 64;
-  static std::size_t stripe_index(std::string_view key);
   Stripe& stripe_for(std::string_view key) { return stripes_[stripe_index(key)]; }
   [[nodiscard]] double xfetch_random();
 

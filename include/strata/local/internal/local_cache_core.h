@@ -193,6 +193,7 @@ class CacheCore {
   virtual ~CacheCore() = default;
   virtual std::optional<V> get(std::string_view key) = 0;
   virtual std::optional<CacheLookup<V>> lookup(std::string_view key) = 0;
+  virtual std::optional<V> peek(std::string_view key) = 0;
   virtual void put(std::string_view key, V value, std::optional<std::chrono::nanoseconds> ttl) = 0;
   virtual std::optional<V> get_or_load(std::string_view key, Loader loader) = 0;
   virtual bool begin_refresh(std::string_view key) = 0;
@@ -319,6 +320,23 @@ class ShardedCache final : public CacheCore<V> {
       if (record_read(shard, e)) try_drain(shard);
     } else {
       misses_.add();
+    }
+    return result;
+  }
+
+  // lookup() that records nothing: no hit or miss, no access for the policy, no TTL touch.
+  std::optional<V> peek(std::string_view key) override {
+    check_key(key);
+    const std::uint64_t hash = hash_key(key);
+    Shard& shard = shard_for(hash);
+    EpochGuard pin;
+    std::optional<V> result;
+    if (E* e = find_pinned(shard, key, hash); e != nullptr) {
+      if constexpr (kTimed) {
+        if (e->deadline() > clock_->now().count()) result.emplace(e->value);
+      } else {
+        result.emplace(e->value);
+      }
     }
     return result;
   }
