@@ -144,6 +144,15 @@ void TieredCacheCore::bump_all_generations() {
     std::lock_guard lock(stripe.mutex);
     ++stripe.generation;
   }
+  std::lock_guard lock(impl_->flights_mutex);
+  impl_->flights.clear();  // every flight detached (see detach_flight)
+}
+
+void TieredCacheCore::detach_flight(std::string_view key) {
+  std::lock_guard lock(impl_->flights_mutex);
+  if (const auto it = impl_->flights.find(std::string(key)); it != impl_->flights.end()) {
+    impl_->flights.erase(it);
+  }
 }
 
 std::unique_lock<std::mutex> TieredCacheCore::lock_writes(std::string_view key) {

@@ -120,13 +120,17 @@ class TieredCacheCore {
     std::lock_guard lock(stripe.mutex);
     if (gen != kNoFill && stripe.generation == gen) store();
   }
-  // Bumps the key's stripe and runs `update` (the L1 change) under its mutex.
+  // Bumps the key's stripe and runs `update` (the L1 change) under its mutex. The key's
+  // flight in progress, if any, is detached (detach_flight).
   template <typename F>
   void bump_generation(std::string_view key, F&& update) {
-    Stripe& stripe = stripe_for(key);
-    std::lock_guard lock(stripe.mutex);
-    ++stripe.generation;
-    update();
+    {
+      Stripe& stripe = stripe_for(key);
+      std::lock_guard lock(stripe.mutex);
+      ++stripe.generation;
+      update();
+    }
+    detach_flight(key);
   }
   // bump_generation for a write that read the generation `gen` before writing the source:
   // `update(unchanged)` learns whether the stripe is still at `gen` (nullopt: unchanged).
@@ -137,6 +141,7 @@ class TieredCacheCore {
     const bool unchanged = !gen || stripe.generation == *gen;
     ++stripe.generation;
     update(unchanged);
+    detach_flight(key);
   }
   // The stripe of a key (generations and write locks are per stripe).
   [[nodiscard]] static std::size_t stripe_index(std::string_view key);
@@ -204,6 +209,10 @@ class TieredCacheCore {
   // get its result (or its exception). The result is type-erased by the shell.
   [[nodiscard]] std::shared_ptr<const void> single_flight(
       std::string_view key, const std::function<std::shared_ptr<const void>()>& load);
+  // A write or invalidation of `key` in this process: the flight in progress (if any) may have
+  // read what it replaced. Its callers so far still get its result (its L1 fill is refused by
+  // the generation); callers from now on start a flight of their own instead of joining it.
+  void detach_flight(std::string_view key);
   // The bulk form: a claim per key, taken under one lock. A leader must end its flight with
   // complete_flight (exactly once, and before it waits on any flight: a bulk caller that waited
   // first could wait on a caller waiting on it); a follower gets the leader's result from
