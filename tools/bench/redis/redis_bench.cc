@@ -224,6 +224,25 @@ struct Samples {
   std::vector<double> strata, raw, ratio;
 };
 
+// One round of two contenders in the order of tools::round_order (side 0 first in even
+// rounds): measure(side) gives a side's ops/s; both and their ratio go into `s`.
+template <typename Measure>
+void measure_round(Samples& s, std::size_t round, Measure&& measure) {
+  double ops[2] = {0, 0};
+  for (const std::size_t side : tools::round_order(round, 2)) ops[side] = measure(side);
+  s.strata.push_back(ops[0]);
+  s.raw.push_back(ops[1]);
+  s.ratio.push_back(ops[0] / ops[1]);
+}
+
+// measure_round of `count` calls of a (side 0) against `count` calls of b (side 1).
+template <typename A, typename B>
+void pair_round(Samples& s, int count, const A& a, const B& b, std::size_t round) {
+  measure_round(s, round, [&](std::size_t side) {
+    return side == 0 ? ops_per_sec(count, a) : ops_per_sec(count, b);
+  });
+}
+
 // The keys a section writes (and deletes at the end), under its own tag.
 std::vector<std::string> bench_keys(const std::string& tag, int count) {
   const std::string prefix = "strata-bench:redis:" + std::to_string(::getpid()) + ":" + tag + ":";
@@ -290,24 +309,11 @@ RedisBenchTarget run_target(const std::string& name, const std::string& url_text
   Samples get, set, pipeline, mget;
   // strata and raw in the order of tools::round_order (strata first in even rounds); the MGET
   // comparisons pass round + 1, so they do not both start with strata.
-  auto pair = [&](Samples& s, int count, const auto& a, const auto& b, std::size_t round) {
-    double x = 0, y = 0;
-    for (const std::size_t side : tools::round_order(round, 2)) {
-      if (side == 0) {
-        x = ops_per_sec(count, a);
-      } else {
-        y = ops_per_sec(count, b);
-      }
-    }
-    s.strata.push_back(x);
-    s.raw.push_back(y);
-    s.ratio.push_back(x / y);
-  };
   for (std::size_t round = 0; round < static_cast<std::size_t>(options.rounds); ++round) {
-    pair(get, options.operations, strata_get, raw_get, round);
-    pair(set, options.operations, strata_set, raw_set, round);
-    pair(pipeline, options.mget_batches, strata_mget, raw_pipeline, round);
-    pair(mget, options.mget_batches, strata_mget, raw_mget, round + 1);
+    pair_round(get, options.operations, strata_get, raw_get, round);
+    pair_round(set, options.operations, strata_set, raw_set, round);
+    pair_round(pipeline, options.mget_batches, strata_mget, raw_pipeline, round);
+    pair_round(mget, options.mget_batches, strata_mget, raw_mget, round + 1);
   }
   drop(strata, keys);
 
@@ -381,17 +387,10 @@ RedisThreadedRow run_threaded(const std::string& name, const std::string& url_te
 
   Samples samples;
   for (std::size_t round = 0; round < static_cast<std::size_t>(options.rounds); ++round) {
-    double x = 0, y = 0;
-    for (const std::size_t side : tools::round_order(round, 2)) {
-      if (side == 0) {
-        x = threaded_ops_per_sec(options.threads, options.operations, strata_get);
-      } else {
-        y = threaded_ops_per_sec(options.threads, options.operations, raw_get);
-      }
-    }
-    samples.strata.push_back(x);
-    samples.raw.push_back(y);
-    samples.ratio.push_back(x / y);
+    measure_round(samples, round, [&](std::size_t side) {
+      return side == 0 ? threaded_ops_per_sec(options.threads, options.operations, strata_get)
+                       : threaded_ops_per_sec(options.threads, options.operations, raw_get);
+    });
   }
   drop(strata, keys);
   return RedisThreadedRow{name,
@@ -458,23 +457,10 @@ RedisTlsSection run_tls(const RedisBenchOptions& options) {
   ops_per_sec(warm, get(tls)), ops_per_sec(warm, get(plain));
 
   Samples g, st, m;
-  auto pair = [&](Samples& s, int count, const auto& a, const auto& b, std::size_t round) {
-    double x = 0, y = 0;
-    for (const std::size_t side : tools::round_order(round, 2)) {
-      if (side == 0) {
-        x = ops_per_sec(count, a);
-      } else {
-        y = ops_per_sec(count, b);
-      }
-    }
-    s.strata.push_back(x);
-    s.raw.push_back(y);
-    s.ratio.push_back(x / y);
-  };
   for (std::size_t round = 0; round < static_cast<std::size_t>(options.rounds); ++round) {
-    pair(g, options.operations, get(tls), get(plain), round);
-    pair(st, options.operations, set(tls), set(plain), round);
-    pair(m, options.mget_batches, mget(tls), mget(plain), round + 1);
+    pair_round(g, options.operations, get(tls), get(plain), round);
+    pair_round(st, options.operations, set(tls), set(plain), round);
+    pair_round(m, options.mget_batches, mget(tls), mget(plain), round + 1);
   }
   drop(plain, keys);
   if (!section.same_server) drop(tls, keys);
