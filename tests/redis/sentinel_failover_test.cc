@@ -59,6 +59,27 @@ bool bus_delivers(InvalidationBus& from, InvalidationBus& to, std::chrono::milli
   });
 }
 
+// Waits (30 s at most) until the sentinels name a master other than the node started as one.
+bool another_master_promoted(const SentinelSetup& setup) {
+  return eventually(30s, [&] {
+    const auto port = setup.master_port();
+    return port != 0 && port != setup.first_master_port();
+  });
+}
+
+// Waits (30 s at most) until `redis` reads `<prefix>before` (written as "1" before the
+// failover) and writes `<prefix>after`: it found the promoted replica.
+bool client_follows(RedisClient& redis, const std::string& prefix) {
+  return eventually(30s, [&] {
+    try {
+      return redis.get(prefix + "before") == std::optional<std::string>("1") &&
+             redis.set(prefix + "after", "2");
+    } catch (const Error&) {
+      return false;
+    }
+  });
+}
+
 TEST(FaultSentinel, MasterKilledCacheServesEveryReadL2HitsResumeAndTheBusFollows) {
   STRATA_SERVER_URL(script, "STRATA_TEST_SERVERS_SCRIPT");
   STRATA_SERVER_URL(servers_dir, "STRATA_TEST_SERVERS_DIR");
@@ -98,10 +119,7 @@ TEST(FaultSentinel, MasterKilledCacheServesEveryReadL2HitsResumeAndTheBusFollows
   });
 
   setup.kill_first_master();
-  const bool promoted = eventually(30s, [&] {
-    const auto port = setup.master_port();
-    return port != 0 && port != setup.first_master_port();
-  });
+  const bool promoted = another_master_promoted(setup);
   // L2 hits resume: reads served by the promoted replica, which holds what was written.
   const auto after_failover = cache.stats();
   const bool hits_resume =
@@ -222,18 +240,8 @@ TEST(FaultSentinel, WithPasswordsOnSentinelsAndDataNodesAndAfterAFailover) {
 
   ASSERT_EQ(setup.wait_for_replica(), 1);
   setup.kill_first_master();
-  ASSERT_TRUE(eventually(30s, [&] {
-    const auto port = setup.master_port();
-    return port != 0 && port != setup.first_master_port();
-  })) << "the sentinels did not promote the replica";
-  EXPECT_TRUE(eventually(30s, [&] {
-    try {
-      return redis.get("auth-before") == std::optional<std::string>("1") &&
-             redis.set("auth-after", "2");
-    } catch (const Error&) {
-      return false;
-    }
-  })) << "the client did not follow the failover";
+  ASSERT_TRUE(another_master_promoted(setup)) << "the sentinels did not promote the replica";
+  EXPECT_TRUE(client_follows(redis, "auth-")) << "the client did not follow the failover";
 }
 
 // The same failover over TLS only (sentinels, data nodes, replication): the client and the bus
@@ -255,18 +263,8 @@ TEST(FaultSentinel, OverTlsTheClientAndTheBusFollowAKilledMaster) {
   ASSERT_EQ(setup.wait_for_replica(), 1);
 
   setup.kill_first_master();
-  ASSERT_TRUE(eventually(30s, [&] {
-    const auto port = setup.master_port();
-    return port != 0 && port != setup.first_master_port();
-  })) << "the sentinels did not promote the replica";
-  EXPECT_TRUE(eventually(30s, [&] {
-    try {
-      return redis.get("tls-before") == std::optional<std::string>("1") &&
-             redis.set("tls-after", "2");
-    } catch (const Error&) {
-      return false;
-    }
-  })) << "the client did not follow the failover";
+  ASSERT_TRUE(another_master_promoted(setup)) << "the sentinels did not promote the replica";
+  EXPECT_TRUE(client_follows(redis, "tls-")) << "the client did not follow the failover";
   EXPECT_TRUE(bus_delivers(*sender, *receiver, 30s)) << "the bus did not follow the failover";
 }
 
