@@ -50,11 +50,16 @@ die() { echo "test-servers: $*" >&2; exit 1; }
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# A free port p (with p+10000 free too when $2 is "bus", for a cluster node's bus port).
+# A free port p (with p+10000 free too when $2 is "bus", for a cluster node's bus port). Both
+# stay below the kernel's ephemeral range (ip_local_port_range), so that no outgoing connection
+# (a cluster bus link, a replica, a sentinel, a redis-cli) can hold a port between the moment it
+# is chosen here and the moment its server binds it: port_in_use only sees listeners.
+ephemeral_low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
 free_port() {
-  local p
+  local p span=$((ephemeral_low - 10000 - 10000))
+  [ "$span" -ge 1000 ] || die "the ephemeral port range starts at $ephemeral_low: too low for the test servers"
   for _ in $(seq 1 200); do
-    p=$((20000 + RANDOM % 10000))
+    p=$((10000 + (RANDOM * 32768 + RANDOM) % span))
     port_in_use "$p" && continue
     [ "${1:-}" = bus ] && port_in_use $((p + 10000)) && continue
     grep -qx "$p" "$dir/ports" 2>/dev/null && continue
@@ -73,6 +78,21 @@ wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
     sleep 0.1
   done
   die "timed out after ${seconds}s waiting for $what"
+}
+
+# redis_up SECONDS NAME PORT [redis-cli args...]: wait until the server started by
+# `start_redis NAME` answers PING; if it does not, show why (the end of its log) and fail.
+redis_up() {
+  local seconds=$1 name=$2 port=$3
+  shift 3
+  local i
+  for i in $(seq 1 $((seconds * 10))); do
+    redis_ping "$port" "$@" && return 0
+    sleep 0.1
+  done
+  echo "test-servers: $name (port $port) did not answer PING within ${seconds}s; the end of its log:" >&2
+  tail -n 20 "$dir/$name/redis.log" >&2 2>/dev/null || echo "  (no log at $dir/$name/redis.log)" >&2
+  die "timed out after ${seconds}s waiting for $name on port $port"
 }
 
 as_postgres() {
@@ -117,7 +137,7 @@ start_tls_redis() {  # start_tls_redis NAME PORT AUTH_CLIENTS(optional|yes) [PLA
     --tls-key-file "$dir/tls/server.key" --tls-ca-cert-file "$dir/tls/ca.crt" \
     --tls-auth-clients "$auth"
   # shellcheck disable=SC2046
-  wait_for 10 "$name on port $port" redis_ping "$port" $(tls_cli)
+  redis_up 10 "$name" "$port" $(tls_cli)
 }
 
 start_redis() {  # start_redis NAME PORT [extra redis-server args...]
@@ -179,8 +199,8 @@ tls-replication yes"
   # shellcheck disable=SC2046
   start_redis replica $(node_args "$replica_port") --replicaof 127.0.0.1 "$master_port" \
     --repl-diskless-sync-delay 0 "${data_auth[@]}"
-  wait_for 10 "sentinel master on port $master_port" redis_ping "$master_port" "${cli[@]}"
-  wait_for 10 "sentinel replica on port $replica_port" redis_ping "$replica_port" "${cli[@]}"
+  redis_up 10 master "$master_port" "${cli[@]}"
+  redis_up 10 replica "$replica_port" "${cli[@]}"
   wait_for 30 "the replica's link to the master" \
     bash -c "redis-cli -p $replica_port ${cli[*]} info replication | grep -q master_link_status:up"
   # Each sentinel is told its id, the other sentinels and the replica up front (as a sentinel
@@ -224,8 +244,9 @@ CONF
     sentinels+=("127.0.0.1:$port")
   done
   [ -n "$auth" ] || sentinel_cli=("${cli[@]}")
-  for node in "${sentinels[@]}"; do
-    wait_for 10 "sentinel $node" redis_ping "${node#*:}" "${sentinel_cli[@]}"
+  for i in 1 2 3; do
+    node=${sentinels[$((i - 1))]}
+    redis_up 10 "sentinel-$i" "${node#*:}" "${sentinel_cli[@]}"
     wait_for 30 "sentinel $node to know the replica and the other sentinels" bash -c \
       "redis-cli -p ${node#*:} ${sentinel_cli[*]} sentinel master $sentinel_master | tr '\n' ' ' \
          | grep -q 'num-slaves 1 .*num-other-sentinels 2 '"
@@ -262,7 +283,7 @@ stop_sentinel_setup() {
 
 start_standalone() {
   start_redis redis "$(cat "$dir/redis.port")"
-  wait_for 10 "redis on port $(cat "$dir/redis.port")" redis_ping "$(cat "$dir/redis.port")"
+  redis_up 10 redis "$(cat "$dir/redis.port")"
 }
 
 start_postgres() {
@@ -289,7 +310,7 @@ cmd_start() {
   local auth_port
   auth_port=$(free_port)
   start_redis redis-auth "$auth_port" --requirepass "$auth_password"
-  wait_for 10 "redis-auth on port $auth_port" redis_ping "$auth_port" --no-auth-warning -a "$auth_password"
+  redis_up 10 redis-auth "$auth_port" --no-auth-warning -a "$auth_password"
   redis-cli -p "$auth_port" --no-auth-warning -a "$auth_password" \
     ACL SETUSER "$acl_user" on ">$acl_password" '~*' '&*' +@all >/dev/null
 
@@ -310,7 +331,7 @@ cmd_start() {
       --cluster-node-timeout 3000
     nodes+=("127.0.0.1:$port")
   done
-  for node in "${nodes[@]}"; do wait_for 10 "cluster node $node" redis_ping "${node#*:}"; done
+  for node in "${nodes[@]}"; do redis_up 10 "cluster/${node#*:}" "${node#*:}"; done
   redis-cli --cluster create "${nodes[@]}" --cluster-replicas "$cluster_replicas" --cluster-yes \
     >"$dir/cluster-create.log" 2>&1 || { cat "$dir/cluster-create.log" >&2; die "cluster create failed"; }
   for node in "${nodes[@]}"; do
@@ -336,7 +357,7 @@ cmd_start() {
     tls_nodes+=("127.0.0.1:$port")
   done
   # shellcheck disable=SC2046
-  for node in "${tls_nodes[@]}"; do wait_for 10 "TLS cluster node $node" redis_ping "${node#*:}" $(tls_cli); done
+  for node in "${tls_nodes[@]}"; do redis_up 10 "cluster-tls/${node#*:}" "${node#*:}" $(tls_cli); done
   # shellcheck disable=SC2046
   redis-cli $(tls_cli) --cluster create "${tls_nodes[@]}" --cluster-yes \
     >"$dir/cluster-tls-create.log" 2>&1 || { cat "$dir/cluster-tls-create.log" >&2; die "TLS cluster create failed"; }
