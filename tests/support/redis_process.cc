@@ -5,12 +5,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <random>
 #include <stdexcept>
 #include <thread>
 
@@ -19,25 +22,78 @@
 
 namespace strata::testing {
 
-std::uint16_t free_port() {
+namespace {
+
+// The first port of the kernel's ephemeral range (what connect() hands out).
+int ephemeral_low() {
+  std::ifstream range("/proc/sys/net/ipv4/ip_local_port_range");
+  int low = 32768;
+  if (!(range >> low)) low = 32768;
+  return low;
+}
+
+bool can_bind(std::uint16_t port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof addr;
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    if (fd >= 0) ::close(fd);
-    throw std::runtime_error("free_port: cannot bind");
-  }
+  addr.sin_port = htons(port);
+  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
   ::close(fd);
-  return ntohs(addr.sin_port);
+  return ok;
 }
 
-RedisProcess::RedisProcess(std::vector<std::string> extra_args)
-    : dir_("strata-redis"), port_(free_port()), extra_args_(std::move(extra_args)) {
-  start();
+bool log_says_bind_failed(const std::string& log_path) {
+  std::ifstream log(log_path);
+  std::string line;
+  while (std::getline(log, line)) {
+    if (line.find("Address already in use") != std::string::npos ||
+        line.find("Failed listening") != std::string::npos) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+// A random port below the ephemeral range that nothing holds now. Not a port the kernel picks
+// (bind to 0): that one is in the ephemeral range, where any outgoing connection (a cluster bus
+// link, a replica, a redis-cli) may take it before the server binds it. Below that range only
+// explicit binds compete, and RedisProcess retries on another port if one got there first.
+std::uint16_t free_port() {
+  static std::mt19937 random{std::random_device{}()};
+  static std::mutex mutex;
+  const std::lock_guard lock(mutex);
+  const int low = 10000;
+  const int high = std::max(low + 1000, ephemeral_low() - 10000);  // [low, high)
+  std::uniform_int_distribution<int> pick(low, high - 1);
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    const auto port = static_cast<std::uint16_t>(pick(random));
+    if (can_bind(port)) return port;
+  }
+  throw std::runtime_error("free_port: no free port below the ephemeral range");
+}
+
+RedisProcess::RedisProcess(std::vector<std::string> extra_args, bool cluster_bus)
+    : dir_("strata-redis"), extra_args_(std::move(extra_args)), cluster_bus_(cluster_bus) {
+  // Another process may bind the chosen port first: then the server logs so and exits, and
+  // the start is tried again on other ports.
+  for (int attempt = 1;; ++attempt) {
+    port_ = free_port();
+    if (cluster_bus_) {
+      do bus_port_ = free_port();
+      while (bus_port_ == port_);
+    }
+    try {
+      start();
+      return;
+    } catch (const std::runtime_error&) {
+      if (attempt == 5 || !log_says_bind_failed(dir_.path().string() + "/redis.log")) throw;
+      std::filesystem::remove(dir_.path() / "redis.log");
+    }
+  }
 }
 
 RedisProcess::~RedisProcess() {
@@ -63,10 +119,18 @@ void RedisProcess::start() {
                      " --bind 127.0.0.1 --save '' --appendonly no --daemonize yes --dir '" + dir +
                      "' --pidfile '" + dir + "/redis.pid' --logfile '" + dir + "/redis.log'";
   for (const auto& arg : extra_args_) line += " " + arg;
+  if (cluster_bus_) line += " --cluster-port " + std::to_string(bus_port_);
   const auto result = run_command(line + " 2>&1");
   if (result.exit_code != 0) throw std::runtime_error("redis-server failed: " + result.output);
-  if (!eventually(std::chrono::seconds(10), [&] { return cli("ping") == "PONG"; })) {
-    throw std::runtime_error("redis-server on port " + std::to_string(port_) + " did not answer");
+  bool bind_failed = false;
+  const bool up = eventually(std::chrono::seconds(10), [&] {
+    if (cli("ping") == "PONG") return true;
+    bind_failed = log_says_bind_failed(dir + "/redis.log");
+    return bind_failed;
+  });
+  if (!up || bind_failed) {
+    throw std::runtime_error("redis-server on port " + std::to_string(port_) +
+                             " did not answer (its log: " + dir + "/redis.log)");
   }
   std::ifstream pidfile(dir + "/redis.pid");
   pidfile >> pid_;
@@ -92,10 +156,10 @@ void RedisProcess::kill() {
 RedisClusterProcess::RedisClusterProcess(int replicas_per_master) {
   std::string addresses;
   for (int i = 0; i < 3 * (1 + replicas_per_master); ++i) {
-    const std::uint16_t bus = free_port();
-    nodes_.push_back(std::make_unique<RedisProcess>(std::vector<std::string>{
-        "--cluster-enabled yes", "--cluster-config-file nodes.conf", "--cluster-node-timeout 2000",
-        "--cluster-port " + std::to_string(bus)}));
+    nodes_.push_back(std::make_unique<RedisProcess>(
+        std::vector<std::string>{"--cluster-enabled yes", "--cluster-config-file nodes.conf",
+                                 "--cluster-node-timeout 2000"},
+        /*cluster_bus=*/true));
     addresses += " 127.0.0.1:" + std::to_string(nodes_.back()->port());
   }
   const auto created =

@@ -13,10 +13,11 @@
 namespace strata::testing {
 
 // A redis-server on a free loopback port (no persistence), started by the constructor and
-// killed by the destructor. stop()/start() keep the port.
+// killed by the destructor. stop()/start() keep the port. With `cluster_bus`, it also gets a
+// free port of its own for the cluster bus (--cluster-port).
 class RedisProcess {
  public:
-  explicit RedisProcess(std::vector<std::string> extra_args = {});
+  explicit RedisProcess(std::vector<std::string> extra_args = {}, bool cluster_bus = false);
   RedisProcess(const RedisProcess&) = delete;
   RedisProcess& operator=(const RedisProcess&) = delete;
   ~RedisProcess();
@@ -31,8 +32,10 @@ class RedisProcess {
 
  private:
   tools::TempDir dir_;
-  std::uint16_t port_;
+  std::uint16_t port_ = 0;
+  std::uint16_t bus_port_ = 0;
   std::vector<std::string> extra_args_;
+  bool cluster_bus_ = false;
   int pid_ = -1;
 };
 
