@@ -41,6 +41,13 @@ constexpr std::string_view kReadOnly[] = {
     "HSCAN",  "ZSCAN",    "PING",       "ECHO",       "TIME",        "DBSIZE",    "INFO",
     "ROLE",   "EVAL_RO",  "EVALSHA_RO", "FCALL_RO",   "PEXPIRETIME", "EXPIRETIME"};
 
+std::vector<Argv> argv_of(std::span<const RoutedCommand> commands) {
+  std::vector<Argv> argvs;
+  argvs.reserve(commands.size());
+  for (const auto& command : commands) argvs.push_back(command.argv);
+  return argvs;
+}
+
 bool is_readonly_reply(const RedisReply& reply) noexcept {
   return reply.is_error() && reply.str.starts_with("READONLY");
 }
@@ -214,8 +221,7 @@ void CommandRouter::backoff(int attempt) const {
 RedisReply CommandRouter::run_on(NodePool& node, std::span<const std::string_view> argv) {
   for (int attempt = 0;; ++attempt) {
     try {
-      auto lease = node.acquire();
-      return lease->command(argv);
+      return node.command(argv);
     } catch (const UnavailableError&) {
       node.on_io_error();
       if (attempt >= url_.retries) throw;
@@ -236,9 +242,10 @@ RedisReply CommandRouter::run_sentinel(std::span<const std::string_view> argv) {
     bool sent = false;
     std::string refused;  // READONLY: a demoted master refused the command (it did not run)
     try {
-      auto lease = node->acquire();
+      const Argv commands[] = {argv};
+      auto exchange = node->send(commands);
       sent = true;
-      RedisReply reply = lease->command(argv);
+      RedisReply reply = std::move(exchange.replies().front());
       if (!is_readonly_reply(reply)) return reply;
       refused = std::move(reply.str);
     } catch (const UnavailableError& e) {
@@ -307,14 +314,11 @@ void CommandRouter::refresh_slots() {
   for (NodePool* candidate : candidates) {
     try {
       RedisReply reply;
-      {
-        auto lease = candidate->acquire();
-        try {
-          reply = lease->command(kClusterSlotsCommand);
-        } catch (const UnavailableError&) {
-          candidate->on_io_error();
-          throw;
-        }
+      try {
+        reply = candidate->command(kClusterSlotsCommand);
+      } catch (const UnavailableError&) {
+        candidate->on_io_error();
+        throw;
       }
       if (reply.is_error()) throw ReplyError(candidate->address() + ": " + reply.str);
       if (!reply.is_array() || reply.elements.empty()) {
@@ -371,14 +375,11 @@ RedisReply CommandRouter::run(std::span<const std::string_view> argv, int slot) 
     ask_node = nullptr;
     RedisReply reply;
     try {
-      auto lease = node->acquire();
-      if (asking) {
-        lease->append(kAsking);
-        lease->append(argv);
-        (void)lease->read_reply();  // +OK
-        reply = lease->read_reply();
+      if (asking) {  // ASKING and the command back to back on one connection
+        const Argv commands[] = {kAsking, argv};
+        reply = std::move(node->send(commands).replies()[1]);
       } else {
-        reply = lease->command(argv);
+        reply = node->command(argv);
       }
     } catch (const UnavailableError&) {
       node->on_io_error();
@@ -423,12 +424,10 @@ std::vector<RedisReply> CommandRouter::run_batch(std::span<const RoutedCommand> 
   if (commands.empty()) return replies;
   if (url_.sentinel) return run_batch_sentinel(commands);
   if (!url_.cluster) {
+    const std::vector<Argv> argvs = argv_of(commands);
     for (int attempt = 0;; ++attempt) {
       try {
-        auto lease = standalone_->acquire();
-        for (const auto& command : commands) lease->append(command.argv);
-        for (auto& reply : replies) reply = lease->read_reply();
-        return replies;
+        return standalone_->send(argvs).replies();
       } catch (const UnavailableError&) {
         standalone_->on_io_error();
         if (attempt >= url_.retries) throw;
@@ -440,8 +439,8 @@ std::vector<RedisReply> CommandRouter::run_batch(std::span<const RoutedCommand> 
   struct Group {
     NodePool* node;
     std::vector<std::size_t> items;
-    std::optional<NodePool::Lease> lease;
-    std::size_t read = 0;
+    std::optional<NodePool::Exchange> exchange;
+    bool read = false;
     bool failed = false;
   };
   std::vector<Group> groups;
@@ -459,22 +458,23 @@ std::vector<RedisReply> CommandRouter::run_batch(std::span<const RoutedCommand> 
     auto group =
         std::find_if(groups.begin(), groups.end(), [&](const Group& g) { return g.node == node; });
     if (group == groups.end()) {
-      groups.push_back(Group{node, {}, std::nullopt, 0, false});
+      groups.push_back(Group{node, {}, std::nullopt, false, false});
       group = std::prev(groups.end());
       group->items.reserve(commands.size());
     }
     group->items.push_back(i);
   }
-  // Leases are taken in one global order (by address of the pool) so that two threads
+  // Connections are taken in one global order (by address of the pool) so that two threads
   // batching over the same nodes never wait on each other's connections in a cycle.
   std::sort(groups.begin(), groups.end(),
             [](const Group& a, const Group& b) { return std::less<NodePool*>{}(a.node, b.node); });
   bool failed = false;
   for (auto& group : groups) {  // write every node's pipeline before reading any
     try {
-      group.lease.emplace(group.node->acquire());
-      for (const std::size_t i : group.items) (*group.lease)->append(commands[i].argv);
-      (*group.lease)->flush();
+      std::vector<Argv> argvs;
+      argvs.reserve(group.items.size());
+      for (const std::size_t i : group.items) argvs.push_back(commands[i].argv);
+      group.exchange.emplace(group.node->send(argvs));
     } catch (const UnavailableError&) {
       group.failed = failed = true;
       group.node->on_io_error();
@@ -483,9 +483,11 @@ std::vector<RedisReply> CommandRouter::run_batch(std::span<const RoutedCommand> 
   for (auto& group : groups) {
     if (group.failed) continue;
     try {
-      for (; group.read < group.items.size(); ++group.read) {
-        replies[group.items[group.read]] = (*group.lease)->read_reply();
+      std::vector<RedisReply> got = group.exchange->replies();
+      for (std::size_t k = 0; k < group.items.size(); ++k) {
+        replies[group.items[k]] = std::move(got[k]);
       }
+      group.read = true;
     } catch (const UnavailableError&) {
       group.failed = failed = true;
       group.node->on_io_error();
@@ -493,11 +495,12 @@ std::vector<RedisReply> CommandRouter::run_batch(std::span<const RoutedCommand> 
   }
   std::vector<std::size_t> redo;
   for (auto& group : groups) {
-    group.lease.reset();  // give connections back before re-running anything
-    if (group.failed) {
-      for (std::size_t k = group.read; k < group.items.size(); ++k) redo.push_back(group.items[k]);
+    group.exchange.reset();  // give connections back before re-running anything
+    if (!group.read) {
+      redo.insert(redo.end(), group.items.begin(), group.items.end());
+      continue;
     }
-    for (std::size_t k = 0; k < group.read; ++k) {
+    for (std::size_t k = 0; k < group.items.size(); ++k) {
       const std::size_t i = group.items[k];
       if (!replies[i].is_error()) continue;
       const Redirect redirect = Redirect::parse(replies[i].str, *group.node);
@@ -520,16 +523,16 @@ std::vector<RedisReply> CommandRouter::run_batch(std::span<const RoutedCommand> 
 
 std::vector<RedisReply> CommandRouter::run_batch_sentinel(std::span<const RoutedCommand> commands) {
   std::vector<RedisReply> replies(commands.size());
+  const std::vector<Argv> argvs = argv_of(commands);
   const bool read_only = std::all_of(commands.begin(), commands.end(),
                                      [](const RoutedCommand& c) { return is_read_only(c.argv); });
   for (int attempt = 0;; ++attempt) {
     NodePool* node = master();
     bool sent = false;
     try {
-      auto lease = node->acquire();
+      auto exchange = node->send(argvs);
       sent = true;
-      for (const auto& command : commands) lease->append(command.argv);
-      for (auto& reply : replies) reply = lease->read_reply();
+      replies = exchange.replies();
     } catch (const UnavailableError& e) {
       node->on_io_error();
       if (sent && !read_only) {

@@ -54,7 +54,8 @@ void append_number(std::string& out, std::size_t n) {
   out.append(p, end);
 }
 
-// One command as RESP: an array of bulk strings, binary-safe.
+}  // namespace
+
 void frame(std::string& out, std::span<const std::string_view> argv) {
   std::size_t size = 16;
   for (const auto arg : argv) size += arg.size() + 16;
@@ -70,6 +71,8 @@ void frame(std::string& out, std::span<const std::string_view> argv) {
     out += "\r\n";
   }
 }
+
+namespace {
 
 void set_socket_options(int fd) {
   const int on = 1;
@@ -235,7 +238,7 @@ TlsError tls_error(SSL* ssl, const std::string& prefix, std::string reason) {
 ConnectOptions connect_options(const RedisUrl& url) {
   return ConnectOptions{
       url.connect_timeout, url.command_timeout, url.user, url.password, url.db, url.tls,
-      url.sentinel};
+      url.sentinel,        url.multiplex};
 }
 
 std::string to_address(const RedisEndpoint& endpoint) {
@@ -502,10 +505,15 @@ bool Connection::read_some() {
   for (;;) {
     std::size_t n = 0;
     if (ssl_) {
-      ERR_clear_error();
-      const int rc = SSL_read_ex(ssl_.get(), buffer, sizeof buffer, &n);
+      int rc;
+      int err = SSL_ERROR_NONE;
+      {
+        std::lock_guard lock(ssl_mutex_);
+        ERR_clear_error();
+        rc = SSL_read_ex(ssl_.get(), buffer, sizeof buffer, &n);
+        if (rc != 1) err = SSL_get_error(ssl_.get(), rc);
+      }
       if (rc != 1) {
-        const int err = SSL_get_error(ssl_.get(), rc);
         if (err == SSL_ERROR_WANT_READ) return false;
         if (err == SSL_ERROR_WANT_WRITE) {  // renegotiation: rare; wait until writable
           if (!wait_for(POLLOUT, deadline())) fail_timeout("could not read the reply");
@@ -551,18 +559,31 @@ bool Connection::read_some() {
 }
 
 void Connection::write_all(Clock::time_point deadline) {
-  while (out_offset_ < out_.size()) {
-    const char* data = out_.data() + out_offset_;
-    const std::size_t size = out_.size() - out_offset_;
+  write_bytes(out_, deadline);
+  out_.clear();
+  // A big pipeline's buffer is not kept for the life of the connection.
+  if (out_.capacity() > 1 << 20) out_.shrink_to_fit();
+}
+
+void Connection::write_bytes(std::string_view bytes, Clock::time_point deadline) {
+  std::size_t offset = 0;
+  while (offset < bytes.size()) {
+    const char* data = bytes.data() + offset;
+    const std::size_t size = bytes.size() - offset;
     if (ssl_) {
-      ERR_clear_error();
       std::size_t n = 0;
-      const int rc = SSL_write_ex(ssl_.get(), data, size, &n);
+      int rc;
+      int err = SSL_ERROR_NONE;
+      {
+        std::lock_guard lock(ssl_mutex_);
+        ERR_clear_error();
+        rc = SSL_write_ex(ssl_.get(), data, size, &n);
+        if (rc != 1) err = SSL_get_error(ssl_.get(), rc);
+      }
       if (rc == 1) {
-        out_offset_ += n;
+        offset += n;
         continue;
       }
-      const int err = SSL_get_error(ssl_.get(), rc);
       if (err == SSL_ERROR_WANT_WRITE || err == SSL_ERROR_WANT_READ) {
         if (!wait_for(err == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN, deadline)) {
           fail_timeout("could not write the command");
@@ -578,7 +599,7 @@ void Connection::write_all(Clock::time_point deadline) {
     }
     const ssize_t n = ::send(fd_.get(), data, size, MSG_NOSIGNAL);
     if (n >= 0) {
-      out_offset_ += static_cast<std::size_t>(n);
+      offset += static_cast<std::size_t>(n);
       continue;
     }
     if (errno == EINTR) continue;
@@ -586,10 +607,11 @@ void Connection::write_all(Clock::time_point deadline) {
     if (errno != EAGAIN && errno != EWOULDBLOCK) fail_io("write failed", errno);
     if (!wait_for(POLLOUT, deadline)) fail_timeout("could not write the command");
   }
-  out_.clear();
-  out_offset_ = 0;
-  // A big pipeline's buffer is not kept for the life of the connection.
-  if (out_.capacity() > 1 << 20) out_.shrink_to_fit();
+}
+
+void Connection::shutdown() noexcept {
+  broken_ = true;
+  (void)::shutdown(fd_.get(), SHUT_RDWR);
 }
 
 RedisReply Connection::command(std::span<const std::string_view> argv) {

@@ -19,9 +19,11 @@
 //  - Messages name the node (host:port), never a password.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -48,9 +50,15 @@ struct ConnectOptions {
   // ROLE after AUTH/SELECT, and UnavailableError unless the node says "master" (a Sentinel
   // setup: a node demoted to replica by a failover is never used for data).
   bool require_master = false;
+  // One shared connection per node for the commands that allow it (multiplexer.h); false: a
+  // pooled connection per call.
+  bool multiplex = true;
 };
 
 [[nodiscard]] ConnectOptions connect_options(const RedisUrl& url);
+
+// Appends one command to `out` as RESP: an array of bulk strings, binary-safe.
+void frame(std::string& out, std::span<const std::string_view> argv);
 
 // "host:port" (IPv6 hosts in brackets).
 [[nodiscard]] std::string to_address(const RedisEndpoint& endpoint);
@@ -81,20 +89,25 @@ class Connection {
                                                             int wake_fd = -1);
 
   // True once an I/O or protocol error happened: the connection must not be used again.
-  [[nodiscard]] bool broken() const noexcept { return broken_; }
+  [[nodiscard]] bool broken() const noexcept { return broken_.load(std::memory_order_acquire); }
   // "host:port" of the node.
   [[nodiscard]] const std::string& address() const noexcept { return address_; }
   // The setup epoch this connection was prepared for by a ConnectionHook (0: never prepared).
   [[nodiscard]] std::uint64_t setup_epoch() const noexcept { return setup_epoch_; }
   void set_setup_epoch(std::uint64_t epoch) noexcept { setup_epoch_ = epoch; }
   // Marks the connection unusable (e.g. its setup failed): the pool drops it.
-  void mark_broken() noexcept { broken_ = true; }
+  void mark_broken() noexcept { broken_.store(true, std::memory_order_release); }
   // When the connection last completed a command (for idle health checks).
   [[nodiscard]] std::chrono::steady_clock::time_point last_used() const noexcept {
     return last_used_;
   }
 
  private:
+  // The multiplexer drives one connection from two threads at once: one writing (write_bytes)
+  // and one reading (read_some, parsed_reply, wait_for POLLIN). What they share is atomic, and
+  // a TLS session is used under ssl_mutex_ (OpenSSL's SSL object is not thread-safe).
+  friend class Multiplexer;
+
   // An owned file descriptor.
   class Fd {
    public:
@@ -129,6 +142,10 @@ class Connection {
   bool read_some();
   // Writes out_ until it is empty or the deadline passes (TimeoutError).
   void write_all(Clock::time_point deadline);
+  // Writes `bytes` whole, or throws (TimeoutError at the deadline).
+  void write_bytes(std::string_view bytes, Clock::time_point deadline);
+  // Ends both directions of the socket at once: a thread blocked reading it wakes up.
+  void shutdown() noexcept;
   // Marks the connection broken and throws.
   [[noreturn]] void fail_io(const char* what, int saved_errno);
   [[noreturn]] void fail_timeout(const char* what);
@@ -138,19 +155,19 @@ class Connection {
   [[noreturn]] void fail_protocol(const ProtocolError& error);
 
   Fd fd_;
-  Ssl ssl_;  // null: plaintext
+  Ssl ssl_;               // null: plaintext
+  std::mutex ssl_mutex_;  // held around every SSL_* call on ssl_
   ReplyReader reader_;
-  bool got_bytes_ = false;
+  // Any byte ever read (a TLS record as the first bytes: see read_some).
+  std::atomic<bool> got_bytes_{false};
   // The server asked for a client certificate during the handshake and we had none to send.
-  bool client_certificate_requested_ =
-      false;         // any byte ever read (a TLS record as the first bytes: see read_some)
+  bool client_certificate_requested_ = false;
   std::string out_;  // framed commands not yet written
-  std::size_t out_offset_ = 0;  // bytes of out_ already written
   std::string address_;
   std::chrono::milliseconds command_timeout_;
   Clock::time_point last_used_;
   std::uint64_t setup_epoch_ = 0;
-  bool broken_ = false;
+  std::atomic<bool> broken_{false};
 };
 
 }  // namespace strata::redis

@@ -123,6 +123,9 @@ void apply_option(RedisUrl& url, std::string_view name, std::string_view value) 
     url.pool_size = parse_int<int>(value, 1, 1024, "option pool_size");
   } else if (name == "retries") {
     url.retries = parse_int<int>(value, 0, 100, "option retries");
+  } else if (name == "multiplex") {
+    if (value != "true" && value != "false") bad_url("option multiplex must be true or false");
+    url.multiplex = value == "true";
   } else if (name == "sentinel_user" || name == "sentinel_password") {
     if (!url.sentinel) bad_url("option '" + option + "' needs a redis+sentinel:// URL");
     const std::string part = "option " + option;
@@ -154,7 +157,7 @@ void apply_option(RedisUrl& url, std::string_view name, std::string_view value) 
     }
   } else {
     bad_url("unknown option '" + option +
-            "' (known: connect_timeout, command_timeout, pool_size, retries, tls_*, "
+            "' (known: connect_timeout, command_timeout, pool_size, retries, multiplex, tls_*, "
             "sentinel_user, sentinel_password)");
   }
 }

@@ -85,10 +85,9 @@ TEST(RedisSentinel, AReplicaIsNeverUsedAsTheMaster) {
 
 // A read whose connection died after it was sent is re-run; a write is not (it may have run):
 // it fails with UnavailableError saying so, and indeed did not run here. Pipelines alike.
-TEST(RedisSentinel, AReadIsReRunAfterALostConnectionAWriteIsNot) {
-  STRATA_SERVER_URL(url, "STRATA_TEST_REDIS_SENTINEL_URL");
-  RedisClient redis(url + "?pool_size=1");  // one connection: the one killed below
-  RedisClient killer(url);
+void read_rerun_write_not(const std::string& url, const std::string& killer_url) {
+  RedisClient redis(url);  // one data connection: the one killed below
+  RedisClient killer(killer_url);
   const std::string k = testing::unique_prefix() + "k";
   ASSERT_TRUE(redis.set(k, "v"));
   auto kill_the_connection = [&] {
@@ -125,6 +124,16 @@ TEST(RedisSentinel, AReadIsReRunAfterALostConnectionAWriteIsNot) {
   }
   EXPECT_EQ(redis.get(k), "v");
   (void)redis.del(k);
+}
+
+// Both transports: the shared multiplexed connection (CLIENT ID names it) and, with
+// multiplex=false, the one pooled connection of pool_size=1.
+TEST(RedisSentinel, AReadIsReRunAfterALostConnectionAWriteIsNot) {
+  STRATA_SERVER_URL(url, "STRATA_TEST_REDIS_SENTINEL_URL");
+  for (const std::string options : {"?pool_size=1", "?pool_size=1&multiplex=false"}) {
+    SCOPED_TRACE(options);
+    read_rerun_write_not(url + options, url);
+  }
 }
 
 }  // namespace

@@ -53,8 +53,13 @@ struct RedisUrl {
   std::string sentinel_password;
   std::chrono::milliseconds connect_timeout{1000};
   std::chrono::milliseconds command_timeout{1000};
-  int pool_size = 4;    // connections per node
-  int retries = 2;      // retries of a failed command on a fresh connection
+  int pool_size = 4;  // connections per node
+  int retries = 2;    // retries of a failed command on a fresh connection
+  // Commands of every calling thread share one connection per node, written in batches and
+  // their replies matched in order (automatic pipelining); blocking and stateful commands
+  // (MULTI/EXEC, WATCH, blocking pops, WAIT, CLIENT ...) still take a pooled connection of
+  // their own. false (multiplex=false): every command borrows a pooled connection.
+  bool multiplex = true;
   RedisTlsOptions tls;  // rediss://, rediss+cluster:// and rediss+sentinel:// turn it on
 
   // The URL again, with the password replaced by "***": safe for logs and error messages.
@@ -68,9 +73,9 @@ struct RedisUrl {
 //   rediss://..., rediss+cluster://... and rediss+sentinel://...: the same over TLS (for a
 //   sentinel URL: TLS to the sentinels and to the data nodes, with the same tls_* options)
 // Options: connect_timeout, command_timeout (a number with ms or s, e.g. 250ms), pool_size,
-// retries; with rediss: tls_ca, tls_ca_dir, tls_cert, tls_key, tls_server_name,
-// tls_insecure_skip_verify (true/false); with a sentinel URL: sentinel_user, sentinel_password.
-// A sentinel's port defaults to 26379. User, password and option values may be
+// retries, multiplex (true/false); with rediss: tls_ca, tls_ca_dir, tls_cert, tls_key,
+// tls_server_name, tls_insecure_skip_verify (true/false); with a sentinel URL: sentinel_user,
+// sentinel_password. A sentinel's port defaults to 26379. User, password and option values may be
 // percent-encoded. IPv6 hosts go in brackets: [::1]:6379.
 // Throws InvalidArgumentError naming the part of the URL that is wrong (never echoing the
 // password).
