@@ -73,7 +73,8 @@ TEST(RedisBench, TlsAgainstPlaintextOnTheSameServerAndThreadedGets) {
   const auto json = bench::to_json(report);
   for (const char* field :
        {"tls_get_ratio_vs_plain", "tls_set_ratio_vs_plain", "tls_mget_ratio_vs_plain",
-        "strata_threaded_get_ops_per_sec", "pool_get_ops_per_sec", "threaded_ratio_vs_pool"}) {
+        "multiplexed_get_ops_per_sec", "strata_pooled_get_ops_per_sec", "pool_get_ops_per_sec",
+        "multiplexed_ratio_vs_pool", "strata_pooled_ratio_vs_pool"}) {
     EXPECT_GT(json[field].get<double>(), 0) << field;
   }
   EXPECT_EQ(json["threads"], 4);

@@ -366,39 +366,58 @@ double threaded_ops_per_sec(int threads, int count, const Op& op) {
 RedisThreadedRow run_threaded(const std::string& name, const std::string& url_text,
                               const RedisBenchOptions& options) {
   RedisUrl url = parse_redis_url(url_text);
-  url.pool_size = static_cast<std::size_t>(options.threads);  // a connection per caller at most
-  RedisClient strata(url);
+  url.pool_size = options.threads;  // the pooled client: a connection per caller at most
+  url.multiplex = true;
+  RedisClient multiplexed(url);
+  RedisUrl pooled_url = url;
+  pooled_url.multiplex = false;
+  RedisClient pooled(pooled_url);
   std::vector<std::unique_ptr<RawRedis>> raw;
   for (int t = 0; t < options.threads; ++t) raw.push_back(std::make_unique<RawRedis>(url));
 
   const std::vector<std::string> keys = bench_keys("threads", options.keyspace);
-  fill(strata, keys, std::string(static_cast<std::size_t>(options.value_size), 'v'));
+  fill(multiplexed, keys, std::string(static_cast<std::size_t>(options.value_size), 'v'));
   // Thread t reads keys t, t + threads, ...: the threads do not share a key order.
   auto key_of = [&](int t, int i) -> const std::string& {
     return keys[static_cast<std::size_t>(t + i * options.threads) % keys.size()];
   };
-  const auto strata_get = [&](int t, int i) {
-    if (!strata.get(key_of(t, i))) throw InternalError("bench: missing key");
+  const auto strata_get = [&](RedisClient& client) {
+    return [&](int t, int i) {
+      if (!client.get(key_of(t, i))) throw InternalError("bench: missing key");
+    };
   };
+  const auto multiplexed_get = strata_get(multiplexed);
+  const auto pooled_get = strata_get(pooled);
   const auto raw_get = [&](int t, int i) { raw[static_cast<std::size_t>(t)]->get(key_of(t, i)); };
   const int warm = std::max(1, options.operations / 10);
-  (void)threaded_ops_per_sec(options.threads, warm, strata_get);
+  (void)threaded_ops_per_sec(options.threads, warm, multiplexed_get);
+  (void)threaded_ops_per_sec(options.threads, warm, pooled_get);
   (void)threaded_ops_per_sec(options.threads, warm, raw_get);
 
-  Samples samples;
-  for (std::size_t round = 0; round < static_cast<std::size_t>(options.rounds); ++round) {
-    measure_round(samples, round, [&](std::size_t side) {
-      return side == 0 ? threaded_ops_per_sec(options.threads, options.operations, strata_get)
-                       : threaded_ops_per_sec(options.threads, options.operations, raw_get);
-    });
-  }
-  drop(strata, keys);
-  return RedisThreadedRow{name,
-                          options.threads,
-                          "pooled: a connection per concurrent caller (no multiplexing yet)",
-                          tools::median(samples.strata),
-                          tools::median(samples.raw),
-                          tools::median(samples.ratio)};
+  // The three sides in turn, in an order that rotates every round (tools::round_order).
+  std::vector<double> ops[3], ratio, pooled_ratio;
+  tools::alternate_rounds(
+      static_cast<std::size_t>(options.rounds), 3,
+      [&](std::size_t, std::size_t side) {
+        const int n = options.operations;
+        ops[side].push_back(side == 0   ? threaded_ops_per_sec(options.threads, n, multiplexed_get)
+                            : side == 1 ? threaded_ops_per_sec(options.threads, n, pooled_get)
+                                        : threaded_ops_per_sec(options.threads, n, raw_get));
+      },
+      [&](std::size_t round) {
+        ratio.push_back(ops[0][round] / ops[2][round]);
+        pooled_ratio.push_back(ops[1][round] / ops[2][round]);
+      });
+  drop(multiplexed, keys);
+  RedisThreadedRow row;
+  row.target = name;
+  row.threads = options.threads;
+  row.multiplexed_ops_per_sec = tools::median(ops[0]);
+  row.strata_pooled_ops_per_sec = tools::median(ops[1]);
+  row.pool_ops_per_sec = tools::median(ops[2]);
+  row.ratio = tools::median(ratio);
+  row.pooled_ratio = tools::median(pooled_ratio);
+  return row;
 }
 
 // INFO server's run_id (empty when absent): tells whether two URLs reach one server.
@@ -553,15 +572,20 @@ void print_redis_bench(std::ostream& out, const RedisBenchReport& report) {
          "commands, so not an overhead ratio):\n";
   different.print(out);
   if (!report.threaded.empty()) {
-    out << "\nGET from " << o.threads << " threads: one shared strata RedisClient against "
+    out << "\nGET from " << o.threads
+        << " threads: one shared strata RedisClient, multiplexed (one "
+           "connection per node, automatic pipelining) and pooled (multiplex=false, a connection "
+           "per caller), against "
         << o.threads << " raw hiredis connections, one per thread (" << o.operations
-        << " GETs per thread and round):\n";
-    tools::TextTable threaded(
-        {"target", "threads", "strata ops/s", "hiredis pool ops/s", "ratio", "strata's transport"},
-        {true, false, false, false, false, true});
+        << " GETs per thread and round; ratios are medians of per-round ratios):\n";
+    tools::TextTable threaded({"target", "threads", "multiplexed ops/s", "strata pooled ops/s",
+                               "hiredis pool ops/s", "multiplexed/pool", "strata pooled/pool"},
+                              {true, false, false, false, false, false, false});
     for (const auto& r : report.threaded) {
-      threaded.add({r.target, std::to_string(r.threads), tools::fixed(r.strata_ops_per_sec, 0),
-                    tools::fixed(r.pool_ops_per_sec, 0), tools::fixed(r.ratio, 2), r.transport});
+      threaded.add({r.target, std::to_string(r.threads), tools::fixed(r.multiplexed_ops_per_sec, 0),
+                    tools::fixed(r.strata_pooled_ops_per_sec, 0),
+                    tools::fixed(r.pool_ops_per_sec, 0), tools::fixed(r.ratio, 2),
+                    tools::fixed(r.pooled_ratio, 2)});
     }
     threaded.print(out);
   }
@@ -621,16 +645,19 @@ nlohmann::json to_json(const RedisBenchReport& report) {
   if (!report.threaded.empty()) {
     const auto& first = report.threaded.front();
     json["threads"] = first.threads;
-    json["threaded_transport"] = first.transport;
-    json["strata_threaded_get_ops_per_sec"] = first.strata_ops_per_sec;
+    json["multiplexed_get_ops_per_sec"] = first.multiplexed_ops_per_sec;
+    json["strata_pooled_get_ops_per_sec"] = first.strata_pooled_ops_per_sec;
     json["pool_get_ops_per_sec"] = first.pool_ops_per_sec;
-    json["threaded_ratio_vs_pool"] = first.ratio;
+    json["multiplexed_ratio_vs_pool"] = first.ratio;
+    json["strata_pooled_ratio_vs_pool"] = first.pooled_ratio;
     nlohmann::json rows = nlohmann::json::object();
     for (const auto& r : report.threaded) {
       rows[r.target] = {{"threads", r.threads},
-                        {"strata_get_ops_per_sec", r.strata_ops_per_sec},
+                        {"multiplexed_get_ops_per_sec", r.multiplexed_ops_per_sec},
+                        {"strata_pooled_get_ops_per_sec", r.strata_pooled_ops_per_sec},
                         {"pool_get_ops_per_sec", r.pool_ops_per_sec},
-                        {"ratio_vs_pool", r.ratio}};
+                        {"multiplexed_ratio_vs_pool", r.ratio},
+                        {"strata_pooled_ratio_vs_pool", r.pooled_ratio}};
     }
     json["threaded"] = rows;
   }

@@ -60,15 +60,17 @@ struct RedisBenchTarget {
   [[nodiscard]] const RedisBenchRow& row(const std::string& op, const std::string& baseline) const;
 };
 
-// GET from `threads` threads on one target: strata's shared client against one raw hiredis
-// connection per thread.
+// GET from `threads` threads on one target: strata's shared client, multiplexed (one connection
+// per node for all the threads) and with multiplex=false (a pooled connection per caller),
+// against one raw hiredis connection per thread (the pool).
 struct RedisThreadedRow {
   std::string target;  // "standalone" or "cluster"
   int threads = 0;
-  std::string transport;  // how strata's client spreads the threads over connections
-  double strata_ops_per_sec = 0;
-  double pool_ops_per_sec = 0;  // raw hiredis, a connection per thread
-  double ratio = 0;             // median over rounds of strata/pool
+  double multiplexed_ops_per_sec = 0;    // strata, multiplexed (the default)
+  double strata_pooled_ops_per_sec = 0;  // strata, multiplex=false
+  double pool_ops_per_sec = 0;           // raw hiredis, a connection per thread
+  double ratio = 0;                      // median over rounds of multiplexed/pool
+  double pooled_ratio = 0;               // median over rounds of strata pooled/pool
 };
 
 // strata over TLS against strata over plaintext (ratio = TLS ops/s / plaintext ops/s).
@@ -93,8 +95,9 @@ struct RedisBenchReport {
 void print_redis_bench(std::ostream& out, const RedisBenchReport& report);
 // Top-level get_ratio_vs_hiredis, set_ratio_vs_hiredis, mget_ratio_vs_hiredis_pipeline,
 // mget_ratio_vs_hiredis_mget (of the first target), and every target in "targets"; with
-// --threads: threads, threaded_transport, strata_threaded_get_ops_per_sec,
-// pool_get_ops_per_sec, threaded_ratio_vs_pool (first target) and "threaded"; with --tls:
+// --threads: threads, multiplexed_get_ops_per_sec, strata_pooled_get_ops_per_sec,
+// pool_get_ops_per_sec, multiplexed_ratio_vs_pool, strata_pooled_ratio_vs_pool (first target)
+// and "threaded" (every target); with --tls:
 // tls_get_ratio_vs_plain, tls_set_ratio_vs_plain, tls_mget_ratio_vs_plain, tls_same_server.
 [[nodiscard]] nlohmann::json to_json(const RedisBenchReport& report);
 
