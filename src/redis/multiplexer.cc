@@ -78,13 +78,16 @@ Multiplexer::Clock::time_point Multiplexer::deadline() const noexcept {
   return Clock::now() + timeout_;
 }
 
-void Multiplexer::submit(Call& call, std::span<const Argv> commands) {
+void Multiplexer::submit(const std::shared_ptr<Call>& call, std::span<const Argv> commands,
+                         bool claim_reader) {
   if (commands.empty()) throw InvalidArgumentError("redis: a call needs at least one command");
-  call.expected_ = commands.size();
-  call.replies_.clear();
-  call.replies_.reserve(commands.size());
-  call.error_ = nullptr;
-  call.deadline_ = deadline();
+  if (call->submitted_) throw InvalidArgumentError("redis: a call is submitted once");
+  call->expected_ = commands.size();
+  call->replies_.clear();
+  call->replies_.reserve(commands.size());
+  call->error_ = nullptr;
+  call->deadline_ = deadline();
+  call->signal_.store(0, std::memory_order_relaxed);
   {
     std::lock_guard lock(mutex_);
     if (broken_.load(std::memory_order_relaxed)) {
@@ -99,11 +102,15 @@ void Multiplexer::submit(Call& call, std::span<const Argv> commands) {
       throw UnavailableError("redis " + address() + ": " + why);
     }
     for (const Argv argv : commands) frame(out_, argv);
-    call.done_ = false;
-    call.lead_ = false;
-    call.submitted_ = true;
-    calls_.push_back(&call);
-    if (writing_) return;  // the writer takes these bytes with the rest
+    call->submitted_ = true;
+    calls_.push_back(call);
+    if (claim_reader && !reading_) {  // wait() reads at once, without taking the lock again
+      reading_ = true;
+      call->reader_ = true;
+    }
+    // The writer takes these bytes with the rest; a reader not blocked in poll(2) writes them
+    // before it polls.
+    if (writing_ || (reading_ && !reader_polling_)) return;
     writing_ = true;
   }
   write_queued();
@@ -133,66 +140,96 @@ void Multiplexer::write_queued() {
   }
 }
 
+void Multiplexer::flush_queued(std::unique_lock<std::mutex>& lock) {
+  if (out_.empty() || writing_) return;
+  writing_ = true;
+  lock.unlock();
+  write_queued();
+  lock.lock();
+}
+
 std::vector<RedisReply> Multiplexer::wait(Call& call) {
   if (!call.submitted_) throw InvalidArgumentError("redis: waiting for a call never submitted");
-  std::unique_lock lock(mutex_);
-  for (;;) {
-    if (call.done_) {
-      if (call.lead_) {  // handed the role, but the connection broke first: pass it on
-        call.lead_ = false;
-        pass_reader_role();
-      }
-      call.submitted_ = false;
-      lock.unlock();
-      if (call.error_) std::rethrow_exception(call.error_);
-      return std::move(call.replies_);
-    }
-    if (call.lead_ || !reading_) {
-      call.lead_ = false;
+  if (std::exchange(call.reader_, false)) {
+    read_until_done(call);
+  } else {
+    std::unique_lock lock(mutex_);
+    if ((call.signal_.load(std::memory_order_relaxed) & Call::kDone) == 0 && !reading_) {
       reading_ = true;
       lock.unlock();
       read_until_done(call);
-      lock.lock();
+    }
+  }
+  for (;;) {
+    // The generation first: a wake-up after this load changes it, so the wait below returns.
+    const std::uint32_t generation = wakeups_.load(std::memory_order_acquire);
+    const std::uint32_t signal = call.signal_.load(std::memory_order_acquire);
+    if ((signal & Call::kDone) != 0) {
+      if ((signal & Call::kLead) != 0) {  // handed the role, but the connection broke first
+        std::lock_guard lock(mutex_);
+        pass_reader_role();
+      }
+      call.submitted_ = false;
+      if (call.error_) std::rethrow_exception(call.error_);
+      return std::move(call.replies_);
+    }
+    if ((signal & Call::kLead) != 0) {
+      {
+        std::lock_guard lock(mutex_);
+        if ((call.signal_.load(std::memory_order_relaxed) & Call::kDone) != 0) continue;
+        call.signal_.fetch_and(~Call::kLead, std::memory_order_relaxed);
+      }
+      read_until_done(call);
       continue;
     }
-    call.wake_.wait(lock);
+    wakeups_.wait(generation, std::memory_order_acquire);
   }
 }
 
 RedisReply Multiplexer::command(Argv argv) {
-  Call call;
+  const auto call = std::make_shared<Call>();
   const Argv commands[] = {argv};
-  submit(call, commands);
-  return std::move(wait(call).front());
+  submit(call, commands, /*claim_reader=*/true);
+  return std::move(wait(*call).front());
 }
 
 bool Multiplexer::deliver(std::vector<RedisReply>& replies, Call& call) {
   std::size_t unmatched = 0;
+  std::vector<std::shared_ptr<Call>> finished;
+  bool own_done = false;
   {
     std::lock_guard lock(mutex_);
+    reader_polling_ = false;
     if (broken_.load(std::memory_order_relaxed)) return true;
     for (RedisReply& reply : replies) {
       if (calls_.empty()) {
         ++unmatched;
         continue;
       }
-      Call* owner = calls_.front();
-      owner->replies_.push_back(std::move(reply));
-      if (owner->replies_.size() < owner->expected_) continue;
-      calls_.pop_front();
-      owner->done_ = true;
-      // Under the lock: once done_ is seen, the caller may return and destroy the call.
-      if (owner != &call) owner->wake_.notify_one();
+      Call& owner = *calls_.front();
+      owner.replies_.push_back(std::move(reply));
+      if (owner.replies_.size() < owner.expected_) continue;
+      if (&owner == &call) {
+        own_done = true;
+        call.signal_.fetch_or(Call::kDone, std::memory_order_release);
+        calls_.pop_front();
+      } else {
+        finished.push_back(std::move(calls_.front()));
+        calls_.pop_front();
+      }
     }
     replies.clear();
-    if (unmatched == 0) {
-      last_reply_.store(Clock::now().time_since_epoch().count(), std::memory_order_relaxed);
-      return call.done_;
-    }
   }
-  // A reply nobody asked for: the stream and the queue no longer match.
-  throw ProtocolError("redis " + address() + ": " + std::to_string(unmatched) +
-                      " reply(s) arrived that no command was waiting for");
+  // Outside the lock: a woken caller never waits for it. The shared_ptr keeps each call alive
+  // until its caller was notified.
+  for (const auto& done : finished) done->signal_.fetch_or(Call::kDone, std::memory_order_release);
+  if (!finished.empty()) wake_all();
+  if (unmatched != 0) {  // a reply nobody asked for: the stream and the queue no longer match
+    throw ProtocolError("redis " + address() + ": " + std::to_string(unmatched) +
+                        " reply(s) arrived that no command was waiting for");
+  }
+  last_reply_.store(Clock::now().time_since_epoch().count(), std::memory_order_relaxed);
+  return own_done;
 }
 
 void Multiplexer::read_until_done(Call& call) {
@@ -204,8 +241,12 @@ void Multiplexer::read_until_done(Call& call) {
       if (connection_->read_some()) continue;
       Clock::time_point until;
       {
-        std::lock_guard lock(mutex_);
-        if (call.done_) break;
+        std::unique_lock lock(mutex_);
+        if ((call.signal_.load(std::memory_order_relaxed) & Call::kDone) != 0) break;
+        flush_queued(lock);  // what callers queued while this thread read
+        if ((call.signal_.load(std::memory_order_relaxed) & Call::kDone) != 0) break;
+        if (!out_.empty()) continue;  // queued during the write: read first, then write those
+        reader_polling_ = true;
         // The oldest queued call bounds the wait: its reply is the next one due.
         until = calls_.empty() ? call.deadline_ : calls_.front()->deadline_;
       }
@@ -214,36 +255,42 @@ void Multiplexer::read_until_done(Call& call) {
   } catch (...) {
     fail(std::current_exception());
   }
-  std::lock_guard lock(mutex_);
+  std::unique_lock lock(mutex_);
+  flush_queued(lock);  // nothing queued waits for the next reader to be scheduled
   pass_reader_role();
 }
 
+void Multiplexer::wake_all() noexcept {
+  wakeups_.fetch_add(1, std::memory_order_release);
+  wakeups_.notify_all();
+}
+
 void Multiplexer::pass_reader_role() noexcept {
+  reader_polling_ = false;
   if (calls_.empty()) {
     reading_ = false;
     return;
   }
-  Call* next = calls_.front();
-  next->lead_ = true;
+  Call& next = *calls_.front();
+  next.signal_.fetch_or(Call::kLead, std::memory_order_release);
   reading_ = true;
-  next->wake_.notify_one();
+  wake_all();
 }
 
 void Multiplexer::fail(std::exception_ptr error) noexcept {
+  std::deque<std::shared_ptr<Call>> failed;
   {
     std::lock_guard lock(mutex_);
     if (!broken_.load(std::memory_order_relaxed)) {
       error_ = std::move(error);
       broken_.store(true, std::memory_order_release);
     }
-    for (Call* call : calls_) {
-      call->error_ = error_;
-      call->done_ = true;
-      call->wake_.notify_one();
-    }
-    calls_.clear();
+    for (const auto& call : calls_) call->error_ = error_;
+    failed.swap(calls_);
     out_.clear();
   }
+  for (const auto& call : failed) call->signal_.fetch_or(Call::kDone, std::memory_order_release);
+  wake_all();
   connection_->shutdown();  // a reader blocked in poll(2) wakes up and leaves
 }
 

@@ -225,8 +225,8 @@ NodePool::Exchange NodePool::send(std::span<const Argv> commands) {
   exchange.count_ = commands.size();
   if (multiplexes(commands)) {
     exchange.mux_ = multiplexer();
-    exchange.call_ = std::make_unique<Multiplexer::Call>();
-    exchange.mux_->submit(*exchange.call_, commands);
+    exchange.call_ = std::make_shared<Multiplexer::Call>();
+    exchange.mux_->submit(exchange.call_, commands);
     exchange.unread_ = true;
     return exchange;
   }

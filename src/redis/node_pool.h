@@ -87,7 +87,7 @@ class NodePool {
     std::size_t count_ = 0;
     std::exception_ptr write_error_;  // a borrowed connection's failed write, for replies()
     std::shared_ptr<Multiplexer> mux_;
-    std::unique_ptr<Multiplexer::Call> call_;
+    std::shared_ptr<Multiplexer::Call> call_;
     bool unread_ = false;  // sent, replies not read yet
   };
 
