@@ -27,8 +27,16 @@ using testing::eventually;
 class RedisConformance : public ::testing::TestWithParam<const char*> {
  protected:
   void SetUp() override {
-    STRATA_SERVER_URL(url, GetParam());
+    // "VARIABLE+pooled": the same server with multiplex=false (a pooled connection per call).
+    const std::string param = GetParam();
+    const auto plus = param.find('+');
+    const std::string variable = param.substr(0, plus);
+    STRATA_SERVER_URL(url, variable.c_str());
     url_ = url;
+    if (plus != std::string::npos) {
+      url_ += (url_.find('?') == std::string::npos ? "?" : "&");
+      url_ += "multiplex=false";
+    }
     client_.emplace(url_);
     prefix_ = testing::unique_prefix();
   }
@@ -434,23 +442,25 @@ TEST_P(RedisConformance, ManyThreadsShareOneClient) {
 // Plaintext and TLS (strata's transport over OpenSSL), standalone and cluster (the TLS cluster
 // runs with tls-cluster yes: CLUSTER SLOTS gives TLS ports), and a master
 // found through Redis Sentinel (plaintext, and TLS to the sentinels and the data nodes).
-INSTANTIATE_TEST_SUITE_P(Servers, RedisConformance,
-                         ::testing::Values("STRATA_TEST_REDIS_URL", "STRATA_TEST_REDIS_CLUSTER_URL",
-                                           "STRATA_TEST_REDIS_TLS_URL",
-                                           "STRATA_TEST_REDIS_MTLS_URL",
-                                           "STRATA_TEST_REDIS_TLS_CLUSTER_URL",
-                                           "STRATA_TEST_REDIS_SENTINEL_URL",
-                                           "STRATA_TEST_REDIS_TLS_SENTINEL_URL"),
-                         [](const auto& param_info) {
-                           const std::string name = param_info.param;
-                           if (name == "STRATA_TEST_REDIS_URL") return "Standalone";
-                           if (name == "STRATA_TEST_REDIS_CLUSTER_URL") return "Cluster";
-                           if (name == "STRATA_TEST_REDIS_TLS_URL") return "Tls";
-                           if (name == "STRATA_TEST_REDIS_TLS_CLUSTER_URL") return "TlsCluster";
-                           if (name == "STRATA_TEST_REDIS_SENTINEL_URL") return "Sentinel";
-                           if (name == "STRATA_TEST_REDIS_TLS_SENTINEL_URL") return "TlsSentinel";
-                           return "MutualTls";
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Servers, RedisConformance,
+    ::testing::Values("STRATA_TEST_REDIS_URL", "STRATA_TEST_REDIS_CLUSTER_URL",
+                      "STRATA_TEST_REDIS_TLS_URL", "STRATA_TEST_REDIS_MTLS_URL",
+                      "STRATA_TEST_REDIS_TLS_CLUSTER_URL", "STRATA_TEST_REDIS_SENTINEL_URL",
+                      "STRATA_TEST_REDIS_TLS_SENTINEL_URL", "STRATA_TEST_REDIS_URL+pooled",
+                      "STRATA_TEST_REDIS_CLUSTER_URL+pooled"),
+    [](const auto& param_info) {
+      const std::string name = param_info.param;
+      if (name == "STRATA_TEST_REDIS_URL") return "Standalone";
+      if (name == "STRATA_TEST_REDIS_CLUSTER_URL") return "Cluster";
+      if (name == "STRATA_TEST_REDIS_TLS_URL") return "Tls";
+      if (name == "STRATA_TEST_REDIS_TLS_CLUSTER_URL") return "TlsCluster";
+      if (name == "STRATA_TEST_REDIS_SENTINEL_URL") return "Sentinel";
+      if (name == "STRATA_TEST_REDIS_TLS_SENTINEL_URL") return "TlsSentinel";
+      if (name == "STRATA_TEST_REDIS_URL+pooled") return "StandalonePooled";
+      if (name == "STRATA_TEST_REDIS_CLUSTER_URL+pooled") return "ClusterPooled";
+      return "MutualTls";
+    });
 
 }  // namespace
 }  // namespace strata
